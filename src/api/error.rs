@@ -1,0 +1,71 @@
+//! Errors at the HTTP edge, answered as `{"message", "code", "type"}`.
+
+use crate::error::{Code, HasCode};
+use crate::store::StoreError;
+use crate::tools::ToolError;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// What the HTTP API answers with an error status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not a JSON document (or not sent as `application/json`).
+    #[error("the request body must be JSON: {0}")]
+    MalformedJson(String),
+    /// The body is larger than [`super::MAX_BODY_BYTES`].
+    #[error("the request body is larger than {} bytes", super::MAX_BODY_BYTES)]
+    PayloadTooLarge,
+    /// No `Authorization: Bearer` header where the API needs a key.
+    #[error("this endpoint needs an API key: send `Authorization: Bearer <key>`")]
+    MissingApiKey,
+    /// The key sent is not the configured one.
+    #[error("the API key is not valid")]
+    InvalidApiKey,
+    /// No such route.
+    #[error("no such endpoint")]
+    NotFound,
+    /// A tool call that could not run.
+    #[error(transparent)]
+    Tool(ToolError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// Maps axum's JSON body rejection.
+    pub fn from_rejection(rejection: JsonRejection) -> ApiError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::MalformedJson(rejection.body_text())
+        }
+    }
+}
+
+impl HasCode for ApiError {
+    fn code(&self) -> Code {
+        match self {
+            ApiError::MalformedJson(_) => Code::MalformedJson,
+            ApiError::PayloadTooLarge => Code::PayloadTooLarge,
+            ApiError::MissingApiKey => Code::MissingApiKey,
+            ApiError::InvalidApiKey => Code::InvalidApiKey,
+            ApiError::NotFound => Code::NotFound,
+            ApiError::Tool(e) => e.code(),
+            ApiError::Store(e) => e.code(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code().http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        (status, Json(self.body())).into_response()
+    }
+}

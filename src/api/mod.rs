@@ -1,0 +1,137 @@
+//! The HTTP server (axum): `GET /health`, and the tool API for operators and integrations —
+//! `GET /api/tools` and `POST /api/tools/{name}` with the arguments as the JSON body. Errors are
+//! answered as `{"message", "code", "type"}` with the status from [`crate::error`].
+//!
+//! The tool API reaches every customer's data, so it is for the merchant's own systems: it is
+//! served without a key only on a loopback address; anywhere else callers must send
+//! `Authorization: Bearer <api key>`.
+
+mod error;
+
+pub use error::ApiError;
+
+use crate::app::App;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The largest request body the API reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+struct ApiState {
+    app: App,
+    api_key: Option<Arc<str>>,
+}
+
+/// The router of clerk's HTTP API. `api_key`, when set, is required on `/api/*`.
+pub fn router(app: App, api_key: Option<String>) -> Router {
+    let state = ApiState {
+        app,
+        api_key: api_key.map(Arc::from),
+    };
+    let api = Router::new()
+        .route("/tools", get(list_tools))
+        .route("/tools/{name}", post(call_tool))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    Router::new()
+        .route("/health", get(health))
+        .nest("/api", api)
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn require_key(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let Some(expected) = &state.api_key else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        None => ApiError::MissingApiKey.into_response(),
+        Some(key) if constant_time_eq(key.as_bytes(), expected.as_bytes()) => {
+            next.run(request).await
+        }
+        Some(_) => ApiError::InvalidApiKey.into_response(),
+    }
+}
+
+/// Compares without returning early, so the time taken does not reveal the key.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let counts = state.app.store.counts().await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "store": {
+            "backend": state.app.store.backend().name(),
+            "products": counts.products,
+            "items": counts.items,
+            "users": counts.users,
+            "orders": counts.orders,
+        },
+        "search": { "indexed_items": state.app.search.documents() },
+    })))
+}
+
+async fn list_tools(State(state): State<ApiState>) -> Json<Value> {
+    Json(json!({ "tools": state.app.tools.specs().collect::<Vec<_>>() }))
+}
+
+async fn call_tool(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(args) = body.map_err(ApiError::from_rejection)?;
+    match state.app.tools.call(&name, args).await {
+        Ok(output) => Ok(Json(json!({ "ok": true, "output": output }))),
+        Err(error) if error.is_refusal() => {
+            use crate::error::HasCode;
+            Ok(Json(
+                json!({ "ok": false, "error": error.to_string(), "code": error.code().name() }),
+            ))
+        }
+        Err(error) => Err(ApiError::Tool(error)),
+    }
+}
+
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

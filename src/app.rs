@@ -1,0 +1,52 @@
+//! The assembled application: one store, its search index and the tool registry over them, as
+//! every command and the HTTP server use them.
+
+use crate::config::Settings;
+use crate::prompts::Prompts;
+use crate::retail::Retail;
+use crate::search::CatalogSearch;
+use crate::store::{Store, StoreError};
+use crate::tools::{ToolError, ToolRegistry};
+
+/// Why clerk could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The tools could not be registered (a prompts file is broken).
+    #[error(transparent)]
+    Tools(#[from] ToolError),
+}
+
+/// The store, search and tools, ready to serve.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The store.
+    pub store: Store,
+    /// The product search over the store's catalog.
+    pub search: CatalogSearch,
+    /// The tools.
+    pub tools: ToolRegistry,
+}
+
+impl App {
+    /// Opens the store named in `settings` (migrating it), and registers the tools.
+    pub async fn open(settings: &Settings) -> Result<App, AppError> {
+        let store = Store::connect(&settings.database).await?;
+        App::with_store(store, settings)
+    }
+
+    /// Assembles clerk around an open store.
+    pub fn with_store(store: Store, settings: &Settings) -> Result<App, AppError> {
+        let prompts = Prompts::new(settings.prompts_dir.as_deref());
+        let search = CatalogSearch::new(store.clone(), &settings.index_dir);
+        let tools =
+            ToolRegistry::for_store(Retail::new(store.clone()), Some(search.clone()), &prompts)?;
+        Ok(App {
+            store,
+            search,
+            tools,
+        })
+    }
+}

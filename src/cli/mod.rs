@@ -1,0 +1,205 @@
+//! The command line: `serve`, `import`, `export`, `tool`, `tools`, `index`, `catalog`. This is
+//! the binary's edge: errors become a message on standard error and an exit code.
+
+mod demo;
+
+use crate::api;
+use crate::app::App;
+use crate::config::{CatalogCommand, Cli, Command, Format, IndexCommand, ServeArgs, Settings};
+use crate::money::Cents;
+use crate::store::Store;
+use crate::store::model::StoreSnapshot;
+use crate::tools::ToolError;
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Exit code of a call that was itself wrong (unknown tool, arguments that fail the schema).
+const EXIT_USAGE: u8 = 2;
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let serve_args = match &cli.command {
+        Command::Serve(args) => Some(args),
+        _ => None,
+    };
+    let settings = Settings::resolve(&cli.global, serve_args)?;
+    init_logging(&settings.log);
+    match cli.command {
+        Command::Serve(args) => serve(&settings, &args).await,
+        Command::Import {
+            format,
+            file,
+            replace,
+        } => import(&settings, format, &file, replace).await,
+        Command::Export { format, output } => export(&settings, format, output.as_deref()).await,
+        Command::Tool { name, args } => tool(&settings, &name, &args).await,
+        Command::Tools => {
+            let app = App::open(&settings).await?;
+            let specs: Vec<_> = app.tools.specs().collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "tools": specs }))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Index(IndexCommand::Rebuild) => {
+            let app = App::open(&settings).await?;
+            let started = Instant::now();
+            let items = app.search.rebuild().await?;
+            eprintln!(
+                "indexed {items} items in {} ms into {}",
+                started.elapsed().as_millis(),
+                app.search.dir().display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Catalog(CatalogCommand::SetItem {
+            item_id,
+            price,
+            available,
+        }) => {
+            let store = Store::connect(&settings.database).await?;
+            let price = price.map(Cents::from_dollars).transpose()?;
+            let variant = store.update_item(&item_id, price, available).await?;
+            println!("{}", serde_json::to_string(&variant)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn tool(settings: &Settings, name: &str, args: &str) -> anyhow::Result<ExitCode> {
+    let args: Value = match serde_json::from_str(args) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: --args is not valid JSON: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let app = App::open(settings).await?;
+    let line = match app.tools.call(name, args).await {
+        Ok(output) => json!({ "ok": true, "output": output }),
+        Err(error) if error.is_refusal() => json!({ "ok": false, "error": error.to_string() }),
+        Err(error @ (ToolError::UnknownTool(_) | ToolError::InvalidArguments { .. })) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import(
+    settings: &Settings,
+    format: Format,
+    file: &Path,
+    replace: bool,
+) -> anyhow::Result<ExitCode> {
+    let Format::Tau2Retail = format;
+    let started = Instant::now();
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let snapshot: StoreSnapshot = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a tau2-retail store", file.display()))?;
+    let app = App::open(settings).await?;
+    load(&app, &snapshot, replace).await?;
+    eprintln!(
+        "imported {} in {:.2} s",
+        file.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Imports `snapshot` with a progress bar, then brings the search index up to date.
+async fn load(app: &App, snapshot: &StoreSnapshot, replace: bool) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = app
+        .store
+        .import(snapshot, replace, &mut |stage, done, total| {
+            bar.set_message(stage);
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{} products ({} items), {} customers, {} orders",
+        report.products, report.items, report.users, report.orders
+    );
+    app.search.refresh().await?;
+    Ok(())
+}
+
+async fn export(
+    settings: &Settings,
+    format: Format,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let Format::Tau2Retail = format;
+    let store = Store::connect(&settings.database).await?;
+    let snapshot = store.export().await?;
+    // Indented by four spaces, as tau2's own db.json.
+    let mut buffer = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    serde::Serialize::serialize(
+        &snapshot,
+        &mut serde_json::Serializer::with_formatter(&mut buffer, formatter),
+    )?;
+    let text = String::from_utf8(buffer)?;
+    match output {
+        Some(path) => std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.write_all(b"\n")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    if settings.api_key.is_none() && !settings.listen.ip().is_loopback() {
+        bail!(
+            "refusing to serve the tool API on {} without an API key: set --api-key (CLERK_API_KEY), \
+             or listen on 127.0.0.1",
+            settings.listen
+        );
+    }
+    let app = App::open(settings).await?;
+    if settings.demo {
+        let counts = app.store.counts().await?;
+        if counts.products + counts.users + counts.orders == 0 {
+            tracing::info!("loading the demo store");
+            load(&app, &demo::snapshot()?, false).await?;
+        }
+    }
+    app.search.refresh().await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        store = %crate::store::redact(&settings.database),
+        "clerk is serving on http://{address} (health: /health, tools: /api/tools)"
+    );
+    api::serve(listener, api::router(app, settings.api_key.clone())).await?;
+    Ok(ExitCode::SUCCESS)
+}

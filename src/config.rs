@@ -1,0 +1,330 @@
+//! Configuration. Every setting comes, in order of precedence, from a command-line flag, its
+//! `CLERK_*` environment variable, the configuration file (`--config`, or `clerk.toml` in the
+//! working folder when present), or its default. [`Settings`] is the result.
+
+use crate::error::{Code, HasCode};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML for clerk.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setting has a value that cannot work.
+    #[error("invalid setting `{name}`: {message}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl HasCode for ConfigError {
+    fn code(&self) -> Code {
+        Code::InvalidConfig
+    }
+}
+
+/// clerk: a customer-service agent server for online stores.
+#[derive(Debug, Parser)]
+#[command(name = "clerk", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings every command shares.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML) [default: ./clerk.toml when present]
+    #[arg(long, env = "CLERK_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The store's database: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://DATA_DIR/store.db]
+    #[arg(long, env = "CLERK_DATABASE", global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// Folder for clerk's own files [default: ./data]
+    #[arg(long, env = "CLERK_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Folder of the product search index [default: ./index]
+    #[arg(long, env = "CLERK_INDEX_DIR", global = true, value_name = "DIR")]
+    pub index_dir: Option<PathBuf>,
+    /// Folder whose files override the built-in prompts [default: ./prompts when present]
+    #[arg(long, env = "CLERK_PROMPTS_DIR", global = true, value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
+    /// Log filter, such as `info` or `clerk=debug` [default: info]
+    #[arg(long, env = "CLERK_LOG", global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// A data format clerk imports and exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The tau2-retail `db.json` shape: products, users and orders.
+    #[value(name = "tau2-retail")]
+    Tau2Retail,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (health, tools) on localhost.
+    Serve(ServeArgs),
+    /// Load a whole store from a file.
+    Import {
+        /// The file's format.
+        format: Format,
+        /// The file.
+        file: PathBuf,
+        /// Delete the store's current records first.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Print the whole store.
+    Export {
+        /// The format.
+        format: Format,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Run one tool against the store and print one JSON object: {"ok":true,"output":…} or {"ok":false,"error":…}.
+    Tool {
+        /// The tool's name (see `clerk tools`).
+        name: String,
+        /// The arguments, as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+    },
+    /// List the tools with their descriptions and schemas (JSON).
+    Tools,
+    /// Manage the product search index.
+    #[command(subcommand)]
+    Index(IndexCommand),
+    /// Edit the catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+/// Index commands.
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Rebuild the index from the store now.
+    Rebuild,
+}
+
+/// Catalog edits.
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Change an item's price or availability.
+    SetItem {
+        /// The item id.
+        item_id: String,
+        /// New price, in dollars.
+        #[arg(long)]
+        price: Option<f64>,
+        /// Whether it can be ordered.
+        #[arg(long)]
+        available: Option<bool>,
+    },
+}
+
+/// Settings of `clerk serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "CLERK_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Key that callers of /api must send as `Authorization: Bearer KEY`; needed when listening
+    /// beyond localhost
+    #[arg(
+        long,
+        env = "CLERK_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+    /// Start on the bundled demo store (imported when the store is empty)
+    #[arg(long, env = "CLERK_DEMO")]
+    pub demo: bool,
+}
+
+/// The configuration file's shape: the same settings as the flags.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// See `--database`.
+    pub database: Option<String>,
+    /// See `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// See `--index-dir`.
+    pub index_dir: Option<PathBuf>,
+    /// See `--prompts-dir`.
+    pub prompts_dir: Option<PathBuf>,
+    /// See `--log`.
+    pub log: Option<String>,
+    /// Settings of `clerk serve`.
+    #[serde(default)]
+    pub serve: FileServeConfig,
+}
+
+/// The `[serve]` table of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileServeConfig {
+    /// See `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// See `--api-key`.
+    pub api_key: Option<String>,
+    /// See `--demo`.
+    pub demo: Option<bool>,
+}
+
+/// Every setting, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The store's database URL.
+    pub database: String,
+    /// clerk's own files.
+    pub data_dir: PathBuf,
+    /// The search index folder.
+    pub index_dir: PathBuf,
+    /// Folder overriding the built-in prompts, if any.
+    pub prompts_dir: Option<PathBuf>,
+    /// Log filter.
+    pub log: String,
+    /// Address `serve` listens on.
+    pub listen: SocketAddr,
+    /// Key for the HTTP API, if any.
+    pub api_key: Option<String>,
+    /// Whether `serve` starts on the demo store.
+    pub demo: bool,
+}
+
+impl Settings {
+    /// Resolves the settings from flags and environment (`global`, `serve`) and the file.
+    pub fn resolve(
+        global: &GlobalArgs,
+        serve: Option<&ServeArgs>,
+    ) -> Result<Settings, ConfigError> {
+        let file = match &global.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("clerk.toml").exists() => read_file(Path::new("clerk.toml"))?,
+            None => FileConfig::default(),
+        };
+        let serve_args = serve.cloned().unwrap_or_default();
+        let data_dir = global
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database = global
+            .database
+            .clone()
+            .or(file.database)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("store.db").display()));
+        let default_prompts = Path::new("prompts");
+        let settings = Settings {
+            database,
+            index_dir: global
+                .index_dir
+                .clone()
+                .or(file.index_dir)
+                .unwrap_or_else(|| PathBuf::from("index")),
+            prompts_dir: global
+                .prompts_dir
+                .clone()
+                .or(file.prompts_dir)
+                .or_else(|| default_prompts.is_dir().then(|| default_prompts.to_owned())),
+            log: global
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".to_owned()),
+            listen: serve_args
+                .listen
+                .or(file.serve.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            api_key: serve_args
+                .api_key
+                .or(file.serve.api_key)
+                .filter(|k| !k.is_empty()),
+            demo: serve_args.demo || file.serve.demo.unwrap_or(false),
+            data_dir,
+        };
+        if let Some(dir) = &settings.prompts_dir
+            && !dir.is_dir()
+        {
+            return Err(ConfigError::Invalid {
+                name: "prompts_dir",
+                message: format!("{} is not a folder", dir.display()),
+            });
+        }
+        Ok(settings)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clerk.toml");
+        std::fs::write(
+            &file,
+            "database = \"sqlite:///from/file.db\"\nindex_dir = \"/idx\"\n[serve]\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let global = GlobalArgs {
+            config: Some(file.clone()),
+            database: Some("postgres://flag@h/db".into()),
+            ..GlobalArgs::default()
+        };
+        let settings = Settings::resolve(&global, None).unwrap();
+        assert_eq!(settings.database, "postgres://flag@h/db");
+        assert_eq!(settings.index_dir, PathBuf::from("/idx"));
+        assert_eq!(settings.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(settings.data_dir, PathBuf::from("data"));
+
+        std::fs::write(&file, "databse = \"typo\"\n").unwrap();
+        let error = Settings::resolve(&global, None).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `databse`"),
+            "{error}"
+        );
+    }
+}

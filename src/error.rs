@@ -1,0 +1,167 @@
+//! The one table of error codes. Each layer has its own `thiserror` enum (`StoreError`,
+//! `RetailError`, `ToolError`, `SearchError`, `ConfigError`, `ApiError`); each of their variants
+//! maps to a [`Code`] here, and each code to a stable name, a type and an HTTP status. Clients
+//! match on the name, which never changes once published; the message is for people.
+
+use serde::Serialize;
+
+/// The kind of an error, as clients see it in the `type` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// The request was wrong or the store's rules refuse it; retrying it unchanged fails again.
+    InvalidRequest,
+    /// Missing or wrong credentials.
+    Auth,
+    /// clerk or its data is at fault.
+    Internal,
+    /// Something clerk depends on (the database, the disk) failed.
+    System,
+}
+
+/// Every error code clerk returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    // The store's rules (retail).
+    /// No customer with that id, email, or name and zip.
+    UserNotFound,
+    /// No order with that id.
+    OrderNotFound,
+    /// No product with that id.
+    ProductNotFound,
+    /// No item with that id (in the catalog, or in the product it must belong to).
+    ItemNotFound,
+    /// The customer has no payment method with that id.
+    PaymentMethodNotFound,
+    /// The order's status does not allow the operation.
+    OrderStatusConflict,
+    /// The cancellation reason is not one the policy accepts.
+    InvalidCancelReason,
+    /// The items named are not (all) in the order, or do not pair up.
+    InvalidItems,
+    /// A new item is not available.
+    ItemUnavailable,
+    /// The payment method cannot be used for this (not the original one, the same as before…).
+    InvalidPaymentMethod,
+    /// A gift card lacks the balance to pay.
+    InsufficientBalance,
+    /// An arithmetic expression that cannot be evaluated.
+    InvalidExpression,
+    // Tools.
+    /// No tool by that name.
+    UnknownTool,
+    /// Tool arguments that do not fit the tool's schema.
+    InvalidToolArguments,
+    // Search.
+    /// The search index failed.
+    SearchIndex,
+    // Store.
+    /// The database URL is not one clerk supports.
+    InvalidDatabaseUrl,
+    /// The database could not be reached.
+    StoreUnreachable,
+    /// The schema migrations failed.
+    StoreMigration,
+    /// A database query failed.
+    StoreQuery,
+    /// A stored record could not be read.
+    StoreCorrupt,
+    /// An import would overwrite records.
+    StoreNotEmpty,
+    /// An imported store contradicts itself.
+    InvalidSnapshot,
+    // Configuration.
+    /// The configuration file or a flag is invalid.
+    InvalidConfig,
+    // HTTP API.
+    /// The request body is not valid JSON.
+    MalformedJson,
+    /// The request body is larger than allowed.
+    PayloadTooLarge,
+    /// No API key was given where one is needed.
+    MissingApiKey,
+    /// The API key given is wrong.
+    InvalidApiKey,
+    /// No route at that path.
+    NotFound,
+}
+
+impl Code {
+    /// The table: stable name, type and HTTP status of each code.
+    const fn info(self) -> (&'static str, ErrorType, u16) {
+        use ErrorType::*;
+        match self {
+            Code::UserNotFound => ("user_not_found", InvalidRequest, 404),
+            Code::OrderNotFound => ("order_not_found", InvalidRequest, 404),
+            Code::ProductNotFound => ("product_not_found", InvalidRequest, 404),
+            Code::ItemNotFound => ("item_not_found", InvalidRequest, 404),
+            Code::PaymentMethodNotFound => ("payment_method_not_found", InvalidRequest, 404),
+            Code::OrderStatusConflict => ("order_status_conflict", InvalidRequest, 409),
+            Code::InvalidCancelReason => ("invalid_cancel_reason", InvalidRequest, 422),
+            Code::InvalidItems => ("invalid_items", InvalidRequest, 422),
+            Code::ItemUnavailable => ("item_unavailable", InvalidRequest, 409),
+            Code::InvalidPaymentMethod => ("invalid_payment_method", InvalidRequest, 422),
+            Code::InsufficientBalance => ("insufficient_balance", InvalidRequest, 409),
+            Code::InvalidExpression => ("invalid_expression", InvalidRequest, 422),
+            Code::UnknownTool => ("unknown_tool", InvalidRequest, 404),
+            Code::InvalidToolArguments => ("invalid_tool_arguments", InvalidRequest, 400),
+            Code::SearchIndex => ("search_index_error", Internal, 500),
+            Code::InvalidDatabaseUrl => ("invalid_database_url", InvalidRequest, 400),
+            Code::StoreUnreachable => ("store_unreachable", System, 503),
+            Code::StoreMigration => ("store_migration_failed", System, 500),
+            Code::StoreQuery => ("store_query_failed", System, 500),
+            Code::StoreCorrupt => ("store_corrupt", Internal, 500),
+            Code::StoreNotEmpty => ("store_not_empty", InvalidRequest, 409),
+            Code::InvalidSnapshot => ("invalid_snapshot", InvalidRequest, 400),
+            Code::InvalidConfig => ("invalid_config", InvalidRequest, 400),
+            Code::MalformedJson => ("malformed_json", InvalidRequest, 400),
+            Code::PayloadTooLarge => ("payload_too_large", InvalidRequest, 413),
+            Code::MissingApiKey => ("missing_api_key", Auth, 401),
+            Code::InvalidApiKey => ("invalid_api_key", Auth, 403),
+            Code::NotFound => ("not_found", InvalidRequest, 404),
+        }
+    }
+
+    /// The stable name clients match on, such as `order_not_found`.
+    pub const fn name(self) -> &'static str {
+        self.info().0
+    }
+
+    /// The kind of error.
+    pub const fn error_type(self) -> ErrorType {
+        self.info().1
+    }
+
+    /// The HTTP status it is answered with.
+    pub const fn http_status(self) -> u16 {
+        self.info().2
+    }
+}
+
+/// An error that has a place in the table.
+pub trait HasCode: std::error::Error {
+    /// Its code.
+    fn code(&self) -> Code;
+
+    /// The JSON body it is answered with.
+    fn body(&self) -> ErrorBody {
+        let code = self.code();
+        ErrorBody {
+            message: self.to_string(),
+            code: code.name(),
+            error_type: code.error_type(),
+        }
+    }
+}
+
+/// The stable JSON shape of every error clerk answers: `{"message", "code", "type"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorBody {
+    /// What happened, for people.
+    pub message: String,
+    /// The stable code, for programs.
+    pub code: &'static str,
+    /// The kind of error.
+    #[serde(rename = "type")]
+    pub error_type: ErrorType,
+}

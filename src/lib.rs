@@ -1,0 +1,23 @@
+//! clerk: a customer-service agent server for online stores.
+//!
+//! The crate is layered; a call crosses each layer once, downward (see `ARCHITECTURE.md`):
+//!
+//! - [`cli`] and [`api`] are the edges: the command line and the HTTP server.
+//! - [`tools`] is the registry of operations an agent (or an operator) may call, each with a JSON
+//!   schema and a description loaded from `prompts/`.
+//! - [`retail`] holds the store's order operations and their rules, as pure functions on records.
+//! - [`search`] is the product index (tantivy) kept in step with the catalog.
+//! - [`store`] persists everything through sqlx, on SQLite or PostgreSQL.
+//! - [`money`], [`error`] and [`config`] are shared by every layer.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod money;
+pub mod prompts;
+pub mod retail;
+pub mod search;
+pub mod store;
+pub mod tools;

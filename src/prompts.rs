@@ -1,0 +1,127 @@
+//! The words clerk shows a model: tool descriptions and schemas (`prompts/tools/*.json`) and the
+//! store's policy (`prompts/policy.md`). They are files so that a merchant edits words without
+//! recompiling: a prompts folder given in the configuration overrides any file it holds, and the
+//! copies compiled into the binary fill in the rest.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A tool's name, description and JSON schema, as the model sees them.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolDescription {
+    /// The tool's name.
+    pub name: String,
+    /// What it does and when to use it.
+    pub description: String,
+    /// The JSON schema of its arguments.
+    pub parameters: serde_json::Value,
+}
+
+/// A prompts file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid tool description.
+    #[error("{path} is not a valid tool description: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+macro_rules! embedded_tools {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../prompts/tools/", $name, ".json")))),*]
+    };
+}
+
+/// The tool descriptions compiled into the binary, by tool name.
+const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
+    "calculate",
+    "cancel_pending_order",
+    "exchange_delivered_order_items",
+    "find_user_id_by_email",
+    "find_user_id_by_name_zip",
+    "get_item_details",
+    "get_order_details",
+    "get_product_details",
+    "get_user_details",
+    "list_all_product_types",
+    "modify_pending_order_address",
+    "modify_pending_order_items",
+    "modify_pending_order_payment",
+    "modify_user_address",
+    "return_delivered_order_items",
+    "search_products",
+    "transfer_to_human_agents",
+];
+
+const EMBEDDED_POLICY: &str = include_str!("../prompts/policy.md");
+
+/// The prompts in force.
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    dir: Option<PathBuf>,
+}
+
+impl Prompts {
+    /// Prompts read from `dir` where it has the file, else the compiled-in copies.
+    pub fn new(dir: Option<&Path>) -> Prompts {
+        Prompts {
+            dir: dir.map(Path::to_owned),
+        }
+    }
+
+    /// The description of tool `name`, if clerk has one.
+    pub fn tool(&self, name: &str) -> Result<Option<ToolDescription>, PromptError> {
+        let path = PathBuf::from(format!("prompts/tools/{name}.json"));
+        let text = match self.read(&format!("tools/{name}.json"))? {
+            Some(text) => text,
+            None => match EMBEDDED_TOOLS.iter().find(|(n, _)| *n == name) {
+                Some((_, text)) => (*text).to_owned(),
+                None => return Ok(None),
+            },
+        };
+        let description: ToolDescription =
+            serde_json::from_str(&text).map_err(|e| PromptError::Invalid {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        if description.name != name {
+            return Err(PromptError::Invalid {
+                path,
+                message: format!("it describes `{}`", description.name),
+            });
+        }
+        Ok(Some(description))
+    }
+
+    /// The store's policy, shown to the agent.
+    pub fn policy(&self) -> Result<String, PromptError> {
+        Ok(self
+            .read("policy.md")?
+            .unwrap_or_else(|| EMBEDDED_POLICY.to_owned()))
+    }
+
+    fn read(&self, relative: &str) -> Result<Option<String>, PromptError> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let path = dir.join(relative);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(PromptError::Read { path, source }),
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The tool registry: every operation an agent (or an operator, through `clerk tool` and the
+//! HTTP API) may call, by name, with the JSON schema and description the model sees (from
+//! `prompts/tools/`). A call's arguments are checked against that very schema before the tool
+//! runs, and its result is the text the agent would see.
+//!
+//! Each tool also says what it touches ([`Access`]), so that the conversation engine can decide
+//! what a conversation may call; this layer itself trusts its caller.
+
+pub mod schema;
+mod store_tools;
+
+use crate::error::{Code, HasCode};
+use crate::prompts::{PromptError, Prompts};
+use crate::retail::{Retail, RetailError};
+use crate::search::{CatalogSearch, SearchError};
+use crate::store::StoreError;
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// What a tool touches, from the least to the most sensitive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Nothing of any customer's: the catalog, arithmetic.
+    Public,
+    /// Finds which customer someone is (authentication).
+    Identify,
+    /// Reads one customer's data.
+    CustomerRead,
+    /// Changes one customer's data: needs the customer's explicit confirmation.
+    CustomerWrite,
+    /// Hands the conversation to a person.
+    Handoff,
+}
+
+/// A tool as callers see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolSpec {
+    /// The tool's name.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// The JSON schema of its arguments.
+    pub parameters: Value,
+    /// What it touches.
+    pub access: Access,
+}
+
+/// What a running tool returns: the text the agent sees, or why it could not.
+pub type ToolFuture<'a> = Pin<Box<dyn Future<Output = Result<String, ToolError>> + Send + 'a>>;
+
+/// An operation that can be registered.
+pub trait Tool: Send + Sync {
+    /// Its name (the name of its description file under `prompts/tools/`).
+    fn name(&self) -> &'static str;
+    /// What it touches.
+    fn access(&self) -> Access;
+    /// Runs it; `args` already fit its schema.
+    fn call(&self, args: Value) -> ToolFuture<'_>;
+}
+
+/// Why a tool call gave no result.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// No tool has that name.
+    #[error("unknown tool `{0}`")]
+    UnknownTool(String),
+    /// The arguments do not fit the tool's schema.
+    #[error("invalid arguments for `{tool}`: {message}")]
+    InvalidArguments {
+        /// The tool.
+        tool: String,
+        /// What is wrong, and where.
+        message: String,
+    },
+    /// The store's rules refuse the operation (the agent sees `Error: <message>`).
+    #[error("{0}")]
+    Refused(RetailError),
+    /// Searching failed.
+    #[error(transparent)]
+    Search(SearchError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// A tool's description could not be loaded.
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    /// A tool has no description under `prompts/tools/`.
+    #[error("no description for tool `{0}` under prompts/tools/")]
+    MissingDescription(String),
+}
+
+impl ToolError {
+    /// Whether the store refused the operation by its rules (as opposed to a call that was
+    /// malformed, or a failure of clerk itself).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, ToolError::Refused(_))
+    }
+
+    /// The text the agent sees for this error.
+    pub fn agent_text(&self) -> String {
+        format!("Error: {self}")
+    }
+}
+
+impl From<RetailError> for ToolError {
+    fn from(error: RetailError) -> ToolError {
+        match error {
+            RetailError::Store(e) => ToolError::Store(e),
+            refusal => ToolError::Refused(refusal),
+        }
+    }
+}
+
+impl From<SearchError> for ToolError {
+    fn from(error: SearchError) -> ToolError {
+        match error {
+            SearchError::Store(e) => ToolError::Store(e),
+            other => ToolError::Search(other),
+        }
+    }
+}
+
+impl HasCode for ToolError {
+    fn code(&self) -> Code {
+        match self {
+            ToolError::UnknownTool(_) => Code::UnknownTool,
+            ToolError::InvalidArguments { .. } => Code::InvalidToolArguments,
+            ToolError::Refused(e) => e.code(),
+            ToolError::Search(e) => e.code(),
+            ToolError::Store(e) => e.code(),
+            ToolError::Prompt(_) | ToolError::MissingDescription(_) => Code::InvalidConfig,
+        }
+    }
+}
+
+/// Tools by name, in registration order.
+#[derive(Clone, Default)]
+pub struct ToolRegistry {
+    tools: IndexMap<String, (ToolSpec, Arc<dyn Tool>)>,
+}
+
+impl ToolRegistry {
+    /// An empty registry.
+    pub fn new() -> ToolRegistry {
+        ToolRegistry::default()
+    }
+
+    /// The store's tools: its sixteen operations, and product search when an index is given.
+    pub fn for_store(
+        retail: Retail,
+        search: Option<CatalogSearch>,
+        prompts: &Prompts,
+    ) -> Result<ToolRegistry, ToolError> {
+        let mut registry = ToolRegistry::new();
+        for tool in store_tools::all(retail, search) {
+            registry.register(tool, prompts)?;
+        }
+        Ok(registry)
+    }
+
+    /// Adds a tool, with its description from `prompts`.
+    pub fn register(&mut self, tool: Arc<dyn Tool>, prompts: &Prompts) -> Result<(), ToolError> {
+        let name = tool.name();
+        let description = prompts
+            .tool(name)?
+            .ok_or_else(|| ToolError::MissingDescription(name.to_owned()))?;
+        let spec = ToolSpec {
+            name: name.to_owned(),
+            description: description.description,
+            parameters: description.parameters,
+            access: tool.access(),
+        };
+        self.tools.insert(name.to_owned(), (spec, tool));
+        Ok(())
+    }
+
+    /// Every tool's spec, in registration order.
+    pub fn specs(&self) -> impl Iterator<Item = &ToolSpec> {
+        self.tools.values().map(|(spec, _)| spec)
+    }
+
+    /// One tool's spec.
+    pub fn spec(&self, name: &str) -> Option<&ToolSpec> {
+        self.tools.get(name).map(|(spec, _)| spec)
+    }
+
+    /// Calls tool `name` with `args` (a JSON object), checked against its schema first.
+    pub async fn call(&self, name: &str, args: Value) -> Result<String, ToolError> {
+        let (spec, tool) = self
+            .tools
+            .get(name)
+            .ok_or_else(|| ToolError::UnknownTool(name.to_owned()))?;
+        schema::check(&spec.parameters, &args).map_err(|message| ToolError::InvalidArguments {
+            tool: name.to_owned(),
+            message,
+        })?;
+        tool.call(args).await
+    }
+}
+
+impl std::fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.tools.keys()).finish()
+    }
+}
