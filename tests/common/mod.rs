@@ -1,0 +1,181 @@
+//! Helpers shared by the integration tests: fixture data, stores on SQLite and PostgreSQL, the
+//! tau2 comparison rule, and running the `clerk` binary.
+#![allow(dead_code)]
+
+use clerk::prompts::Prompts;
+use clerk::retail::Retail;
+use clerk::search::CatalogSearch;
+use clerk::store::Store;
+use clerk::store::model::StoreSnapshot;
+use clerk::tools::ToolRegistry;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The folder of the committed fixtures.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// The tau2-retail store as JSON.
+pub fn tau2_db_json() -> &'static Value {
+    static DB: OnceLock<Value> = OnceLock::new();
+    DB.get_or_init(|| {
+        let text = std::fs::read_to_string(fixtures().join("tau2-retail/db.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    })
+}
+
+/// The tau2-retail store as records.
+pub fn tau2_db() -> StoreSnapshot {
+    serde_json::from_value(tau2_db_json().clone()).unwrap()
+}
+
+/// Which SQL database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A store for one test; its files (and the PostgreSQL database) belong to the test alone.
+pub struct TestStore {
+    pub store: Store,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL server the test command started (`scripts/test` sets the variable).
+pub fn postgres_admin_url() -> String {
+    std::env::var("CLERK_TEST_POSTGRES_URL").expect(
+        "CLERK_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts a \
+         throwaway PostgreSQL server and sets it",
+    )
+}
+
+/// A URL of a new, empty database on the test PostgreSQL server.
+pub async fn fresh_postgres_url() -> String {
+    use sqlx::{Connection, Executor};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let admin = postgres_admin_url();
+    let name = format!(
+        "clerk_test_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let base = admin.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
+}
+
+/// An empty store on `db`.
+pub async fn empty_store(db: Db) -> TestStore {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("store.db").display()),
+        Db::Postgres => fresh_postgres_url().await,
+    };
+    let store = Store::connect(&url).await.unwrap();
+    TestStore { store, url, dir }
+}
+
+/// A store on `db` holding `snapshot`.
+pub async fn store_with(db: Db, snapshot: &StoreSnapshot) -> TestStore {
+    let test = empty_store(db).await;
+    test.store
+        .import(snapshot, false, &mut |_, _, _| {})
+        .await
+        .unwrap();
+    test
+}
+
+/// A store on `db` holding the tau2-retail store.
+pub async fn tau2_store(db: Db) -> TestStore {
+    store_with(db, &tau2_db()).await
+}
+
+impl TestStore {
+    /// The tools over this store, search indexed in the test's folder.
+    pub fn tools(&self) -> ToolRegistry {
+        ToolRegistry::for_store(
+            Retail::new(self.store.clone()),
+            Some(self.search()),
+            &Prompts::new(None),
+        )
+        .unwrap()
+    }
+
+    /// Search over this store, its index in the test's folder.
+    pub fn search(&self) -> CatalogSearch {
+        CatalogSearch::new(self.store.clone(), &self.dir.path().join("index"))
+    }
+
+    /// The whole store as JSON.
+    pub async fn export_json(&self) -> Value {
+        serde_json::to_value(self.store.export().await.unwrap()).unwrap()
+    }
+}
+
+/// The data README's comparison rule: JSON compared structurally, numbers equal within 0.01, a
+/// null value the same as an absent key, key order free. Returns where the two differ first.
+pub fn json_mismatch(ours: &Value, reference: &Value, path: &str) -> Option<String> {
+    match (ours, reference) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            ((a - b).abs() > 0.01 + 1e-9).then(|| format!("{path}: {a} != {b}"))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            keys.into_iter().find_map(|key| {
+                let x = a.get(key).unwrap_or(&Value::Null);
+                let y = b.get(key).unwrap_or(&Value::Null);
+                json_mismatch(x, y, &format!("{path}.{key}"))
+            })
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                return Some(format!("{path}: {} items != {} items", a.len(), b.len()));
+            }
+            a.iter()
+                .zip(b)
+                .enumerate()
+                .find_map(|(i, (x, y))| json_mismatch(x, y, &format!("{path}[{i}]")))
+        }
+        (a, b) => (a != b).then(|| format!("{path}: {a} != {b}")),
+    }
+}
+
+/// Parses a tool output as JSON where it is JSON, else keeps it as a string.
+pub fn parse_output(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// The `clerk` binary built for these tests.
+pub fn clerk_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_clerk")
+}
+
+/// Runs `clerk` with `args` in `dir`; returns (exit code, stdout, stderr).
+pub fn run_clerk(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(clerk_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CLERK_DATABASE")
+        .env("CLERK_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
