@@ -21,6 +21,9 @@ use tantivy::schema::{
 use tantivy::tokenizer::TokenStream;
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
 
+/// Clauses of a boolean query.
+type Clauses = Vec<(Occur, Box<dyn Query>)>;
+
 /// Words at least this long tolerate one typo (an edit or a transposition).
 const FUZZY_MIN_LETTERS: usize = 5;
 /// How many items of one product a hit lists at most.
@@ -296,7 +299,7 @@ impl ProductIndex {
 
     fn query(&self, request: &SearchRequest) -> Result<Box<dyn Query>, SearchError> {
         let f = self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut clauses: Clauses = Vec::new();
         let words = self.word_queries(&request.query)?;
         if words.is_empty() {
             clauses.push((Occur::Must, Box::new(AllQuery)));
@@ -340,14 +343,14 @@ impl ProductIndex {
 
     /// One optional clause per word of the query: the word in the name (weighted double) or in
     /// the options, exactly or, for long words, within one typo.
-    fn word_queries(&self, text: &str) -> Result<Vec<(Occur, Box<dyn Query>)>, SearchError> {
+    fn word_queries(&self, text: &str) -> Result<Clauses, SearchError> {
         let f = self.fields;
         let mut analyzer = self.index.tokenizer_for_field(f.name)?;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut clauses: Clauses = Vec::new();
         let mut stream = analyzer.token_stream(text);
         while let Some(token) = stream.next() {
             let letters = text[token.offset_from..token.offset_to].chars().count();
-            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            let mut alternatives: Clauses = Vec::new();
             for (field, weight) in [(f.name, 2.0), (f.options_text, 1.0)] {
                 let term = Term::from_field_text(field, &token.text);
                 let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);

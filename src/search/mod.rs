@@ -108,14 +108,14 @@ impl CatalogSearch {
         let _one_at_a_time = self.rebuild.lock().await;
         let stamp = self.store.catalog_stamp().await?;
         let products = self.store.products().await?;
-        Ok(tokio::task::spawn_blocking(move || index.rebuild(&products, stamp)).await??)
+        tokio::task::spawn_blocking(move || index.rebuild(&products, stamp)).await?
     }
 
     /// Searches the catalog as it is now.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResults, SearchError> {
         self.refresh().await?;
         let index = self.index().await?;
-        Ok(tokio::task::spawn_blocking(move || index.search(&request)).await??)
+        tokio::task::spawn_blocking(move || index.search(&request)).await?
     }
 
     /// How many variant items the index holds (none before its first use).

@@ -39,6 +39,9 @@ impl From<Option<i64>> for Value {
     }
 }
 
+/// Rows of values to insert.
+pub(super) type Rows = Vec<Vec<Value>>;
+
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 fn bind_all(mut query: AnyQuery<'_>, values: impl IntoIterator<Item = Value>) -> AnyQuery<'_> {
@@ -103,7 +106,7 @@ fn address_values(address: &Address) -> [Value; 6] {
 
 const ADDRESS_COLUMNS: [&str; 6] = ["address1", "address2", "city", "country", "state", "zip"];
 
-pub(super) fn product_rows(products: &[&Product]) -> (Vec<Vec<Value>>, Vec<Vec<Value>>) {
+pub(super) fn product_rows(products: &[&Product]) -> (Rows, Rows) {
     let mut product_rows = Vec::new();
     let mut variant_rows = Vec::new();
     for (position, product) in products.iter().enumerate() {
@@ -238,9 +241,7 @@ pub(super) fn order_columns() -> Vec<&'static str> {
 }
 
 /// The rows of an order's items, fulfilments and payments.
-pub(super) fn order_child_rows(
-    order: &Order,
-) -> (Vec<Vec<Value>>, Vec<Vec<Value>>, Vec<Vec<Value>>) {
+pub(super) fn order_child_rows(order: &Order) -> (Rows, Rows, Rows) {
     let id = order.order_id.as_str();
     let items = order
         .items

@@ -1,0 +1,181 @@
+//! Product search over the imported tau2-retail catalog: relevance on real queries, typos,
+//! filters, the tool's answer, and an index that follows every catalog change.
+
+mod common;
+
+use clerk::money::Cents;
+use clerk::search::{SearchFilters, SearchRequest};
+use common::{Db, tau2_store};
+use serde_json::json;
+
+fn request(query: &str) -> SearchRequest {
+    SearchRequest {
+        query: query.to_owned(),
+        ..SearchRequest::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_queries_find_the_right_product_first() {
+    let test = tau2_store(Db::Sqlite).await;
+    let search = test.search();
+    for (query, first) in [
+        ("wireless headphones", "Headphones"),
+        ("mechanical keyboard", "Mechanical Keyboard"),
+        ("keyboard with clicky switches", "Mechanical Keyboard"),
+        ("running shoes", "Running Shoes"),
+        ("espresso machine", "Espresso Machine"),
+        ("yoga mat", "Yoga Mat"),
+        ("t-shirt", "T-Shirt"),
+        ("smart watch", "Smart Watch"),
+        // Typos in words of five letters or more.
+        ("mechanicl keybaord", "Mechanical Keyboard"),
+        ("headphnoes", "Headphones"),
+        ("espreso machine", "Espresso Machine"),
+    ] {
+        let results = search.search(request(query)).await.unwrap();
+        let names: Vec<&str> = results.products.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names.first().copied(),
+            Some(first),
+            "{query:?} found {names:?}"
+        );
+    }
+    // Short words get no typo tolerance: "mat" must not match "hat", "map"…
+    let results = search.search(request("xat")).await.unwrap();
+    assert!(results.products.is_empty(), "{:?}", results.products);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_restrict_items_and_the_tool_answers_whole_hits() {
+    let test = tau2_store(Db::Sqlite).await;
+    let tools = test.tools();
+    let output = tools
+        .call(
+            "search_products",
+            json!({"query": "t-shirt", "filters": {"options": {"Color": "RED"}, "available": true, "max_price": 46.8}, "limit": 3}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&output).unwrap(),
+        json!({"products": [{
+            "product_id": "9523456873",
+            "name": "T-Shirt",
+            "matching_items": 1,
+            "items": [{
+                "item_id": "3234800602",
+                "options": {"color": "red", "size": "L", "material": "cotton", "style": "v-neck"},
+                "price": 46.66,
+                "available": true
+            }]
+        }]})
+    );
+
+    let search = test.search();
+    let results = search
+        .search(SearchRequest {
+            query: String::new(),
+            filters: SearchFilters {
+                min_price: Some(1000.0),
+                available: Some(true),
+                ..SearchFilters::default()
+            },
+            limit: Some(20),
+        })
+        .await
+        .unwrap();
+    assert!(!results.products.is_empty());
+    for item in results.products.iter().flat_map(|p| &p.items) {
+        assert!(item.price >= Cents(100_000) && item.available, "{item:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_index_follows_every_catalog_edit() {
+    let test = tau2_store(Db::Sqlite).await;
+    let search = test.search();
+    let red_l_shirt = || SearchRequest {
+        query: "shirt".into(),
+        filters: SearchFilters {
+            options: [
+                ("color".to_owned(), "red".to_owned()),
+                ("size".to_owned(), "L".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            available: Some(true),
+            max_price: Some(50.0),
+            ..SearchFilters::default()
+        },
+        limit: None,
+    };
+    let ids = |results: clerk::search::SearchResults| -> Vec<String> {
+        results
+            .products
+            .into_iter()
+            .flat_map(|p| p.items)
+            .map(|i| i.item_id)
+            .collect()
+    };
+    assert_eq!(
+        ids(search.search(red_l_shirt()).await.unwrap()),
+        ["3234800602"]
+    );
+
+    // A price rise takes it out of the price range…
+    test.store
+        .update_item("3234800602", Some(Cents(5999)), None)
+        .await
+        .unwrap();
+    assert!(ids(search.search(red_l_shirt()).await.unwrap()).is_empty());
+    // …and so does selling out, even once the price is back.
+    test.store
+        .update_item("3234800602", Some(Cents(4666)), Some(false))
+        .await
+        .unwrap();
+    assert!(ids(search.search(red_l_shirt()).await.unwrap()).is_empty());
+    test.store
+        .update_item("3234800602", None, Some(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(search.search(red_l_shirt()).await.unwrap()),
+        ["3234800602"]
+    );
+
+    // An edit made through another handle on the same store (another clerk instance) counts too.
+    let other = clerk::store::Store::connect(&test.url).await.unwrap();
+    other
+        .update_item("3234800602", Some(Cents(9999)), None)
+        .await
+        .unwrap();
+    assert!(ids(search.search(red_l_shirt()).await.unwrap()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_folder_pointed_at_another_store_is_rebuilt() {
+    let first = tau2_store(Db::Sqlite).await;
+    let folder = first.dir.path().join("index");
+    let search = clerk::search::CatalogSearch::new(first.store.clone(), &folder);
+    assert!(
+        !search
+            .search(request("headphones"))
+            .await
+            .unwrap()
+            .products
+            .is_empty()
+    );
+
+    // Another store with an empty catalog, the same index folder: nothing may be found.
+    let second = common::empty_store(Db::Sqlite).await;
+    let search = clerk::search::CatalogSearch::new(second.store.clone(), &folder);
+    assert!(
+        search
+            .search(request("headphones"))
+            .await
+            .unwrap()
+            .products
+            .is_empty()
+    );
+}
