@@ -183,7 +183,15 @@ impl Store {
     /// Reads the whole store back in the `db.json` shape. It reads inside one transaction, so
     /// the export is a consistent picture even while others write.
     pub async fn export(&self) -> Result<StoreSnapshot, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = match self.backend {
+            // A read transaction in WAL mode already sees one snapshot throughout.
+            super::Backend::Sqlite => self.pool.begin().await?,
+            super::Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
         let snapshot = read::everything(&mut tx).await?;
         tx.commit().await?;
         Ok(snapshot)

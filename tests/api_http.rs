@@ -1,0 +1,198 @@
+//! The HTTP API, in process: every answer's status and whole JSON body, errors included.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use clerk::app::App;
+use clerk::config::Settings;
+use common::{Db, TestStore, tau2_store};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn app(test: &TestStore) -> App {
+    let settings = Settings {
+        database: test.url.clone(),
+        data_dir: test.dir.path().to_owned(),
+        index_dir: test.dir.path().join("index"),
+        prompts_dir: None,
+        log: "warn".into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        api_key: None,
+        demo: false,
+    };
+    App::with_store(test.store.clone(), &settings).unwrap()
+}
+
+async fn send(router: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn post(path: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_calls_answer_results_refusals_and_errors_in_stable_shapes() {
+    let test = tau2_store(Db::Sqlite).await;
+    let router = clerk::api::router(app(&test), None);
+
+    let (status, body) = send(
+        &router,
+        post(
+            "/api/tools/find_user_id_by_name_zip",
+            r#"{"first_name":"yusuf","last_name":"ROSSI","zip":"19122"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            json!({"ok": true, "output": "yusuf_rossi_9620"})
+        )
+    );
+
+    let (status, body) = send(
+        &router,
+        post(
+            "/api/tools/calculate",
+            r#"{"expression":"135.24 - 153.23"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"ok": true, "output": "-17.99"}))
+    );
+
+    let (status, body) = send(
+        &router,
+        post(
+            "/api/tools/get_order_details",
+            r##"{"order_id":"#W0000000"}"##,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            json!({"ok": false, "error": "Order not found", "code": "order_not_found"})
+        )
+    );
+
+    let cases = [
+        (
+            "/api/tools/get_order_details",
+            "{}".to_owned(),
+            StatusCode::BAD_REQUEST,
+            json!({"message": "invalid arguments for `get_order_details`: $.order_id is required", "code": "invalid_tool_arguments", "type": "invalid_request"}),
+        ),
+        (
+            "/api/tools/refund_everything",
+            "{}".to_owned(),
+            StatusCode::NOT_FOUND,
+            json!({"message": "unknown tool `refund_everything`", "code": "unknown_tool", "type": "invalid_request"}),
+        ),
+        (
+            "/api/tools/calculate",
+            "x".repeat(clerk::api::MAX_BODY_BYTES + 1),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({"message": "the request body is larger than 65536 bytes", "code": "payload_too_large", "type": "invalid_request"}),
+        ),
+    ];
+    for (path, body, expected_status, expected_body) in cases {
+        let (status, body) = send(&router, post(path, body)).await;
+        assert_eq!((status, body), (expected_status, expected_body), "{path}");
+    }
+
+    let (status, body) = send(&router, post("/api/tools/calculate", "{\"expression\": ")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], json!("malformed_json"));
+    assert_eq!(body["type"], json!("invalid_request"));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the request body must be JSON"),
+        "{body}"
+    );
+
+    let (status, body) = send(
+        &router,
+        Request::get("/nowhere").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::NOT_FOUND,
+            json!({"message": "no such endpoint", "code": "not_found", "type": "invalid_request"})
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tool_api_needs_the_key_when_one_is_set_and_health_never_does() {
+    let test = tau2_store(Db::Sqlite).await;
+    let router = clerk::api::router(app(&test), Some("s3cret-key".into()));
+    let list = |key: Option<&str>| {
+        let mut request = Request::get("/api/tools");
+        if let Some(key) = key {
+            request = request.header("authorization", key);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    assert_eq!(
+        send(&router, list(None)).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "this endpoint needs an API key: send `Authorization: Bearer <key>`", "code": "missing_api_key", "type": "auth"})
+        )
+    );
+    assert_eq!(
+        send(&router, list(Some("Bearer wrong"))).await,
+        (
+            StatusCode::FORBIDDEN,
+            json!({"message": "the API key is not valid", "code": "invalid_api_key", "type": "auth"})
+        )
+    );
+    let (status, body) = send(&router, list(Some("Bearer s3cret-key"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["tools"].as_array().unwrap().len(), 17);
+    let cancel = body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "cancel_pending_order")
+        .unwrap();
+    assert_eq!(cancel["access"], json!("customer_write"));
+    assert_eq!(
+        cancel["parameters"]["required"],
+        json!(["order_id", "reason"])
+    );
+
+    let (status, body) = send(
+        &router,
+        post("/api/tools/calculate", r#"{"expression":"1+1"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = send(
+        &router,
+        Request::get("/health").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
