@@ -125,6 +125,16 @@ pub enum Command {
     /// Edit the catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Measure import, indexing and search latency (beside an in-memory scan) on the demo store,
+    /// in a scratch folder, and write the results as JSON.
+    Bench {
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/search.json")]
+        output: PathBuf,
+        /// Passes over the benchmark's queries.
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
 }
 
 /// Index commands.

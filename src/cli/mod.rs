@@ -57,6 +57,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench { output, rounds } => {
+            let scratch = tempfile_dir()?;
+            let results = crate::bench::run(&demo::snapshot()?, &scratch, rounds.max(1)).await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            let text = serde_json::to_string_pretty(&results?)?;
+            if let Some(parent) = output.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&output, format!("{text}\n"))?;
+            println!("{text}");
+            eprintln!("results written to {}", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Catalog(CatalogCommand::SetItem {
             item_id,
             price,
@@ -69,6 +82,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A new scratch folder under the system's temporary folder.
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("clerk-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 fn init_logging(filter: &str) {
