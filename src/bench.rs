@@ -172,7 +172,7 @@ fn scan<'a>(catalog: &'a [Product], query: &SearchRequest) -> Vec<(usize, &'a st
             }
         }
     }
-    hits.sort_by(|a, b| b.0.cmp(&a.0));
+    hits.sort_by_key(|hit| std::cmp::Reverse(hit.0));
     hits.truncate(50);
     hits
 }

@@ -73,6 +73,11 @@ pub enum Code {
     // Configuration.
     /// The configuration file or a flag is invalid.
     InvalidConfig,
+    // Conversations.
+    /// No conversation with that id.
+    ConversationNotFound,
+    /// A shopper message that is empty or too long.
+    InvalidMessage,
     // HTTP API.
     /// The request body is not valid JSON.
     MalformedJson,
@@ -114,6 +119,8 @@ impl Code {
             Code::StoreNotEmpty => ("store_not_empty", InvalidRequest, 409),
             Code::InvalidSnapshot => ("invalid_snapshot", InvalidRequest, 400),
             Code::InvalidConfig => ("invalid_config", InvalidRequest, 400),
+            Code::ConversationNotFound => ("conversation_not_found", InvalidRequest, 404),
+            Code::InvalidMessage => ("invalid_message", InvalidRequest, 422),
             Code::MalformedJson => ("malformed_json", InvalidRequest, 400),
             Code::PayloadTooLarge => ("payload_too_large", InvalidRequest, 413),
             Code::MissingApiKey => ("missing_api_key", Auth, 401),

@@ -3,6 +3,8 @@
 //! The crate is layered; a call crosses each layer once, downward (see `ARCHITECTURE.md`):
 //!
 //! - [`cli`] and [`api`] are the edges: the command line and the HTTP server.
+//! - [`conversation`] is the engine: a turn of model → gated tool call → model, with the store's
+//!   policy enforced in code; [`llm`] is the one door to a model.
 //! - [`tools`] is the registry of operations an agent (or an operator) may call, each with a JSON
 //!   schema and a description loaded from `prompts/`.
 //! - [`retail`] holds the store's order operations and their rules, as pure functions on records.
@@ -15,7 +17,9 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod error;
+pub mod llm;
 pub mod money;
 pub mod prompts;
 pub mod retail;

@@ -67,6 +67,26 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
 ];
 
 const EMBEDDED_POLICY: &str = include_str!("../prompts/policy.md");
+const EMBEDDED_SYSTEM: &str = include_str!("../prompts/system.md");
+const EMBEDDED_REPLIES: &str = include_str!("../prompts/replies.toml");
+
+/// What clerk itself says to the shopper (`prompts/replies.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replies {
+    /// Lists a write (`{action}`) and asks for a yes.
+    pub confirm: String,
+    /// The conversation went to a person because the bot could not go on.
+    pub escalated: String,
+    /// The conversation was transferred to a human agent.
+    pub transferred: String,
+    /// A reply with unsupported facts was held back.
+    pub unverified: String,
+    /// System prompt line before authentication.
+    pub state_anonymous: String,
+    /// System prompt line after authentication (`{user}`).
+    pub state_authenticated: String,
+}
 
 /// The prompts in force.
 #[derive(Debug, Clone)]
@@ -111,6 +131,24 @@ impl Prompts {
         Ok(self
             .read("policy.md")?
             .unwrap_or_else(|| EMBEDDED_POLICY.to_owned()))
+    }
+
+    /// The system prompt template (`{policy}`, `{state}`).
+    pub fn system(&self) -> Result<String, PromptError> {
+        Ok(self
+            .read("system.md")?
+            .unwrap_or_else(|| EMBEDDED_SYSTEM.to_owned()))
+    }
+
+    /// What clerk itself says to the shopper.
+    pub fn replies(&self) -> Result<Replies, PromptError> {
+        let text = self
+            .read("replies.toml")?
+            .unwrap_or_else(|| EMBEDDED_REPLIES.to_owned());
+        toml::from_str(&text).map_err(|e| PromptError::Invalid {
+            path: PathBuf::from("prompts/replies.toml"),
+            message: e.to_string(),
+        })
     }
 
     fn read(&self, relative: &str) -> Result<Option<String>, PromptError> {

@@ -33,6 +33,9 @@ pub enum StoreError {
     /// An imported store contradicts itself (an order of an unknown customer, say).
     #[error("the imported store is inconsistent: {0}")]
     InvalidSnapshot(String),
+    /// No conversation has that id.
+    #[error("no conversation {0}")]
+    UnknownConversation(String),
     /// A catalog edit named an item id that is not in the catalog.
     #[error("no item {0} in the catalog")]
     UnknownItem(String),
@@ -49,6 +52,7 @@ impl HasCode for StoreError {
             StoreError::NotEmpty(_) => Code::StoreNotEmpty,
             StoreError::InvalidSnapshot(_) => Code::InvalidSnapshot,
             StoreError::UnknownItem(_) => Code::ItemNotFound,
+            StoreError::UnknownConversation(_) => Code::ConversationNotFound,
         }
     }
 }

@@ -7,12 +7,14 @@
 //! [`WriteTx`]: on SQLite it takes the database's write lock up front (`BEGIN IMMEDIATE`), on
 //! PostgreSQL it locks the rows it reads (`FOR UPDATE`), so concurrent writers never lose an update.
 
+mod conversations;
 mod error;
 pub mod model;
 mod read;
 mod snapshot;
 mod write;
 
+pub use conversations::{ConversationRecord, MessageRecord, now_ms};
 pub use error::StoreError;
 pub use snapshot::ImportReport;
 
@@ -303,7 +305,7 @@ fn normalise_url(url: &str) -> Result<(Backend, String), StoreError> {
 }
 
 /// A random positive id, from the standard library's randomly seeded hasher and the clock.
-fn random_id() -> i64 {
+pub(crate) fn random_id() -> i64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {

@@ -1,0 +1,198 @@
+//! The grounding guard: the facts a reply states — order ids, item and product ids, tracking ids,
+//! amounts of money, order statuses — must each appear in a tool output or in the shopper's own
+//! messages of this conversation. A reply that invents one is not sent as it is.
+
+use std::collections::HashSet;
+
+/// The statuses an order can have, as a reply would state them.
+const STATUSES: [&str; 6] = [
+    "pending",
+    "processed",
+    "delivered",
+    "cancelled",
+    "return requested",
+    "exchange requested",
+];
+
+/// The facts found in a text, normalised.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Order ids (`#W1234567`), digit ids of six digits or more, and amounts in cents (`c4666`).
+    pub tokens: HashSet<String>,
+    /// Order statuses mentioned.
+    pub statuses: HashSet<&'static str>,
+}
+
+/// Extracts the facts of `text`.
+pub fn facts(text: &str) -> Facts {
+    let mut facts = Facts::default();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '#' && chars.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic()) {
+            let start = i;
+            i += 2;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i > start + 2 {
+                facts
+                    .tokens
+                    .insert(chars[start..i].iter().collect::<String>().to_uppercase());
+            }
+            continue;
+        }
+        if c.is_ascii_digit() {
+            // A number: digits with thousands separators, then maybe a decimal part.
+            let start = i;
+            let mut digits = String::new();
+            while i < chars.len()
+                && (chars[i].is_ascii_digit()
+                    || (chars[i] == ',' && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+            {
+                if chars[i] != ',' {
+                    digits.push(chars[i]);
+                }
+                i += 1;
+            }
+            let preceded_by_word = start > 0 && chars[start - 1].is_alphanumeric();
+            if i < chars.len()
+                && chars[i] == '.'
+                && chars.get(i + 1).is_some_and(char::is_ascii_digit)
+            {
+                i += 1;
+                let mut decimals = String::new();
+                while i < chars.len() && chars[i].is_ascii_digit() {
+                    decimals.push(chars[i]);
+                    i += 1;
+                }
+                if let Some(cents) = cents(&digits, &decimals) {
+                    facts.tokens.insert(format!("c{cents}"));
+                }
+            } else if digits.len() >= 6 && !preceded_by_word {
+                facts.tokens.insert(digits);
+            } else if start > 0
+                && chars[start - 1] == '$'
+                && let Some(cents) = cents(&digits, "")
+            {
+                facts.tokens.insert(format!("c{cents}"));
+            }
+            continue;
+        }
+        i += 1;
+    }
+    let lower = text.to_lowercase();
+    for status in STATUSES {
+        if contains_word(&lower, status) {
+            facts.statuses.insert(status);
+        }
+    }
+    facts
+}
+
+fn cents(whole: &str, decimals: &str) -> Option<i64> {
+    let whole: i64 = whole.parse().ok()?;
+    let fraction = match decimals.len() {
+        0 => 0,
+        1 => decimals.parse::<i64>().ok()? * 10,
+        _ => decimals[..2].parse::<i64>().ok()?,
+    };
+    // Decimals beyond the cent are not money (and not rounded into some).
+    if decimals.len() > 2 && decimals[2..].chars().any(|c| c != '0') {
+        return None;
+    }
+    whole.checked_mul(100)?.checked_add(fraction)
+}
+
+fn contains_word(haystack: &str, word: &str) -> bool {
+    haystack.match_indices(word).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+/// The facts of `reply` that none of `sources` contains; empty when the reply is grounded.
+pub fn ungrounded<'a>(reply: &str, sources: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let stated = facts(reply);
+    if stated.tokens.is_empty() && stated.statuses.is_empty() {
+        return Vec::new();
+    }
+    let mut known = Facts::default();
+    for source in sources {
+        let found = facts(source);
+        known.tokens.extend(found.tokens);
+        known.statuses.extend(found.statuses);
+    }
+    let mut missing: Vec<String> = stated
+        .tokens
+        .difference(&known.tokens)
+        .map(|t| match t.strip_prefix('c') {
+            Some(cents) if cents.chars().all(|c| c.is_ascii_digit()) => {
+                let cents: i64 = cents.parse().unwrap_or(0);
+                format!("{}.{:02}", cents / 100, cents % 100)
+            }
+            _ => t.clone(),
+        })
+        .chain(
+            stated
+                .statuses
+                .difference(&known.statuses)
+                .map(|s| (*s).to_owned()),
+        )
+        .collect();
+    missing.sort();
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_ids_amounts_and_statuses() {
+        let found = facts(
+            "Order #W2378156 (item 1151293680) was delivered; refund $1,234.50 or 46.66, tracking 843053632392.",
+        );
+        let mut tokens: Vec<_> = found.tokens.into_iter().collect();
+        tokens.sort();
+        assert_eq!(
+            tokens,
+            [
+                "#W2378156",
+                "1151293680",
+                "843053632392",
+                "c123450",
+                "c4666"
+            ]
+        );
+        assert_eq!(found.statuses, ["delivered"].into_iter().collect());
+        assert!(
+            facts("It arrives in 5 to 7 business days, size 10.")
+                .tokens
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_fact_must_come_from_a_source() {
+        let tool =
+            r##"{"order_id": "#W2378156", "status": "pending", "items": [{"price": 46.66}]}"##;
+        assert!(
+            ungrounded(
+                "Your order #W2378156 is pending; the item cost $46.66.",
+                [tool]
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            ungrounded("Your order #W9999999 is delivered and cost 12.00.", [tool]),
+            ["#W9999999", "12.00", "delivered"]
+        );
+        // The shopper's own words are a source too.
+        assert!(ungrounded("You mentioned order #W1111111.", ["it's #W1111111"]).is_empty());
+        // Amounts are compared as money: 46.6 in JSON is $46.60.
+        assert!(ungrounded("That is $46.60.", [r#"{"price": 46.6}"#]).is_empty());
+    }
+}

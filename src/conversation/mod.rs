@@ -1,0 +1,519 @@
+//! The conversation engine, the heart of clerk: one shopper message in, one reply out, through
+//! a loop of model → (gated) tool call → tool result → model. It is the only place that knows
+//! the order of a turn. Every message — the shopper's, each tool call and result, the reply — is
+//! stored as it happens.
+//!
+//! The policy holds in code, whatever the model says ([`policy`]): customer tools only after
+//! authentication and only for that customer; a write runs only when the shopper's latest message
+//! is an explicit yes to exactly the action the bot listed (the engine lists it, and runs that
+//! very call on the yes); one tool call at a time; a reply stating facts no tool output or shopper
+//! message holds is regenerated once, then replaced ([`grounding`]); a model that fails, times
+//! out or loops hands the conversation to a person.
+
+pub mod grounding;
+pub mod policy;
+
+use crate::error::{Code, HasCode};
+use crate::llm::{ChatMessage, ChatModel, ModelRequest, ModelStep, Role, TokenSink, ToolCall};
+use crate::prompts::{PromptError, Prompts, Replies};
+use crate::retail::{Retail, RetailError};
+use crate::store::{ConversationRecord, Store, StoreError};
+use crate::tools::{Access, ToolError, ToolRegistry};
+use policy::Verdict;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Who answers a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// The bot.
+    Bot,
+    /// Nobody yet: the bot handed over, or the shopper asked for a person.
+    WaitingForStaff,
+    /// A member of staff.
+    Staff,
+    /// Nobody: the conversation is over.
+    Closed,
+}
+
+impl ConversationState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Bot => "bot",
+            ConversationState::WaitingForStaff => "waiting_for_staff",
+            ConversationState::Staff => "staff",
+            ConversationState::Closed => "closed",
+        }
+    }
+
+    fn parse(name: &str) -> Result<ConversationState, EngineError> {
+        [Self::Bot, Self::WaitingForStaff, Self::Staff, Self::Closed]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| {
+                EngineError::Store(StoreError::Corrupt(format!("conversation state {name:?}")))
+            })
+    }
+}
+
+/// Limits of a turn.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How long one model step may take before the conversation goes to a person.
+    pub model_timeout: Duration,
+    /// How many model steps one turn may take.
+    pub max_steps: usize,
+    /// The longest shopper message accepted, in characters.
+    pub max_message_chars: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            model_timeout: Duration::from_secs(180),
+            max_steps: 8,
+            max_message_chars: 4000,
+        }
+    }
+}
+
+/// Why a turn could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The message is empty.
+    #[error("the message is empty")]
+    EmptyMessage,
+    /// The message is longer than allowed.
+    #[error("the message is longer than {0} characters")]
+    MessageTooLong(usize),
+    /// No conversation has that id.
+    #[error("no conversation {0}")]
+    UnknownConversation(String),
+    /// The conversation was closed; a new one must be started.
+    #[error("the conversation {0} is closed")]
+    Closed(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The prompts could not be loaded.
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+}
+
+impl HasCode for EngineError {
+    fn code(&self) -> Code {
+        match self {
+            EngineError::EmptyMessage | EngineError::MessageTooLong(_) | EngineError::Closed(_) => {
+                Code::InvalidMessage
+            }
+            EngineError::UnknownConversation(_) => Code::ConversationNotFound,
+            EngineError::Store(e) => e.code(),
+            EngineError::Prompt(_) => Code::InvalidConfig,
+        }
+    }
+}
+
+/// What a turn did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnOutcome {
+    /// The reply sent to the shopper; none when staff own the conversation.
+    pub reply: Option<String>,
+    /// Who answers next.
+    pub state: ConversationState,
+    /// Tool calls the policy refused this turn.
+    pub refused_calls: usize,
+    /// Replies held back by the grounding guard this turn.
+    pub held_replies: usize,
+    /// Whether the conversation went to a person because the bot failed.
+    pub escalated: bool,
+}
+
+/// The engine over one store, tool registry and model.
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    retail: Retail,
+    tools: ToolRegistry,
+    model: Arc<dyn ChatModel>,
+    policy: String,
+    system: String,
+    replies: Replies,
+    config: EngineConfig,
+}
+
+/// The state of a turn in progress.
+struct Turn<'a> {
+    conversation_id: &'a str,
+    authenticated: Option<String>,
+    pending: Option<ToolCall>,
+    outcome: TurnOutcome,
+}
+
+impl Engine {
+    /// An engine answering with `model`, using `tools` over `store`, in the words of `prompts`.
+    pub fn new(
+        store: Store,
+        tools: ToolRegistry,
+        model: Arc<dyn ChatModel>,
+        prompts: &Prompts,
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        Ok(Engine {
+            retail: Retail::new(store.clone()),
+            store,
+            tools,
+            model,
+            policy: prompts.policy()?,
+            system: prompts.system()?,
+            replies: prompts.replies()?,
+            config,
+        })
+    }
+
+    /// Starts a conversation for a shopper on a channel.
+    pub async fn start(
+        &self,
+        channel: &str,
+        shopper: &str,
+    ) -> Result<ConversationRecord, EngineError> {
+        Ok(self.store.create_conversation(channel, shopper).await?)
+    }
+
+    /// Takes one turn: stores the shopper's `text`, and unless staff own the conversation, answers
+    /// it. The reply's text goes to `on_text` as it is released (only once it passed the guard).
+    pub async fn turn(
+        &self,
+        conversation_id: &str,
+        text: &str,
+        on_text: TokenSink<'_>,
+    ) -> Result<TurnOutcome, EngineError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(EngineError::EmptyMessage);
+        }
+        if text.chars().count() > self.config.max_message_chars {
+            return Err(EngineError::MessageTooLong(self.config.max_message_chars));
+        }
+        let record = self
+            .store
+            .conversation(conversation_id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownConversation(conversation_id.to_owned()))?;
+        let state = ConversationState::parse(&record.state)?;
+        if state == ConversationState::Closed {
+            return Err(EngineError::Closed(conversation_id.to_owned()));
+        }
+        self.store
+            .append_message(conversation_id, Role::User.as_str(), text, None)
+            .await?;
+        let mut turn = Turn {
+            conversation_id,
+            authenticated: record.authenticated_user,
+            pending: record
+                .pending_action
+                .and_then(|p| serde_json::from_str(&p).ok()),
+            outcome: TurnOutcome {
+                reply: None,
+                state,
+                refused_calls: 0,
+                held_replies: 0,
+                escalated: false,
+            },
+        };
+        if state != ConversationState::Bot {
+            return Ok(turn.outcome);
+        }
+
+        // A write listed last turn runs now, exactly as listed, if and only if this is a plain yes.
+        if let Some(pending) = turn.pending.take() {
+            if policy::is_confirmation(text) {
+                self.run_tool(&mut turn, &pending).await?;
+            }
+            self.save_policy(&turn).await?;
+        }
+
+        for _ in 0..self.config.max_steps {
+            let messages = self.model_messages(&turn).await?;
+            let offered =
+                policy::tools_for(self.tools.specs().cloned(), turn.authenticated.as_deref());
+            // Text is held until the whole reply passed the grounding guard.
+            let held = Mutex::new(String::new());
+            let hold = |chunk: &str| {
+                held.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(chunk)
+            };
+            let request = ModelRequest {
+                messages: &messages,
+                tools: &offered,
+            };
+            let step = tokio::time::timeout(
+                self.config.model_timeout,
+                self.model.next_step(request, &hold),
+            )
+            .await;
+            let step = match step {
+                Ok(Ok(step)) => step,
+                Ok(Err(error)) => return self.escalate(turn, &error.to_string(), on_text).await,
+                Err(_) => {
+                    let why = format!("the model took longer than {:?}", self.config.model_timeout);
+                    return self.escalate(turn, &why, on_text).await;
+                }
+            };
+            match step {
+                ModelStep::Reply(reply) => {
+                    let sources = self.sources(conversation_id).await?;
+                    let missing = grounding::ungrounded(&reply, sources.iter().map(String::as_str));
+                    if missing.is_empty() {
+                        return self.reply(turn, &reply, on_text).await;
+                    }
+                    turn.outcome.held_replies += 1;
+                    tracing::warn!(
+                        conversation = conversation_id,
+                        ?missing,
+                        "reply held back: ungrounded facts"
+                    );
+                    if turn.outcome.held_replies > 1 {
+                        let safe = self.replies.unverified.clone();
+                        return self.reply(turn, &safe, on_text).await;
+                    }
+                    let note = format!(
+                        "Your last reply was not sent: it states {}, which no tool output or customer message in this \
+                         conversation contains. Reply again using only facts from them, or look the facts up with a tool.",
+                        missing.join(", ")
+                    );
+                    self.store
+                        .append_message(conversation_id, Role::System.as_str(), &note, None)
+                        .await?;
+                }
+                ModelStep::Call(call) => {
+                    // Judged against the whole registry: a tool that exists but is not offered in
+                    // this state is refused with the policy's reason, which the model can act on.
+                    let Some(spec) = self.tools.spec(&call.name) else {
+                        let why = format!("there is no tool `{}`", call.name);
+                        self.refuse(&mut turn, &call, &why).await?;
+                        continue;
+                    };
+                    let access = spec.access;
+                    let owner = self.owner_of(&call).await?;
+                    match policy::judge(access, turn.authenticated.as_deref(), owner.as_deref()) {
+                        Verdict::Refuse(why) => self.refuse(&mut turn, &call, &why).await?,
+                        // A write whose target does not exist is run at once: the store refuses
+                        // it, and nothing is asked of the shopper about a thing that is not there.
+                        Verdict::Confirm if owner.is_some() => {
+                            let listing = self
+                                .replies
+                                .confirm
+                                .replace("{action}", &policy::describe(&call));
+                            turn.pending = Some(call);
+                            self.save_policy(&turn).await?;
+                            return self.reply(turn, &listing, on_text).await;
+                        }
+                        Verdict::Confirm | Verdict::Run => {
+                            let ok = self.run_tool(&mut turn, &call).await?;
+                            if access == Access::Handoff && ok {
+                                self.store
+                                    .move_conversation(
+                                        conversation_id,
+                                        &["bot"],
+                                        ConversationState::WaitingForStaff.as_str(),
+                                    )
+                                    .await?;
+                                turn.outcome.state = ConversationState::WaitingForStaff;
+                                let words = self.replies.transferred.clone();
+                                return self.reply(turn, &words, on_text).await;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let why = format!("no reply after {} steps", self.config.max_steps);
+        self.escalate(turn, &why, on_text).await
+    }
+
+    /// Runs a call: stores it and its result, and records an authentication. Returns whether the
+    /// tool succeeded.
+    async fn run_tool(&self, turn: &mut Turn<'_>, call: &ToolCall) -> Result<bool, EngineError> {
+        self.store_call(turn.conversation_id, call).await?;
+        let result = self.tools.call(&call.name, call.arguments.clone()).await;
+        let (ok, output) = match result {
+            Ok(output) => (true, output),
+            Err(error @ (ToolError::Store(_) | ToolError::Search(_) | ToolError::Prompt(_))) => {
+                tracing::error!(%error, tool = %call.name, "tool failed");
+                (
+                    false,
+                    "Error: the store is unavailable right now".to_owned(),
+                )
+            }
+            Err(error) => (false, error.agent_text()),
+        };
+        self.store
+            .append_message(turn.conversation_id, Role::Tool.as_str(), &output, None)
+            .await?;
+        let identifies = self
+            .tools
+            .spec(&call.name)
+            .is_some_and(|s| s.access == Access::Identify);
+        if ok && identifies && turn.authenticated.is_none() {
+            turn.authenticated = Some(output.trim().to_owned());
+            self.save_policy(turn).await?;
+        }
+        Ok(ok)
+    }
+
+    /// Stores a refused call and the reason the model is told.
+    async fn refuse(
+        &self,
+        turn: &mut Turn<'_>,
+        call: &ToolCall,
+        why: &str,
+    ) -> Result<(), EngineError> {
+        turn.outcome.refused_calls += 1;
+        tracing::warn!(conversation = turn.conversation_id, tool = %call.name, why, "tool call refused by policy");
+        self.store_call(turn.conversation_id, call).await?;
+        self.store
+            .append_message(
+                turn.conversation_id,
+                Role::Tool.as_str(),
+                &format!("Error: {why}"),
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn store_call(&self, conversation_id: &str, call: &ToolCall) -> Result<(), EngineError> {
+        let json = serde_json::to_string(call).unwrap_or_default();
+        self.store
+            .append_message(conversation_id, Role::Assistant.as_str(), "", Some(&json))
+            .await?;
+        Ok(())
+    }
+
+    /// Sends and stores a reply, ending the turn.
+    async fn reply(
+        &self,
+        mut turn: Turn<'_>,
+        text: &str,
+        on_text: TokenSink<'_>,
+    ) -> Result<TurnOutcome, EngineError> {
+        self.store
+            .append_message(turn.conversation_id, Role::Assistant.as_str(), text, None)
+            .await?;
+        for (i, word) in text.split(' ').enumerate() {
+            on_text(&if i == 0 {
+                word.to_owned()
+            } else {
+                format!(" {word}")
+            });
+        }
+        turn.outcome.reply = Some(text.to_owned());
+        Ok(turn.outcome)
+    }
+
+    /// Tells the shopper plainly, and hands the conversation to a person.
+    async fn escalate(
+        &self,
+        mut turn: Turn<'_>,
+        why: &str,
+        on_text: TokenSink<'_>,
+    ) -> Result<TurnOutcome, EngineError> {
+        tracing::warn!(
+            conversation = turn.conversation_id,
+            why,
+            "handing the conversation to staff"
+        );
+        self.store
+            .append_message(
+                turn.conversation_id,
+                Role::System.as_str(),
+                &format!("Handed to staff: {why}."),
+                None,
+            )
+            .await?;
+        self.store
+            .move_conversation(
+                turn.conversation_id,
+                &["bot"],
+                ConversationState::WaitingForStaff.as_str(),
+            )
+            .await?;
+        turn.outcome.state = ConversationState::WaitingForStaff;
+        turn.outcome.escalated = true;
+        let words = self.replies.escalated.clone();
+        self.reply(turn, &words, on_text).await
+    }
+
+    async fn save_policy(&self, turn: &Turn<'_>) -> Result<(), EngineError> {
+        let pending = turn
+            .pending
+            .as_ref()
+            .and_then(|p| serde_json::to_string(p).ok());
+        self.store
+            .set_conversation_policy(
+                turn.conversation_id,
+                turn.authenticated.as_deref(),
+                pending.as_deref(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The customer a call's target belongs to: its `user_id`, or the owner of its `order_id`
+    /// (none when no such order exists).
+    async fn owner_of(&self, call: &ToolCall) -> Result<Option<String>, EngineError> {
+        if let Some(user_id) = call.arguments.get("user_id").and_then(|v| v.as_str()) {
+            return Ok(Some(user_id.to_owned()));
+        }
+        let Some(order_id) = call.arguments.get("order_id").and_then(|v| v.as_str()) else {
+            return Ok(None);
+        };
+        match self.retail.order_details(order_id).await {
+            Ok(order) => Ok(Some(order.user_id)),
+            Err(RetailError::Store(e)) => Err(e.into()),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// What a reply may draw its facts from: tool outputs and the shopper's messages.
+    async fn sources(&self, conversation_id: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .store
+            .messages(conversation_id)
+            .await?
+            .into_iter()
+            .filter(|m| m.role == Role::Tool.as_str() || m.role == Role::User.as_str())
+            .map(|m| m.content)
+            .collect())
+    }
+
+    /// The conversation as the model sees it: the system prompt, then every stored message.
+    async fn model_messages(&self, turn: &Turn<'_>) -> Result<Vec<ChatMessage>, EngineError> {
+        let state = match &turn.authenticated {
+            Some(user) => self.replies.state_authenticated.replace("{user}", user),
+            None => self.replies.state_anonymous.clone(),
+        };
+        let system = self
+            .system
+            .replace("{policy}", &self.policy)
+            .replace("{state}", &state);
+        let mut messages = vec![ChatMessage::text(Role::System, system)];
+        for stored in self.store.messages(turn.conversation_id).await? {
+            let role = Role::parse(&stored.role).unwrap_or(Role::System);
+            messages.push(ChatMessage {
+                // Staff write as the store: the model sees their words as its side's.
+                role: if role == Role::Staff {
+                    Role::Assistant
+                } else {
+                    role
+                },
+                content: stored.content,
+                tool_call: stored.tool_call.and_then(|c| serde_json::from_str(&c).ok()),
+            });
+        }
+        Ok(messages)
+    }
+}

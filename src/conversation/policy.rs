@@ -1,0 +1,213 @@
+//! The store's policy, enforced in code whatever the model does: which tools a conversation may
+//! be offered and may run, given who it authenticated as; what counts as an explicit
+//! confirmation; how a write awaiting confirmation is described to the shopper.
+
+use crate::llm::ToolCall;
+use crate::tools::{Access, ToolSpec};
+
+/// What the engine does with a tool call the model asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Run it.
+    Run,
+    /// Do not run it: list it to the shopper and wait for an explicit yes.
+    Confirm,
+    /// Do not run it; the model is told why (as the tool's error).
+    Refuse(String),
+}
+
+/// Whether a tool may be offered to the model in this state: before authentication, only tools
+/// that touch no customer's data and the means to authenticate; after it, never the means to
+/// become another customer.
+pub fn offered(access: Access, authenticated: Option<&str>) -> bool {
+    match access {
+        Access::Public | Access::Handoff => true,
+        Access::Identify => authenticated.is_none(),
+        Access::CustomerRead | Access::CustomerWrite => authenticated.is_some(),
+    }
+}
+
+/// Judges a tool call. `owner` is the customer the call's target belongs to (the `user_id`
+/// argument, or the owner of the `order_id` argument), when it names one that exists.
+pub fn judge(access: Access, authenticated: Option<&str>, owner: Option<&str>) -> Verdict {
+    match access {
+        Access::Public | Access::Handoff => Verdict::Run,
+        Access::Identify => match authenticated {
+            None => Verdict::Run,
+            Some(user) => Verdict::Refuse(format!(
+                "this conversation is already authenticated as {user}; one conversation can only help one customer"
+            )),
+        },
+        Access::CustomerRead | Access::CustomerWrite => match (authenticated, owner) {
+            (None, _) => Verdict::Refuse(
+                "the customer is not authenticated: first find their user id by email, or by name and zip code".into(),
+            ),
+            (Some(user), Some(owner)) if owner != user => Verdict::Refuse(format!(
+                "that belongs to another customer; this conversation can only access the records of {user}"
+            )),
+            _ if access == Access::CustomerWrite => Verdict::Confirm,
+            _ => Verdict::Run,
+        },
+    }
+}
+
+/// The tools to offer in this state, in registry order.
+pub fn tools_for(
+    specs: impl Iterator<Item = ToolSpec>,
+    authenticated: Option<&str>,
+) -> Vec<ToolSpec> {
+    specs
+        .filter(|spec| offered(spec.access, authenticated))
+        .collect()
+}
+
+/// Whether the shopper's message is an explicit, unconditional yes: it starts with a yes, is
+/// short, and neither negates, hedges nor changes anything ("yes but to the other address" is
+/// not a yes).
+pub fn is_confirmation(message: &str) -> bool {
+    let normalised: String = message
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let words: Vec<&str> = normalised.split_whitespace().collect();
+    const YES: [&str; 8] = [
+        "yes",
+        "yeah",
+        "yep",
+        "yup",
+        "confirm",
+        "confirmed",
+        "proceed",
+        "sure",
+    ];
+    const NOT: [&str; 15] = [
+        "no",
+        "not",
+        "don't",
+        "dont",
+        "never",
+        "but",
+        "wait",
+        "instead",
+        "however",
+        "change",
+        "different",
+        "actually",
+        "except",
+        "only",
+        "if",
+    ];
+    let starts_with_yes = words.first().is_some_and(|w| YES.contains(w))
+        || words.starts_with(&["i", "confirm"])
+        || words.starts_with(&["go", "ahead"])
+        || words.starts_with(&["please", "proceed"])
+        || words.starts_with(&["please", "go", "ahead"]);
+    starts_with_yes
+        && words.len() <= 8
+        && !message.contains('?')
+        && !words.iter().any(|w| NOT.contains(w))
+}
+
+/// The words that list a write to the shopper before asking for a yes: every argument, exactly.
+pub fn describe(call: &ToolCall) -> String {
+    let action = call.name.replace('_', " ");
+    let details: Vec<String> = call
+        .arguments
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| {
+            let value = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            format!("- {}: {value}", name.replace('_', " "))
+        })
+        .collect();
+    format!("{action}\n{}", details.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_yeses_confirm() {
+        for yes in [
+            "yes",
+            "Yes.",
+            "YES!",
+            "yes please",
+            "Yes, go ahead",
+            "confirm",
+            "I confirm",
+            "go ahead",
+            "yep, do it",
+            "sure",
+        ] {
+            assert!(is_confirmation(yes), "{yes}");
+        }
+        for not_yes in [
+            "",
+            "no",
+            "not yet",
+            "yes but use the other card",
+            "yes, but change the reason",
+            "yes? what will it cost",
+            "ok",
+            "I guess",
+            "cancel it",
+            "yes if it is refunded",
+            "yes actually make it the red one",
+            "wait",
+            "yes instead ship it to my office",
+            "yes yes yes yes yes yes yes yes yes",
+        ] {
+            assert!(!is_confirmation(not_yes), "{not_yes}");
+        }
+    }
+
+    #[test]
+    fn customer_data_needs_authentication_and_the_right_customer() {
+        use Access::*;
+        assert_eq!(judge(Public, None, None), Verdict::Run);
+        assert_eq!(judge(Identify, None, None), Verdict::Run);
+        assert!(matches!(
+            judge(Identify, Some("a"), None),
+            Verdict::Refuse(_)
+        ));
+        assert!(matches!(
+            judge(CustomerRead, None, Some("a")),
+            Verdict::Refuse(_)
+        ));
+        assert!(matches!(
+            judge(CustomerRead, Some("a"), Some("b")),
+            Verdict::Refuse(_)
+        ));
+        assert_eq!(judge(CustomerRead, Some("a"), Some("a")), Verdict::Run);
+        assert_eq!(judge(CustomerRead, Some("a"), None), Verdict::Run);
+        assert_eq!(judge(CustomerWrite, Some("a"), Some("a")), Verdict::Confirm);
+        assert!(matches!(
+            judge(CustomerWrite, Some("a"), Some("b")),
+            Verdict::Refuse(_)
+        ));
+        assert!(matches!(
+            judge(CustomerWrite, None, None),
+            Verdict::Refuse(_)
+        ));
+        assert!(offered(Identify, None) && !offered(Identify, Some("a")));
+        assert!(!offered(CustomerRead, None) && offered(CustomerWrite, Some("a")));
+    }
+}

@@ -1,0 +1,129 @@
+//! The one door to a language model. The conversation engine asks a [`ChatModel`] for the next
+//! step — a reply to the shopper, or one tool call — and never knows which model answers: the
+//! in-process one, a remote OpenAI-compatible server, or a [`scripted::ScriptedModel`] in tests.
+
+pub mod scripted;
+
+use crate::tools::ToolSpec;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Instructions to the model: the system prompt and policy.
+    System,
+    /// The shopper (or merchant) talking to the bot.
+    User,
+    /// The bot: a reply or a tool call.
+    Assistant,
+    /// The result of a tool call.
+    Tool,
+    /// A person of the support staff, writing to the shopper.
+    Staff,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+            Role::Staff => "staff",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Role> {
+        [
+            Role::System,
+            Role::User,
+            Role::Assistant,
+            Role::Tool,
+            Role::Staff,
+        ]
+        .into_iter()
+        .find(|role| role.as_str() == name)
+    }
+}
+
+/// A call of one tool, as a model asks for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The tool's name.
+    pub name: String,
+    /// Its arguments (a JSON object).
+    pub arguments: serde_json::Value,
+}
+
+/// One message of a conversation as the model sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Who said it.
+    pub role: Role,
+    /// What was said (for a tool message, the tool's output).
+    pub content: String,
+    /// For an assistant message that called a tool: the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call: Option<ToolCall>,
+}
+
+impl ChatMessage {
+    /// A message with text only.
+    pub fn text(role: Role, content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            role,
+            content: content.into(),
+            tool_call: None,
+        }
+    }
+}
+
+/// What a model answers: one reply, or one tool call — never both, never several calls.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelStep {
+    /// Text for the shopper.
+    Reply(String),
+    /// A tool to call before going on.
+    Call(ToolCall),
+}
+
+/// What the model is asked.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelRequest<'a> {
+    /// The conversation so far, system prompt first.
+    pub messages: &'a [ChatMessage],
+    /// The tools it may call now.
+    pub tools: &'a [ToolSpec],
+}
+
+/// Receives the reply's text as it is generated.
+pub type TokenSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+/// What a model returns.
+pub type ModelFuture<'a> = Pin<Box<dyn Future<Output = Result<ModelStep, LlmError>> + Send + 'a>>;
+
+/// A language model that takes the next step of a conversation.
+pub trait ChatModel: Send + Sync {
+    /// The next step. Text of a reply is also streamed to `on_text` as it is generated.
+    fn next_step<'a>(
+        &'a self,
+        request: ModelRequest<'a>,
+        on_text: TokenSink<'a>,
+    ) -> ModelFuture<'a>;
+}
+
+/// Why a model gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// The model could not be loaded or reached.
+    #[error("the model is unavailable: {0}")]
+    Unavailable(String),
+    /// The model failed while generating.
+    #[error("the model failed: {0}")]
+    Failed(String),
+}

@@ -1,0 +1,221 @@
+//! Conversations and their messages. Each message is written in its own transaction as soon as
+//! it exists, so that a crash mid-turn keeps everything said before it.
+
+use super::{Store, StoreError};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A conversation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRecord {
+    /// Its id.
+    pub conversation_id: String,
+    /// The channel the shopper writes from.
+    pub channel: String,
+    /// The shopper's identity on that channel.
+    pub shopper: String,
+    /// Who answers: `bot`, `waiting_for_staff`, `staff`, `closed`.
+    pub state: String,
+    /// The customer it authenticated as.
+    pub authenticated_user: Option<String>,
+    /// The write awaiting confirmation, as JSON.
+    pub pending_action: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds of the last change.
+    pub updated_at: i64,
+}
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// Its place in the conversation, from 0.
+    pub seq: i64,
+    /// Who said it.
+    pub role: String,
+    /// What was said.
+    pub content: String,
+    /// An assistant's tool call, as JSON.
+    pub tool_call: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreError> {
+    Ok(ConversationRecord {
+        conversation_id: row.try_get("conversation_id")?,
+        channel: row.try_get("channel")?,
+        shopper: row.try_get("shopper")?,
+        state: row.try_get("state")?,
+        authenticated_user: row.try_get("authenticated_user")?,
+        pending_action: row.try_get("pending_action")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    /// Starts a conversation, answered by the bot.
+    pub async fn create_conversation(
+        &self,
+        channel: &str,
+        shopper: &str,
+    ) -> Result<ConversationRecord, StoreError> {
+        let now = now_ms();
+        let record = ConversationRecord {
+            conversation_id: format!("c{:016x}{:04x}", super::random_id(), now & 0xffff),
+            channel: channel.to_owned(),
+            shopper: shopper.to_owned(),
+            state: "bot".to_owned(),
+            authenticated_user: None,
+            pending_action: None,
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO conversations (conversation_id, channel, shopper, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&record.conversation_id)
+        .bind(&record.channel)
+        .bind(&record.shopper)
+        .bind(&record.state)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(record)
+    }
+
+    /// A conversation by id.
+    pub async fn conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        sqlx::query("SELECT * FROM conversations WHERE conversation_id = $1")
+            .bind(conversation_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(conversation)
+            .transpose()
+    }
+
+    /// Appends a message; returns its place in the conversation.
+    pub async fn append_message(
+        &self,
+        conversation_id: &str,
+        role: &str,
+        content: &str,
+        tool_call: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.write().await?;
+        let lock = self.backend.row_lock();
+        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT conversation_id FROM conversations WHERE conversation_id = $1{lock}"
+        )))
+        .bind(conversation_id)
+        .fetch_optional(tx.conn())
+        .await?;
+        if found.is_none() {
+            return Err(StoreError::UnknownConversation(conversation_id.to_owned()));
+        }
+        let seq: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
+                .bind(conversation_id)
+                .fetch_one(tx.conn())
+                .await?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO messages (conversation_id, seq, role, content, tool_call, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(conversation_id)
+        .bind(seq)
+        .bind(role)
+        .bind(content)
+        .bind(tool_call)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        sqlx::query("UPDATE conversations SET updated_at = $1 WHERE conversation_id = $2")
+            .bind(now)
+            .bind(conversation_id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// Every message of a conversation, in order.
+    pub async fn messages(&self, conversation_id: &str) -> Result<Vec<MessageRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM messages WHERE conversation_id = $1 ORDER BY seq")
+            .bind(conversation_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MessageRecord {
+                    seq: row.try_get("seq")?,
+                    role: row.try_get("role")?,
+                    content: row.try_get("content")?,
+                    tool_call: row.try_get("tool_call")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records who the conversation authenticated as and which write awaits confirmation.
+    pub async fn set_conversation_policy(
+        &self,
+        conversation_id: &str,
+        authenticated_user: Option<&str>,
+        pending_action: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE conversations SET authenticated_user = $1, pending_action = $2, updated_at = $3 \
+             WHERE conversation_id = $4",
+        )
+        .bind(authenticated_user)
+        .bind(pending_action)
+        .bind(now_ms())
+        .bind(conversation_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves a conversation to state `to` if it is in one of `from`, atomically: of several
+    /// callers racing, only one sees `true`.
+    pub async fn move_conversation(
+        &self,
+        conversation_id: &str,
+        from: &[&str],
+        to: &str,
+    ) -> Result<bool, StoreError> {
+        if from.is_empty() {
+            return Ok(false);
+        }
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
+        let sql = format!(
+            "UPDATE conversations SET state = $1, updated_at = $2 WHERE conversation_id = $3 AND state IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to)
+            .bind(now_ms())
+            .bind(conversation_id);
+        for state in from {
+            query = query.bind(*state);
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+    }
+}
