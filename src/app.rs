@@ -2,11 +2,15 @@
 //! every command and the HTTP server use them.
 
 use crate::config::Settings;
+use crate::conversation::{Engine, EngineConfig, EngineError};
+use crate::llm::LlmError;
+use crate::llm::local::{LocalModel, LocalModelConfig};
 use crate::prompts::Prompts;
 use crate::retail::Retail;
 use crate::search::CatalogSearch;
 use crate::store::{Store, StoreError};
 use crate::tools::{ToolError, ToolRegistry};
+use std::sync::Arc;
 
 /// Why clerk could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +21,12 @@ pub enum AppError {
     /// The tools could not be registered (a prompts file is broken).
     #[error(transparent)]
     Tools(#[from] ToolError),
+    /// The model could not be loaded.
+    #[error(transparent)]
+    Model(#[from] LlmError),
+    /// The conversation engine could not be set up.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
 /// The store, search and tools, ready to serve.
@@ -48,5 +58,32 @@ impl App {
             search,
             tools,
         })
+    }
+
+    /// Loads the model named in `settings` and sets up the conversation engine over this store.
+    pub async fn engine(&self, settings: &Settings) -> Result<Engine, AppError> {
+        let prompts = Prompts::new(settings.prompts_dir.as_deref());
+        let protocol = prompts.protocol().map_err(EngineError::from)?;
+        let model = LocalModel::load(
+            &LocalModelConfig {
+                path: settings.model.clone(),
+                chat_template: None,
+                max_step_tokens: 384,
+                constrained: false,
+            },
+            protocol,
+        )
+        .await?;
+        let config = EngineConfig {
+            model_timeout: settings.model_timeout,
+            ..EngineConfig::default()
+        };
+        Ok(Engine::new(
+            self.store.clone(),
+            self.tools.clone(),
+            Arc::new(model),
+            &prompts,
+            config,
+        )?)
     }
 }

@@ -76,6 +76,17 @@ pub struct GlobalArgs {
     /// Log filter, such as `info` or `clerk=debug` [default: info]
     #[arg(long, env = "CLERK_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
+    /// The model: a GGUF file [default: the bundled model, ~/.cache/clerk/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf]
+    #[arg(long, env = "CLERK_MODEL", global = true, value_name = "GGUF")]
+    pub model: Option<PathBuf>,
+    /// Seconds one model step may take before the conversation goes to staff [default: 600]
+    #[arg(
+        long,
+        env = "CLERK_MODEL_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub model_timeout: Option<u64>,
 }
 
 /// A data format clerk imports and exports.
@@ -125,6 +136,9 @@ pub enum Command {
     /// Edit the catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Chat with the store's agent in the terminal. With standard input not a terminal, reads one
+    /// shopper message per line and prints each reply (replies only; tool traces go to the log).
+    Chat,
     /// Measure import, indexing and search latency (beside an in-memory scan) on the demo store,
     /// in a scratch folder, and write the results as JSON.
     Bench {
@@ -194,6 +208,10 @@ pub struct FileConfig {
     pub prompts_dir: Option<PathBuf>,
     /// See `--log`.
     pub log: Option<String>,
+    /// See `--model`.
+    pub model: Option<PathBuf>,
+    /// See `--model-timeout`.
+    pub model_timeout: Option<u64>,
     /// Settings of `clerk serve`.
     #[serde(default)]
     pub serve: FileServeConfig,
@@ -224,6 +242,10 @@ pub struct Settings {
     pub prompts_dir: Option<PathBuf>,
     /// Log filter.
     pub log: String,
+    /// The GGUF model file.
+    pub model: PathBuf,
+    /// How long one model step may take.
+    pub model_timeout: std::time::Duration,
     /// Address `serve` listens on.
     pub listen: SocketAddr,
     /// Key for the HTTP API, if any.
@@ -272,6 +294,14 @@ impl Settings {
                 .clone()
                 .or(file.log)
                 .unwrap_or_else(|| "info".to_owned()),
+            model: global
+                .model
+                .clone()
+                .or(file.model)
+                .unwrap_or_else(default_model_path),
+            model_timeout: std::time::Duration::from_secs(
+                global.model_timeout.or(file.model_timeout).unwrap_or(600),
+            ),
             listen: serve_args
                 .listen
                 .or(file.serve.listen)
@@ -293,6 +323,17 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+/// Where `scripts/fetch-model` puts the bundled model.
+pub fn default_model_path() -> PathBuf {
+    let cache = std::env::var_os("CLERK_MODEL_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/clerk/models"))
+        })
+        .unwrap_or_else(|| PathBuf::from(".cache/clerk/models"));
+    cache.join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

@@ -26,3 +26,4 @@ pub mod retail;
 pub mod search;
 pub mod store;
 pub mod tools;
+pub mod web;

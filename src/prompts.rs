@@ -69,6 +69,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
 const EMBEDDED_POLICY: &str = include_str!("../prompts/policy.md");
 const EMBEDDED_SYSTEM: &str = include_str!("../prompts/system.md");
 const EMBEDDED_REPLIES: &str = include_str!("../prompts/replies.toml");
+const EMBEDDED_PROTOCOL: &str = include_str!("../prompts/protocol.md");
 
 /// What clerk itself says to the shopper (`prompts/replies.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -138,6 +139,13 @@ impl Prompts {
         Ok(self
             .read("system.md")?
             .unwrap_or_else(|| EMBEDDED_SYSTEM.to_owned()))
+    }
+
+    /// How a model is told to answer, and the tools offered (`{tools}`).
+    pub fn protocol(&self) -> Result<String, PromptError> {
+        Ok(self
+            .read("protocol.md")?
+            .unwrap_or_else(|| EMBEDDED_PROTOCOL.to_owned()))
     }
 
     /// What clerk itself says to the shopper.

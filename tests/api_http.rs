@@ -5,23 +5,13 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clerk::app::App;
-use clerk::config::Settings;
 use common::{Db, TestStore, tau2_store};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 fn app(test: &TestStore) -> App {
-    let settings = Settings {
-        database: test.url.clone(),
-        data_dir: test.dir.path().to_owned(),
-        index_dir: test.dir.path().join("index"),
-        prompts_dir: None,
-        log: "warn".into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        api_key: None,
-        demo: false,
-    };
+    let settings = common::settings_for(test);
     App::with_store(test.store.clone(), &settings).unwrap()
 }
 
@@ -45,7 +35,7 @@ fn post(path: &str, body: impl Into<Body>) -> Request<Body> {
 #[tokio::test(flavor = "multi_thread")]
 async fn tool_calls_answer_results_refusals_and_errors_in_stable_shapes() {
     let test = tau2_store(Db::Sqlite).await;
-    let router = clerk::api::router(app(&test), None);
+    let router = clerk::api::router(app(&test), None, None);
 
     let (status, body) = send(
         &router,
@@ -146,7 +136,7 @@ async fn tool_calls_answer_results_refusals_and_errors_in_stable_shapes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tool_api_needs_the_key_when_one_is_set_and_health_never_does() {
     let test = tau2_store(Db::Sqlite).await;
-    let router = clerk::api::router(app(&test), Some("s3cret-key".into()));
+    let router = clerk::api::router(app(&test), None, Some("s3cret-key".into()));
     let list = |key: Option<&str>| {
         let mut request = Request::get("/api/tools");
         if let Some(key) = key {

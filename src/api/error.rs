@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A chat message could not be taken.
+    #[error(transparent)]
+    Engine(#[from] crate::conversation::EngineError),
 }
 
 impl ApiError {
@@ -55,6 +58,7 @@ impl HasCode for ApiError {
             ApiError::NotFound => Code::NotFound,
             ApiError::Tool(e) => e.code(),
             ApiError::Store(e) => e.code(),
+            ApiError::Engine(e) => e.code(),
         }
     }
 }

@@ -31,8 +31,13 @@ struct ApiState {
     api_key: Option<Arc<str>>,
 }
 
-/// The router of clerk's HTTP API. `api_key`, when set, is required on `/api/*`.
-pub fn router(app: App, api_key: Option<String>) -> Router {
+/// The router of clerk's HTTP API, with the shopper's web chat under `/chat` when an engine is
+/// given. `api_key`, when set, is required on `/api/*` (never on the chat, which is the shoppers').
+pub fn router(
+    app: App,
+    chat: Option<crate::conversation::Engine>,
+    api_key: Option<String>,
+) -> Router {
     let state = ApiState {
         app,
         api_key: api_key.map(Arc::from),
@@ -41,12 +46,16 @@ pub fn router(app: App, api_key: Option<String>) -> Router {
         .route("/tools", get(list_tools))
         .route("/tools/{name}", post(call_tool))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
-    Router::new()
+    let store = state.app.store.clone();
+    let mut router = Router::new()
         .route("/health", get(health))
         .nest("/api", api)
         .fallback(|| async { ApiError::NotFound })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state);
+    if let Some(engine) = chat {
+        router = router.nest("/chat", crate::web::routes(engine, store));
+    }
+    router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 async fn require_key(State(state): State<ApiState>, request: Request, next: Next) -> Response {

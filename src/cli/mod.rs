@@ -37,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => import(&settings, format, &file, replace).await,
         Command::Export { format, output } => export(&settings, format, output.as_deref()).await,
         Command::Tool { name, args } => tool(&settings, &name, &args).await,
+        Command::Chat => chat(&settings).await,
         Command::Tools => {
             let app = App::open(&settings).await?;
             let specs: Vec<_> = app.tools.specs().collect();
@@ -119,6 +120,55 @@ async fn tool(settings: &Settings, name: &str, args: &str) -> anyhow::Result<Exi
         Err(error) => return Err(error.into()),
     };
     println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `clerk chat`: the engine in the terminal. Interactive, it streams replies after a prompt;
+/// scripted (standard input not a terminal), it prints one reply per shopper line, nothing else.
+async fn chat(settings: &Settings) -> anyhow::Result<ExitCode> {
+    use std::io::{BufRead, IsTerminal};
+    let app = App::open(settings).await?;
+    let engine = app.engine(settings).await?;
+    let shopper = std::env::var("USER").unwrap_or_else(|_| "terminal".to_owned());
+    let conversation = engine.start("terminal", &shopper).await?.conversation_id;
+    let interactive = std::io::stdin().is_terminal();
+    // Standard input is read on its own thread and handed over line by line.
+    let (sender, mut lines) = tokio::sync::mpsc::channel::<std::io::Result<String>>(1);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            if sender.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        if interactive {
+            eprint!("you> ");
+        }
+        let Some(line) = lines.recv().await.transpose()? else {
+            break;
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let stream = |chunk: &str| {
+            if interactive {
+                print!("{chunk}");
+                let _ = std::io::stdout().flush();
+            }
+        };
+        if interactive {
+            print!("clerk> ");
+        }
+        match engine.turn(&conversation, &line, &stream).await {
+            Ok(outcome) => match outcome.reply {
+                Some(reply) if !interactive => println!("{reply}"),
+                Some(_) => println!(),
+                None => eprintln!("(the conversation is waiting for staff)"),
+            },
+            Err(error) => eprintln!("error: {error}"),
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -212,14 +262,19 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         }
     }
     app.search.refresh().await?;
+    let engine = app.engine(settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(
         store = %crate::store::redact(&settings.database),
-        "clerk is serving on http://{address} (health: /health, tools: /api/tools)"
+        "clerk is serving on http://{address} (web chat: /chat, health: /health, tools: /api/tools)"
     );
-    api::serve(listener, api::router(app, settings.api_key.clone())).await?;
+    api::serve(
+        listener,
+        api::router(app, Some(engine), settings.api_key.clone()),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }

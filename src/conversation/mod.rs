@@ -208,12 +208,52 @@ impl Engine {
         self.store
             .append_message(conversation_id, Role::User.as_str(), text, None)
             .await?;
+        self.answer(record, text, on_text).await
+    }
+
+    /// Answers a conversation whose last message is the shopper's and has no reply yet — after a
+    /// crash or restart in the middle of a turn. Returns `None` when there is nothing to answer.
+    pub async fn resume(
+        &self,
+        conversation_id: &str,
+        on_text: TokenSink<'_>,
+    ) -> Result<Option<TurnOutcome>, EngineError> {
+        let record = self
+            .store
+            .conversation(conversation_id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownConversation(conversation_id.to_owned()))?;
+        let messages = self.store.messages(conversation_id).await?;
+        let Some(last) = messages.last() else {
+            return Ok(None);
+        };
+        if last.role != Role::User.as_str() || record.state != ConversationState::Bot.as_str() {
+            return Ok(None);
+        }
+        let text = last.content.clone();
+        tracing::info!(
+            conversation = conversation_id,
+            "answering a message left unanswered"
+        );
+        Ok(Some(self.answer(record, &text, on_text).await?))
+    }
+
+    /// The bot's side of a turn, once the shopper's message `text` is stored.
+    async fn answer(
+        &self,
+        record: ConversationRecord,
+        text: &str,
+        on_text: TokenSink<'_>,
+    ) -> Result<TurnOutcome, EngineError> {
+        let conversation_id = record.conversation_id.as_str();
+        let state = ConversationState::parse(&record.state)?;
         let mut turn = Turn {
             conversation_id,
-            authenticated: record.authenticated_user,
+            authenticated: record.authenticated_user.clone(),
             pending: record
                 .pending_action
-                .and_then(|p| serde_json::from_str(&p).ok()),
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok()),
             outcome: TurnOutcome {
                 reply: None,
                 state,

@@ -2,6 +2,7 @@
 //! step — a reply to the shopper, or one tool call — and never knows which model answers: the
 //! in-process one, a remote OpenAI-compatible server, or a [`scripted::ScriptedModel`] in tests.
 
+pub mod local;
 pub mod scripted;
 
 use crate::tools::ToolSpec;

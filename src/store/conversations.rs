@@ -70,7 +70,8 @@ impl Store {
     ) -> Result<ConversationRecord, StoreError> {
         let now = now_ms();
         let record = ConversationRecord {
-            conversation_id: format!("c{:016x}{:04x}", super::random_id(), now & 0xffff),
+            // Two random draws: the id is the key to the conversation, so it must not be guessable.
+            conversation_id: format!("c{:016x}{:016x}", super::random_id(), super::random_id()),
             channel: channel.to_owned(),
             shopper: shopper.to_owned(),
             state: "bot".to_owned(),

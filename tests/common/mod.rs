@@ -2,6 +2,8 @@
 //! tau2 comparison rule, and running the `clerk` binary.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use clerk::prompts::Prompts;
 use clerk::retail::Retail;
 use clerk::search::CatalogSearch;
@@ -178,4 +180,127 @@ pub fn run_clerk(dir: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// A plain HTTP/1.1 exchange over TCP, as any client would do it: returns the status code and the
+/// body (chunked transfer encoding decoded).
+pub async fn http(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Read the head, then exactly the body its headers announce (a peer may keep the connection
+    // open whatever we asked).
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the connection closed before the response head");
+        raw.extend_from_slice(&buffer[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse::<usize>().unwrap());
+    let chunked = head.contains("transfer-encoding: chunked");
+    loop {
+        let body = &raw[head_end..];
+        let complete = match length {
+            Some(length) => body.len() >= length,
+            None if chunked => body.ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if complete {
+            break;
+        }
+        let n = stream.read(&mut buffer).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buffer[..n]);
+    }
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, rest) = raw.split_at(head_end);
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_owned()
+        },
+    )
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    body
+}
+
+/// The events of a server-sent event stream: (event name, data as JSON).
+pub fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let event = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event:"))?
+                .trim()
+                .to_owned();
+            let data = block.lines().find_map(|l| l.strip_prefix("data:"))?.trim();
+            Some((event, serde_json::from_str(data).unwrap()))
+        })
+        .collect()
+}
+
+/// Settings for a test's store, its index and the bundled model (or `CLERK_MODEL`).
+pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
+    clerk::config::Settings {
+        database: test.url.clone(),
+        data_dir: test.dir.path().to_owned(),
+        index_dir: test.dir.path().join("index"),
+        prompts_dir: None,
+        log: "warn".into(),
+        model: std::env::var_os("CLERK_MODEL")
+            .map(Into::into)
+            .unwrap_or_else(clerk::config::default_model_path),
+        model_timeout: std::time::Duration::from_secs(900),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        api_key: None,
+        demo: false,
+    }
+}
+
+/// Serves clerk's HTTP API (and the web chat, with an engine) on a free port; returns its address.
+pub async fn serve(
+    app: clerk::app::App,
+    chat: Option<clerk::conversation::Engine>,
+) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(clerk::api::serve(
+        listener,
+        clerk::api::router(app, chat, None),
+    ));
+    address
 }

@@ -1,6 +1,16 @@
-# Starts a throwaway PostgreSQL server on 127.0.0.1 for the test suite; meant to be sourced.
+# Helpers of scripts/test, meant to be sourced: installing Debian packages, and a throwaway
+# PostgreSQL server on 127.0.0.1 for the test suite.
 # Sets CLERK_TEST_POSTGRES_URL and stops and deletes the server when the calling shell exits.
 # Installs Debian's `postgresql` package with apt-get when no server binaries are found.
+
+# Installs Debian packages by name when a command they provide is missing.
+ensure_debian_packages() {
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "clerk: installing $* (Debian packages) for the test suite" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
 
 find_pg_bin() {
     ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
@@ -10,11 +20,7 @@ start_throwaway_postgres() {
     local bin
     bin=$(find_pg_bin)
     if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
-        echo "clerk: installing PostgreSQL (Debian package postgresql) for the test suite" >&2
-        local sudo=""
-        [ "$(id -u)" -ne 0 ] && sudo="sudo"
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+        ensure_debian_packages postgresql
         bin=$(find_pg_bin)
     fi
     [ -x "$bin/initdb" ] || { echo "clerk: no PostgreSQL server binaries found" >&2; return 1; }

@@ -1,0 +1,155 @@
+//! The shopper's web chat: a small page served at `/chat` (embeddable in a store's site, usable
+//! on a phone) and its API under `/chat/api`. A message is answered as a stream of server-sent
+//! events (`delta` chunks of the reply, then `done`); the turn runs on its own task, so a shopper
+//! who disconnects loses nothing — the reply is stored and shown when they come back.
+//!
+//! A conversation's id is its key: long and random, known only to the browser that started it.
+
+use crate::api::ApiError;
+use crate::conversation::Engine;
+use crate::store::Store;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+
+const PAGE: &str = include_str!("chat.html");
+
+#[derive(Clone)]
+struct ChatState {
+    engine: Engine,
+    store: Store,
+}
+
+/// The web chat's routes, to be nested under `/chat`.
+pub fn routes(engine: Engine, store: Store) -> Router {
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/api/conversations", post(start))
+        .route("/api/conversations/{id}", get(history))
+        .route("/api/conversations/{id}/messages", post(send))
+        .route("/api/conversations/{id}/resume", post(resume))
+        .with_state(ChatState { engine, store })
+}
+
+async fn start(State(state): State<ChatState>) -> Result<Response, ApiError> {
+    let record = state.engine.start("web", "browser").await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"conversation_id": record.conversation_id, "state": record.state})),
+    )
+        .into_response())
+}
+
+/// The messages a shopper sees: theirs, the bot's replies and staff's — no tool traces.
+async fn history(
+    State(state): State<ChatState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let record = state
+        .store
+        .conversation(&id)
+        .await?
+        .ok_or(ApiError::Engine(
+            crate::conversation::EngineError::UnknownConversation(id.clone()),
+        ))?;
+    let messages: Vec<Value> = state
+        .store
+        .messages(&id)
+        .await?
+        .into_iter()
+        .filter(|m| {
+            matches!(m.role.as_str(), "user" | "staff")
+                || (m.role == "assistant" && m.tool_call.is_none())
+        })
+        .map(|m| json!({"role": m.role, "text": m.content, "at": m.created_at}))
+        .collect();
+    Ok(Json(
+        json!({"conversation_id": id, "state": record.state, "messages": messages}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Message {
+    text: String,
+}
+
+async fn send(
+    State(state): State<ChatState>,
+    Path(id): Path<String>,
+    body: Result<Json<Message>, JsonRejection>,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Json(message) = body.map_err(ApiError::from_rejection)?;
+    // Refuse what the engine would refuse before any stream starts, with a proper status.
+    if state.store.conversation(&id).await?.is_none() {
+        return Err(ApiError::Engine(
+            crate::conversation::EngineError::UnknownConversation(id),
+        ));
+    }
+    Ok(stream_turn(state.engine, id, Some(message.text)))
+}
+
+/// Answers the shopper's last message if it has no reply yet (after a restart mid-turn).
+async fn resume(
+    State(state): State<ChatState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    if state.store.conversation(&id).await?.is_none() {
+        return Err(ApiError::Engine(
+            crate::conversation::EngineError::UnknownConversation(id),
+        ));
+    }
+    Ok(stream_turn(state.engine, id, None))
+}
+
+/// Runs a turn (a new message, or the resumption of an unanswered one) on its own task, and
+/// streams its reply: `delta` events, then `done` (`reply` null when there was nothing to say)
+/// or `error`.
+fn stream_turn(
+    engine: Engine,
+    id: String,
+    text: Option<String>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    tokio::spawn(async move {
+        let deltas = sender.clone();
+        let on_text = move |chunk: &str| {
+            let _ = deltas.send(
+                Event::default()
+                    .event("delta")
+                    .data(json!({"text": chunk}).to_string()),
+            );
+        };
+        let result = match text {
+            Some(text) => engine.turn(&id, &text, &on_text).await.map(Some),
+            None => engine.resume(&id, &on_text).await,
+        };
+        let event = match result {
+            Ok(outcome) => Event::default().event("done").data(
+                json!({
+                    "reply": outcome.as_ref().and_then(|o| o.reply.clone()),
+                    "state": outcome.map(|o| o.state),
+                })
+                .to_string(),
+            ),
+            Err(error) => {
+                use crate::error::HasCode;
+                Event::default()
+                    .event("error")
+                    .data(serde_json::to_string(&error.body()).unwrap_or_default())
+            }
+        };
+        let _ = sender.send(event);
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (Ok(event), receiver))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

@@ -1,0 +1,101 @@
+//! End to end with the real bundled model on the CPU: a shopper opens the web chat over HTTP,
+//! asks about a product, receives the reply streamed as server-sent events, and the stored
+//! conversation holds every message. Bounded by token limits (each model step may generate at
+//! most a few hundred tokens, a turn at most eight steps), not by timing assertions.
+
+mod common;
+
+use clerk::app::App;
+use common::{Db, http, sse_events, tau2_store};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
+    let test = tau2_store(Db::Sqlite).await;
+    let settings = common::settings_for(&test);
+    assert!(
+        settings.model.is_file(),
+        "no model at {}: scripts/test fetches it with scripts/fetch-model",
+        settings.model.display()
+    );
+    let app = App::with_store(test.store.clone(), &settings).unwrap();
+    let engine = app.engine(&settings).await.unwrap();
+    let address = common::serve(app, Some(engine)).await;
+
+    let (status, page) = http(address, "GET", "/chat", None).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<form id=\"form\">"));
+
+    let (status, body) = http(address, "POST", "/chat/api/conversations", Some("")).await;
+    assert_eq!(status, 201, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let question = "Hi! Do you sell wireless headphones? What colors do they come in?";
+    let (status, stream) = http(
+        address,
+        "POST",
+        &format!("/chat/api/conversations/{id}/messages"),
+        Some(&serde_json::json!({"text": question}).to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{stream}");
+    let events = sse_events(&stream);
+    let (last, done) = events.last().expect("a closing event");
+    assert_eq!(last, "done", "{stream}");
+    let reply = done["reply"].as_str().expect("a reply").to_owned();
+    assert!(!reply.trim().is_empty());
+    let streamed: String = events
+        .iter()
+        .filter(|(e, _)| e == "delta")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(streamed, reply, "the deltas make up the reply");
+    assert!(
+        events.iter().filter(|(e, _)| e == "delta").count() > 1,
+        "streamed in pieces"
+    );
+
+    // Every message is stored, in order: the question first, the reply last, and each tool call
+    // followed by its result.
+    let messages = test.store.messages(&id).await.unwrap();
+    assert_eq!(
+        (messages[0].role.as_str(), messages[0].content.as_str()),
+        ("user", question)
+    );
+    let last = messages.last().unwrap();
+    assert_eq!(
+        (last.role.as_str(), last.content.as_str()),
+        ("assistant", reply.as_str())
+    );
+    for (i, message) in messages.iter().enumerate() {
+        if message.tool_call.is_some() {
+            assert_eq!(
+                messages[i + 1].role,
+                "tool",
+                "a tool call without its result: {messages:#?}"
+            );
+        }
+    }
+    eprintln!("the model's steps: {messages:#?}");
+
+    // The shopper's view of the history shows no tool traces.
+    let (status, body) = http(
+        address,
+        "GET",
+        &format!("/chat/api/conversations/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let history: Value = serde_json::from_str(&body).unwrap();
+    let roles: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant"]);
+}
