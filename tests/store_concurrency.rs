@@ -251,3 +251,49 @@ async fn sqlite_a_thousand_operations_do_not_drift_by_a_cent() {
 async fn postgres_a_thousand_operations_do_not_drift_by_a_cent() {
     a_thousand_operations_do_not_drift_by_a_cent(Db::Postgres).await;
 }
+
+/// The pending write of a conversation is taken by exactly one of many racing turns (this is what
+/// keeps a listed write from running twice when two "yes" arrive at once, even on two instances).
+async fn a_pending_action_is_taken_once(db: Db) {
+    let test = store_with(db, &store_of_orders(&[Cents(100)])).await;
+    let store = &test.store;
+    let id = store
+        .create_conversation("web", "s")
+        .await
+        .unwrap()
+        .conversation_id;
+    let action = r##"{"name":"cancel_pending_order","arguments":{"order_id":"#W0000000"}}"##;
+    store
+        .set_conversation_policy(&id, Some("ada_1"), Some(action))
+        .await
+        .unwrap();
+    let takers = (0..16).map(|_| {
+        let (store, id) = (store.clone(), id.clone());
+        tokio::spawn(async move { store.take_pending_action(&id, action).await.unwrap() })
+    });
+    let taken = futures_join(takers)
+        .await
+        .into_iter()
+        .filter(|t| *t)
+        .count();
+    assert_eq!(taken, 1);
+    assert_eq!(
+        store
+            .conversation(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .pending_action,
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_pending_action_is_taken_once() {
+    a_pending_action_is_taken_once(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_pending_action_is_taken_once() {
+    a_pending_action_is_taken_once(Db::Postgres).await;
+}

@@ -123,6 +123,23 @@ async fn a_crash_mid_turn_loses_nothing_and_the_shopper_is_answered_after_restar
         .collect();
     assert_eq!(roles, ["user", "assistant", "tool", "assistant"]);
 
+    // A message the engine would refuse is refused before any stream starts, and not stored.
+    let (status, body) = http(
+        address,
+        "POST",
+        &format!("/chat/api/conversations/{id}/messages"),
+        Some(r#"{"text": "   "}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()),
+        (
+            422,
+            json!({"message": "the message is empty", "code": "invalid_message", "type": "invalid_request"})
+        )
+    );
+    assert_eq!(store.messages(&id).await.unwrap().len(), 4);
+
     // Nothing left to answer: resuming again says nothing.
     let (_, stream) = http(
         address,

@@ -20,6 +20,7 @@ use crate::retail::{Retail, RetailError};
 use crate::store::{ConversationRecord, Store, StoreError};
 use crate::tools::{Access, ToolError, ToolRegistry};
 use policy::Verdict;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -141,6 +142,28 @@ pub struct Engine {
     system: String,
     replies: Replies,
     config: EngineConfig,
+    busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// Held while a turn of one conversation runs: turns of a conversation in this process take
+/// turns (a shopper reloading the page mid-turn must not start a second answer).
+struct TurnGuard {
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    conversation_id: String,
+    busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Drop for TurnGuard {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        if busy
+            .get(&self.conversation_id)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            busy.remove(&self.conversation_id);
+        }
+    }
 }
 
 /// The state of a turn in progress.
@@ -169,6 +192,7 @@ impl Engine {
             system: prompts.system()?,
             replies: prompts.replies()?,
             config,
+            busy: Arc::default(),
         })
     }
 
@@ -181,6 +205,35 @@ impl Engine {
         Ok(self.store.create_conversation(channel, shopper).await?)
     }
 
+    /// Checks a shopper's message before anything is stored: not empty, not too long. Returns it
+    /// trimmed.
+    pub fn check_message<'t>(&self, text: &'t str) -> Result<&'t str, EngineError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(EngineError::EmptyMessage);
+        }
+        if text.chars().count() > self.config.max_message_chars {
+            return Err(EngineError::MessageTooLong(self.config.max_message_chars));
+        }
+        Ok(text)
+    }
+
+    /// Waits until no other turn of this conversation runs in this process.
+    async fn hold(&self, conversation_id: &str) -> TurnGuard {
+        let lock = self
+            .busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(conversation_id.to_owned())
+            .or_default()
+            .clone();
+        TurnGuard {
+            guard: Some(lock.lock_owned().await),
+            conversation_id: conversation_id.to_owned(),
+            busy: self.busy.clone(),
+        }
+    }
+
     /// Takes one turn: stores the shopper's `text`, and unless staff own the conversation, answers
     /// it. The reply's text goes to `on_text` as it is released (only once it passed the guard).
     pub async fn turn(
@@ -189,13 +242,8 @@ impl Engine {
         text: &str,
         on_text: TokenSink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(EngineError::EmptyMessage);
-        }
-        if text.chars().count() > self.config.max_message_chars {
-            return Err(EngineError::MessageTooLong(self.config.max_message_chars));
-        }
+        let text = self.check_message(text)?;
+        let _turn = self.hold(conversation_id).await;
         let record = self
             .store
             .conversation(conversation_id)
@@ -218,6 +266,8 @@ impl Engine {
         conversation_id: &str,
         on_text: TokenSink<'_>,
     ) -> Result<Option<TurnOutcome>, EngineError> {
+        // After a turn still running here, the message is answered and there is nothing to do.
+        let _turn = self.hold(conversation_id).await;
         let record = self
             .store
             .conversation(conversation_id)
@@ -266,32 +316,35 @@ impl Engine {
             return Ok(turn.outcome);
         }
 
-        // A write listed last turn runs now, exactly as listed, if and only if this is a plain yes.
-        if let Some(pending) = turn.pending.take() {
-            if policy::is_confirmation(text) {
+        // A write listed last turn runs now, exactly as listed, if and only if this is a plain yes —
+        // and only by the turn that takes it from the store, so that two "yes" at once (or two
+        // clerk instances) never run it twice.
+        if let (Some(pending), Some(stored)) =
+            (turn.pending.take(), record.pending_action.as_deref())
+        {
+            let taken = self
+                .store
+                .take_pending_action(conversation_id, stored)
+                .await?;
+            if taken && policy::is_confirmation(text) {
                 self.run_tool(&mut turn, &pending).await?;
             }
-            self.save_policy(&turn).await?;
         }
 
         for _ in 0..self.config.max_steps {
             let messages = self.model_messages(&turn).await?;
             let offered =
                 policy::tools_for(self.tools.specs().cloned(), turn.authenticated.as_deref());
-            // Text is held until the whole reply passed the grounding guard.
-            let held = Mutex::new(String::new());
-            let hold = |chunk: &str| {
-                held.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push_str(chunk)
-            };
+            // The model's text is not passed on as it comes: a reply reaches the shopper only once
+            // the whole of it passed the grounding guard.
+            let ignore = |_: &str| {};
             let request = ModelRequest {
                 messages: &messages,
                 tools: &offered,
             };
             let step = tokio::time::timeout(
                 self.config.model_timeout,
-                self.model.next_step(request, &hold),
+                self.model.next_step(request, &ignore),
             )
             .await;
             let step = match step {

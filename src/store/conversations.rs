@@ -194,6 +194,25 @@ impl Store {
         Ok(())
     }
 
+    /// Clears the write awaiting confirmation if it is still `expected`; returns whether this caller
+    /// took it (of several racing, exactly one does).
+    pub async fn take_pending_action(
+        &self,
+        conversation_id: &str,
+        expected: &str,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE conversations SET pending_action = NULL, updated_at = $1 \
+             WHERE conversation_id = $2 AND pending_action = $3",
+        )
+        .bind(now_ms())
+        .bind(conversation_id)
+        .bind(expected)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
     /// Moves a conversation to state `to` if it is in one of `from`, atomically: of several
     /// callers racing, only one sees `true`.
     pub async fn move_conversation(

@@ -88,6 +88,7 @@ async fn send(
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Json(message) = body.map_err(ApiError::from_rejection)?;
     // Refuse what the engine would refuse before any stream starts, with a proper status.
+    state.engine.check_message(&message.text)?;
     if state.store.conversation(&id).await?.is_none() {
         return Err(ApiError::Engine(
             crate::conversation::EngineError::UnknownConversation(id),
