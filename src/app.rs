@@ -3,8 +3,9 @@
 
 use crate::config::Settings;
 use crate::conversation::{Engine, EngineConfig, EngineError};
-use crate::llm::LlmError;
 use crate::llm::local::{LocalModel, LocalModelConfig};
+use crate::llm::remote::{RemoteModel, RemoteModelConfig};
+use crate::llm::{ChatModel, LlmError};
 use crate::prompts::Prompts;
 use crate::retail::Retail;
 use crate::search::CatalogSearch;
@@ -61,29 +62,71 @@ impl App {
     }
 
     /// Loads the model named in `settings` and sets up the conversation engine over this store.
+    /// An in-process model starts computing the system message at once, in the background.
     pub async fn engine(&self, settings: &Settings) -> Result<Engine, AppError> {
         let prompts = Prompts::new(settings.prompts_dir.as_deref());
-        let protocol = prompts.protocol().map_err(EngineError::from)?;
-        let model = LocalModel::load(
-            &LocalModelConfig {
-                path: settings.model.clone(),
-                chat_template: None,
-                max_step_tokens: 384,
-                constrained: false,
-            },
-            protocol,
-        )
-        .await?;
-        let config = EngineConfig {
-            model_timeout: settings.model_timeout,
-            ..EngineConfig::default()
-        };
-        Ok(Engine::new(
+        let loaded = load_model(settings).await?;
+        let engine = Engine::new(
             self.store.clone(),
             self.tools.clone(),
-            Arc::new(model),
+            loaded.model,
             &prompts,
-            config,
-        )?)
+            engine_config(settings),
+        )?;
+        if let Some(local) = loaded.local {
+            local.start_warm_up(engine.system_message().to_owned());
+        }
+        Ok(engine)
+    }
+}
+
+/// A model, ready to answer.
+pub struct LoadedModel {
+    /// The model, as the engine uses it.
+    pub model: Arc<dyn ChatModel>,
+    /// The same model when it runs in this process.
+    pub local: Option<Arc<LocalModel>>,
+}
+
+/// The most tokens one model step may generate.
+const MAX_STEP_TOKENS: usize = 384;
+
+/// Loads the model `settings` name: a remote OpenAI-compatible server when `model_url` is set,
+/// else the GGUF file in process.
+pub async fn load_model(settings: &Settings) -> Result<LoadedModel, AppError> {
+    Ok(match &settings.model_url {
+        Some(url) => LoadedModel {
+            model: Arc::new(RemoteModel::new(RemoteModelConfig {
+                base_url: url.clone(),
+                model: settings.model_name.clone(),
+                api_key: settings.model_api_key.clone(),
+                max_step_tokens: MAX_STEP_TOKENS,
+                constrained: settings.model_constrained,
+            })),
+            local: None,
+        },
+        None => {
+            let local = Arc::new(
+                LocalModel::load(&LocalModelConfig {
+                    path: settings.model.clone(),
+                    chat_template: None,
+                    max_step_tokens: MAX_STEP_TOKENS,
+                    constrained: settings.model_constrained,
+                })
+                .await?,
+            );
+            LoadedModel {
+                model: local.clone(),
+                local: Some(local),
+            }
+        }
+    })
+}
+
+/// The engine's limits as `settings` set them.
+pub fn engine_config(settings: &Settings) -> EngineConfig {
+    EngineConfig {
+        model_timeout: settings.model_timeout,
+        ..EngineConfig::default()
     }
 }

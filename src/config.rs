@@ -87,6 +87,26 @@ pub struct GlobalArgs {
         value_name = "SECONDS"
     )]
     pub model_timeout: Option<u64>,
+    /// Use a remote OpenAI-compatible model instead of the in-process one: the server's base URL,
+    /// up to and including /v1 (mistralrs-server, vLLM, llama.cpp's server)
+    #[arg(long, env = "CLERK_MODEL_URL", global = true, value_name = "URL")]
+    pub model_url: Option<String>,
+    /// The model to ask the remote server for [default: default]
+    #[arg(long, env = "CLERK_MODEL_NAME", global = true, value_name = "NAME")]
+    pub model_name: Option<String>,
+    /// Bearer token for the remote model server
+    #[arg(
+        long,
+        env = "CLERK_MODEL_API_KEY",
+        global = true,
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub model_api_key: Option<String>,
+    /// Constrain the model's decoding to the steps valid now (JSON schema); slow on a CPU, worth it
+    /// on a GPU [default: false]
+    #[arg(long, env = "CLERK_MODEL_CONSTRAINED", global = true)]
+    pub model_constrained: bool,
 }
 
 /// A data format clerk imports and exports.
@@ -139,15 +159,65 @@ pub enum Command {
     /// Chat with the store's agent in the terminal. With standard input not a terminal, reads one
     /// shopper message per line and prints each reply (replies only; tool traces go to the log).
     Chat,
-    /// Measure import, indexing and search latency (beside an in-memory scan) on the demo store,
-    /// in a scratch folder, and write the results as JSON.
-    Bench {
+    /// Measure clerk beside a peer run side by side, and write the results as JSON.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Evaluate the agent on reference tasks with a simulated shopper.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Import, indexing and search latency on the demo store (in a scratch folder), beside an
+    /// in-memory scan.
+    Search {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/search.json")]
         output: PathBuf,
         /// Passes over the benchmark's queries.
         #[arg(long, default_value_t = 200)]
         rounds: usize,
+    },
+    /// The in-process model's tokens/s and time to first token (first turn, second turn, new
+    /// conversation), beside llama.cpp's llama-bench on the same GGUF file.
+    Llm {
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/llm.json")]
+        output: PathBuf,
+        /// llama.cpp's llama-bench binary (scripts/build-llama-bench builds one); without it,
+        /// only clerk is measured
+        #[arg(long, env = "CLERK_LLAMA_BENCH", value_name = "PATH")]
+        llama_bench: Option<PathBuf>,
+    },
+}
+
+/// Evaluations.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Run the agent on tau2-retail tasks against a simulated shopper played by the model, and
+    /// score each as the reference does: the final store must equal the one the task's reference
+    /// actions produce.
+    Tau2 {
+        /// The tasks file [default: the bundled tau2-retail train tasks]
+        #[arg(long, value_name = "FILE")]
+        tasks: Option<PathBuf>,
+        /// How many tasks, from the first [default: 10]
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Only these task ids (comma-separated)
+        #[arg(long, value_delimiter = ',')]
+        ids: Vec<String>,
+        /// Trials per task (pass^k is reported for every k up to this)
+        #[arg(long, default_value_t = 1)]
+        trials: usize,
+        /// Most shopper messages per conversation
+        #[arg(long, default_value_t = 12)]
+        max_turns: usize,
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/eval-tau2.json")]
+        output: PathBuf,
     },
 }
 
@@ -212,6 +282,14 @@ pub struct FileConfig {
     pub model: Option<PathBuf>,
     /// See `--model-timeout`.
     pub model_timeout: Option<u64>,
+    /// See `--model-url`.
+    pub model_url: Option<String>,
+    /// See `--model-name`.
+    pub model_name: Option<String>,
+    /// See `--model-api-key`.
+    pub model_api_key: Option<String>,
+    /// See `--model-constrained`.
+    pub model_constrained: Option<bool>,
     /// Settings of `clerk serve`.
     #[serde(default)]
     pub serve: FileServeConfig,
@@ -246,6 +324,14 @@ pub struct Settings {
     pub model: PathBuf,
     /// How long one model step may take.
     pub model_timeout: std::time::Duration,
+    /// A remote OpenAI-compatible model server to use instead of the GGUF file.
+    pub model_url: Option<String>,
+    /// The model to ask the remote server for.
+    pub model_name: String,
+    /// Bearer token for the remote server.
+    pub model_api_key: Option<String>,
+    /// Whether decoding is constrained to the step schema.
+    pub model_constrained: bool,
     /// Address `serve` listens on.
     pub listen: SocketAddr,
     /// Key for the HTTP API, if any.
@@ -302,6 +388,22 @@ impl Settings {
             model_timeout: std::time::Duration::from_secs(
                 global.model_timeout.or(file.model_timeout).unwrap_or(600),
             ),
+            model_url: global
+                .model_url
+                .clone()
+                .or(file.model_url)
+                .filter(|u| !u.is_empty()),
+            model_name: global
+                .model_name
+                .clone()
+                .or(file.model_name)
+                .unwrap_or_else(|| "default".to_owned()),
+            model_api_key: global
+                .model_api_key
+                .clone()
+                .or(file.model_api_key)
+                .filter(|k| !k.is_empty()),
+            model_constrained: global.model_constrained || file.model_constrained.unwrap_or(false),
             listen: serve_args
                 .listen
                 .or(file.serve.listen)

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod conversation;
 pub mod error;
+pub mod eval;
 pub mod llm;
 pub mod money;
 pub mod prompts;

@@ -70,6 +70,7 @@ const EMBEDDED_POLICY: &str = include_str!("../prompts/policy.md");
 const EMBEDDED_SYSTEM: &str = include_str!("../prompts/system.md");
 const EMBEDDED_REPLIES: &str = include_str!("../prompts/replies.toml");
 const EMBEDDED_PROTOCOL: &str = include_str!("../prompts/protocol.md");
+const EMBEDDED_SHOPPER: &str = include_str!("../prompts/eval/shopper.toml");
 
 /// What clerk itself says to the shopper (`prompts/replies.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -83,10 +84,20 @@ pub struct Replies {
     pub transferred: String,
     /// A reply with unsupported facts was held back.
     pub unverified: String,
-    /// System prompt line before authentication.
-    pub state_anonymous: String,
-    /// System prompt line after authentication (`{user}`).
+    /// Told to the model when the customer is authenticated (`{user}`).
     pub state_authenticated: String,
+}
+
+/// What the simulated shopper of `clerk eval` is told.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopperPrompts {
+    /// The system message: who the customer is (`{instructions}`) and how they write.
+    pub system: String,
+    /// Asked after the transcript before the customer's first message.
+    pub first: String,
+    /// Asked after the transcript before each later message (and how to end).
+    pub next: String,
 }
 
 /// The prompts in force.
@@ -134,7 +145,7 @@ impl Prompts {
             .unwrap_or_else(|| EMBEDDED_POLICY.to_owned()))
     }
 
-    /// The system prompt template (`{policy}`, `{state}`).
+    /// The system prompt template (`{policy}`).
     pub fn system(&self) -> Result<String, PromptError> {
         Ok(self
             .read("system.md")?
@@ -146,6 +157,17 @@ impl Prompts {
         Ok(self
             .read("protocol.md")?
             .unwrap_or_else(|| EMBEDDED_PROTOCOL.to_owned()))
+    }
+
+    /// What the simulated shopper of `clerk eval` is told (`prompts/eval/shopper.toml`).
+    pub fn eval_shopper(&self) -> Result<ShopperPrompts, PromptError> {
+        let text = self
+            .read("eval/shopper.toml")?
+            .unwrap_or_else(|| EMBEDDED_SHOPPER.to_owned());
+        toml::from_str(&text).map_err(|e| PromptError::Invalid {
+            path: PathBuf::from("prompts/eval/shopper.toml"),
+            message: e.to_string(),
+        })
     }
 
     /// What clerk itself says to the shopper.

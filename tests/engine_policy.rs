@@ -6,7 +6,9 @@
 
 mod common;
 
-use clerk::conversation::{ConversationState, Engine, EngineConfig, EngineError, TurnOutcome};
+use clerk::conversation::{
+    ConversationState, Engine, EngineConfig, EngineError, ReplyEvent, TurnOutcome,
+};
 use clerk::llm::scripted::{Scripted, ScriptedModel};
 use clerk::prompts::Prompts;
 use clerk::store::MessageRecord;
@@ -15,6 +17,8 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Marks, in what the shopper was sent, where the text so far was withdrawn.
+const RETRACTED: &str = "[retracted]";
 const YUSUF_EMAIL: &str = "yusuf.rossi7301@example.com";
 
 struct Chat {
@@ -22,7 +26,7 @@ struct Chat {
     model: Arc<ScriptedModel>,
     engine: Engine,
     conversation: String,
-    /// Everything the shopper was shown, across turns.
+    /// Everything the shopper was sent, across turns (a withdrawal marked [`RETRACTED`]).
     shown: Arc<Mutex<String>>,
 }
 
@@ -59,13 +63,29 @@ impl Chat {
     async fn say(&self, text: &str, steps: impl IntoIterator<Item = Scripted>) -> TurnOutcome {
         self.model.then(steps);
         let shown = self.shown.clone();
-        let sink = move |chunk: &str| shown.lock().unwrap().push_str(chunk);
+        let screen = Arc::new(Mutex::new(String::new()));
+        let on_screen = screen.clone();
+        let sink = move |event: ReplyEvent<'_>| match event {
+            ReplyEvent::Text(text) => {
+                shown.lock().unwrap().push_str(text);
+                on_screen.lock().unwrap().push_str(text);
+            }
+            ReplyEvent::Retract => {
+                shown.lock().unwrap().push_str(RETRACTED);
+                on_screen.lock().unwrap().clear();
+            }
+        };
         let outcome = self
             .engine
             .turn(&self.conversation, text, &sink)
             .await
             .unwrap();
         self.shown.lock().unwrap().push('\n');
+        // Whatever was streamed and withdrawn, the screen ends showing exactly the reply.
+        assert_eq!(
+            *screen.lock().unwrap(),
+            outcome.reply.clone().unwrap_or_default()
+        );
         assert_eq!(
             self.model.remaining(),
             0,
@@ -323,6 +343,13 @@ async fn invented_facts_never_reach_the_shopper() {
         );
     }
     assert!(shown.contains("you paid $1,819.92 (tracking 843053632392)"));
+    // The first words of the held replies were streamed (they were grounded), then withdrawn.
+    assert!(
+        shown.contains(&format!(
+            "\nYour order{RETRACTED}Your order{RETRACTED}I'm sorry"
+        )),
+        "{shown}"
+    );
     let replies: Vec<String> = chat
         .messages()
         .await
@@ -465,6 +492,7 @@ async fn the_conversation_and_its_authentication_survive_a_restart() {
             "user",
             "assistant",
             "tool",
+            "system",
             "assistant",
             "user",
             "assistant",

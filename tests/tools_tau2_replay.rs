@@ -9,7 +9,8 @@
 
 mod common;
 
-use common::{Db, json_mismatch, parse_output, tau2_db_json, tau2_store};
+use clerk::eval::json_mismatch;
+use common::{Db, parse_output, tau2_db_json, tau2_store};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 

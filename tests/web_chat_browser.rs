@@ -1,5 +1,5 @@
-//! The web chat page in headless Chromium, as a shopper uses it: type a message, see the answer,
-//! reload the page and find the conversation still there. The answer comes from
+//! The web chat page in headless Chromium, as a shopper uses it: type a message, see the answer
+//! stream in, reload the page and find the conversation still there. The answer comes from
 //! a scripted model: this test is about the page; the real model has its own end-to-end test.
 
 mod common;
@@ -36,7 +36,7 @@ async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload()
     let app = App::with_store(test.store.clone(), &settings).unwrap();
     let model = Arc::new(ScriptedModel::new([
         Scripted::Stall(Duration::from_millis(300)),
-        Scripted::reply(REPLY),
+        Scripted::SlowReply(REPLY.into(), Duration::from_millis(150)),
     ]));
     let engine = Engine::new(
         test.store.clone(),
@@ -62,6 +62,18 @@ async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload()
     browser.click("#send").await;
 
     let bubbles = "return [...document.querySelectorAll('.msg')].map(e => e.className + ': ' + e.textContent)";
+    // The answer appears as it is generated: first a part of it, then all of it.
+    let partial = wait_for(&browser, bubbles, |v| {
+        v.as_array().is_some_and(|a| {
+            a.len() == 2
+                && a[1].as_str().is_some_and(|shown| {
+                    shown.len() > "msg assistant: Yes!".len()
+                        && format!("msg assistant: {REPLY}").starts_with(shown)
+                })
+        })
+    })
+    .await;
+    assert_ne!(partial[1], format!("msg assistant: {REPLY}"));
     let shown = wait_for(&browser, bubbles, |v| {
         v.as_array().is_some_and(|a| {
             a.len() == 2 && a[1].as_str() == Some(&format!("msg assistant: {REPLY}"))

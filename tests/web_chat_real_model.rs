@@ -1,5 +1,5 @@
 //! End to end with the real bundled model on the CPU: a shopper opens the web chat over HTTP,
-//! asks about a product, receives the reply streamed as server-sent events, and the stored
+//! asks about a product, receives the reply streamed as server-sent events as the model writes it, and the stored
 //! conversation holds every message. Bounded by token limits (each model step may generate at
 //! most a few hundred tokens, a turn at most eight steps), not by timing assertions.
 
@@ -47,11 +47,15 @@ async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
     assert_eq!(last, "done", "{stream}");
     let reply = done["reply"].as_str().expect("a reply").to_owned();
     assert!(!reply.trim().is_empty());
-    let streamed: String = events
-        .iter()
-        .filter(|(e, _)| e == "delta")
-        .map(|(_, d)| d["text"].as_str().unwrap())
-        .collect();
+    // What the page shows: the deltas, each `retract` (a held-back reply) clearing them.
+    let mut streamed = String::new();
+    for (event, data) in &events {
+        match event.as_str() {
+            "delta" => streamed.push_str(data["text"].as_str().unwrap()),
+            "retract" => streamed.clear(),
+            _ => {}
+        }
+    }
     assert_eq!(streamed, reply, "the deltas make up the reply");
     assert!(
         events.iter().filter(|(e, _)| e == "delta").count() > 1,

@@ -140,7 +140,8 @@ async fn a_crash_mid_turn_loses_nothing_and_the_shopper_is_answered_after_restar
     );
     assert_eq!(store.messages(&id).await.unwrap().len(), 4);
 
-    // Nothing left to answer: resuming again says nothing.
+    // Nothing left to answer: resuming again (a page reloaded while the answer was being made)
+    // gives the answer already made, and runs nothing.
     let (_, stream) = http(
         address,
         "POST",
@@ -149,7 +150,29 @@ async fn a_crash_mid_turn_loses_nothing_and_the_shopper_is_answered_after_restar
     )
     .await;
     assert_eq!(
-        sse_events(&stream).last().unwrap(),
-        &("done".to_owned(), json!({"reply": null, "state": null}))
+        sse_events(&stream),
+        [
+            ("delta".to_owned(), json!({"text": reply})),
+            ("done".to_owned(), json!({"reply": reply, "state": "bot"}))
+        ]
+    );
+    assert_eq!(store.messages(&id).await.unwrap().len(), 4);
+
+    // A conversation whose shopper has not written yet has nothing to resume.
+    let (_, body) = http(address, "POST", "/chat/api/conversations", Some("")).await;
+    let fresh: Value = serde_json::from_str(&body).unwrap();
+    let (_, stream) = http(
+        address,
+        "POST",
+        &format!(
+            "/chat/api/conversations/{}/resume",
+            fresh["conversation_id"].as_str().unwrap()
+        ),
+        Some(""),
+    )
+    .await;
+    assert_eq!(
+        sse_events(&stream),
+        [("done".to_owned(), json!({"reply": null, "state": null}))]
     );
 }

@@ -1,11 +1,15 @@
 //! The command line: `serve`, `import`, `export`, `tool`, `tools`, `index`, `catalog`. This is
 //! the binary's edge: errors become a message on standard error and an exit code.
 
-mod demo;
+pub mod demo;
 
 use crate::api;
 use crate::app::App;
-use crate::config::{CatalogCommand, Cli, Command, Format, IndexCommand, ServeArgs, Settings};
+use crate::config::{
+    BenchCommand, CatalogCommand, Cli, Command, EvalCommand, Format, IndexCommand, ServeArgs,
+    Settings,
+};
+use crate::conversation::ReplyEvent;
 use crate::money::Cents;
 use crate::store::Store;
 use crate::store::model::StoreSnapshot;
@@ -58,18 +62,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { output, rounds } => {
+        Command::Bench(BenchCommand::Search { output, rounds }) => {
             let scratch = tempfile_dir()?;
-            let results = crate::bench::run(&demo::snapshot()?, &scratch, rounds.max(1)).await;
+            let results =
+                crate::bench::search::run(&demo::snapshot()?, &scratch, rounds.max(1)).await;
             let _ = std::fs::remove_dir_all(&scratch);
-            let text = serde_json::to_string_pretty(&results?)?;
-            if let Some(parent) = output.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&output, format!("{text}\n"))?;
-            println!("{text}");
-            eprintln!("results written to {}", output.display());
+            crate::bench::write_results(&output, &results?)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Llm {
+            output,
+            llama_bench,
+        }) => {
+            let scratch = tempfile_dir()?;
+            let results = crate::bench::llm::run(&settings, &scratch, llama_bench.as_deref()).await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            crate::bench::write_results(&output, &results?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(EvalCommand::Tau2 {
+            tasks,
+            limit,
+            ids,
+            trials,
+            max_turns,
+            output,
+        }) => {
+            eval_tau2(
+                &settings,
+                tasks.as_deref(),
+                limit,
+                &ids,
+                trials,
+                max_turns,
+                &output,
+            )
+            .await
         }
         Command::Catalog(CatalogCommand::SetItem {
             item_id,
@@ -151,9 +179,12 @@ async fn chat(settings: &Settings) -> anyhow::Result<ExitCode> {
         if line.trim().is_empty() {
             continue;
         }
-        let stream = |chunk: &str| {
+        let stream = |event: ReplyEvent<'_>| {
             if interactive {
-                print!("{chunk}");
+                match event {
+                    ReplyEvent::Text(text) => print!("{text}"),
+                    ReplyEvent::Retract => print!(" [withdrawn]\nclerk> "),
+                }
                 let _ = std::io::stdout().flush();
             }
         };
@@ -169,6 +200,73 @@ async fn chat(settings: &Settings) -> anyhow::Result<ExitCode> {
             Err(error) => eprintln!("error: {error}"),
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `clerk eval tau2`: the bundled tasks (or `tasks`), the model of `settings` as both the agent
+/// and the simulated shopper.
+async fn eval_tau2(
+    settings: &Settings,
+    tasks: Option<&Path>,
+    limit: usize,
+    ids: &[String],
+    trials: usize,
+    max_turns: usize,
+    output: &Path,
+) -> anyhow::Result<ExitCode> {
+    use crate::eval::tau2;
+    let text = match tasks {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => demo::TASKS.to_owned(),
+    };
+    let mut tasks = tau2::parse_tasks(&text)?;
+    if !ids.is_empty() {
+        tasks.retain(|task| ids.contains(&task.id));
+    }
+    tasks.truncate(limit);
+    if tasks.is_empty() {
+        bail!("no task to run");
+    }
+    let loaded = crate::app::load_model(settings).await?;
+    let scratch = tempfile_dir()?;
+    let options = tau2::EvalOptions {
+        trials: trials.max(1),
+        max_turns,
+        engine: crate::app::engine_config(settings),
+    };
+    eprintln!("running {} tasks × {} trials", tasks.len(), options.trials);
+    let progress = |result: &tau2::TrialResult| {
+        eprintln!(
+            "task {} trial {}: {} ({:?}, {} shopper messages, {:.0} s){}",
+            result.task_id,
+            result.trial,
+            if result.passed { "pass" } else { "fail" },
+            result.ending,
+            result.shopper_messages,
+            result.seconds,
+            result
+                .mismatch
+                .as_deref()
+                .map(|m| format!(" — differs at {m}"))
+                .unwrap_or_default()
+        )
+    };
+    let report = tau2::run(
+        &demo::snapshot()?,
+        &tasks,
+        &tau2::Players {
+            agent: loaded.model.clone(),
+            shopper: loaded.model,
+        },
+        settings,
+        &scratch,
+        &options,
+        &progress,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    crate::bench::write_results(output, &report?)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -115,35 +115,100 @@ fn contains_word(haystack: &str, word: &str) -> bool {
 
 /// The facts of `reply` that none of `sources` contains; empty when the reply is grounded.
 pub fn ungrounded<'a>(reply: &str, sources: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let stated = facts(reply);
-    if stated.tokens.is_empty() && stated.statuses.is_empty() {
-        return Vec::new();
+    Known::from_sources(sources).missing(reply)
+}
+
+/// The facts a conversation's sources hold, gathered once.
+#[derive(Debug, Default)]
+pub struct Known(Facts);
+
+impl Known {
+    /// Gathers the facts of `sources` (tool outputs and the shopper's messages).
+    pub fn from_sources<'a>(sources: impl IntoIterator<Item = &'a str>) -> Known {
+        let mut known = Facts::default();
+        for source in sources {
+            let found = facts(source);
+            known.tokens.extend(found.tokens);
+            known.statuses.extend(found.statuses);
+        }
+        Known(known)
     }
-    let mut known = Facts::default();
-    for source in sources {
-        let found = facts(source);
-        known.tokens.extend(found.tokens);
-        known.statuses.extend(found.statuses);
+
+    /// The facts of `reply` that are not known, sorted; empty when the reply is grounded.
+    pub fn missing(&self, reply: &str) -> Vec<String> {
+        let stated = facts(reply);
+        let mut missing: Vec<String> = stated
+            .tokens
+            .difference(&self.0.tokens)
+            .map(|t| match t.strip_prefix('c') {
+                Some(cents) if cents.chars().all(|c| c.is_ascii_digit()) => {
+                    let cents: i64 = cents.parse().unwrap_or(0);
+                    format!("{}.{:02}", cents / 100, cents % 100)
+                }
+                _ => t.clone(),
+            })
+            .chain(
+                stated
+                    .statuses
+                    .difference(&self.0.statuses)
+                    .map(|s| (*s).to_owned()),
+            )
+            .collect();
+        missing.sort();
+        missing
     }
-    let mut missing: Vec<String> = stated
-        .tokens
-        .difference(&known.tokens)
-        .map(|t| match t.strip_prefix('c') {
-            Some(cents) if cents.chars().all(|c| c.is_ascii_digit()) => {
-                let cents: i64 = cents.parse().unwrap_or(0);
-                format!("{}.{:02}", cents / 100, cents % 100)
-            }
-            _ => t.clone(),
-        })
-        .chain(
-            stated
-                .statuses
-                .difference(&known.statuses)
-                .map(|s| (*s).to_owned()),
-        )
-        .collect();
-    missing.sort();
-    missing
+}
+
+/// Releases a reply to the shopper while the model generates it: whole words only, and only as
+/// long as everything released so far states no fact the sources lack. Once a fact fails, nothing
+/// more is released; the engine then retracts what was shown and regenerates. What the shopper
+/// saw was therefore always grounded.
+#[derive(Debug)]
+pub struct Release {
+    known: Known,
+    text: String,
+    released: usize,
+    stopped: bool,
+}
+
+impl Release {
+    /// A release checked against `known`.
+    pub fn new(known: Known) -> Release {
+        Release {
+            known,
+            text: String::new(),
+            released: 0,
+            stopped: false,
+        }
+    }
+
+    /// Takes more of the reply; returns the text that may now be shown, if any.
+    pub fn push(&mut self, piece: &str) -> Option<&str> {
+        self.text.push_str(piece);
+        if self.stopped {
+            return None;
+        }
+        let end = self.text.rfind(char::is_whitespace)?;
+        if end <= self.released {
+            return None;
+        }
+        if !self.known.missing(&self.text[..end]).is_empty() {
+            self.stopped = true;
+            return None;
+        }
+        let start = std::mem::replace(&mut self.released, end);
+        Some(&self.text[start..end])
+    }
+
+    /// The text released so far.
+    pub fn released(&self) -> &str {
+        &self.text[..self.released]
+    }
+
+    /// The facts it checks against.
+    pub fn known(&self) -> &Known {
+        &self.known
+    }
 }
 
 #[cfg(test)]
@@ -194,5 +259,29 @@ mod tests {
         assert!(ungrounded("You mentioned order #W1111111.", ["it's #W1111111"]).is_empty());
         // Amounts are compared as money: 46.6 in JSON is $46.60.
         assert!(ungrounded("That is $46.60.", [r#"{"price": 46.6}"#]).is_empty());
+    }
+
+    #[test]
+    fn a_streamed_reply_is_released_only_while_grounded() {
+        let known = Known::from_sources([r##"{"order_id": "#W2378156", "status": "pending"}"##]);
+        let mut release = Release::new(known);
+        let mut shown = String::new();
+        for piece in [
+            "Your ord",
+            "er #W2378",
+            "156 is pend",
+            "ing, and ",
+            "cost $12",
+            ".00 in ",
+            "total.",
+        ] {
+            if let Some(text) = release.push(piece) {
+                shown.push_str(text);
+            }
+        }
+        // Released up to the last whole word before the invented amount, never the amount.
+        assert_eq!(shown, "Your order #W2378156 is pending, and cost");
+        assert_eq!(release.released(), shown);
+        assert_eq!(release.known().missing("$12.00"), ["12.00"]);
     }
 }

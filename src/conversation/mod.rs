@@ -14,7 +14,7 @@ pub mod grounding;
 pub mod policy;
 
 use crate::error::{Code, HasCode};
-use crate::llm::{ChatMessage, ChatModel, ModelRequest, ModelStep, Role, TokenSink, ToolCall};
+use crate::llm::{ChatMessage, ChatModel, ModelRequest, ModelStep, Role, ToolCall, protocol};
 use crate::prompts::{PromptError, Prompts, Replies};
 use crate::retail::{Retail, RetailError};
 use crate::store::{ConversationRecord, Store, StoreError};
@@ -116,6 +116,19 @@ impl HasCode for EngineError {
     }
 }
 
+/// What the shopper's screen receives of a reply while it is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyEvent<'a> {
+    /// More text of the reply.
+    Text(&'a str),
+    /// Forget the text received so far this turn: the guard stopped a reply it had begun to
+    /// release (or the model turned to a tool), and other text follows.
+    Retract,
+}
+
+/// Receives a reply as it is made.
+pub type ReplySink<'a> = &'a (dyn Fn(ReplyEvent<'_>) + Send + Sync);
+
 /// What a turn did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnOutcome {
@@ -138,8 +151,7 @@ pub struct Engine {
     retail: Retail,
     tools: ToolRegistry,
     model: Arc<dyn ChatModel>,
-    policy: String,
-    system: String,
+    system: Arc<str>,
     replies: Replies,
     config: EngineConfig,
     busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -185,11 +197,16 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         Ok(Engine {
             retail: Retail::new(store.clone()),
+            system: protocol::system_message(
+                &prompts.system()?,
+                &prompts.policy()?,
+                &prompts.protocol()?,
+                &tools.specs().cloned().collect::<Vec<_>>(),
+            )
+            .into(),
             store,
             tools,
             model,
-            policy: prompts.policy()?,
-            system: prompts.system()?,
             replies: prompts.replies()?,
             config,
             busy: Arc::default(),
@@ -235,12 +252,12 @@ impl Engine {
     }
 
     /// Takes one turn: stores the shopper's `text`, and unless staff own the conversation, answers
-    /// it. The reply's text goes to `on_text` as it is released (only once it passed the guard).
+    /// it. The reply goes to `on_reply` as it is generated, as far as the grounding guard has checked it.
     pub async fn turn(
         &self,
         conversation_id: &str,
         text: &str,
-        on_text: TokenSink<'_>,
+        on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
         let text = self.check_message(text)?;
         let _turn = self.hold(conversation_id).await;
@@ -256,7 +273,7 @@ impl Engine {
         self.store
             .append_message(conversation_id, Role::User.as_str(), text, None)
             .await?;
-        self.answer(record, text, on_text).await
+        self.answer(record, text, on_reply).await
     }
 
     /// Answers a conversation whose last message is the shopper's and has no reply yet — after a
@@ -264,7 +281,7 @@ impl Engine {
     pub async fn resume(
         &self,
         conversation_id: &str,
-        on_text: TokenSink<'_>,
+        on_reply: ReplySink<'_>,
     ) -> Result<Option<TurnOutcome>, EngineError> {
         // After a turn still running here, the message is answered and there is nothing to do.
         let _turn = self.hold(conversation_id).await;
@@ -285,7 +302,36 @@ impl Engine {
             conversation = conversation_id,
             "answering a message left unanswered"
         );
-        Ok(Some(self.answer(record, &text, on_text).await?))
+        Ok(Some(self.answer(record, &text, on_reply).await?))
+    }
+
+    /// The conversation's latest answer to the shopper — a reply of the bot or of staff after
+    /// their last message — as a turn's outcome; `None` when their last message has none yet.
+    pub async fn last_reply(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<TurnOutcome>, EngineError> {
+        let record = self
+            .store
+            .conversation(conversation_id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownConversation(conversation_id.to_owned()))?;
+        let messages = self.store.messages(conversation_id).await?;
+        let reply = messages
+            .iter()
+            .rev()
+            .take_while(|m| m.role != Role::User.as_str())
+            .find(|m| {
+                (m.role == Role::Assistant.as_str() && m.tool_call.is_none())
+                    || m.role == Role::Staff.as_str()
+            });
+        Ok(reply.map(|m| TurnOutcome {
+            reply: Some(m.content.clone()),
+            state: ConversationState::parse(&record.state).unwrap_or(ConversationState::Bot),
+            refused_calls: 0,
+            held_replies: 0,
+            escalated: false,
+        }))
     }
 
     /// The bot's side of a turn, once the shopper's message `text` is stored.
@@ -293,7 +339,7 @@ impl Engine {
         &self,
         record: ConversationRecord,
         text: &str,
-        on_text: TokenSink<'_>,
+        on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
         let conversation_id = record.conversation_id.as_str();
         let state = ConversationState::parse(&record.state)?;
@@ -335,32 +381,48 @@ impl Engine {
             let messages = self.model_messages(&turn).await?;
             let offered =
                 policy::tools_for(self.tools.specs().cloned(), turn.authenticated.as_deref());
-            // The model's text is not passed on as it comes: a reply reaches the shopper only once
-            // the whole of it passed the grounding guard.
-            let ignore = |_: &str| {};
+            // The reply reaches the shopper as it is generated, but only as far as the grounding
+            // guard has checked it.
+            let sources = self.sources(conversation_id).await?;
+            let release = Mutex::new(grounding::Release::new(grounding::Known::from_sources(
+                sources.iter().map(String::as_str),
+            )));
+            let stream = |piece: &str| {
+                let mut release = release.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(text) = release.push(piece) {
+                    on_reply(ReplyEvent::Text(text));
+                }
+            };
             let request = ModelRequest {
                 messages: &messages,
                 tools: &offered,
             };
             let step = tokio::time::timeout(
                 self.config.model_timeout,
-                self.model.next_step(request, &ignore),
+                self.model.next_step(request, &stream),
             )
             .await;
+            let release = release.into_inner().unwrap_or_else(|e| e.into_inner());
+            let shown = release.released().to_owned();
+            if !shown.is_empty() && !matches!(step, Ok(Ok(ModelStep::Reply(_)))) {
+                on_reply(ReplyEvent::Retract);
+            }
             let step = match step {
                 Ok(Ok(step)) => step,
-                Ok(Err(error)) => return self.escalate(turn, &error.to_string(), on_text).await,
+                Ok(Err(error)) => return self.escalate(turn, &error.to_string(), on_reply).await,
                 Err(_) => {
                     let why = format!("the model took longer than {:?}", self.config.model_timeout);
-                    return self.escalate(turn, &why, on_text).await;
+                    return self.escalate(turn, &why, on_reply).await;
                 }
             };
             match step {
                 ModelStep::Reply(reply) => {
-                    let sources = self.sources(conversation_id).await?;
-                    let missing = grounding::ungrounded(&reply, sources.iter().map(String::as_str));
+                    let missing = release.known().missing(&reply);
                     if missing.is_empty() {
-                        return self.reply(turn, &reply, on_text).await;
+                        return self.reply(turn, &reply, &shown, on_reply).await;
+                    }
+                    if !shown.is_empty() {
+                        on_reply(ReplyEvent::Retract);
                     }
                     turn.outcome.held_replies += 1;
                     tracing::warn!(
@@ -370,7 +432,7 @@ impl Engine {
                     );
                     if turn.outcome.held_replies > 1 {
                         let safe = self.replies.unverified.clone();
-                        return self.reply(turn, &safe, on_text).await;
+                        return self.reply(turn, &safe, "", on_reply).await;
                     }
                     let note = format!(
                         "Your last reply was not sent: it states {}, which no tool output or customer message in this \
@@ -402,7 +464,7 @@ impl Engine {
                                 .replace("{action}", &policy::describe(&call));
                             turn.pending = Some(call);
                             self.save_policy(&turn).await?;
-                            return self.reply(turn, &listing, on_text).await;
+                            return self.reply(turn, &listing, "", on_reply).await;
                         }
                         Verdict::Confirm | Verdict::Run => {
                             let ok = self.run_tool(&mut turn, &call).await?;
@@ -416,7 +478,7 @@ impl Engine {
                                     .await?;
                                 turn.outcome.state = ConversationState::WaitingForStaff;
                                 let words = self.replies.transferred.clone();
-                                return self.reply(turn, &words, on_text).await;
+                                return self.reply(turn, &words, "", on_reply).await;
                             }
                         }
                     }
@@ -424,7 +486,7 @@ impl Engine {
             }
         }
         let why = format!("no reply after {} steps", self.config.max_steps);
-        self.escalate(turn, &why, on_text).await
+        self.escalate(turn, &why, on_reply).await
     }
 
     /// Runs a call: stores it and its result, and records an authentication. Returns whether the
@@ -451,8 +513,13 @@ impl Engine {
             .spec(&call.name)
             .is_some_and(|s| s.access == Access::Identify);
         if ok && identifies && turn.authenticated.is_none() {
-            turn.authenticated = Some(output.trim().to_owned());
+            let user = output.trim().to_owned();
+            let words = self.replies.state_authenticated.replace("{user}", &user);
+            turn.authenticated = Some(user);
             self.save_policy(turn).await?;
+            self.store
+                .append_message(turn.conversation_id, Role::System.as_str(), &words, None)
+                .await?;
         }
         Ok(ok)
     }
@@ -486,22 +553,25 @@ impl Engine {
         Ok(())
     }
 
-    /// Sends and stores a reply, ending the turn.
+    /// Stores a reply and sends what the shopper has not seen of it (`shown` was streamed
+    /// already), ending the turn.
     async fn reply(
         &self,
         mut turn: Turn<'_>,
         text: &str,
-        on_text: TokenSink<'_>,
+        shown: &str,
+        on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
         self.store
             .append_message(turn.conversation_id, Role::Assistant.as_str(), text, None)
             .await?;
-        for (i, word) in text.split(' ').enumerate() {
-            on_text(&if i == 0 {
-                word.to_owned()
-            } else {
-                format!(" {word}")
-            });
+        match text.strip_prefix(shown) {
+            Some(rest) if !rest.is_empty() => on_reply(ReplyEvent::Text(rest)),
+            Some(_) => {}
+            None => {
+                on_reply(ReplyEvent::Retract);
+                on_reply(ReplyEvent::Text(text));
+            }
         }
         turn.outcome.reply = Some(text.to_owned());
         Ok(turn.outcome)
@@ -512,7 +582,7 @@ impl Engine {
         &self,
         mut turn: Turn<'_>,
         why: &str,
-        on_text: TokenSink<'_>,
+        on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
         tracing::warn!(
             conversation = turn.conversation_id,
@@ -537,7 +607,7 @@ impl Engine {
         turn.outcome.state = ConversationState::WaitingForStaff;
         turn.outcome.escalated = true;
         let words = self.replies.escalated.clone();
-        self.reply(turn, &words, on_text).await
+        self.reply(turn, &words, "", on_reply).await
     }
 
     async fn save_policy(&self, turn: &Turn<'_>) -> Result<(), EngineError> {
@@ -583,17 +653,16 @@ impl Engine {
             .collect())
     }
 
-    /// The conversation as the model sees it: the system prompt, then every stored message.
+    /// The system message every conversation starts with (the same for all of them).
+    pub fn system_message(&self) -> &str {
+        &self.system
+    }
+
+    /// The conversation as the model sees it: the system message, then every stored message.
+    /// Nothing earlier ever changes (what changes is said by appended messages), so a model's
+    /// prefix cache serves all but the newest messages.
     async fn model_messages(&self, turn: &Turn<'_>) -> Result<Vec<ChatMessage>, EngineError> {
-        let state = match &turn.authenticated {
-            Some(user) => self.replies.state_authenticated.replace("{user}", user),
-            None => self.replies.state_anonymous.clone(),
-        };
-        let system = self
-            .system
-            .replace("{policy}", &self.policy)
-            .replace("{state}", &state);
-        let mut messages = vec![ChatMessage::text(Role::System, system)];
+        let mut messages = vec![ChatMessage::text(Role::System, self.system.to_string())];
         for stored in self.store.messages(turn.conversation_id).await? {
             let role = Role::parse(&stored.role).unwrap_or(Role::System);
             messages.push(ChatMessage {

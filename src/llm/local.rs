@@ -1,24 +1,21 @@
 //! The in-process model: a quantized GGUF file run by mistral.rs, on the CPU (or an NVIDIA GPU
 //! with the `cuda` feature). It never reaches a model hub.
 //!
-//! Models differ in how they call tools, and small ones call them badly, so clerk does not rely
-//! on a model's own tool-call format: it describes the tools offered in the system message
-//! (`prompts/protocol.md`) and asks for one JSON object per step — a reply, or a call of one
-//! offered tool. Decoding can be constrained to a JSON schema of exactly the valid steps (on a
-//! GPU); on a CPU it is not, and the step is read leniently ([`parse_step`]). Every call is checked
-//! against the tool's full schema by the registry anyway. The system message comes first and
-//! changes only with the tools offered, so mistral.rs's prefix cache computes it once, not every
-//! turn.
+//! It speaks clerk's JSON step protocol ([`super::protocol`]), not the model's own tool-call
+//! format. Decoding can be constrained to a JSON schema of exactly the steps valid now (on a GPU);
+//! on a CPU it is not, and the step is read leniently. The reply is streamed as it is generated.
+//! The system message is the same for every conversation, so mistral.rs's prefix cache computes
+//! it once per process ([`LocalModel::warm_up`] does it at start), and a conversation's later
+//! steps compute only what was added since its previous step.
 
-use super::{ChatModel, LlmError, ModelFuture, ModelRequest, ModelStep, Role, TokenSink, ToolCall};
-use crate::tools::ToolSpec;
-use mistralrs::{Constraint, GgufModelBuilder, RequestBuilder, TextMessageRole, TokenSource};
-use serde_json::{Value, json};
+use super::protocol::{ReplyStream, parse_step, render_step, step_schema};
+use super::{ChatModel, LlmError, ModelFuture, ModelRequest, ModelStep, Role, TokenSink};
+use mistralrs::{
+    Constraint, GgufModelBuilder, RequestBuilder, Response, TextMessageRole, TokenSource,
+};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
-
-/// The longest reply the protocol allows, in characters.
-const MAX_REPLY_CHARS: u64 = 1200;
 
 /// How to load the in-process model.
 #[derive(Debug, Clone)]
@@ -38,29 +35,33 @@ pub struct LocalModelConfig {
 /// A GGUF model running in this process.
 pub struct LocalModel {
     model: mistralrs::Model,
-    protocol: String,
     max_step_tokens: usize,
     constrained: bool,
+    /// Held (written) while the system message is computed at start: steps wait for it, and
+    /// then find it in the prefix cache instead of computing it again beside it.
+    warming: Arc<tokio::sync::RwLock<()>>,
 }
 
 /// Throughput of one step, for benchmarks.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct StepUsage {
-    /// Prompt tokens processed (not served from the prefix cache).
+    /// Prompt tokens of the request, cached or not.
     pub prompt_tokens: usize,
     /// Tokens generated.
     pub completion_tokens: usize,
-    /// Prompt tokens per second.
+    /// Prompt tokens per second, as mistral.rs counts them.
     pub prompt_tokens_per_sec: f32,
     /// Generated tokens per second.
     pub completion_tokens_per_sec: f32,
+    /// Seconds from the request to the first generated text (time to first token).
+    pub first_token_seconds: f64,
     /// Seconds the step took.
     pub seconds: f64,
 }
 
 impl LocalModel {
-    /// Loads the model; `protocol` is the template of `prompts/protocol.md` (`{tools}`).
-    pub async fn load(config: &LocalModelConfig, protocol: String) -> Result<LocalModel, LlmError> {
+    /// Loads the model.
+    pub async fn load(config: &LocalModelConfig) -> Result<LocalModel, LlmError> {
         let path = &config.path;
         if !path.is_file() {
             return Err(LlmError::Unavailable(format!(
@@ -95,42 +96,66 @@ impl LocalModel {
         tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f64(), "model loaded");
         Ok(LocalModel {
             model,
-            protocol,
             max_step_tokens: config.max_step_tokens,
             constrained: config.constrained,
+            warming: Arc::default(),
         })
     }
 
-    /// Takes one step and reports its throughput.
+    /// Starts computing the system message in the background, so that the first shopper does
+    /// not wait for it: a one-token step of a conversation that only greets. Its cache then
+    /// serves every conversation; steps asked for meanwhile wait for it.
+    pub fn start_warm_up(self: &Arc<Self>, system: String) {
+        let Ok(held) = self.warming.clone().try_write_owned() else {
+            return;
+        };
+        let model = self.clone();
+        tokio::spawn(async move {
+            let _held = held;
+            let messages = [
+                super::ChatMessage::text(Role::System, system),
+                super::ChatMessage::text(Role::User, "Hello"),
+            ];
+            let request = ModelRequest {
+                messages: &messages,
+                tools: &[],
+            };
+            match model.step_unwaited(request, 1, &|_| {}).await {
+                Ok((_, usage)) => {
+                    tracing::info!(?usage, "model warmed up: the system message is cached")
+                }
+                Err(error) => tracing::warn!(%error, "model warm-up failed"),
+            }
+        });
+    }
+
+    /// Takes one step, streaming its reply to `on_text`, and reports its throughput.
     pub async fn step_with_usage(
         &self,
         request: ModelRequest<'_>,
+        on_text: TokenSink<'_>,
+    ) -> Result<(ModelStep, StepUsage), LlmError> {
+        drop(self.warming.read().await);
+        self.step_unwaited(request, self.max_step_tokens, on_text)
+            .await
+    }
+
+    async fn step_unwaited(
+        &self,
+        request: ModelRequest<'_>,
+        max_tokens: usize,
+        on_text: TokenSink<'_>,
     ) -> Result<(ModelStep, StepUsage), LlmError> {
         let started = Instant::now();
         let mut builder = RequestBuilder::new();
         for (i, message) in request.messages.iter().enumerate() {
             let (role, text) = match message.role {
-                Role::System if i == 0 => (
-                    TextMessageRole::System,
-                    format!(
-                        "{}\n\n{}",
-                        message.content,
-                        self.protocol
-                            .replace("{tools}", &describe_tools(request.tools))
-                    ),
-                ),
                 Role::System => (TextMessageRole::System, message.content.clone()),
                 Role::User => (TextMessageRole::User, message.content.clone()),
-                Role::Assistant | Role::Staff => match &message.tool_call {
-                    Some(call) => (
-                        TextMessageRole::Assistant,
-                        json!({"tool": call.name, "arguments": call.arguments}).to_string(),
-                    ),
-                    None => (
-                        TextMessageRole::Assistant,
-                        json!({"reply": message.content}).to_string(),
-                    ),
-                },
+                Role::Assistant | Role::Staff => (
+                    TextMessageRole::Assistant,
+                    render_step(Some(&message.content), message.tool_call.as_ref()),
+                ),
                 Role::Tool => {
                     let tool = request.messages[..i]
                         .iter()
@@ -146,28 +171,59 @@ impl LocalModel {
             builder = builder.add_message(role, text);
         }
         let mut builder = builder
-            .set_sampler_max_len(self.max_step_tokens)
+            .set_sampler_max_len(max_tokens)
             .set_deterministic_sampler();
         if self.constrained {
             builder = builder.set_constraint(Constraint::JsonSchema(step_schema(request.tools)));
         }
-        let response = self
+        let mut stream = self
             .model
-            .send_chat_request(builder)
+            .stream_chat_request(builder)
             .await
             .map_err(|e| LlmError::Failed(format!("{e:#}")))?;
-        let text = response
-            .choices
-            .first()
-            .and_then(|c| c.message.content.clone())
-            .unwrap_or_default();
-        let usage = StepUsage {
-            prompt_tokens: response.usage.prompt_tokens,
-            completion_tokens: response.usage.completion_tokens,
-            prompt_tokens_per_sec: response.usage.avg_prompt_tok_per_sec,
-            completion_tokens_per_sec: response.usage.avg_compl_tok_per_sec,
-            seconds: started.elapsed().as_secs_f64(),
-        };
+        let mut text = String::new();
+        let mut reply = ReplyStream::new();
+        let mut usage = StepUsage::default();
+        let mut first_token = None;
+        while let Some(response) = stream.next().await {
+            match response {
+                Response::Chunk(chunk) => {
+                    if let Some(piece) = chunk
+                        .choices
+                        .first()
+                        .and_then(|c| c.delta.content.as_deref())
+                        .filter(|p| !p.is_empty())
+                    {
+                        first_token.get_or_insert_with(|| started.elapsed().as_secs_f64());
+                        text.push_str(piece);
+                        if let Some(shown) = reply.push(piece) {
+                            on_text(&shown);
+                        }
+                    }
+                    if let Some(counted) = chunk.usage {
+                        usage.prompt_tokens = counted.prompt_tokens;
+                        usage.completion_tokens = counted.completion_tokens;
+                        usage.prompt_tokens_per_sec = counted.avg_prompt_tok_per_sec;
+                        usage.completion_tokens_per_sec = counted.avg_compl_tok_per_sec;
+                    }
+                    if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
+                        break;
+                    }
+                }
+                Response::Done(done) => {
+                    usage.prompt_tokens = done.usage.prompt_tokens;
+                    usage.completion_tokens = done.usage.completion_tokens;
+                    break;
+                }
+                Response::InternalError(e) | Response::ValidationError(e) => {
+                    return Err(LlmError::Failed(e.to_string()));
+                }
+                Response::ModelError(e, _) => return Err(LlmError::Failed(e)),
+                _ => return Err(LlmError::Failed("unexpected response kind".into())),
+            }
+        }
+        usage.seconds = started.elapsed().as_secs_f64();
+        usage.first_token_seconds = first_token.unwrap_or(usage.seconds);
         tracing::debug!(?usage, output = %text, "model step");
         Ok((parse_step(&text)?, usage))
     }
@@ -179,188 +235,6 @@ impl ChatModel for LocalModel {
         request: ModelRequest<'a>,
         on_text: TokenSink<'a>,
     ) -> ModelFuture<'a> {
-        Box::pin(async move {
-            let (step, _) = self.step_with_usage(request).await?;
-            if let ModelStep::Reply(text) = &step {
-                on_text(text);
-            }
-            Ok(step)
-        })
-    }
-}
-
-/// The tools offered, as the protocol lists them: name, description, argument schema.
-fn describe_tools(tools: &[ToolSpec]) -> String {
-    tools
-        .iter()
-        .map(|t| {
-            let description = t
-                .description
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            format!(
-                "- {}: {description}\n  arguments: {}",
-                t.name,
-                constrainable(&t.parameters)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The JSON schema of one step: a reply, or a call of one of `tools` with arguments of its shape.
-pub fn step_schema(tools: &[ToolSpec]) -> Value {
-    let mut branches = vec![json!({
-        "type": "object",
-        "properties": {"reply": {"type": "string", "minLength": 1, "maxLength": MAX_REPLY_CHARS}},
-        "required": ["reply"],
-        "additionalProperties": false
-    })];
-    for tool in tools {
-        branches.push(json!({
-            "type": "object",
-            "properties": {
-                "tool": {"const": tool.name},
-                "arguments": constrainable(&tool.parameters),
-            },
-            "required": ["tool", "arguments"],
-            "additionalProperties": false
-        }));
-    }
-    json!({"anyOf": branches})
-}
-
-/// The part of a tool's schema that constrained decoding enforces (descriptions dropped, only
-/// keywords every grammar engine knows kept). Calls are checked against the full schema anyway.
-fn constrainable(schema: &Value) -> Value {
-    const KEPT: [&str; 9] = [
-        "type",
-        "properties",
-        "required",
-        "items",
-        "enum",
-        "const",
-        "maxLength",
-        "maxItems",
-        "additionalProperties",
-    ];
-    match schema {
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .filter(|(k, _)| KEPT.contains(&k.as_str()))
-                .map(|(k, v)| {
-                    let v = match k.as_str() {
-                        "properties" => Value::Object(
-                            v.as_object()
-                                .into_iter()
-                                .flatten()
-                                .map(|(name, s)| (name.clone(), constrainable(s)))
-                                .collect(),
-                        ),
-                        "additionalProperties" if v.is_object() => constrainable(v),
-                        "items" => constrainable(v),
-                        _ => v.clone(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// Reads a step from the model's output: the first JSON object in it (code fences and text around
-/// it ignored) if it looks like one, else the whole text as a reply.
-pub fn parse_step(text: &str) -> Result<ModelStep, LlmError> {
-    let trimmed = text.trim();
-    let Some(start) = trimmed
-        .find('{')
-        .filter(|_| trimmed.starts_with('{') || trimmed.starts_with("```"))
-    else {
-        return if trimmed.is_empty() {
-            Err(LlmError::Failed("the model's step is empty".into()))
-        } else {
-            Ok(ModelStep::Reply(trimmed.to_owned()))
-        };
-    };
-    let value: Value = serde_json::Deserializer::from_str(&trimmed[start..])
-        .into_iter::<Value>()
-        .next()
-        .and_then(Result::ok)
-        .ok_or_else(|| LlmError::Failed(format!("the model's step is not valid JSON: {text:?}")))?;
-    if let Some(reply) = value.get("reply").and_then(Value::as_str) {
-        return Ok(ModelStep::Reply(reply.to_owned()));
-    }
-    match (
-        value.get("tool").and_then(Value::as_str),
-        value.get("arguments"),
-    ) {
-        (Some(name), Some(arguments)) => Ok(ModelStep::Call(ToolCall {
-            name: name.to_owned(),
-            arguments: arguments.clone(),
-        })),
-        _ => Err(LlmError::Failed(format!(
-            "the model's step is neither a reply nor a tool call: {text:?}"
-        ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn steps_are_read_from_the_protocol() {
-        assert_eq!(
-            parse_step(r#"{"reply": "Hello!"}"#).unwrap(),
-            ModelStep::Reply("Hello!".into())
-        );
-        assert_eq!(
-            parse_step(r#" {"tool": "calculate", "arguments": {"expression": "1+1"}} "#).unwrap(),
-            ModelStep::Call(ToolCall {
-                name: "calculate".into(),
-                arguments: json!({"expression": "1+1"})
-            })
-        );
-        assert_eq!(
-            parse_step("```json\n{\"reply\": \"Yes, we do.\"}\n```").unwrap(),
-            ModelStep::Reply("Yes, we do.".into())
-        );
-        assert_eq!(
-            parse_step(
-                "{\"tool\": \"calculate\", \"arguments\": {\"expression\": \"2\"}} and more"
-            )
-            .unwrap(),
-            ModelStep::Call(ToolCall {
-                name: "calculate".into(),
-                arguments: json!({"expression": "2"})
-            })
-        );
-        assert_eq!(
-            parse_step("Hello there!").unwrap(),
-            ModelStep::Reply("Hello there!".into())
-        );
-        assert!(parse_step("{\"reply\": \"cut sho").is_err());
-        assert!(parse_step(r#"{"tool": "calculate"}"#).is_err());
-        assert!(parse_step("  ").is_err());
-    }
-
-    #[test]
-    fn the_step_schema_offers_exactly_the_tools_given() {
-        let spec = ToolSpec {
-            name: "get_order_details".into(),
-            description: "Get the status and details of an order.".into(),
-            parameters: json!({"type": "object", "properties": {"order_id": {"type": "string", "description": "x", "maxLength": 200}}, "required": ["order_id"], "additionalProperties": false, "maxProperties": 3}),
-            access: crate::tools::Access::CustomerRead,
-        };
-        let schema = step_schema(&[spec]);
-        let branches = schema["anyOf"].as_array().unwrap();
-        assert_eq!(branches.len(), 2);
-        assert_eq!(
-            branches[1]["properties"]["arguments"],
-            json!({"type": "object", "properties": {"order_id": {"type": "string", "maxLength": 200}}, "required": ["order_id"], "additionalProperties": false})
-        );
+        Box::pin(async move { Ok(self.step_with_usage(request, on_text).await?.0) })
     }
 }

@@ -3,6 +3,8 @@
 //! in-process one, a remote OpenAI-compatible server, or a [`scripted::ScriptedModel`] in tests.
 
 pub mod local;
+pub mod protocol;
+pub mod remote;
 pub mod scripted;
 
 use crate::tools::ToolSpec;

@@ -10,6 +10,9 @@ use std::time::Duration;
 pub enum Scripted {
     /// Reply with this text (streamed word by word).
     Reply(String),
+    /// Reply with this text, streamed word by word with this pause before each word (as a
+    /// model generating it would).
+    SlowReply(String, Duration),
     /// Call this tool.
     Call(ToolCall),
     /// Fail with this message.
@@ -90,17 +93,29 @@ impl ChatModel for ScriptedModel {
                     Some(Scripted::Call(call)) => Ok(ModelStep::Call(call)),
                     Some(Scripted::With(decide)) => Ok(decide(&request)),
                     Some(Scripted::Reply(text)) => {
-                        for (i, word) in text.split(' ').enumerate() {
-                            on_text(&if i == 0 {
-                                word.to_owned()
-                            } else {
-                                format!(" {word}")
-                            });
-                        }
+                        stream(&text, Duration::ZERO, on_text).await;
+                        Ok(ModelStep::Reply(text))
+                    }
+                    Some(Scripted::SlowReply(text, pause)) => {
+                        stream(&text, pause, on_text).await;
                         Ok(ModelStep::Reply(text))
                     }
                 };
             }
         })
+    }
+}
+
+/// Streams `text` word by word, pausing before each.
+async fn stream(text: &str, pause: Duration, on_text: TokenSink<'_>) {
+    for (i, word) in text.split(' ').enumerate() {
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        on_text(&if i == 0 {
+            word.to_owned()
+        } else {
+            format!(" {word}")
+        });
     }
 }

@@ -1,12 +1,12 @@
 //! The shopper's web chat: a small page served at `/chat` (embeddable in a store's site, usable
 //! on a phone) and its API under `/chat/api`. A message is answered as a stream of server-sent
-//! events (`delta` chunks of the reply, then `done`); the turn runs on its own task, so a shopper
+//! events (`delta` chunks of the reply as it is generated, then `done`); the turn runs on its own task, so a shopper
 //! who disconnects loses nothing — the reply is stored and shown when they come back.
 //!
 //! A conversation's id is its key: long and random, known only to the browser that started it.
 
 use crate::api::ApiError;
-use crate::conversation::Engine;
+use crate::conversation::{Engine, ReplyEvent};
 use crate::store::Store;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -111,8 +111,9 @@ async fn resume(
 }
 
 /// Runs a turn (a new message, or the resumption of an unanswered one) on its own task, and
-/// streams its reply: `delta` events, then `done` (`reply` null when there was nothing to say)
-/// or `error`.
+/// streams its reply: `delta` events (and `retract` when the text so far is withdrawn, to be
+/// replaced by the deltas after it), then `done` (`reply` null when there was nothing to say) or
+/// `error`.
 fn stream_turn(
     engine: Engine,
     id: String,
@@ -121,16 +122,28 @@ fn stream_turn(
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {
         let deltas = sender.clone();
-        let on_text = move |chunk: &str| {
-            let _ = deltas.send(
-                Event::default()
+        let on_text = move |event: ReplyEvent<'_>| {
+            let event = match event {
+                ReplyEvent::Text(text) => Event::default()
                     .event("delta")
-                    .data(json!({"text": chunk}).to_string()),
-            );
+                    .data(json!({"text": text}).to_string()),
+                ReplyEvent::Retract => Event::default().event("retract").data("{}"),
+            };
+            let _ = deltas.send(event);
         };
         let result = match text {
             Some(text) => engine.turn(&id, &text, &on_text).await.map(Some),
-            None => engine.resume(&id, &on_text).await,
+            None => match engine.resume(&id, &on_text).await {
+                // Answered meanwhile (by a turn this resumption waited for): that answer.
+                Ok(None) => engine.last_reply(&id).await.inspect(|reply| {
+                    if let Some(outcome) = &reply
+                        && let Some(text) = &outcome.reply
+                    {
+                        on_text(ReplyEvent::Text(text));
+                    }
+                }),
+                other => other,
+            },
         };
         let event = match result {
             Ok(outcome) => Event::default().event("done").data(

@@ -127,35 +127,6 @@ impl TestStore {
     }
 }
 
-/// The data README's comparison rule: JSON compared structurally, numbers equal within 0.01, a
-/// null value the same as an absent key, key order free. Returns where the two differ first.
-pub fn json_mismatch(ours: &Value, reference: &Value, path: &str) -> Option<String> {
-    match (ours, reference) {
-        (Value::Number(a), Value::Number(b)) => {
-            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            ((a - b).abs() > 0.01 + 1e-9).then(|| format!("{path}: {a} != {b}"))
-        }
-        (Value::Object(a), Value::Object(b)) => {
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            keys.into_iter().find_map(|key| {
-                let x = a.get(key).unwrap_or(&Value::Null);
-                let y = b.get(key).unwrap_or(&Value::Null);
-                json_mismatch(x, y, &format!("{path}.{key}"))
-            })
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            if a.len() != b.len() {
-                return Some(format!("{path}: {} items != {} items", a.len(), b.len()));
-            }
-            a.iter()
-                .zip(b)
-                .enumerate()
-                .find_map(|(i, (x, y))| json_mismatch(x, y, &format!("{path}[{i}]")))
-        }
-        (a, b) => (a != b).then(|| format!("{path}: {a} != {b}")),
-    }
-}
-
 /// Parses a tool output as JSON where it is JSON, else keeps it as a string.
 pub fn parse_output(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
@@ -285,6 +256,10 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
             .map(Into::into)
             .unwrap_or_else(clerk::config::default_model_path),
         model_timeout: std::time::Duration::from_secs(900),
+        model_url: None,
+        model_name: "default".into(),
+        model_api_key: None,
+        model_constrained: false,
         listen: "127.0.0.1:0".parse().unwrap(),
         api_key: None,
         demo: false,

@@ -1,4 +1,4 @@
-//! `clerk bench`: measures the store and search on the bundled demo store, in a scratch folder,
+//! `clerk bench search`: measures the store and search on the bundled demo store, in a scratch folder,
 //! and writes the results as JSON. Search latency is set beside a peer run in the same process on
 //! the same queries — a plain scan of the catalog in memory, the simplest thing that could answer
 //! them — so that the figures mean the same on any machine.
@@ -63,7 +63,7 @@ fn latency(mut samples: Vec<Duration>) -> Latency {
     }
 }
 
-/// What `clerk bench` measured.
+/// What `clerk bench search` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchResults {
     /// The build profile: in `debug`, clerk's own code (and so the scan peer) is unoptimised while

@@ -1,0 +1,22 @@
+//! `clerk bench`: measurements written as JSON files, each set beside a peer run side by side in
+//! the same run, so that the figures mean the same on any machine. [`search`] times the store and
+//! product search against an in-memory scan; [`llm`] times the in-process model against
+//! llama.cpp on the same GGUF file.
+
+pub mod llm;
+pub mod search;
+
+/// Writes `results` as pretty JSON to `output` (creating its folder) and to standard output.
+pub fn write_results(
+    output: &std::path::Path,
+    results: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(results)?;
+    if let Some(parent) = output.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(output, format!("{text}\n"))?;
+    println!("{text}");
+    eprintln!("results written to {}", output.display());
+    Ok(())
+}
