@@ -78,6 +78,8 @@ pub enum Code {
     ConversationNotFound,
     /// A shopper message that is empty or too long.
     InvalidMessage,
+    /// The conversation is not in the hands of the member of staff acting on it.
+    NotConversationOwner,
     // HTTP API.
     /// The request body is not valid JSON.
     MalformedJson,
@@ -121,6 +123,7 @@ impl Code {
             Code::InvalidConfig => ("invalid_config", InvalidRequest, 400),
             Code::ConversationNotFound => ("conversation_not_found", InvalidRequest, 404),
             Code::InvalidMessage => ("invalid_message", InvalidRequest, 422),
+            Code::NotConversationOwner => ("not_conversation_owner", InvalidRequest, 409),
             Code::MalformedJson => ("malformed_json", InvalidRequest, 400),
             Code::PayloadTooLarge => ("payload_too_large", InvalidRequest, 413),
             Code::MissingApiKey => ("missing_api_key", Auth, 401),

@@ -86,6 +86,12 @@ pub struct Replies {
     pub unverified: String,
     /// Told to the model when the customer is authenticated (`{user}`).
     pub state_authenticated: String,
+    /// The shopper asked for a person.
+    pub staff_requested: String,
+    /// The shopper asked for a person while one is already on the way or here.
+    pub staff_already: String,
+    /// Staff gave the conversation back to the bot.
+    pub handed_back: String,
 }
 
 /// What the simulated shopper of `clerk eval` is told.

@@ -104,3 +104,91 @@ async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload()
         .unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
+    let test = tau2_store(Db::Sqlite).await;
+    let settings = common::settings_for(&test);
+    let app = App::with_store(test.store.clone(), &settings).unwrap();
+    let model = Arc::new(ScriptedModel::new([Scripted::reply(
+        "I can help with that. What is your email?",
+    )]));
+    let engine = Engine::new(
+        test.store.clone(),
+        app.tools.clone(),
+        model.clone(),
+        &Prompts::new(None),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let address = common::serve(app, Some(engine.clone())).await;
+
+    let browser = Browser::start().await;
+    browser.open(&format!("http://{address}/chat")).await;
+    let id = wait_for(
+        &browser,
+        "return localStorage.getItem('clerk-conversation')",
+        Value::is_string,
+    )
+    .await;
+    let id = id.as_str().unwrap();
+    let bubbles = "return [...document.querySelectorAll('.msg')].map(e => e.className + ': ' + e.textContent)";
+    browser.type_into("#text", "My parcel never came").await;
+    browser.click("#send").await;
+    wait_for(&browser, bubbles, |v| {
+        v.as_array().is_some_and(|a| a.len() == 2)
+    })
+    .await;
+
+    // The shopper asks for a person; staff take the conversation and reply.
+    browser.click("#human").await;
+    wait_for(&browser, bubbles, |v| {
+        v.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|b| b.as_str() == Some("msg note: A member of our team will reply here."))
+        })
+    })
+    .await;
+    assert!(engine.take(id, "sam").await.unwrap());
+    engine
+        .staff_reply(id, "sam", "Hi, Sam here. I'm checking with the courier.")
+        .await
+        .unwrap();
+    let shown = wait_for(&browser, bubbles, |v| {
+        v.as_array().is_some_and(|a| {
+            a.last().and_then(Value::as_str)
+                == Some("msg staff: Hi, Sam here. I'm checking with the courier.")
+        })
+    })
+    .await;
+    assert_eq!(
+        shown,
+        serde_json::json!([
+            "msg user: My parcel never came",
+            "msg assistant: I can help with that. What is your email?",
+            "msg assistant: I've asked a member of our team to join this conversation. They will reply here as soon as they can.",
+            "msg staff: Hi, Sam here. I'm checking with the courier."
+        ])
+    );
+    let button_hidden = browser
+        .run("return document.getElementById('human').hidden")
+        .await;
+    assert_eq!(button_hidden, Value::Bool(true));
+
+    // Handed back: the bot answers the next message.
+    engine.hand_back(id, "sam").await.unwrap();
+    model.then([Scripted::reply("Anything else I can do?")]);
+    wait_for(&browser, bubbles, |v| {
+        v.as_array().is_some_and(|a| a.len() == 5)
+    })
+    .await;
+    browser.type_into("#text", "thanks").await;
+    browser.click("#send").await;
+    let shown = wait_for(&browser, bubbles, |v| {
+        v.as_array().is_some_and(|a| {
+            a.last().and_then(Value::as_str) == Some("msg assistant: Anything else I can do?")
+        })
+    })
+    .await;
+    assert_eq!(shown.as_array().unwrap().len(), 7);
+}

@@ -11,13 +11,14 @@
 //! out or loops hands the conversation to a person.
 
 pub mod grounding;
+pub mod handoff;
 pub mod policy;
 
 use crate::error::{Code, HasCode};
 use crate::llm::{ChatMessage, ChatModel, ModelRequest, ModelStep, Role, ToolCall, protocol};
 use crate::prompts::{PromptError, Prompts, Replies};
 use crate::retail::{Retail, RetailError};
-use crate::store::{ConversationRecord, Store, StoreError};
+use crate::store::{ConversationRecord, Store, StoreError, When};
 use crate::tools::{Access, ToolError, ToolRegistry};
 use policy::Verdict;
 use std::collections::HashMap;
@@ -95,6 +96,10 @@ pub enum EngineError {
     /// The conversation was closed; a new one must be started.
     #[error("the conversation {0} is closed")]
     Closed(String),
+    /// The conversation is not owned by the member of staff acting on it (not taken, taken by
+    /// someone else, or handed back).
+    #[error("the conversation {0} is not in your hands")]
+    NotOwner(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -110,6 +115,7 @@ impl HasCode for EngineError {
                 Code::InvalidMessage
             }
             EngineError::UnknownConversation(_) => Code::ConversationNotFound,
+            EngineError::NotOwner(_) => Code::NotConversationOwner,
             EngineError::Store(e) => e.code(),
             EngineError::Prompt(_) => Code::InvalidConfig,
         }
@@ -378,6 +384,9 @@ impl Engine {
         }
 
         for _ in 0..self.config.max_steps {
+            if self.record(conversation_id).await?.state != ConversationState::Bot.as_str() {
+                return self.cancelled(turn).await;
+            }
             let messages = self.model_messages(&turn).await?;
             let offered =
                 policy::tools_for(self.tools.specs().cloned(), turn.authenticated.as_deref());
@@ -469,13 +478,17 @@ impl Engine {
                         Verdict::Confirm | Verdict::Run => {
                             let ok = self.run_tool(&mut turn, &call).await?;
                             if access == Access::Handoff && ok {
-                                self.store
-                                    .move_conversation(
-                                        conversation_id,
-                                        &["bot"],
-                                        ConversationState::WaitingForStaff.as_str(),
-                                    )
-                                    .await?;
+                                let why = call
+                                    .arguments
+                                    .get("summary")
+                                    .and_then(|s| s.as_str())
+                                    .map(|s| format!("the bot transferred the conversation: {s}"))
+                                    .unwrap_or_else(|| {
+                                        "the bot transferred the conversation".to_owned()
+                                    });
+                                if !self.hand_to_staff(conversation_id, &why).await? {
+                                    return self.cancelled(turn).await;
+                                }
                                 turn.outcome.state = ConversationState::WaitingForStaff;
                                 let words = self.replies.transferred.clone();
                                 return self.reply(turn, &words, "", on_reply).await;
@@ -562,9 +575,28 @@ impl Engine {
         shown: &str,
         on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
-        self.store
-            .append_message(turn.conversation_id, Role::Assistant.as_str(), text, None)
+        // The bot's own words go out only while it owns the conversation: a handoff in the
+        // middle of the turn cancels them (checked in the same transaction as the write).
+        let when = match turn.outcome.state {
+            ConversationState::Bot => When::InState(ConversationState::Bot.as_str()),
+            _ => When::Always,
+        };
+        let written = self
+            .store
+            .append_message_when(
+                turn.conversation_id,
+                when,
+                Role::Assistant.as_str(),
+                text,
+                None,
+            )
             .await?;
+        if written.is_none() {
+            if !shown.is_empty() {
+                on_reply(ReplyEvent::Retract);
+            }
+            return self.cancelled(turn).await;
+        }
         match text.strip_prefix(shown) {
             Some(rest) if !rest.is_empty() => on_reply(ReplyEvent::Text(rest)),
             Some(_) => {}
@@ -574,6 +606,20 @@ impl Engine {
             }
         }
         turn.outcome.reply = Some(text.to_owned());
+        Ok(turn.outcome)
+    }
+
+    /// Ends a turn whose conversation the bot no longer owns (staff took it, or it was closed,
+    /// meanwhile): no reply.
+    async fn cancelled(&self, mut turn: Turn<'_>) -> Result<TurnOutcome, EngineError> {
+        let record = self.record(turn.conversation_id).await?;
+        tracing::info!(
+            conversation = turn.conversation_id,
+            state = %record.state,
+            "turn cancelled: the bot no longer owns the conversation"
+        );
+        turn.outcome.state = ConversationState::parse(&record.state)?;
+        turn.outcome.reply = None;
         Ok(turn.outcome)
     }
 
@@ -589,21 +635,10 @@ impl Engine {
             why,
             "handing the conversation to staff"
         );
-        self.store
-            .append_message(
-                turn.conversation_id,
-                Role::System.as_str(),
-                &format!("Handed to staff: {why}."),
-                None,
-            )
-            .await?;
-        self.store
-            .move_conversation(
-                turn.conversation_id,
-                &["bot"],
-                ConversationState::WaitingForStaff.as_str(),
-            )
-            .await?;
+        if !self.hand_to_staff(turn.conversation_id, why).await? {
+            // Staff took it meanwhile: they answer.
+            return self.cancelled(turn).await;
+        }
         turn.outcome.state = ConversationState::WaitingForStaff;
         turn.outcome.escalated = true;
         let words = self.replies.escalated.clone();

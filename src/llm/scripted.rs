@@ -59,6 +59,11 @@ impl ScriptedModel {
         self.script.lock().unwrap().extend(steps);
     }
 
+    /// Drops the steps left.
+    pub fn clear(&self) {
+        self.script.lock().unwrap().clear();
+    }
+
     /// How many steps are left.
     pub fn remaining(&self) -> usize {
         self.script.lock().unwrap().len()

@@ -20,6 +20,10 @@ pub struct ConversationRecord {
     pub authenticated_user: Option<String>,
     /// The write awaiting confirmation, as JSON.
     pub pending_action: Option<String>,
+    /// The member of staff who owns it (in state `staff`).
+    pub assigned_to: Option<String>,
+    /// The bot's summary of the case, attached when it was handed to staff.
+    pub handoff_summary: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
     /// Unix milliseconds of the last change.
@@ -41,6 +45,17 @@ pub struct MessageRecord {
     pub created_at: i64,
 }
 
+/// When a message may be appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When<'a> {
+    /// Whatever the conversation's state.
+    Always,
+    /// Only while the conversation is in this state (a bot's reply: only while the bot owns it).
+    InState(&'a str),
+    /// Only while this member of staff owns the conversation.
+    OwnedBy(&'a str),
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -56,6 +71,8 @@ fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreError> {
         state: row.try_get("state")?,
         authenticated_user: row.try_get("authenticated_user")?,
         pending_action: row.try_get("pending_action")?,
+        assigned_to: row.try_get("assigned_to")?,
+        handoff_summary: row.try_get("handoff_summary")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -77,6 +94,8 @@ impl Store {
             state: "bot".to_owned(),
             authenticated_user: None,
             pending_action: None,
+            assigned_to: None,
+            handoff_summary: None,
             created_at: now,
             updated_at: now,
         };
@@ -117,16 +136,43 @@ impl Store {
         content: &str,
         tool_call: Option<&str>,
     ) -> Result<i64, StoreError> {
+        let seq = self
+            .append_message_when(conversation_id, When::Always, role, content, tool_call)
+            .await?;
+        Ok(seq.unwrap_or_default())
+    }
+
+    /// Appends a message if the conversation is, at that moment, as `when` says (checked and
+    /// written in one transaction, the conversation's row locked); returns its place, or `None`
+    /// when the conversation was not so and nothing was written.
+    pub async fn append_message_when(
+        &self,
+        conversation_id: &str,
+        when: When<'_>,
+        role: &str,
+        content: &str,
+        tool_call: Option<&str>,
+    ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.write().await?;
         let lock = self.backend.row_lock();
         let found = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT conversation_id FROM conversations WHERE conversation_id = $1{lock}"
+            "SELECT state, assigned_to FROM conversations WHERE conversation_id = $1{lock}"
         )))
         .bind(conversation_id)
         .fetch_optional(tx.conn())
         .await?;
-        if found.is_none() {
+        let Some(found) = found else {
             return Err(StoreError::UnknownConversation(conversation_id.to_owned()));
+        };
+        let state: String = found.try_get("state")?;
+        let assigned_to: Option<String> = found.try_get("assigned_to")?;
+        let allowed = match when {
+            When::Always => true,
+            When::InState(wanted) => state == wanted,
+            When::OwnedBy(staff) => state == "staff" && assigned_to.as_deref() == Some(staff),
+        };
+        if !allowed {
+            return Ok(None);
         }
         let seq: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
@@ -152,7 +198,7 @@ impl Store {
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
-        Ok(seq)
+        Ok(Some(seq))
     }
 
     /// Every message of a conversation, in order.
@@ -237,5 +283,58 @@ impl Store {
             query = query.bind(*state);
         }
         Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+    }
+
+    /// Hands a conversation the bot owns to staff (`bot` → `waiting_for_staff`), attaching
+    /// `summary`, atomically; returns whether this caller moved it.
+    pub async fn request_staff(
+        &self,
+        conversation_id: &str,
+        summary: &str,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE conversations SET state = 'waiting_for_staff', handoff_summary = $1, \
+             pending_action = NULL, updated_at = $2 WHERE conversation_id = $3 AND state = 'bot'",
+        )
+        .bind(summary)
+        .bind(now_ms())
+        .bind(conversation_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// A member of staff takes a waiting conversation (`waiting_for_staff` → `staff`),
+    /// atomically: of several taking it at once, exactly one gets `true`.
+    pub async fn take_conversation(
+        &self,
+        conversation_id: &str,
+        staff: &str,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE conversations SET state = 'staff', assigned_to = $1, updated_at = $2 \
+             WHERE conversation_id = $3 AND state = 'waiting_for_staff'",
+        )
+        .bind(staff)
+        .bind(now_ms())
+        .bind(conversation_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The member of staff who owns a conversation gives it back to the bot (`staff` → `bot`);
+    /// returns whether it was theirs to give.
+    pub async fn hand_back(&self, conversation_id: &str, staff: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE conversations SET state = 'bot', assigned_to = NULL, updated_at = $1 \
+             WHERE conversation_id = $2 AND state = 'staff' AND assigned_to = $3",
+        )
+        .bind(now_ms())
+        .bind(conversation_id)
+        .bind(staff)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 }

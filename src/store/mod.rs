@@ -14,7 +14,7 @@ mod read;
 mod snapshot;
 mod write;
 
-pub use conversations::{ConversationRecord, MessageRecord, now_ms};
+pub use conversations::{ConversationRecord, MessageRecord, When, now_ms};
 pub use error::StoreError;
 pub use snapshot::ImportReport;
 

@@ -3,6 +3,9 @@
 //! events (`delta` chunks of the reply as it is generated, then `done`); the turn runs on its own task, so a shopper
 //! who disconnects loses nothing — the reply is stored and shown when they come back.
 //!
+//! A shopper can ask for a person (`POST …/staff`); while staff have the conversation, the page
+//! fetches the history every few seconds to show their replies.
+//!
 //! A conversation's id is its key: long and random, known only to the browser that started it.
 
 use crate::api::ApiError;
@@ -35,6 +38,7 @@ pub fn routes(engine: Engine, store: Store) -> Router {
         .route("/api/conversations/{id}", get(history))
         .route("/api/conversations/{id}/messages", post(send))
         .route("/api/conversations/{id}/resume", post(resume))
+        .route("/api/conversations/{id}/staff", post(ask_for_staff))
         .with_state(ChatState { engine, store })
 }
 
@@ -108,6 +112,18 @@ async fn resume(
         ));
     }
     Ok(stream_turn(state.engine, id, None))
+}
+
+/// The shopper asks for a person: the conversation joins the staff queue (with the bot's summary
+/// of the case) and the shopper is told so; a turn in progress has its reply cancelled.
+async fn ask_for_staff(
+    State(state): State<ChatState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = state.engine.ask_for_staff(&id, &|_| {}).await?;
+    Ok(Json(
+        json!({"reply": outcome.reply, "state": outcome.state}),
+    ))
 }
 
 /// Runs a turn (a new message, or the resumption of an unanswered one) on its own task, and

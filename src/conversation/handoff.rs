@@ -1,0 +1,343 @@
+//! Human handoff, an explicit state machine per conversation:
+//!
+//! ```text
+//! bot ──(the bot transfers, the shopper asks, the model fails)──► waiting_for_staff
+//! waiting_for_staff ──(a member of staff takes it)──► staff
+//! staff ──(hands it back)──► bot          any ──(close)──► closed
+//! ```
+//!
+//! Every transition is one conditional write in the store, so it is race-free across tasks and
+//! clerk instances: of two members of staff taking one conversation, exactly one does; only its
+//! owner can reply or hand it back. The bot never answers a conversation it does not own: its
+//! reply is written only while the conversation is still `bot` (checked in the same
+//! transaction), so a handoff in the middle of a turn cancels that turn's reply. At handoff the
+//! bot's summary of the case — who, which orders, what was asked, what was tried, why — is
+//! attached for staff ([`summary`]).
+
+use super::{ConversationState, Engine, EngineError, ReplyEvent, ReplySink, TurnOutcome, policy};
+use crate::conversation::grounding;
+use crate::llm::{Role, ToolCall};
+use crate::store::{ConversationRecord, MessageRecord, When};
+
+/// The longest quotation of a shopper's message in a summary, in characters.
+const QUOTE_CHARS: usize = 200;
+
+/// The bot's summary of a conversation for the member of staff who takes it.
+pub fn summary(record: &ConversationRecord, messages: &[MessageRecord], why: &str) -> String {
+    let mut lines = vec![format!("Why: {why}")];
+    lines.push(match &record.authenticated_user {
+        Some(user) => format!(
+            "Customer: {user} (authenticated), on {} as {}",
+            record.channel, record.shopper
+        ),
+        None => format!(
+            "Customer: not authenticated, on {} as {}",
+            record.channel, record.shopper
+        ),
+    });
+    let mut orders: Vec<String> = messages
+        .iter()
+        .filter(|m| m.role == Role::User.as_str() || m.role == Role::Tool.as_str())
+        .flat_map(|m| grounding::facts(&m.content).tokens)
+        .filter(|token| token.starts_with('#'))
+        .collect();
+    orders.sort();
+    orders.dedup();
+    lines.push(format!(
+        "Orders mentioned: {}",
+        if orders.is_empty() {
+            "none".to_owned()
+        } else {
+            orders.join(", ")
+        }
+    ));
+    let said: Vec<&MessageRecord> = messages
+        .iter()
+        .filter(|m| m.role == Role::User.as_str())
+        .collect();
+    if let Some(first) = said.first() {
+        lines.push(format!("Asked: {}", quote(&first.content)));
+    }
+    if said.len() > 1
+        && let Some(last) = said.last()
+    {
+        lines.push(format!("Last message: {}", quote(&last.content)));
+    }
+    let tried: Vec<String> = messages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let call: ToolCall = serde_json::from_str(m.tool_call.as_deref()?).ok()?;
+            let result = messages
+                .get(i + 1)
+                .filter(|r| r.role == Role::Tool.as_str());
+            let verdict = match result {
+                Some(r) if r.content.starts_with("Error:") => {
+                    format!("failed: {}", r.content.trim_start_matches("Error:").trim())
+                }
+                Some(_) => "done".to_owned(),
+                None => "not run".to_owned(),
+            };
+            Some(format!(
+                "{} ({verdict})",
+                policy::describe(&call).replace('\n', " ")
+            ))
+        })
+        .collect();
+    lines.push(format!(
+        "Tried: {}",
+        if tried.is_empty() {
+            "nothing".to_owned()
+        } else {
+            tried.join("; ")
+        }
+    ));
+    if let Some(pending) = record
+        .pending_action
+        .as_deref()
+        .and_then(|p| serde_json::from_str::<ToolCall>(p).ok())
+    {
+        lines.push(format!(
+            "Waiting for the customer's yes to: {}",
+            policy::describe(&pending).replace('\n', " ")
+        ));
+    }
+    lines.join("\n")
+}
+
+fn quote(text: &str) -> String {
+    let mut quoted: String = text.chars().take(QUOTE_CHARS).collect();
+    if text.chars().count() > QUOTE_CHARS {
+        quoted.push('…');
+    }
+    format!("\"{quoted}\"")
+}
+
+impl Engine {
+    /// Hands a conversation the bot owns to staff, with the bot's summary and `why` stored;
+    /// returns whether this call moved it (false when it was not the bot's).
+    pub(super) async fn hand_to_staff(
+        &self,
+        conversation_id: &str,
+        why: &str,
+    ) -> Result<bool, EngineError> {
+        let record = self.record(conversation_id).await?;
+        let messages = self.store.messages(conversation_id).await?;
+        let summary = summary(&record, &messages, why);
+        let moved = self.store.request_staff(conversation_id, &summary).await?;
+        if moved {
+            tracing::info!(conversation = conversation_id, why, "handed to staff");
+            self.store
+                .append_message(
+                    conversation_id,
+                    Role::System.as_str(),
+                    &format!("Handed to staff: {why}."),
+                    None,
+                )
+                .await?;
+        }
+        Ok(moved)
+    }
+
+    /// The shopper asks for a person (a button, `/human`): the conversation goes to the staff
+    /// queue and the shopper is told so. It does not wait for a turn in progress: that turn's
+    /// reply is cancelled.
+    pub async fn ask_for_staff(
+        &self,
+        conversation_id: &str,
+        on_reply: ReplySink<'_>,
+    ) -> Result<TurnOutcome, EngineError> {
+        let moved = self
+            .hand_to_staff(conversation_id, "the customer asked for a person")
+            .await?;
+        let record = self.record(conversation_id).await?;
+        let state = ConversationState::parse(&record.state)?;
+        if state == ConversationState::Closed {
+            return Err(EngineError::Closed(conversation_id.to_owned()));
+        }
+        let words = if moved {
+            &self.replies.staff_requested
+        } else {
+            &self.replies.staff_already
+        };
+        self.store
+            .append_message(conversation_id, Role::Assistant.as_str(), words, None)
+            .await?;
+        on_reply(ReplyEvent::Text(words));
+        Ok(TurnOutcome {
+            reply: Some(words.clone()),
+            state,
+            refused_calls: 0,
+            held_replies: 0,
+            escalated: false,
+        })
+    }
+
+    /// A member of staff takes a waiting conversation; of several at once, exactly one succeeds.
+    pub async fn take(&self, conversation_id: &str, staff: &str) -> Result<bool, EngineError> {
+        self.record(conversation_id).await?;
+        let taken = self.store.take_conversation(conversation_id, staff).await?;
+        if taken {
+            self.store
+                .append_message(
+                    conversation_id,
+                    Role::System.as_str(),
+                    &format!("Taken by staff member {staff}."),
+                    None,
+                )
+                .await?;
+        }
+        Ok(taken)
+    }
+
+    /// Stores a reply of the member of staff who owns the conversation (the channel delivers
+    /// it); returns its place in the conversation.
+    pub async fn staff_reply(
+        &self,
+        conversation_id: &str,
+        staff: &str,
+        text: &str,
+    ) -> Result<i64, EngineError> {
+        let text = self.check_message(text)?;
+        self.store
+            .append_message_when(
+                conversation_id,
+                When::OwnedBy(staff),
+                Role::Staff.as_str(),
+                text,
+                None,
+            )
+            .await?
+            .ok_or_else(|| EngineError::NotOwner(conversation_id.to_owned()))
+    }
+
+    /// The member of staff who owns the conversation gives it back to the bot; the shopper is
+    /// told. Returns the words they were told.
+    pub async fn hand_back(
+        &self,
+        conversation_id: &str,
+        staff: &str,
+    ) -> Result<String, EngineError> {
+        if !self.store.hand_back(conversation_id, staff).await? {
+            self.record(conversation_id).await?;
+            return Err(EngineError::NotOwner(conversation_id.to_owned()));
+        }
+        self.store
+            .append_message(
+                conversation_id,
+                Role::System.as_str(),
+                &format!("Handed back to the bot by staff member {staff}."),
+                None,
+            )
+            .await?;
+        let words = self.replies.handed_back.clone();
+        self.store
+            .append_message(conversation_id, Role::Assistant.as_str(), &words, None)
+            .await?;
+        Ok(words)
+    }
+
+    /// Closes a conversation, whoever owns it; returns whether it was open.
+    pub async fn close(&self, conversation_id: &str) -> Result<bool, EngineError> {
+        self.record(conversation_id).await?;
+        let open = [
+            ConversationState::Bot,
+            ConversationState::WaitingForStaff,
+            ConversationState::Staff,
+        ]
+        .map(ConversationState::as_str);
+        Ok(self
+            .store
+            .move_conversation(conversation_id, &open, ConversationState::Closed.as_str())
+            .await?)
+    }
+
+    /// The conversation's record, or [`EngineError::UnknownConversation`].
+    pub(super) async fn record(
+        &self,
+        conversation_id: &str,
+    ) -> Result<ConversationRecord, EngineError> {
+        self.store
+            .conversation(conversation_id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownConversation(conversation_id.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(seq: i64, role: &str, content: &str, call: Option<&str>) -> MessageRecord {
+        MessageRecord {
+            seq,
+            role: role.into(),
+            content: content.into(),
+            tool_call: call.map(Into::into),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_summary_says_who_what_and_what_was_tried() {
+        let record = ConversationRecord {
+            conversation_id: "c1".into(),
+            channel: "telegram".into(),
+            shopper: "4242".into(),
+            state: "bot".into(),
+            authenticated_user: Some("yusuf_rossi_9620".into()),
+            pending_action: None,
+            assigned_to: None,
+            handoff_summary: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let messages = [
+            message(0, "user", "My email is yusuf.rossi7301@example.com", None),
+            message(
+                1,
+                "assistant",
+                "",
+                Some(
+                    r#"{"name":"find_user_id_by_email","arguments":{"email":"yusuf.rossi7301@example.com"}}"#,
+                ),
+            ),
+            message(2, "tool", "yusuf_rossi_9620", None),
+            message(3, "user", "Cancel #W2378156 now!", None),
+            message(
+                4,
+                "assistant",
+                "",
+                Some(
+                    r##"{"name":"cancel_pending_order","arguments":{"order_id":"#W2378156","reason":"no longer needed"}}"##,
+                ),
+            ),
+            message(
+                5,
+                "tool",
+                "Error: non-pending order cannot be cancelled",
+                None,
+            ),
+        ];
+        let text = summary(&record, &messages, "the customer asked for a person");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Why: the customer asked for a person");
+        assert_eq!(
+            lines[1],
+            "Customer: yusuf_rossi_9620 (authenticated), on telegram as 4242"
+        );
+        assert_eq!(lines[2], "Orders mentioned: #W2378156");
+        assert_eq!(
+            lines[3],
+            "Asked: \"My email is yusuf.rossi7301@example.com\""
+        );
+        assert_eq!(lines[4], "Last message: \"Cancel #W2378156 now!\"");
+        assert!(lines[5].starts_with("Tried: "), "{text}");
+        assert!(lines[5].contains("(done); "), "{text}");
+        assert!(
+            lines[5].ends_with("(failed: non-pending order cannot be cancelled)"),
+            "{text}"
+        );
+        assert_eq!(lines.len(), 6);
+    }
+}
