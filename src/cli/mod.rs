@@ -236,21 +236,33 @@ async fn eval_tau2(
         engine: crate::app::engine_config(settings),
     };
     eprintln!("running {} tasks × {} trials", tasks.len(), options.trials);
+    // Each finished trial is reported, and the results so far written, so that a long run on a
+    // CPU can be read (or stopped) before its end.
+    let done = std::sync::Mutex::new(Vec::new());
     let progress = |result: &tau2::TrialResult| {
         eprintln!(
-            "task {} trial {}: {} ({:?}, {} shopper messages, {:.0} s){}",
+            "task {} trial {}: {} ({:?}, {} shopper messages, {} calls refused, {} replies held, {:.0} s){}",
             result.task_id,
             result.trial,
             if result.passed { "pass" } else { "fail" },
             result.ending,
             result.shopper_messages,
+            result.refused_calls,
+            result.held_replies,
             result.seconds,
             result
                 .mismatch
                 .as_deref()
                 .map(|m| format!(" — differs at {m}"))
                 .unwrap_or_default()
-        )
+        );
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        done.push(result.clone());
+        let partial = json!({"partial": true, "results": *done});
+        if let Some(parent) = output.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = std::fs::write(output, format!("{partial:#}\n"));
     };
     let report = tau2::run(
         &demo::snapshot()?,

@@ -267,11 +267,7 @@ impl Engine {
     ) -> Result<TurnOutcome, EngineError> {
         let text = self.check_message(text)?;
         let _turn = self.hold(conversation_id).await;
-        let record = self
-            .store
-            .conversation(conversation_id)
-            .await?
-            .ok_or_else(|| EngineError::UnknownConversation(conversation_id.to_owned()))?;
+        let record = self.record(conversation_id).await?;
         let state = ConversationState::parse(&record.state)?;
         if state == ConversationState::Closed {
             return Err(EngineError::Closed(conversation_id.to_owned()));
@@ -291,11 +287,7 @@ impl Engine {
     ) -> Result<Option<TurnOutcome>, EngineError> {
         // After a turn still running here, the message is answered and there is nothing to do.
         let _turn = self.hold(conversation_id).await;
-        let record = self
-            .store
-            .conversation(conversation_id)
-            .await?
-            .ok_or_else(|| EngineError::UnknownConversation(conversation_id.to_owned()))?;
+        let record = self.record(conversation_id).await?;
         let messages = self.store.messages(conversation_id).await?;
         let Some(last) = messages.last() else {
             return Ok(None);
@@ -317,11 +309,7 @@ impl Engine {
         &self,
         conversation_id: &str,
     ) -> Result<Option<TurnOutcome>, EngineError> {
-        let record = self
-            .store
-            .conversation(conversation_id)
-            .await?
-            .ok_or_else(|| EngineError::UnknownConversation(conversation_id.to_owned()))?;
+        let record = self.record(conversation_id).await?;
         let messages = self.store.messages(conversation_id).await?;
         let reply = messages
             .iter()

@@ -8,7 +8,7 @@
 //! it once per process ([`LocalModel::warm_up`] does it at start), and a conversation's later
 //! steps compute only what was added since its previous step.
 
-use super::protocol::{ReplyStream, parse_step, render_step, step_schema};
+use super::protocol::{ChatRole, ReplyStream, parse_step, render_message, step_schema};
 use super::{ChatModel, LlmError, ModelFuture, ModelRequest, ModelStep, Role, TokenSink};
 use mistralrs::{
     Constraint, GgufModelBuilder, RequestBuilder, Response, TextMessageRole, TokenSource,
@@ -148,25 +148,12 @@ impl LocalModel {
     ) -> Result<(ModelStep, StepUsage), LlmError> {
         let started = Instant::now();
         let mut builder = RequestBuilder::new();
-        for (i, message) in request.messages.iter().enumerate() {
-            let (role, text) = match message.role {
-                Role::System => (TextMessageRole::System, message.content.clone()),
-                Role::User => (TextMessageRole::User, message.content.clone()),
-                Role::Assistant | Role::Staff => (
-                    TextMessageRole::Assistant,
-                    render_step(Some(&message.content), message.tool_call.as_ref()),
-                ),
-                Role::Tool => {
-                    let tool = request.messages[..i]
-                        .iter()
-                        .rev()
-                        .find_map(|m| m.tool_call.as_ref().map(|c| c.name.as_str()))
-                        .unwrap_or("the tool");
-                    (
-                        TextMessageRole::User,
-                        format!("Result of {tool}: {}", message.content),
-                    )
-                }
+        for i in 0..request.messages.len() {
+            let (role, text) = render_message(request.messages, i);
+            let role = match role {
+                ChatRole::System => TextMessageRole::System,
+                ChatRole::User => TextMessageRole::User,
+                ChatRole::Assistant => TextMessageRole::Assistant,
             };
             builder = builder.add_message(role, text);
         }

@@ -10,7 +10,7 @@
 //! current state ([`step_schema`]); otherwise a step is read leniently ([`parse_step`]), and its
 //! reply is streamed as it is generated ([`ReplyStream`]).
 
-use super::{LlmError, ModelStep, ToolCall};
+use super::{ChatMessage, LlmError, ModelStep, Role, ToolCall};
 use crate::tools::{Access, ToolSpec};
 use serde_json::{Value, json};
 
@@ -122,6 +122,42 @@ pub fn render_step(reply: Option<&str>, call: Option<&ToolCall>) -> String {
     match call {
         Some(call) => json!({"tool": call.name, "arguments": call.arguments}).to_string(),
         None => json!({"reply": reply.unwrap_or_default()}).to_string(),
+    }
+}
+
+/// The side of a chat a message is shown on to a real model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatRole {
+    /// Instructions.
+    System,
+    /// The other side: the shopper, and tool results.
+    User,
+    /// The model's own side: its steps, and staff's words.
+    Assistant,
+}
+
+/// How message `i` of `messages` is shown to a real model: an assistant message as the step it
+/// was, a tool's output as a message "Result of <tool>: …" after the call.
+pub fn render_message(messages: &[ChatMessage], i: usize) -> (ChatRole, String) {
+    let message = &messages[i];
+    match message.role {
+        Role::System => (ChatRole::System, message.content.clone()),
+        Role::User => (ChatRole::User, message.content.clone()),
+        Role::Assistant | Role::Staff => (
+            ChatRole::Assistant,
+            render_step(Some(&message.content), message.tool_call.as_ref()),
+        ),
+        Role::Tool => {
+            let tool = messages[..i]
+                .iter()
+                .rev()
+                .find_map(|m| m.tool_call.as_ref().map(|c| c.name.as_str()))
+                .unwrap_or("the tool");
+            (
+                ChatRole::User,
+                format!("Result of {tool}: {}", message.content),
+            )
+        }
     }
 }
 

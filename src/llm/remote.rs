@@ -6,8 +6,8 @@
 //! read as one step. When `constrained`, the request also asks for the step schema of the tools
 //! valid now (`response_format: json_schema`), which those servers enforce.
 
-use super::protocol::{ReplyStream, parse_step, render_step, step_schema};
-use super::{ChatModel, LlmError, ModelFuture, ModelRequest, ModelStep, Role, TokenSink};
+use super::protocol::{ChatRole, ReplyStream, parse_step, render_message, step_schema};
+use super::{ChatModel, LlmError, ModelFuture, ModelRequest, ModelStep, TokenSink};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -43,25 +43,15 @@ impl RemoteModel {
 
     /// The request body for one step.
     fn body(&self, request: &ModelRequest<'_>) -> Value {
-        let messages: Vec<Value> = request
-            .messages
-            .iter()
-            .enumerate()
-            .map(|(i, message)| match message.role {
-                Role::System => json!({"role": "system", "content": message.content}),
-                Role::User => json!({"role": "user", "content": message.content}),
-                Role::Assistant | Role::Staff => json!({
-                    "role": "assistant",
-                    "content": render_step(Some(&message.content), message.tool_call.as_ref()),
-                }),
-                Role::Tool => {
-                    let tool = request.messages[..i]
-                        .iter()
-                        .rev()
-                        .find_map(|m| m.tool_call.as_ref().map(|c| c.name.as_str()))
-                        .unwrap_or("the tool");
-                    json!({"role": "user", "content": format!("Result of {tool}: {}", message.content)})
-                }
+        let messages: Vec<Value> = (0..request.messages.len())
+            .map(|i| {
+                let (role, content) = render_message(request.messages, i);
+                let role = match role {
+                    ChatRole::System => "system",
+                    ChatRole::User => "user",
+                    ChatRole::Assistant => "assistant",
+                };
+                json!({"role": role, "content": content})
             })
             .collect();
         let mut body = json!({

@@ -128,6 +128,17 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Ending the session closes Chromium (killing chromedriver alone would leave it running).
+        use std::io::{Read, Write};
+        if let Ok(mut stream) = std::net::TcpStream::connect(self.address) {
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+            let _ = write!(
+                stream,
+                "DELETE /session/{} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session, self.address
+            );
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
