@@ -25,6 +25,8 @@ async fn a_task_passes_only_when_the_store_ends_as_the_reference_leaves_it() {
     assert!(task[0].instructions.contains("daiki.silva6295@example.com"));
 
     let agent = Arc::new(ScriptedModel::new([
+        // The warm-up step, before any task (it computes the system message once).
+        Scripted::reply("Hello!"),
         // Trial 0: the right thing.
         Scripted::call(
             "find_user_id_by_email",

@@ -201,6 +201,30 @@ pub async fn run(
     let started = Instant::now();
     let prompts = Prompts::new(settings.prompts_dir.as_deref());
     let shopper_prompts = prompts.eval_shopper()?;
+    // The agent's system message is the same in every trial: computed here once, without the
+    // engine's time-out, so that no task's first step pays for it (minutes on a CPU).
+    let (warm, warm_store) = scratch_app(snapshot, settings, scratch, "warm-up").await?;
+    let system = Engine::new(
+        warm_store.clone(),
+        warm.tools.clone(),
+        players.agent.clone(),
+        &prompts,
+        options.engine.clone(),
+    )?
+    .system_message()
+    .to_owned();
+    warm_store.close().await;
+    let greeting = [
+        ChatMessage::text(Role::System, system),
+        ChatMessage::text(Role::User, GREETING),
+    ];
+    let warm_request = ModelRequest {
+        messages: &greeting,
+        tools: &[],
+    };
+    if let Err(error) = players.agent.next_step(warm_request, &|_| {}).await {
+        tracing::warn!(%error, "the agent's model failed its first step");
+    }
     let mut results = Vec::new();
     for task in tasks {
         let reference = reference_store(snapshot, task, settings, scratch).await?;
