@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const REPLY: &str =
-    "Yes! Our Headphones come in blue, black and red, over-ear or in-ear, wired or wireless.";
+    "Yes! Our headphones come over-ear or in-ear, wired or wireless, from about fifty dollars up.";
 
 async fn wait_for(browser: &Browser, script: &str, done: impl Fn(&Value) -> bool) -> Value {
     // Waits for the page, up to a generous bound; this is no timing assertion.

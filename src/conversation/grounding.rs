@@ -1,17 +1,37 @@
 //! The grounding guard: the facts a reply states — order ids, item and product ids, tracking ids,
-//! amounts of money, order statuses — must each appear in a tool output or in the shopper's own
-//! messages of this conversation. A reply that invents one is not sent as it is.
+//! amounts of money, order statuses, product colours — must each appear in a tool output or in
+//! the shopper's own messages of this conversation. A reply that invents one is not sent as it is.
 
 use std::collections::HashSet;
 
-/// The statuses an order can have, as a reply would state them.
-const STATUSES: [&str; 6] = [
+/// The words a reply may state only as a record does: the statuses an order can have, and the
+/// colours products come in (a small model readily invents "it also comes in white").
+const WORDS: [&str; 25] = [
     "pending",
     "processed",
     "delivered",
     "cancelled",
     "return requested",
     "exchange requested",
+    "black",
+    "white",
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "orange",
+    "purple",
+    "pink",
+    "brown",
+    "gray",
+    "grey",
+    "silver",
+    "gold",
+    "beige",
+    "navy",
+    "ivory",
+    "teal",
+    "maroon",
 ];
 
 /// The facts found in a text, normalised.
@@ -19,8 +39,8 @@ const STATUSES: [&str; 6] = [
 pub struct Facts {
     /// Order ids (`#W1234567`), digit ids of six digits or more, and amounts in cents (`c4666`).
     pub tokens: HashSet<String>,
-    /// Order statuses mentioned.
-    pub statuses: HashSet<&'static str>,
+    /// Order statuses and product colours mentioned.
+    pub words: HashSet<&'static str>,
 }
 
 /// Extracts the facts of `text`.
@@ -83,9 +103,9 @@ pub fn facts(text: &str) -> Facts {
         i += 1;
     }
     let lower = text.to_lowercase();
-    for status in STATUSES {
-        if contains_word(&lower, status) {
-            facts.statuses.insert(status);
+    for word in WORDS {
+        if contains_word(&lower, word) {
+            facts.words.insert(word);
         }
     }
     facts
@@ -129,7 +149,7 @@ impl Known {
         for source in sources {
             let found = facts(source);
             known.tokens.extend(found.tokens);
-            known.statuses.extend(found.statuses);
+            known.words.extend(found.words);
         }
         Known(known)
     }
@@ -149,8 +169,8 @@ impl Known {
             })
             .chain(
                 stated
-                    .statuses
-                    .difference(&self.0.statuses)
+                    .words
+                    .difference(&self.0.words)
                     .map(|s| (*s).to_owned()),
             )
             .collect();
@@ -232,7 +252,7 @@ mod tests {
                 "c4666"
             ]
         );
-        assert_eq!(found.statuses, ["delivered"].into_iter().collect());
+        assert_eq!(found.words, ["delivered"].into_iter().collect());
         assert!(
             facts("It arrives in 5 to 7 business days, size 10.")
                 .tokens
@@ -259,6 +279,14 @@ mod tests {
         assert!(ungrounded("You mentioned order #W1111111.", ["it's #W1111111"]).is_empty());
         // Amounts are compared as money: 46.6 in JSON is $46.60.
         assert!(ungrounded("That is $46.60.", [r#"{"price": 46.6}"#]).is_empty());
+        // Colours only as the catalog (or the shopper) says them.
+        let product = r#"{"name": "Wireless Headphones", "variants": {"1": {"options": {"color": "black"}}, "2": {"options": {"color": "blue"}}}}"#;
+        assert!(ungrounded("They come in black and blue.", [product]).is_empty());
+        assert_eq!(
+            ungrounded("They come in black, white and red.", [product]),
+            ["red", "white"]
+        );
+        assert!(ungrounded("Blackberry and whiteboards are words, not colours.", [""]).is_empty());
     }
 
     #[test]
