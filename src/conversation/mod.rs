@@ -685,7 +685,19 @@ impl Engine {
     /// Nothing earlier ever changes (what changes is said by appended messages), so a model's
     /// prefix cache serves all but the newest messages.
     async fn model_messages(&self, turn: &Turn<'_>) -> Result<Vec<ChatMessage>, EngineError> {
-        let mut messages = vec![ChatMessage::text(Role::System, self.system.to_string())];
+        // Then a line naming the conversation: no two conversations' requests are then ever the
+        // same text, which matters because mistral.rs's prefix cache reuses nothing for a request
+        // identical to one it cached (every "Hi!" after the first would recompute the whole
+        // system message, minutes on a CPU).
+        let mut messages = vec![
+            ChatMessage::text(Role::System, self.system.to_string()),
+            ChatMessage::text(
+                Role::System,
+                self.replies
+                    .conversation
+                    .replace("{id}", turn.conversation_id),
+            ),
+        ];
         for stored in self.store.messages(turn.conversation_id).await? {
             let role = Role::parse(&stored.role).unwrap_or(Role::System);
             messages.push(ChatMessage {

@@ -5,7 +5,7 @@
 //! format. Decoding can be constrained to a JSON schema of exactly the steps valid now (on a GPU);
 //! on a CPU it is not, and the step is read leniently. The reply is streamed as it is generated.
 //! The system message is the same for every conversation, so mistral.rs's prefix cache computes
-//! it once per process ([`LocalModel::warm_up`] does it at start), and a conversation's later
+//! it once per process ([`LocalModel::start_warm_up`] does it at start), and a conversation's later
 //! steps compute only what was added since its previous step.
 
 use super::protocol::{ChatRole, ReplyStream, parse_step, render_message, step_schema};
