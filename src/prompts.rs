@@ -84,7 +84,7 @@ pub struct Replies {
     pub transferred: String,
     /// A reply with unsupported facts was held back.
     pub unverified: String,
-    /// Told to the model at the start of every conversation (`{id}`: its id).
+    /// Told to the model at the start of every conversation (`{started}`: when it started).
     pub conversation: String,
     /// Told to the model when the customer is authenticated (`{user}`).
     pub state_authenticated: String,

@@ -187,6 +187,8 @@ impl Drop for TurnGuard {
 /// The state of a turn in progress.
 struct Turn<'a> {
     conversation_id: &'a str,
+    /// When the conversation started, Unix milliseconds.
+    started_at: i64,
     authenticated: Option<String>,
     pending: Option<ToolCall>,
     outcome: TurnOutcome,
@@ -339,6 +341,7 @@ impl Engine {
         let state = ConversationState::parse(&record.state)?;
         let mut turn = Turn {
             conversation_id,
+            started_at: record.created_at,
             authenticated: record.authenticated_user.clone(),
             pending: record
                 .pending_action
@@ -685,8 +688,8 @@ impl Engine {
     /// Nothing earlier ever changes (what changes is said by appended messages), so a model's
     /// prefix cache serves all but the newest messages.
     async fn model_messages(&self, turn: &Turn<'_>) -> Result<Vec<ChatMessage>, EngineError> {
-        // Then a line naming the conversation: no two conversations' requests are then ever the
-        // same text, which matters because mistral.rs's prefix cache reuses nothing for a request
+        // Then a line saying when the conversation started (to the millisecond): no two
+        // conversations' requests are then ever the same text, which matters because mistral.rs's prefix cache reuses nothing for a request
         // identical to one it cached (every "Hi!" after the first would recompute the whole
         // system message, minutes on a CPU).
         let mut messages = vec![
@@ -695,7 +698,7 @@ impl Engine {
                 Role::System,
                 self.replies
                     .conversation
-                    .replace("{id}", turn.conversation_id),
+                    .replace("{started}", &utc_time(turn.started_at)),
             ),
         ];
         for stored in self.store.messages(turn.conversation_id).await? {
@@ -712,5 +715,43 @@ impl Engine {
             });
         }
         Ok(messages)
+    }
+}
+
+/// A Unix time in milliseconds as `2026-11-24 02:28:20.840 UTC`.
+fn utc_time(ms: i64) -> String {
+    let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1_000 % 60,
+        in_day % 1_000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_written_in_utc() {
+        assert_eq!(super::utc_time(0), "1970-01-01 00:00:00.000 UTC");
+        assert_eq!(
+            super::utc_time(1_795_486_100_840),
+            "2026-11-24 02:08:20.840 UTC"
+        );
+        assert_eq!(
+            super::utc_time(951_782_400_000),
+            "2000-02-29 00:00:00.000 UTC"
+        );
     }
 }
