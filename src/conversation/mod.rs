@@ -260,7 +260,8 @@ impl Engine {
     }
 
     /// Takes one turn: stores the shopper's `text`, and unless staff own the conversation, answers
-    /// it. The reply goes to `on_reply` as it is generated, as far as the grounding guard has checked it.
+    /// it. The reply goes to `on_reply` as it is generated, as far as the grounding guard has
+    /// checked it.
     pub async fn turn(
         &self,
         conversation_id: &str,
