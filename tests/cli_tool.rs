@@ -326,3 +326,31 @@ fn serve_demo_answers_health_and_tools_on_localhost() {
         dir.path().join("data/store.db").exists() && dir.path().join("index/meta.json").exists()
     );
 }
+
+#[test]
+fn bench_search_writes_its_results_and_eval_refuses_an_empty_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("results/search.json");
+    let (code, stdout, stderr) = run_clerk(
+        dir.path(),
+        &[
+            "bench",
+            "search",
+            "--rounds",
+            "1",
+            "--output",
+            output.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    assert_eq!(written, serde_json::from_str::<Value>(&stdout).unwrap());
+    assert_eq!(written["indexed_items"], 591);
+    assert_eq!(written["searches"], 10);
+    assert!(written["clerk_search"]["p50_us"].as_f64().unwrap() > 0.0);
+
+    // No task has that id: a clear error before any model is loaded.
+    let (code, stdout, stderr) = run_clerk(dir.path(), &["eval", "tau2", "--ids", "no-such-task"]);
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert!(stderr.contains("no task to run"), "{stderr}");
+}
