@@ -165,6 +165,23 @@ pub enum Command {
     /// Evaluate the agent on reference tasks with a simulated shopper.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Manage staff console accounts.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+/// Staff console accounts.
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Create an account (or reset its password and role). The password is read from
+    /// CLERK_STAFF_PASSWORD, else from the first line of standard input.
+    Add {
+        /// The username.
+        username: String,
+        /// `staff` (answers shoppers) or `merchant` (also merchant mode).
+        #[arg(long, default_value = "staff")]
+        role: String,
+    },
 }
 
 /// Benchmarks.
@@ -262,6 +279,37 @@ pub struct ServeArgs {
     /// Start on the bundled demo store (imported when the store is empty)
     #[arg(long, env = "CLERK_DEMO")]
     pub demo: bool,
+    /// Telegram bot token (from @BotFather); Telegram is served when set
+    #[arg(long, env = "CLERK_TELEGRAM_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub telegram_token: Option<String>,
+    /// Telegram Bot API address [default: Telegram's own]
+    #[arg(long, env = "CLERK_TELEGRAM_API_URL", value_name = "URL")]
+    pub telegram_api_url: Option<String>,
+    /// Public HTTPS address of this server's /telegram/webhook: updates then come by webhook
+    /// instead of long polling
+    #[arg(long, env = "CLERK_TELEGRAM_WEBHOOK_URL", value_name = "URL")]
+    pub telegram_webhook_url: Option<String>,
+    /// Secret Telegram must send with each webhook request
+    #[arg(long, env = "CLERK_TELEGRAM_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
+    pub telegram_webhook_secret: Option<String>,
+    /// Discord bot token; Discord is served when set
+    #[arg(long, env = "CLERK_DISCORD_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub discord_token: Option<String>,
+    /// Guild channel ids (comma-separated) where a mention of the bot is answered
+    #[arg(long, env = "CLERK_DISCORD_CHANNELS", value_name = "IDS", value_delimiter = ',')]
+    pub discord_channels: Vec<u64>,
+    /// Another address for Discord's API (a local test server)
+    #[arg(long, env = "CLERK_DISCORD_API_PROXY", value_name = "URL")]
+    pub discord_api_proxy: Option<String>,
+    /// Least milliseconds between two edits of a streamed reply in a messaging app [default: 1000]
+    #[arg(long, env = "CLERK_EDIT_INTERVAL_MS", value_name = "MS")]
+    pub edit_interval_ms: Option<u64>,
+    /// Hours a staff console session lasts [default: 12]
+    #[arg(long, env = "CLERK_SESSION_HOURS", value_name = "HOURS")]
+    pub session_hours: Option<u64>,
+    /// Mark the staff session cookie Secure (when clerk is served behind HTTPS)
+    #[arg(long, env = "CLERK_SECURE_COOKIE")]
+    pub secure_cookie: bool,
 }
 
 /// The configuration file's shape: the same settings as the flags.
@@ -305,6 +353,26 @@ pub struct FileServeConfig {
     pub api_key: Option<String>,
     /// See `--demo`.
     pub demo: Option<bool>,
+    /// See `--telegram-token`.
+    pub telegram_token: Option<String>,
+    /// See `--telegram-api-url`.
+    pub telegram_api_url: Option<String>,
+    /// See `--telegram-webhook-url`.
+    pub telegram_webhook_url: Option<String>,
+    /// See `--telegram-webhook-secret`.
+    pub telegram_webhook_secret: Option<String>,
+    /// See `--discord-token`.
+    pub discord_token: Option<String>,
+    /// See `--discord-channels`.
+    pub discord_channels: Option<Vec<u64>>,
+    /// See `--discord-api-proxy`.
+    pub discord_api_proxy: Option<String>,
+    /// See `--edit-interval-ms`.
+    pub edit_interval_ms: Option<u64>,
+    /// See `--session-hours`.
+    pub session_hours: Option<u64>,
+    /// See `--secure-cookie`.
+    pub secure_cookie: Option<bool>,
 }
 
 /// Every setting, resolved.
@@ -338,6 +406,26 @@ pub struct Settings {
     pub api_key: Option<String>,
     /// Whether `serve` starts on the demo store.
     pub demo: bool,
+    /// Telegram bot token, when Telegram is served.
+    pub telegram_token: Option<String>,
+    /// Telegram Bot API address, when not Telegram's own.
+    pub telegram_api_url: Option<String>,
+    /// Public address of the Telegram webhook (webhook mode).
+    pub telegram_webhook_url: Option<String>,
+    /// Secret of the Telegram webhook.
+    pub telegram_webhook_secret: Option<String>,
+    /// Discord bot token, when Discord is served.
+    pub discord_token: Option<String>,
+    /// Guild channels where mentions are answered.
+    pub discord_channels: Vec<u64>,
+    /// Another address for Discord's API.
+    pub discord_api_proxy: Option<String>,
+    /// Least time between two edits of a streamed reply.
+    pub edit_interval: std::time::Duration,
+    /// How long a console session lasts.
+    pub session_lifetime: std::time::Duration,
+    /// Whether the console's cookie is `Secure`.
+    pub secure_cookie: bool,
 }
 
 impl Settings {
@@ -413,6 +501,41 @@ impl Settings {
                 .or(file.serve.api_key)
                 .filter(|k| !k.is_empty()),
             demo: serve_args.demo || file.serve.demo.unwrap_or(false),
+            telegram_token: serve_args
+                .telegram_token
+                .or(file.serve.telegram_token)
+                .filter(|t| !t.is_empty()),
+            telegram_api_url: serve_args.telegram_api_url.or(file.serve.telegram_api_url),
+            telegram_webhook_url: serve_args
+                .telegram_webhook_url
+                .or(file.serve.telegram_webhook_url),
+            telegram_webhook_secret: serve_args
+                .telegram_webhook_secret
+                .or(file.serve.telegram_webhook_secret),
+            discord_token: serve_args
+                .discord_token
+                .or(file.serve.discord_token)
+                .filter(|t| !t.is_empty()),
+            discord_channels: if serve_args.discord_channels.is_empty() {
+                file.serve.discord_channels.unwrap_or_default()
+            } else {
+                serve_args.discord_channels
+            },
+            discord_api_proxy: serve_args.discord_api_proxy.or(file.serve.discord_api_proxy),
+            edit_interval: std::time::Duration::from_millis(
+                serve_args
+                    .edit_interval_ms
+                    .or(file.serve.edit_interval_ms)
+                    .unwrap_or(1000),
+            ),
+            session_lifetime: std::time::Duration::from_secs(
+                3600 * serve_args
+                    .session_hours
+                    .or(file.serve.session_hours)
+                    .unwrap_or(12)
+                    .max(1),
+            ),
+            secure_cookie: serve_args.secure_cookie || file.serve.secure_cookie.unwrap_or(false),
             data_dir,
         };
         if let Some(dir) = &settings.prompts_dir

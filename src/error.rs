@@ -91,6 +91,22 @@ pub enum Code {
     InvalidApiKey,
     /// No route at that path.
     NotFound,
+    // Staff console.
+    /// The request needs a signed-in staff session.
+    NotSignedIn,
+    /// The username or password is wrong.
+    InvalidCredentials,
+    /// A state-changing request without its session's CSRF token.
+    CsrfRejected,
+    /// The signed-in account's role may not do this.
+    Forbidden,
+    /// An account that cannot be created as given.
+    InvalidAccount,
+    /// Hashing a password failed.
+    PasswordHash,
+    // Channels.
+    /// A messaging app's API failed or refused a request.
+    ChannelPlatform,
 }
 
 impl Code {
@@ -129,6 +145,13 @@ impl Code {
             Code::MissingApiKey => ("missing_api_key", Auth, 401),
             Code::InvalidApiKey => ("invalid_api_key", Auth, 403),
             Code::NotFound => ("not_found", InvalidRequest, 404),
+            Code::NotSignedIn => ("not_signed_in", Auth, 401),
+            Code::InvalidCredentials => ("invalid_credentials", Auth, 401),
+            Code::CsrfRejected => ("csrf_token_invalid", Auth, 403),
+            Code::Forbidden => ("forbidden", Auth, 403),
+            Code::InvalidAccount => ("invalid_account", InvalidRequest, 422),
+            Code::PasswordHash => ("password_hash_failed", Internal, 500),
+            Code::ChannelPlatform => ("channel_platform_error", System, 502),
         }
     }
 

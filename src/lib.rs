@@ -15,6 +15,7 @@
 pub mod api;
 pub mod app;
 pub mod bench;
+pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod conversation;
@@ -25,6 +26,7 @@ pub mod money;
 pub mod prompts;
 pub mod retail;
 pub mod search;
+pub mod staff;
 pub mod store;
 pub mod tools;
 pub mod web;

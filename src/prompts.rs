@@ -94,6 +94,16 @@ pub struct Replies {
     pub staff_already: String,
     /// Staff gave the conversation back to the bot.
     pub handed_back: String,
+    /// A member of staff took the conversation.
+    pub staff_joined: String,
+    /// A messaging app's first message (`/start`).
+    pub welcome: String,
+    /// The shopper started over (`/reset`).
+    pub reset: String,
+    /// The shopper sent something other than text.
+    pub text_only: String,
+    /// The shopper's message could not be taken (`{error}`: why).
+    pub not_taken: String,
 }
 
 /// What the simulated shopper of `clerk eval` is told.

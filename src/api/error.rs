@@ -35,6 +35,21 @@ pub enum ApiError {
     /// A chat message could not be taken.
     #[error(transparent)]
     Engine(#[from] crate::conversation::EngineError),
+    /// A staff endpoint was called without a valid session (none, expired, or signed out).
+    #[error("sign in to the staff console first")]
+    NotSignedIn,
+    /// Sign-in with a wrong username or password.
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// A state-changing staff request without the session's CSRF token in `X-CSRF-Token`.
+    #[error("missing or wrong CSRF token: send the session's token in X-CSRF-Token")]
+    CsrfRejected,
+    /// The signed-in role may not do this.
+    #[error("not allowed: {0}")]
+    Forbidden(&'static str),
+    /// An account operation failed.
+    #[error(transparent)]
+    Account(crate::staff::auth::AccountError),
 }
 
 impl ApiError {
@@ -59,6 +74,11 @@ impl HasCode for ApiError {
             ApiError::Tool(e) => e.code(),
             ApiError::Store(e) => e.code(),
             ApiError::Engine(e) => e.code(),
+            ApiError::NotSignedIn => Code::NotSignedIn,
+            ApiError::InvalidCredentials => Code::InvalidCredentials,
+            ApiError::CsrfRejected => Code::CsrfRejected,
+            ApiError::Forbidden(_) => Code::Forbidden,
+            ApiError::Account(e) => e.code(),
         }
     }
 }

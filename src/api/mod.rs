@@ -31,13 +31,45 @@ struct ApiState {
     api_key: Option<Arc<str>>,
 }
 
-/// The router of clerk's HTTP API, with the shopper's web chat under `/chat` when an engine is
-/// given. `api_key`, when set, is required on `/api/*` (never on the chat, which is the shoppers').
+/// The router of clerk's HTTP API, with the shopper's web chat under `/chat` and the staff
+/// console under `/staff` when an engine is given. `api_key`, when set, is required on `/api/*`
+/// (never on the chat, which is the shoppers', nor on the console, which has its own sign-in).
 pub fn router(
     app: App,
     chat: Option<crate::conversation::Engine>,
     api_key: Option<String>,
 ) -> Router {
+    router_with(
+        app,
+        Edges {
+            engine: chat,
+            api_key,
+            console: crate::staff::ConsoleConfig::default(),
+            telegram: None,
+        },
+    )
+}
+
+/// What the HTTP server serves besides the tool API.
+pub struct Edges {
+    /// The engine behind the web chat and the staff console (neither is served without one).
+    pub engine: Option<crate::conversation::Engine>,
+    /// The key `/api/*` needs, if any.
+    pub api_key: Option<String>,
+    /// How the staff console runs.
+    pub console: crate::staff::ConsoleConfig,
+    /// The Telegram channel, when it takes updates by webhook (`POST /telegram/webhook`).
+    pub telegram: Option<Arc<crate::channel::telegram::TelegramChannel>>,
+}
+
+/// The router of clerk's HTTP API with everything `edges` names.
+pub fn router_with(app: App, edges: Edges) -> Router {
+    let Edges {
+        engine: chat,
+        api_key,
+        console,
+        telegram,
+    } = edges;
     let state = ApiState {
         app,
         api_key: api_key.map(Arc::from),
@@ -53,7 +85,12 @@ pub fn router(
         .fallback(|| async { ApiError::NotFound })
         .with_state(state);
     if let Some(engine) = chat {
-        router = router.nest("/chat", crate::web::routes(engine, store));
+        router = router
+            .nest("/chat", crate::web::routes(engine.clone(), store))
+            .nest("/staff", crate::staff::routes(engine, console));
+    }
+    if let Some(telegram) = telegram {
+        router = router.merge(crate::channel::telegram::webhook_routes(telegram));
     }
     router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

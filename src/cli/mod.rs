@@ -7,7 +7,7 @@ use crate::api;
 use crate::app::App;
 use crate::config::{
     BenchCommand, CatalogCommand, Cli, Command, EvalCommand, Format, IndexCommand, ServeArgs,
-    Settings,
+    Settings, StaffCommand,
 };
 use crate::conversation::ReplyEvent;
 use crate::money::Cents;
@@ -98,6 +98,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &output,
             )
             .await
+        }
+        Command::Staff(StaffCommand::Add { username, role }) => {
+            let password = match std::env::var("CLERK_STAFF_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    use std::io::BufRead;
+                    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                        eprint!("password for {username}: ");
+                    }
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let store = Store::connect(&settings.database).await?;
+            match crate::staff::auth::add_account(&store, &username, &password, &role).await {
+                Ok(()) => {
+                    eprintln!("account {username} ({role}) saved");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(
+                    error @ (crate::staff::auth::AccountError::InvalidUsername
+                    | crate::staff::auth::AccountError::WeakPassword
+                    | crate::staff::auth::AccountError::UnknownRole(_)),
+                ) => {
+                    eprintln!("error: {error}");
+                    Ok(ExitCode::from(EXIT_USAGE))
+                }
+                Err(error) => Err(error.into()),
+            }
         }
         Command::Catalog(CatalogCommand::SetItem {
             item_id,
@@ -379,11 +409,64 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
     let address = listener.local_addr()?;
     tracing::info!(
         store = %crate::store::redact(&settings.database),
-        "clerk is serving on http://{address} (web chat: /chat, health: /health, tools: /api/tools)"
+        "clerk is serving on http://{address} (web chat: /chat, staff console: /staff, health: /health, tools: /api/tools)"
     );
+    let telegram = match &settings.telegram_token {
+        Some(token) => {
+            let parse = |name: &str, url: &Option<String>| -> anyhow::Result<Option<reqwest::Url>> {
+                url.as_deref()
+                    .map(|u| reqwest::Url::parse(u).with_context(|| format!("invalid {name} {u:?}")))
+                    .transpose()
+            };
+            let channel = std::sync::Arc::new(crate::channel::telegram::TelegramChannel::new(
+                engine.clone(),
+                crate::channel::telegram::TelegramConfig {
+                    token: token.clone(),
+                    api_url: parse("--telegram-api-url", &settings.telegram_api_url)?,
+                    webhook_url: parse("--telegram-webhook-url", &settings.telegram_webhook_url)?,
+                    webhook_secret: settings.telegram_webhook_secret.clone(),
+                    poll_timeout: std::time::Duration::from_secs(25),
+                    edit_interval: settings.edit_interval,
+                },
+            ));
+            let running = channel.clone();
+            tokio::spawn(async move {
+                if let Err(error) = running.run().await {
+                    tracing::error!(%error, "Telegram stopped");
+                }
+            });
+            Some(channel)
+        }
+        None => None,
+    };
+    if let Some(token) = &settings.discord_token {
+        let config = crate::channel::discord::DiscordConfig {
+            token: token.clone(),
+            allowed_channels: settings.discord_channels.clone(),
+            api_proxy: settings.discord_api_proxy.clone(),
+            edit_interval: settings.edit_interval,
+        };
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            if let Err(error) = crate::channel::discord::DiscordChannel::run(engine, config).await {
+                tracing::error!(%error, "Discord stopped");
+            }
+        });
+    }
     api::serve(
         listener,
-        api::router(app, Some(engine), settings.api_key.clone()),
+        api::router_with(
+            app,
+            api::Edges {
+                engine: Some(engine),
+                api_key: settings.api_key.clone(),
+                console: crate::staff::ConsoleConfig {
+                    session_lifetime: settings.session_lifetime,
+                    secure_cookie: settings.secure_cookie,
+                },
+                telegram,
+            },
+        ),
     )
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -186,12 +186,21 @@ impl Engine {
                     None,
                 )
                 .await?;
+            // The shopper is told a person is here, through their own channel.
+            self.store
+                .append_outgoing(
+                    conversation_id,
+                    When::OwnedBy(staff),
+                    Role::Staff.as_str(),
+                    &self.replies.staff_joined,
+                )
+                .await?;
         }
         Ok(taken)
     }
 
-    /// Stores a reply of the member of staff who owns the conversation (the channel delivers
-    /// it); returns its place in the conversation.
+    /// Stores a reply of the member of staff who owns the conversation, queued for the
+    /// shopper's channel to deliver; returns its place in the conversation.
     pub async fn staff_reply(
         &self,
         conversation_id: &str,
@@ -200,12 +209,11 @@ impl Engine {
     ) -> Result<i64, EngineError> {
         let text = self.check_message(text)?;
         self.store
-            .append_message_when(
+            .append_outgoing(
                 conversation_id,
                 When::OwnedBy(staff),
                 Role::Staff.as_str(),
                 text,
-                None,
             )
             .await?
             .ok_or_else(|| EngineError::NotOwner(conversation_id.to_owned()))
@@ -232,7 +240,12 @@ impl Engine {
             .await?;
         let words = self.replies.handed_back.clone();
         self.store
-            .append_message(conversation_id, Role::Assistant.as_str(), &words, None)
+            .append_outgoing(
+                conversation_id,
+                When::Always,
+                Role::Assistant.as_str(),
+                &words,
+            )
             .await?;
         Ok(words)
     }

@@ -230,6 +230,16 @@ impl Engine {
         Ok(self.store.create_conversation(channel, shopper).await?)
     }
 
+    /// The store the engine writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// What clerk itself says to shoppers.
+    pub fn replies(&self) -> &Replies {
+        &self.replies
+    }
+
     /// Checks a shopper's message before anything is stored: not empty, not too long. Returns it
     /// trimmed.
     pub fn check_message<'t>(&self, text: &'t str) -> Result<&'t str, EngineError> {

@@ -1,7 +1,7 @@
 //! Conversations and their messages. Each message is written in its own transaction as soon as
 //! it exists, so that a crash mid-turn keeps everything said before it.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, WriteTx};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -63,7 +63,67 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreError> {
+/// The channels whose shoppers are sent messages written outside a turn (through the outbox);
+/// the web chat fetches them itself.
+pub const PUSH_CHANNELS: [&str; 2] = ["telegram", "discord"];
+
+/// Appends a message inside `tx` if the conversation is as `when` says; returns its place and
+/// the conversation's channel.
+pub(super) async fn append_in(
+    tx: &mut WriteTx,
+    conversation_id: &str,
+    when: When<'_>,
+    role: &str,
+    content: &str,
+    tool_call: Option<&str>,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let lock = tx.backend.row_lock();
+    let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT state, assigned_to, channel FROM conversations WHERE conversation_id = $1{lock}"
+    )))
+    .bind(conversation_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(found) = found else {
+        return Err(StoreError::UnknownConversation(conversation_id.to_owned()));
+    };
+    let state: String = found.try_get("state")?;
+    let assigned_to: Option<String> = found.try_get("assigned_to")?;
+    let channel: String = found.try_get("channel")?;
+    let allowed = match when {
+        When::Always => true,
+        When::InState(wanted) => state == wanted,
+        When::OwnedBy(staff) => state == "staff" && assigned_to.as_deref() == Some(staff),
+    };
+    if !allowed {
+        return Ok(None);
+    }
+    let seq: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
+        .bind(conversation_id)
+        .fetch_one(tx.conn())
+        .await?;
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO messages (conversation_id, seq, role, content, tool_call, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(conversation_id)
+    .bind(seq)
+    .bind(role)
+    .bind(content)
+    .bind(tool_call)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("UPDATE conversations SET updated_at = $1 WHERE conversation_id = $2")
+        .bind(now)
+        .bind(conversation_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(Some((seq, channel)))
+}
+
+pub(super) fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreError> {
     Ok(ConversationRecord {
         conversation_id: row.try_get("conversation_id")?,
         channel: row.try_get("channel")?,
@@ -111,6 +171,7 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        self.touched();
         Ok(record)
     }
 
@@ -154,50 +215,42 @@ impl Store {
         tool_call: Option<&str>,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.write().await?;
-        let lock = self.backend.row_lock();
-        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT state, assigned_to FROM conversations WHERE conversation_id = $1{lock}"
-        )))
-        .bind(conversation_id)
-        .fetch_optional(tx.conn())
-        .await?;
-        let Some(found) = found else {
-            return Err(StoreError::UnknownConversation(conversation_id.to_owned()));
-        };
-        let state: String = found.try_get("state")?;
-        let assigned_to: Option<String> = found.try_get("assigned_to")?;
-        let allowed = match when {
-            When::Always => true,
-            When::InState(wanted) => state == wanted,
-            When::OwnedBy(staff) => state == "staff" && assigned_to.as_deref() == Some(staff),
-        };
-        if !allowed {
+        let seq = append_in(&mut tx, conversation_id, when, role, content, tool_call).await?;
+        tx.commit().await?;
+        self.touched();
+        Ok(seq.map(|(seq, _)| seq))
+    }
+
+    /// Appends a message that the shopper's app must be sent outside a turn (a reply of staff,
+    /// a notice): as [`Store::append_message_when`], and in the same transaction queued in the
+    /// outbox of the conversation's channel when that channel pushes (see
+    /// [`Store::claim_outbox`]).
+    pub async fn append_outgoing(
+        &self,
+        conversation_id: &str,
+        when: When<'_>,
+        role: &str,
+        content: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.write().await?;
+        let Some((seq, channel)) = append_in(&mut tx, conversation_id, when, role, content, None).await?
+        else {
             return Ok(None);
-        }
-        let seq: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
-                .bind(conversation_id)
-                .fetch_one(tx.conn())
-                .await?;
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO messages (conversation_id, seq, role, content, tool_call, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(conversation_id)
-        .bind(seq)
-        .bind(role)
-        .bind(content)
-        .bind(tool_call)
-        .bind(now)
-        .execute(tx.conn())
-        .await?;
-        sqlx::query("UPDATE conversations SET updated_at = $1 WHERE conversation_id = $2")
-            .bind(now)
+        };
+        if PUSH_CHANNELS.contains(&channel.as_str()) {
+            sqlx::query(
+                "INSERT INTO outbox (conversation_id, seq, channel, claimed_until, created_at) \
+                 VALUES ($1, $2, $3, 0, $4)",
+            )
             .bind(conversation_id)
+            .bind(seq)
+            .bind(&channel)
+            .bind(now_ms())
             .execute(tx.conn())
             .await?;
+        }
         tx.commit().await?;
+        self.touched();
         Ok(Some(seq))
     }
 
@@ -256,6 +309,7 @@ impl Store {
         .bind(expected)
         .execute(&self.pool)
         .await?;
+        self.touched();
         Ok(result.rows_affected() == 1)
     }
 
@@ -282,7 +336,9 @@ impl Store {
         for state in from {
             query = query.bind(*state);
         }
-        Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+        let moved = query.execute(&self.pool).await?.rows_affected() == 1;
+        self.touched();
+        Ok(moved)
     }
 
     /// Hands a conversation the bot owns to staff (`bot` → `waiting_for_staff`), attaching
@@ -301,6 +357,7 @@ impl Store {
         .bind(conversation_id)
         .execute(&self.pool)
         .await?;
+        self.touched();
         Ok(result.rows_affected() == 1)
     }
 
@@ -320,6 +377,7 @@ impl Store {
         .bind(conversation_id)
         .execute(&self.pool)
         .await?;
+        self.touched();
         Ok(result.rows_affected() == 1)
     }
 
@@ -335,6 +393,7 @@ impl Store {
         .bind(staff)
         .execute(&self.pool)
         .await?;
+        self.touched();
         Ok(result.rows_affected() == 1)
     }
 }

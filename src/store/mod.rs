@@ -7,14 +7,18 @@
 //! [`WriteTx`]: on SQLite it takes the database's write lock up front (`BEGIN IMMEDIATE`), on
 //! PostgreSQL it locks the rows it reads (`FOR UPDATE`), so concurrent writers never lose an update.
 
+mod channels;
 mod conversations;
 mod error;
 pub mod model;
 mod read;
 mod snapshot;
+mod staff;
 mod write;
 
-pub use conversations::{ConversationRecord, MessageRecord, When, now_ms};
+pub use channels::Outgoing;
+pub use conversations::{ConversationRecord, MessageRecord, PUSH_CHANNELS, When, now_ms};
+pub use staff::{ActionRecord, SessionRecord};
 pub use error::StoreError;
 pub use snapshot::ImportReport;
 
@@ -79,6 +83,9 @@ pub struct CatalogStamp {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Woken whenever this process changes a conversation (a message, a state), for the live
+    /// views and the channels' outboxes; other instances' changes are found by polling.
+    changes: std::sync::Arc<tokio::sync::Notify>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -121,12 +128,27 @@ impl Store {
             .bind(random_id())
             .execute(&pool)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            changes: Default::default(),
+        })
     }
 
     /// Which SQL database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Resolves at the next change this process makes to a conversation (create it before
+    /// reading the state it guards, then await it).
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changes.notified()
+    }
+
+    /// Tells those awaiting [`Store::changed`] that a conversation changed.
+    fn touched(&self) {
+        self.changes.notify_waiters();
     }
 
     /// Closes every connection (waits for those in use).

@@ -2,6 +2,7 @@
 //! tau2 comparison rule, and running the `clerk` binary.
 #![allow(dead_code)]
 
+pub mod telegram;
 pub mod webdriver;
 
 use clerk::prompts::Prompts;
@@ -263,6 +264,16 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         api_key: None,
         demo: false,
+        telegram_token: None,
+        telegram_api_url: None,
+        telegram_webhook_url: None,
+        telegram_webhook_secret: None,
+        discord_token: None,
+        discord_channels: Vec::new(),
+        discord_api_proxy: None,
+        edit_interval: std::time::Duration::from_millis(1000),
+        session_lifetime: std::time::Duration::from_secs(3600),
+        secure_cookie: false,
     }
 }
 

@@ -1,0 +1,522 @@
+//! Messaging channels: how a shopper's app reaches the engine and how replies reach the app.
+//!
+//! One abstraction serves every app that pushes messages to clerk (Telegram, Discord): an
+//! [`Outlet`] knows how to send, edit and delete a message and show `typing…` in a chat, and its
+//! length limit. [`Channel`] does the rest, the same for all of them:
+//!
+//! - an update in ([`Channel::take_in`]) is recorded with its update key in the same transaction
+//!   as the shopper's message, so a redelivered update is never answered twice; the answer then
+//!   runs on its own task;
+//! - the bot's reply streams into one message, edited at most once per `edit_interval`, split at
+//!   the app's limit when whole ([`Channel::answer`]);
+//! - replies written outside a turn (staff's, "you're back with the bot") wait in the store's
+//!   outbox until the channel's worker sends them ([`Channel::deliver_outbox`]);
+//! - after a restart, messages left unanswered are answered ([`Channel::recover`]).
+//!
+//! The web chat is the one channel that pulls (the page streams its own turn and fetches the
+//! history), so it has no outlet. Adding an app is one module: its outlet, and the loop that
+//! feeds [`Channel::take_in`].
+
+pub mod discord;
+pub mod telegram;
+
+use crate::conversation::{Engine, EngineError, ReplyEvent};
+use crate::store::{Store, StoreError};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Why a channel could not take a message in or deliver one.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// The app's API refused or failed a request.
+    #[error("{channel} API: {message}")]
+    Platform {
+        /// Which app.
+        channel: &'static str,
+        /// What it said.
+        message: String,
+    },
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl crate::error::HasCode for ChannelError {
+    fn code(&self) -> crate::error::Code {
+        match self {
+            ChannelError::Platform { .. } => crate::error::Code::ChannelPlatform,
+            ChannelError::Engine(e) => e.code(),
+            ChannelError::Store(e) => e.code(),
+        }
+    }
+}
+
+/// What a shopper sent, as far as clerk cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A text message.
+    Text(String),
+    /// The app's first message (`/start`).
+    Start,
+    /// Asks for a person (`/human`).
+    Human,
+    /// Starts over (`/reset`): the open conversation is closed.
+    Reset,
+    /// Something clerk cannot read (a photo, a sticker…).
+    NotText,
+}
+
+impl Incoming {
+    /// A text as a command when it is one (`/human`, `/human@store_bot`), else as text.
+    pub fn parse(text: &str) -> Incoming {
+        let first = text.split_whitespace().next().unwrap_or_default();
+        let command = first.split('@').next().unwrap_or_default();
+        match command.to_ascii_lowercase().as_str() {
+            "/start" => Incoming::Start,
+            "/human" => Incoming::Human,
+            "/reset" => Incoming::Reset,
+            _ => Incoming::Text(text.to_owned()),
+        }
+    }
+}
+
+/// A messaging app's side of a channel: what clerk can do in a chat there.
+pub trait Outlet: Send + Sync + 'static {
+    /// The channel's name, as stored with its conversations.
+    const CHANNEL: &'static str;
+    /// The longest message the app takes, in [`Outlet::length`] units.
+    const MAX_LENGTH: usize;
+
+    /// A text's length as the app counts it (Unicode scalar values unless it says otherwise).
+    fn length(text: &str) -> usize {
+        text.chars().count()
+    }
+
+    /// Sends a message; returns its id.
+    fn send(&self, chat: &str, text: &str)
+    -> impl Future<Output = Result<String, ChannelError>> + Send;
+
+    /// Replaces a sent message's text.
+    fn edit(
+        &self,
+        chat: &str,
+        message: &str,
+        text: &str,
+    ) -> impl Future<Output = Result<(), ChannelError>> + Send;
+
+    /// Deletes a sent message.
+    fn delete(&self, chat: &str, message: &str)
+    -> impl Future<Output = Result<(), ChannelError>> + Send;
+
+    /// Shows that clerk is writing.
+    fn typing(&self, chat: &str) -> impl Future<Output = Result<(), ChannelError>> + Send;
+}
+
+/// Splits a text into pieces no longer than `max` (as `length` counts), at a paragraph, line or
+/// word break when one is in the second half of a piece.
+pub fn split(text: &str, max: usize, length: fn(&str) -> usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest = text.trim();
+    while length(rest) > max {
+        // The longest prefix within the limit, on a character boundary.
+        let mut end = 0;
+        for (i, c) in rest.char_indices() {
+            let next = i + c.len_utf8();
+            if length(&rest[..next]) > max {
+                break;
+            }
+            end = next;
+        }
+        let window = &rest[..end];
+        let cut = ["\n\n", "\n", " "]
+            .iter()
+            .filter_map(|sep| window.rfind(sep))
+            .find(|&at| at >= end / 2)
+            .unwrap_or(end);
+        let cut = if cut == 0 { end } else { cut };
+        pieces.push(rest[..cut].trim_end().to_owned());
+        rest = rest[cut..].trim_start();
+    }
+    if !rest.is_empty() {
+        pieces.push(rest.to_owned());
+    }
+    pieces
+}
+
+/// One app's channel over the engine.
+pub struct Channel<O: Outlet> {
+    engine: Engine,
+    outlet: O,
+    edit_interval: Duration,
+}
+
+/// An update, recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// What remains to do.
+    pub next: Next,
+    /// What the shopper is to be told now, if anything.
+    pub words: Option<String>,
+}
+
+/// What remains to do for an update once it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing: a redelivered update, or a message for staff.
+    Nothing,
+    /// Answer the conversation (on its own task: it may take the model a while).
+    Answer(String),
+}
+
+impl<O: Outlet> Channel<O> {
+    /// A channel sending through `outlet`, editing a streamed reply at most once per
+    /// `edit_interval`.
+    pub fn new(engine: Engine, outlet: O, edit_interval: Duration) -> Channel<O> {
+        Channel {
+            engine,
+            outlet,
+            edit_interval,
+        }
+    }
+
+    /// The app's side.
+    pub fn outlet(&self) -> &O {
+        &self.outlet
+    }
+
+    /// The engine answering.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn store(&self) -> &Store {
+        self.engine.store()
+    }
+
+    /// The shopper's open conversation in `chat`, or a new one.
+    async fn conversation(&self, chat: &str) -> Result<String, ChannelError> {
+        Ok(match self.store().open_conversation(O::CHANNEL, chat).await? {
+            Some(record) => record.conversation_id,
+            None => self.engine.start(O::CHANNEL, chat).await?.conversation_id,
+        })
+    }
+
+    /// Records an update from `chat` (`update_key` unique to it, the same when redelivered),
+    /// does what needs no model and sends the shopper what that says; returns what remains.
+    /// Call [`Channel::answer`] with an [`Next::Answer`], best on its own task, once the app's
+    /// offset has moved past the update.
+    pub async fn take_in(
+        &self,
+        chat: &str,
+        update_key: &str,
+        incoming: Incoming,
+    ) -> Result<Next, ChannelError> {
+        let taken = self.record(chat, update_key, incoming).await?;
+        if let Some(words) = &taken.words {
+            self.send_all(chat, words).await?;
+        }
+        Ok(taken.next)
+    }
+
+    /// As [`Channel::take_in`], but returns the words for the shopper instead of sending them
+    /// (for an app that wants them as the answer to a command).
+    pub async fn record(
+        &self,
+        chat: &str,
+        update_key: &str,
+        incoming: Incoming,
+    ) -> Result<Taken, ChannelError> {
+        let nothing = Taken {
+            next: Next::Nothing,
+            words: None,
+        };
+        if self.store().update_seen(O::CHANNEL, update_key).await? {
+            tracing::info!(channel = O::CHANNEL, update_key, "redelivered update ignored");
+            return Ok(nothing);
+        }
+        let replies = self.engine.replies().clone();
+        let command = match &incoming {
+            Incoming::Text(_) => None,
+            Incoming::Start => Some("/start"),
+            Incoming::Human => Some("/human"),
+            Incoming::Reset => Some("/reset"),
+            Incoming::NotText => {
+                return Ok(Taken {
+                    next: Next::Nothing,
+                    words: Some(replies.text_only),
+                });
+            }
+        };
+        let conversation = self.conversation(chat).await?;
+        let text = match (&incoming, command) {
+            (Incoming::Text(text), _) => match self.engine.check_message(text) {
+                Ok(text) => text.to_owned(),
+                Err(error) => {
+                    return Ok(Taken {
+                        next: Next::Nothing,
+                        words: Some(replies.not_taken.replace("{error}", &error.to_string())),
+                    });
+                }
+            },
+            (_, command) => command.unwrap_or_default().to_owned(),
+        };
+        if self
+            .store()
+            .append_inbound(&conversation, O::CHANNEL, update_key, &text)
+            .await?
+            .is_none()
+        {
+            return Ok(nothing);
+        }
+        let words = match incoming {
+            Incoming::Text(_) | Incoming::NotText => {
+                return Ok(Taken {
+                    next: Next::Answer(conversation),
+                    words: None,
+                });
+            }
+            Incoming::Start => {
+                self.store()
+                    .append_message(&conversation, "assistant", &replies.welcome, None)
+                    .await?;
+                replies.welcome
+            }
+            Incoming::Human => self
+                .engine
+                .ask_for_staff(&conversation, &|_| {})
+                .await?
+                .reply
+                .unwrap_or_default(),
+            Incoming::Reset => {
+                self.engine.close(&conversation).await?;
+                self.engine.start(O::CHANNEL, chat).await?;
+                replies.reset
+            }
+        };
+        Ok(Taken {
+            next: Next::Nothing,
+            words: Some(words),
+        })
+    }
+
+    /// Sends a whole text, split at the app's limit.
+    async fn send_all(&self, chat: &str, text: &str) -> Result<(), ChannelError> {
+        for piece in split(text, O::MAX_LENGTH, O::length) {
+            self.outlet.send(chat, &piece).await?;
+        }
+        Ok(())
+    }
+
+    /// Answers the shopper's unanswered message in `conversation`, in `chat`: `typing…` until the
+    /// reply begins, then the reply streaming into one message (edited at most once per
+    /// `edit_interval`), split at the app's limit when whole. Nothing when staff own it.
+    pub async fn answer(&self, chat: &str, conversation: &str) -> Result<(), ChannelError> {
+        let (sender, mut pieces) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
+        let sink = move |event: ReplyEvent<'_>| {
+            let _ = sender.send(match event {
+                ReplyEvent::Text(text) => Some(text.to_owned()),
+                ReplyEvent::Retract => None,
+            });
+        };
+        let turn = self.engine.resume(conversation, &sink);
+        tokio::pin!(turn);
+        let mut draft = Draft::default();
+        let mut next_typing = Instant::now();
+        let outcome = loop {
+            let due = draft.due(self.edit_interval);
+            tokio::select! {
+                outcome = &mut turn => break outcome,
+                Some(piece) = pieces.recv() => match piece {
+                    Some(text) => draft.text.push_str(&text),
+                    None => draft.text.clear(),
+                },
+                _ = tokio::time::sleep_until(next_typing), if draft.message.is_none() => {
+                    if let Err(error) = self.outlet.typing(chat).await {
+                        tracing::warn!(channel = O::CHANNEL, %error, "typing indicator failed");
+                    }
+                    next_typing = Instant::now() + Duration::from_secs(4);
+                }
+                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                    self.show(chat, &mut draft).await?;
+                }
+            }
+        };
+        let reply = match outcome {
+            Ok(outcome) => outcome.and_then(|o| o.reply),
+            Err(error) => {
+                // Nothing is lost: the message is stored, and is answered after a restart or by
+                // staff; the shopper is told.
+                tracing::error!(channel = O::CHANNEL, conversation, %error, "turn failed");
+                let words = self
+                    .engine
+                    .replies()
+                    .not_taken
+                    .replace("{error}", &error.to_string());
+                Some(words)
+            }
+        };
+        self.finish(chat, draft, reply.as_deref()).await
+    }
+
+    /// Shows a streamed reply's text so far.
+    async fn show(&self, chat: &str, draft: &mut Draft) -> Result<(), ChannelError> {
+        draft.shown_at = Some(Instant::now());
+        let visible = split(&draft.text, O::MAX_LENGTH, O::length)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        if visible.is_empty() || visible == draft.shown {
+            return Ok(());
+        }
+        match &draft.message {
+            Some(id) => self.outlet.edit(chat, id, &visible).await?,
+            None => draft.message = Some(self.outlet.send(chat, &visible).await?),
+        }
+        draft.shown = visible;
+        Ok(())
+    }
+
+    /// Puts the whole reply in place: the streamed message edited to its first piece, the rest
+    /// sent after it; a streamed message with no reply to show is deleted.
+    async fn finish(
+        &self,
+        chat: &str,
+        draft: Draft,
+        reply: Option<&str>,
+    ) -> Result<(), ChannelError> {
+        let pieces = reply
+            .map(|r| split(r, O::MAX_LENGTH, O::length))
+            .unwrap_or_default();
+        let mut pieces = pieces.into_iter();
+        // The last edit keeps the pace too.
+        if draft.message.is_some()
+            && let Some(at) = draft.shown_at
+        {
+            tokio::time::sleep_until(at + self.edit_interval).await;
+        }
+        match (&draft.message, pieces.next()) {
+            (Some(id), Some(first)) if first != draft.shown => {
+                self.outlet.edit(chat, id, &first).await?
+            }
+            (Some(_), Some(_)) => {}
+            (Some(id), None) => self.outlet.delete(chat, id).await?,
+            (None, Some(first)) => {
+                self.outlet.send(chat, &first).await?;
+            }
+            (None, None) => {}
+        }
+        for piece in pieces {
+            self.outlet.send(chat, &piece).await?;
+        }
+        Ok(())
+    }
+
+    /// Answers, in their chats, every conversation of this channel whose last message was left
+    /// unanswered (a crash or restart in the middle of a turn).
+    pub async fn recover(&self) -> Result<usize, ChannelError> {
+        let waiting = self.store().unanswered(O::CHANNEL).await?;
+        for conversation in &waiting {
+            if let Some(record) = self.store().conversation(conversation).await? {
+                self.answer(&record.shopper, conversation).await?;
+            }
+        }
+        Ok(waiting.len())
+    }
+
+    /// Sends this channel's outbox (staff's replies and notices) for ever: whatever is queued,
+    /// then again at each change this process makes, and at least every `poll` (for messages
+    /// other clerk instances queue).
+    pub async fn deliver_outbox(self: Arc<Self>, poll: Duration) {
+        loop {
+            let changed = self.store().changed();
+            match self.deliver_queued().await {
+                Ok(0) => {}
+                Ok(sent) => tracing::debug!(channel = O::CHANNEL, sent, "outbox delivered"),
+                Err(error) => tracing::warn!(channel = O::CHANNEL, %error, "outbox delivery failed"),
+            }
+            let _ = tokio::time::timeout(poll, changed).await;
+        }
+    }
+
+    /// Sends what the outbox holds now; returns how many messages went out.
+    pub async fn deliver_queued(&self) -> Result<usize, ChannelError> {
+        /// How long a claimed message is left to its worker before another may send it.
+        const LEASE_MS: i64 = 60_000;
+        let mut sent = 0;
+        loop {
+            let claimed = self.store().claim_outbox(O::CHANNEL, LEASE_MS, 32).await?;
+            if claimed.is_empty() {
+                return Ok(sent);
+            }
+            for message in claimed {
+                self.send_all(&message.shopper, &message.content).await?;
+                self.store()
+                    .finish_outbox(&message.conversation_id, message.seq)
+                    .await?;
+                sent += 1;
+            }
+        }
+    }
+}
+
+/// A reply being streamed into one message.
+#[derive(Debug, Default)]
+struct Draft {
+    /// Everything received so far.
+    text: String,
+    /// The message showing it, once sent.
+    message: Option<String>,
+    /// What that message shows.
+    shown: String,
+    /// When it was last sent or edited.
+    shown_at: Option<Instant>,
+}
+
+impl Draft {
+    /// When the message should next be updated: none while it shows everything.
+    fn due(&self, interval: Duration) -> Option<Instant> {
+        if self.text.trim().is_empty() || self.text == self.shown {
+            return None;
+        }
+        Some(self.shown_at.map_or_else(Instant::now, |at| at + interval))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars(text: &str) -> usize {
+        text.chars().count()
+    }
+
+    #[test]
+    fn long_texts_split_at_breaks_within_the_limit() {
+        let text = format!("{}\n\n{}", "a".repeat(30), "b ".repeat(20));
+        let pieces = split(&text, 32, chars);
+        assert_eq!(pieces[0], "a".repeat(30));
+        assert!(pieces.iter().all(|p| chars(p) <= 32), "{pieces:?}");
+        assert_eq!(pieces[1..].concat().replace(' ', ""), "b".repeat(20));
+        // No break at all: cut at the limit.
+        assert_eq!(split(&"é".repeat(70), 32, chars).len(), 3);
+        assert_eq!(split("short", 32, chars), vec!["short"]);
+        assert!(split("  ", 32, chars).is_empty());
+    }
+
+    #[test]
+    fn commands_are_told_from_text() {
+        assert_eq!(Incoming::parse("/human"), Incoming::Human);
+        assert_eq!(Incoming::parse("/HUMAN@store_bot please"), Incoming::Human);
+        assert_eq!(Incoming::parse("/start"), Incoming::Start);
+        assert_eq!(Incoming::parse("/reset"), Incoming::Reset);
+        assert_eq!(
+            Incoming::parse("where is /human?"),
+            Incoming::Text("where is /human?".into())
+        );
+    }
+}

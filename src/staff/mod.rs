@@ -1,0 +1,472 @@
+//! The staff console, served at `/staff`: support staff sign in, watch the queue of
+//! conversations live (server-sent events), read a whole transcript with its tool calls and the
+//! bot's summary, take a conversation, reply (the reply goes out through the shopper's own
+//! channel), hand it back to the bot or close it. Merchants sign in to the same console and may
+//! also chat with the agent in merchant mode.
+//!
+//! Every endpoint but the page and sign-in needs a session ([`auth`]); every state-changing one
+//! also needs the session's CSRF token in `X-CSRF-Token`. Every action is recorded
+//! (`GET /staff/api/actions`). Shoppers' endpoints (`/chat`) never reach any of this.
+
+pub mod auth;
+
+use crate::api::ApiError;
+use crate::conversation::{Engine, EngineError};
+use crate::store::{ConversationRecord, SessionRecord, Store};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::time::Duration;
+
+const PAGE: &str = include_str!("console.html");
+
+/// The header carrying the session's CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How the console runs.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// How long a session lasts from sign-in.
+    pub session_lifetime: Duration,
+    /// Whether the session cookie is marked `Secure` (served behind HTTPS).
+    pub secure_cookie: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> ConsoleConfig {
+        ConsoleConfig {
+            session_lifetime: Duration::from_secs(12 * 3600),
+            secure_cookie: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ConsoleState {
+    engine: Engine,
+    config: ConsoleConfig,
+}
+
+impl ConsoleState {
+    fn store(&self) -> &Store {
+        self.engine.store()
+    }
+}
+
+/// The console's routes, to be nested under `/staff`.
+pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
+    Router::new()
+        .route("/", get(|| async { ([(CACHE_CONTROL, "no-store")], Html(PAGE)) }))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/me", get(me))
+        .route("/api/queue", get(queue))
+        .route("/api/events", get(events))
+        .route("/api/actions", get(actions))
+        .route("/api/conversations/{id}", get(transcript))
+        .route("/api/conversations/{id}/take", post(take))
+        .route("/api/conversations/{id}/reply", post(reply))
+        .route("/api/conversations/{id}/hand-back", post(hand_back))
+        .route("/api/conversations/{id}/close", post(close))
+        .route("/api/merchant/conversations", post(merchant_start))
+        .route("/api/merchant/conversations/{id}/messages", post(merchant_message))
+        .with_state(ConsoleState { engine, config })
+}
+
+/// The signed-in session of a request, or [`ApiError::NotSignedIn`].
+async fn session(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
+    let cookie = headers.get(COOKIE).and_then(|v| v.to_str().ok());
+    let Some(token) = auth::cookie_token(cookie) else {
+        return Err(ApiError::NotSignedIn);
+    };
+    state
+        .store()
+        .session(&auth::digest(token))
+        .await?
+        .ok_or(ApiError::NotSignedIn)
+}
+
+/// As [`session`], for a request that changes something: the CSRF token must match too.
+async fn acting(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
+    let session = session(state, headers).await?;
+    let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    match given {
+        Some(given) if auth::same_secret(given, &session.csrf_token) => Ok(session),
+        _ => Err(ApiError::CsrfRejected),
+    }
+}
+
+fn cookie(token: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{}={token}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        auth::COOKIE
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn me_body(session: &SessionRecord) -> Value {
+    json!({
+        "username": session.username,
+        "role": session.role,
+        "csrf_token": session.csrf_token,
+        "expires_at": session.expires_at,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// Signs in: a JSON body (which a cross-site form cannot send), always a new session.
+async fn login(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(credentials) = body.map_err(ApiError::from_rejection)?;
+    // Whatever session the browser came with ends here: the new one is never one it chose.
+    if let Some(old) = auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok())) {
+        state.store().delete_session(&auth::digest(old)).await?;
+    }
+    let role = auth::check_password(state.store(), &credentials.username, &credentials.password)
+        .await
+        .map_err(ApiError::Account)?;
+    let Some(role) = role else {
+        tracing::warn!(username = %credentials.username, "staff sign-in refused");
+        return Err(ApiError::InvalidCredentials);
+    };
+    let (token, session) = auth::open_session(
+        state.store(),
+        &credentials.username,
+        &role,
+        state.config.session_lifetime,
+    )
+    .await?;
+    state
+        .store()
+        .record_action(&session.username, "sign_in", None, None)
+        .await?;
+    let mut response = Json(me_body(&session)).into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        cookie(
+            &token,
+            state.config.session_lifetime.as_secs(),
+            state.config.secure_cookie,
+        ),
+    );
+    Ok(response)
+}
+
+async fn logout(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session = acting(&state, &headers).await?;
+    if let Some(token) = auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok())) {
+        state.store().delete_session(&auth::digest(token)).await?;
+    }
+    state
+        .store()
+        .record_action(&session.username, "sign_out", None, None)
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, cookie("", 0, state.config.secure_cookie));
+    Ok(response)
+}
+
+async fn me(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(me_body(&session(&state, &headers).await?)))
+}
+
+/// A conversation as a queue entry.
+async fn entry(store: &Store, record: &ConversationRecord) -> Result<Value, ApiError> {
+    let messages = store.messages(&record.conversation_id).await?;
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| matches!(m.role.as_str(), "user" | "staff") || (m.role == "assistant" && m.tool_call.is_none()));
+    Ok(json!({
+        "conversation_id": record.conversation_id,
+        "channel": record.channel,
+        "shopper": record.shopper,
+        "state": record.state,
+        "assigned_to": record.assigned_to,
+        "authenticated_user": record.authenticated_user,
+        "why": record.handoff_summary.as_deref().and_then(|s| s.lines().next()).map(|l| l.trim_start_matches("Why: ")),
+        "last_message": last.map(|m| json!({"role": m.role, "text": m.content, "at": m.created_at})),
+        "updated_at": record.updated_at,
+    }))
+}
+
+/// The open conversations, newest change first, those waiting for staff first of all.
+async fn queue_body(store: &Store) -> Result<Value, ApiError> {
+    let mut records = store
+        .conversations_in(&["waiting_for_staff", "staff", "bot"], 100)
+        .await?;
+    records.sort_by_key(|r| (r.state != "waiting_for_staff", r.state != "staff"));
+    let mut entries = Vec::with_capacity(records.len());
+    for record in &records {
+        entries.push(entry(store, record).await?);
+    }
+    let waiting = records
+        .iter()
+        .filter(|r| r.state == "waiting_for_staff")
+        .count();
+    Ok(json!({"waiting": waiting, "conversations": entries}))
+}
+
+async fn queue(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    session(&state, &headers).await?;
+    Ok(Json(queue_body(state.store()).await?))
+}
+
+/// The queue, live: a `queue` event at once and at every change (this process's changes at
+/// once, other instances' within a second).
+async fn events(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    session(&state, &headers).await?;
+    let token = auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok()))
+        .map(auth::digest)
+        .unwrap_or_default();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(4);
+    tokio::spawn(async move {
+        let store = state.store().clone();
+        let mut seen = None;
+        loop {
+            let changed = store.changed();
+            // The session may expire or end while the stream is open.
+            let still = store.session(&token).await.ok().flatten().is_some();
+            if !still {
+                let _ = sender.send(Event::default().event("signed_out").data("{}")).await;
+                return;
+            }
+            let version = store.conversations_version().await.ok();
+            if version != seen {
+                seen = version;
+                let body = match queue_body(&store).await {
+                    Ok(body) => body,
+                    Err(error) => {
+                        tracing::warn!(%error, "staff queue failed");
+                        json!({"error": error.to_string()})
+                    }
+                };
+                let event = Event::default().event("queue").data(body.to_string());
+                if sender.send(event).await.is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = sender.closed() => return,
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (Ok(event), receiver))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+async fn actions(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    session(&state, &headers).await?;
+    Ok(Json(json!({"actions": state.store().actions(200).await?})))
+}
+
+/// A conversation of a shopper (not a merchant's), or not found.
+async fn shopper_conversation(store: &Store, id: &str) -> Result<ConversationRecord, ApiError> {
+    store
+        .conversation(id)
+        .await?
+        .filter(|r| r.channel != "merchant")
+        .ok_or_else(|| ApiError::Engine(EngineError::UnknownConversation(id.to_owned())))
+}
+
+/// The whole conversation: every message, tool calls and their results included, and the bot's
+/// summary of the case.
+async fn transcript(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    session(&state, &headers).await?;
+    let record = shopper_conversation(state.store(), &id).await?;
+    let messages: Vec<Value> = state
+        .store()
+        .messages(&id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            json!({
+                "seq": m.seq,
+                "role": m.role,
+                "text": m.content,
+                "tool_call": m.tool_call.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()),
+                "at": m.created_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "conversation_id": record.conversation_id,
+        "channel": record.channel,
+        "shopper": record.shopper,
+        "state": record.state,
+        "assigned_to": record.assigned_to,
+        "authenticated_user": record.authenticated_user,
+        "summary": record.handoff_summary,
+        "messages": messages,
+    })))
+}
+
+async fn take(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let session = acting(&state, &headers).await?;
+    shopper_conversation(state.store(), &id).await?;
+    let taken = state.engine.take(&id, &session.username).await?;
+    if !taken {
+        return Err(ApiError::Engine(EngineError::NotOwner(id)));
+    }
+    state
+        .store()
+        .record_action(&session.username, "take", Some(&id), None)
+        .await?;
+    Ok(Json(json!({"conversation_id": id, "state": "staff", "assigned_to": session.username})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    text: String,
+}
+
+async fn reply(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<ReplyBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let session = acting(&state, &headers).await?;
+    let Json(body) = body.map_err(ApiError::from_rejection)?;
+    shopper_conversation(state.store(), &id).await?;
+    let seq = state
+        .engine
+        .staff_reply(&id, &session.username, &body.text)
+        .await?;
+    state
+        .store()
+        .record_action(&session.username, "reply", Some(&id), Some(body.text.trim()))
+        .await?;
+    Ok(Json(json!({"conversation_id": id, "seq": seq})))
+}
+
+async fn hand_back(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let session = acting(&state, &headers).await?;
+    shopper_conversation(state.store(), &id).await?;
+    let words = state.engine.hand_back(&id, &session.username).await?;
+    state
+        .store()
+        .record_action(&session.username, "hand_back", Some(&id), None)
+        .await?;
+    Ok(Json(json!({"conversation_id": id, "state": "bot", "told": words})))
+}
+
+async fn close(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let session = acting(&state, &headers).await?;
+    shopper_conversation(state.store(), &id).await?;
+    let was_open = state.engine.close(&id).await?;
+    state
+        .store()
+        .record_action(&session.username, "close", Some(&id), None)
+        .await?;
+    Ok(Json(json!({"conversation_id": id, "state": "closed", "was_open": was_open})))
+}
+
+/// A merchant's session, or [`ApiError::Forbidden`] for staff.
+async fn merchant(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
+    let session = acting(state, headers).await?;
+    if session.role != "merchant" {
+        return Err(ApiError::Forbidden("merchant mode is for merchant accounts"));
+    }
+    Ok(session)
+}
+
+async fn merchant_start(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session = merchant(&state, &headers).await?;
+    let record = state.engine.start("merchant", &session.username).await?;
+    state
+        .store()
+        .record_action(&session.username, "merchant_chat", Some(&record.conversation_id), None)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"conversation_id": record.conversation_id, "state": record.state})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MerchantMessage {
+    text: String,
+}
+
+async fn merchant_message(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<MerchantMessage>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let session = merchant(&state, &headers).await?;
+    let Json(body) = body.map_err(ApiError::from_rejection)?;
+    // A merchant reaches only their own merchant conversations.
+    let mine = state
+        .store()
+        .conversation(&id)
+        .await?
+        .is_some_and(|r| r.channel == "merchant" && r.shopper == session.username);
+    if !mine {
+        return Err(ApiError::Engine(EngineError::UnknownConversation(id)));
+    }
+    let outcome = state.engine.turn(&id, &body.text, &|_| {}).await?;
+    Ok(Json(json!({"reply": outcome.reply, "state": outcome.state})))
+}

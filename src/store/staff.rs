@@ -1,0 +1,205 @@
+//! Staff and merchant accounts, their signed-in sessions, the record of their actions, and the
+//! listings the console shows. Passwords arrive here already hashed, session tokens already
+//! digested: this layer never sees a secret.
+
+use super::conversations::conversation;
+use super::{ConversationRecord, Store, StoreError, now_ms, random_id};
+use sqlx::Row;
+
+/// A signed-in session, with its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Who signed in.
+    pub username: String,
+    /// Their role (`staff`, `merchant`).
+    pub role: String,
+    /// The token the session's forms must send back.
+    pub csrf_token: String,
+    /// Unix milliseconds after which the session is void.
+    pub expires_at: i64,
+}
+
+/// An action of staff, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ActionRecord {
+    /// Who acted.
+    pub username: String,
+    /// What they did (`sign_in`, `take`, `reply`, `hand_back`, `close`, …).
+    pub action: String,
+    /// On which conversation.
+    pub conversation_id: Option<String>,
+    /// Details (the text of a reply).
+    pub detail: Option<String>,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+impl Store {
+    /// Creates an account, or replaces the password and role of an existing one.
+    pub async fn put_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO staff_accounts (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(role)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// An account's password hash and role.
+    pub async fn account(&self, username: &str) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT password_hash, role FROM staff_accounts WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok((row.try_get("password_hash")?, row.try_get("role")?)))
+            .transpose()
+    }
+
+    /// Stores a new session (by the digest of its token).
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        username: &str,
+        csrf_token: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO staff_sessions (token_hash, username, csrf_token, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(username)
+        .bind(csrf_token)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The session with this token digest, if it exists and has not expired.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.username, a.role, s.csrf_token, s.expires_at FROM staff_sessions s \
+             JOIN staff_accounts a ON a.username = s.username \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(SessionRecord {
+                username: row.try_get("username")?,
+                role: row.try_get("role")?,
+                csrf_token: row.try_get("csrf_token")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a session; also clears every expired one.
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM staff_sessions WHERE token_hash = $1 OR expires_at <= $2")
+            .bind(token_hash)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records an action of staff.
+    pub async fn record_action(
+        &self,
+        username: &str,
+        action: &str,
+        conversation_id: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO staff_actions (action_id, username, action, conversation_id, detail, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(format!("a{:016x}{:016x}", random_id(), random_id()))
+        .bind(username)
+        .bind(action)
+        .bind(conversation_id)
+        .bind(detail)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest `limit` actions of staff, newest first.
+    pub async fn actions(&self, limit: i64) -> Result<Vec<ActionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT username, action, conversation_id, detail, at FROM staff_actions \
+             ORDER BY at DESC, action_id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ActionRecord {
+                    username: row.try_get("username")?,
+                    action: row.try_get("action")?,
+                    conversation_id: row.try_get("conversation_id")?,
+                    detail: row.try_get("detail")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Shoppers' conversations (not merchants'), newest change first: those in `states`, at most
+    /// `limit`.
+    pub async fn conversations_in(
+        &self,
+        states: &[&str],
+        limit: i64,
+    ) -> Result<Vec<ConversationRecord>, StoreError> {
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..states.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT * FROM conversations WHERE channel <> 'merchant' AND state IN ({}) \
+             ORDER BY updated_at DESC, conversation_id LIMIT $1",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit);
+        for state in states {
+            query = query.bind(*state);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(conversation)
+            .collect()
+    }
+
+    /// A number that changes whenever any conversation changes (a message, a state): how many
+    /// there are and when the last changed.
+    pub async fn conversations_version(&self) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS last FROM conversations",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("last")?))
+    }
+}

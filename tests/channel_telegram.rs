@@ -1,0 +1,256 @@
+//! Telegram end to end against a fake Bot API server on 127.0.0.1 (tests/common/telegram.rs)
+//! that speaks the real protocol, with a scripted model: a whole conversation (typing…, the
+//! reply streamed by edits at a bounded rate, HTML escaped), a long reply split at 4096, a
+//! redelivered update answered once, the polling offset kept across a restart, and `/human`
+//! leading to the staff queue, with staff's reply reaching the chat and the bot answering again
+//! after the hand-back.
+
+mod common;
+
+use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
+use clerk::conversation::{Engine, EngineConfig};
+use clerk::llm::scripted::{Scripted, ScriptedModel};
+use clerk::prompts::Prompts;
+use common::telegram::{FakeTelegram, TOKEN};
+use common::{Db, TestStore, tau2_store};
+use std::sync::Arc;
+use std::time::Duration;
+
+const CHAT: i64 = 4242;
+
+struct Running {
+    test: TestStore,
+    engine: Engine,
+    model: Arc<ScriptedModel>,
+    fake: FakeTelegram,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn config(fake: &FakeTelegram, edit_interval: Duration) -> TelegramConfig {
+    TelegramConfig {
+        token: TOKEN.into(),
+        api_url: Some(fake.url.parse().unwrap()),
+        webhook_url: None,
+        webhook_secret: None,
+        poll_timeout: Duration::from_secs(2),
+        edit_interval,
+    }
+}
+
+fn run(engine: &Engine, fake: &FakeTelegram, edit_interval: Duration) -> tokio::task::JoinHandle<()> {
+    let channel = Arc::new(TelegramChannel::new(engine.clone(), config(fake, edit_interval)));
+    tokio::spawn(async move { channel.run().await.unwrap() })
+}
+
+async fn start(edit_interval: Duration) -> Running {
+    let test = tau2_store(Db::Sqlite).await;
+    let model = Arc::new(ScriptedModel::new([]));
+    let engine = Engine::new(
+        test.store.clone(),
+        test.tools(),
+        model.clone(),
+        &Prompts::new(None),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let fake = FakeTelegram::start().await;
+    let task = run(&engine, &fake, edit_interval);
+    Running {
+        test,
+        engine,
+        model,
+        fake,
+        task,
+    }
+}
+
+async fn conversation_of(test: &TestStore, chat: i64) -> clerk::store::ConversationRecord {
+    test.store
+        .open_conversation("telegram", &chat.to_string())
+        .await
+        .unwrap()
+        .expect("a conversation for the chat")
+}
+
+#[tokio::test]
+async fn a_conversation_streams_by_edits_escapes_html_and_shows_typing() {
+    let interval = Duration::from_millis(300);
+    let r = start(interval).await;
+    let reply = "Hello Ann! I can help with <b>orders</b> & returns. Which order is it about?";
+    r.model.then([Scripted::SlowReply(reply.into(), Duration::from_millis(60))]);
+    r.fake.push(FakeTelegram::text_update(1, CHAT, "hi there"));
+    r.fake
+        .wait_for("the whole reply", |f| f.texts(CHAT) == vec![reply.to_owned()])
+        .await;
+
+    // Shown as plain text: sent in HTML mode with the markup escaped.
+    let shown = r.fake.chat(CHAT);
+    assert_eq!(shown[0].parse_mode.as_deref(), Some("HTML"));
+    let sends = r.fake.calls("sendmessage");
+    assert_eq!(sends.len(), 1, "one message, then edits");
+    let edits = r.fake.calls("editmessagetext");
+    assert!(!edits.is_empty(), "the reply grew by edits");
+    let last = &edits.last().unwrap().body["text"];
+    assert_eq!(
+        last,
+        "Hello Ann! I can help with &lt;b&gt;orders&lt;/b&gt; &amp; returns. Which order is it about?"
+    );
+    // Never faster than the interval (a little slack for the clock).
+    let mut times = vec![sends[0].at];
+    times.extend(edits.iter().map(|e| e.at));
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= interval.mul_f32(0.9),
+            "two updates {:?} apart",
+            pair[1] - pair[0]
+        );
+    }
+    // typing… before the first word.
+    let typing = r.fake.calls("sendchataction");
+    assert_eq!(typing[0].body["action"], "typing");
+    assert!(typing[0].at <= sends[0].at);
+
+    // The conversation is stored as the shopper's.
+    let record = conversation_of(&r.test, CHAT).await;
+    let messages = r.test.store.messages(&record.conversation_id).await.unwrap();
+    let said: Vec<(&str, &str)> = messages.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect();
+    assert_eq!(said, vec![("user", "hi there"), ("assistant", reply)]);
+
+    // A second message continues the same conversation.
+    r.model.then([Scripted::reply("Thanks, let me look.")]);
+    r.fake.push(FakeTelegram::text_update(2, CHAT, "the one I placed last week"));
+    r.fake
+        .wait_for("the second reply", |f| {
+            f.texts(CHAT).get(1).map(String::as_str) == Some("Thanks, let me look.")
+        })
+        .await;
+    assert_eq!(r.fake.texts(CHAT).len(), 2);
+    assert_eq!(conversation_of(&r.test, CHAT).await.conversation_id, record.conversation_id);
+    r.task.abort();
+}
+
+#[tokio::test]
+async fn a_long_reply_is_split_at_telegrams_limit() {
+    let r = start(Duration::from_millis(50)).await;
+    let paragraph = "Our store ships every order with care and tracking. ".repeat(35);
+    let reply = format!("{}\n\n{}\n\n{}", paragraph.trim(), paragraph.trim(), paragraph.trim());
+    assert!(reply.len() > 4096);
+    r.model.then([Scripted::reply(&reply)]);
+    r.fake.push(FakeTelegram::text_update(1, CHAT, "tell me about shipping"));
+    r.fake
+        .wait_for("two messages", |f| f.texts(CHAT).len() == 2 && f.calls("editmessagetext").len() + f.calls("sendmessage").len() >= 2)
+        .await;
+    // Let any last edit land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let texts = r.fake.texts(CHAT);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts.iter().all(|t| t.encode_utf16().count() <= 4096));
+    assert_eq!(texts[0], format!("{}\n\n{}", paragraph.trim(), paragraph.trim()));
+    assert_eq!(texts[1], paragraph.trim());
+    r.task.abort();
+}
+
+#[tokio::test]
+async fn a_redelivered_update_is_answered_once() {
+    let r = start(Duration::from_millis(50)).await;
+    r.model.then([Scripted::reply("Hello! How can I help?")]);
+    let update = FakeTelegram::text_update(7, CHAT, "hello");
+    r.fake.push(update.clone());
+    r.fake
+        .wait_for("the reply", |f| f.texts(CHAT).len() == 1)
+        .await;
+    // Telegram sends it again (its acknowledgement was lost); a model step is there to take
+    // should clerk wrongly answer.
+    r.model.then([Scripted::reply("A second answer.")]);
+    let polls = r.fake.offsets().len();
+    r.fake.redeliver(update);
+    r.fake
+        .wait_for("two more polls", |f| f.offsets().len() >= polls + 2)
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(r.fake.texts(CHAT), vec!["Hello! How can I help?".to_owned()]);
+    let record = conversation_of(&r.test, CHAT).await;
+    let users = r
+        .test
+        .store
+        .messages(&record.conversation_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.role == "user")
+        .count();
+    assert_eq!(users, 1);
+    assert_eq!(r.model.remaining(), 1, "the model was not asked again");
+    r.task.abort();
+}
+
+#[tokio::test]
+async fn the_offset_survives_a_restart() {
+    let r = start(Duration::from_millis(50)).await;
+    r.model.then([Scripted::reply("Hello!")]);
+    r.fake.push(FakeTelegram::text_update(41, CHAT, "hello"));
+    r.fake.wait_for("the reply", |f| f.texts(CHAT).len() == 1).await;
+    r.task.abort();
+    assert_eq!(
+        r.test.store.channel_cursor("telegram").await.unwrap().as_deref(),
+        Some("42")
+    );
+    // A new process on the same store asks Telegram for what follows update 41 only.
+    let fake = FakeTelegram::start().await;
+    let task = run(&r.engine, &fake, Duration::from_millis(50));
+    fake.wait_for("a poll", |f| !f.offsets().is_empty()).await;
+    assert_eq!(fake.offsets()[0], 42);
+    task.abort();
+}
+
+#[tokio::test]
+async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
+    let r = start(Duration::from_millis(50)).await;
+    r.fake.push(FakeTelegram::text_update(1, CHAT, "/start"));
+    r.fake.wait_for("the welcome", |f| f.texts(CHAT).len() == 1).await;
+    assert!(r.fake.texts(CHAT)[0].starts_with("Hello! I'm the store's assistant."));
+
+    r.fake.push(FakeTelegram::text_update(2, CHAT, "/human"));
+    r.fake.wait_for("the handoff notice", |f| f.texts(CHAT).len() == 2).await;
+    assert_eq!(
+        r.fake.texts(CHAT)[1],
+        "I've asked a member of our team to join this conversation. They will reply here as soon as they can."
+    );
+    let record = conversation_of(&r.test, CHAT).await;
+    assert_eq!(record.state, "waiting_for_staff");
+    let queue = r
+        .test
+        .store
+        .conversations_in(&["waiting_for_staff"], 10)
+        .await
+        .unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].conversation_id, record.conversation_id);
+    assert!(queue[0].handoff_summary.as_deref().unwrap().starts_with("Why: the customer asked for a person"));
+
+    // While staff have it, the bot says nothing (no model step is queued: asking would fail).
+    r.fake.push(FakeTelegram::text_update(3, CHAT, "are you there?"));
+    let id = record.conversation_id.clone();
+    assert!(r.engine.take(&id, "maria").await.unwrap());
+    r.engine.staff_reply(&id, "maria", "Hi Ann, Maria here. I'll sort it out.").await.unwrap();
+    r.fake.wait_for("staff's reply", |f| f.texts(CHAT).len() == 4).await;
+    assert_eq!(
+        r.fake.texts(CHAT)[2..],
+        [
+            "A member of our team has joined the conversation.".to_owned(),
+            "Hi Ann, Maria here. I'll sort it out.".to_owned()
+        ]
+    );
+
+    // Back to the bot: the shopper is told, and the bot answers the next message.
+    r.engine.hand_back(&id, "maria").await.unwrap();
+    r.fake.wait_for("the hand-back notice", |f| f.texts(CHAT).len() == 5).await;
+    assert_eq!(r.fake.texts(CHAT)[4], "You're back with the store's assistant. How else can I help?");
+    r.model.then([Scripted::reply("Of course. What else do you need?")]);
+    r.fake.push(FakeTelegram::text_update(4, CHAT, "one more thing"));
+    r.fake.wait_for("the bot's answer", |f| f.texts(CHAT).len() == 6).await;
+    assert_eq!(r.fake.texts(CHAT)[5], "Of course. What else do you need?");
+    // The outbox is empty once delivered.
+    assert!(r.test.store.claim_outbox("telegram", 1, 10).await.unwrap().is_empty());
+    r.task.abort();
+}

@@ -1,0 +1,253 @@
+//! A fake Telegram Bot API on 127.0.0.1 that speaks the real HTTP/JSON protocol teloxide uses:
+//! `POST /bot<token>/<Method>` with a JSON body (method names arrive in PascalCase), answered
+//! `{"ok": true, "result": …}`. It hands out the updates a test queues (long polling honours
+//! `offset` and `timeout`), and keeps every chat's messages as a Telegram client would show
+//! them (edits applied, deletions removed), with every call it received.
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A message as the chat shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub id: i64,
+    pub text: String,
+    pub parse_mode: Option<String>,
+}
+
+/// A call the fake received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub body: Value,
+    pub at: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    updates: Vec<Value>,
+    forced: Vec<Value>,
+    calls: Vec<Call>,
+    chats: BTreeMap<i64, Vec<Shown>>,
+    next_message: i64,
+    offsets: Vec<i64>,
+}
+
+/// The fake server.
+#[derive(Clone)]
+pub struct FakeTelegram {
+    inner: Arc<Mutex<Inner>>,
+    wake: Arc<tokio::sync::Notify>,
+    pub url: String,
+}
+
+pub const TOKEN: &str = "123456:TEST-token";
+
+impl FakeTelegram {
+    /// Starts the fake on a free port.
+    pub async fn start() -> FakeTelegram {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fake = FakeTelegram {
+            inner: Arc::default(),
+            wake: Arc::default(),
+            url: format!("http://{}/", listener.local_addr().unwrap()),
+        };
+        let app = Router::new()
+            .route("/{bot}/{method}", post(handle))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        fake
+    }
+
+    /// A private text message from `chat`, as update `update_id`.
+    pub fn text_update(update_id: i64, chat: i64, text: &str) -> Value {
+        json!({
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id * 10,
+                "date": 1_795_000_000,
+                "chat": {"id": chat, "type": "private", "first_name": "Ann"},
+                "from": {"id": chat, "is_bot": false, "first_name": "Ann"},
+                "text": text,
+            }
+        })
+    }
+
+    /// Queues an update for the next getUpdates.
+    pub fn push(&self, update: Value) {
+        self.inner.lock().unwrap().updates.push(update);
+        self.wake.notify_waiters();
+    }
+
+    /// Delivers an update again at the next getUpdates, whatever offset is asked for (as after
+    /// a lost acknowledgement).
+    pub fn redeliver(&self, update: Value) {
+        self.inner.lock().unwrap().forced.push(update);
+        self.wake.notify_waiters();
+    }
+
+    /// The messages a chat shows, oldest first.
+    pub fn chat(&self, chat: i64) -> Vec<Shown> {
+        self.inner
+            .lock()
+            .unwrap()
+            .chats
+            .get(&chat)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The texts a chat shows.
+    pub fn texts(&self, chat: i64) -> Vec<String> {
+        self.chat(chat).into_iter().map(|m| m.text).collect()
+    }
+
+    /// Every call of a method (lower case), in order.
+    pub fn calls(&self, method: &str) -> Vec<Call> {
+        self.inner
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.method == method)
+            .cloned()
+            .collect()
+    }
+
+    /// The offsets getUpdates was asked for, in order.
+    pub fn offsets(&self) -> Vec<i64> {
+        self.inner.lock().unwrap().offsets.clone()
+    }
+
+    /// Waits (up to 20 s) until `check` holds.
+    pub async fn wait_for(&self, what: &str, check: impl Fn(&FakeTelegram) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !check(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the chats show {:?}",
+                self.inner.lock().unwrap().chats
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// What a Telegram app shows of a text sent in `parse_mode` (HTML entities decoded).
+fn rendered(text: &str, parse_mode: Option<&str>) -> String {
+    match parse_mode {
+        Some("HTML") => text
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&"),
+        _ => text.to_owned(),
+    }
+}
+
+fn ok(result: Value) -> Json<Value> {
+    Json(json!({"ok": true, "result": result}))
+}
+
+fn message(id: i64, chat: i64, text: &str) -> Value {
+    json!({
+        "message_id": id,
+        "date": 1_795_000_000,
+        "chat": {"id": chat, "type": "private", "first_name": "Ann"},
+        "from": {"id": 1, "is_bot": true, "first_name": "Store", "username": "store_bot"},
+        "text": text,
+    })
+}
+
+async fn handle(
+    State(fake): State<FakeTelegram>,
+    Path((bot, method)): Path<(String, String)>,
+    body: Option<Json<Value>>,
+) -> Json<Value> {
+    let body = body.map(|Json(b)| b).unwrap_or(json!({}));
+    let method = method.to_ascii_lowercase();
+    if bot != format!("bot{TOKEN}") {
+        return Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"}));
+    }
+    fake.inner.lock().unwrap().calls.push(Call {
+        method: method.clone(),
+        body: body.clone(),
+        at: Instant::now(),
+    });
+    let chat = body["chat_id"].as_i64().unwrap_or_default();
+    match method.as_str() {
+        "getme" => ok(json!({
+            "id": 1, "is_bot": true, "first_name": "Store", "username": "store_bot",
+            "can_join_groups": false, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "has_main_web_app": false,
+        })),
+        "deletewebhook" | "setwebhook" | "sendchataction" => ok(json!(true)),
+        "getupdates" => {
+            let offset = body["offset"].as_i64().unwrap_or(0);
+            let timeout = body["timeout"].as_u64().unwrap_or(0).min(2);
+            fake.inner.lock().unwrap().offsets.push(offset);
+            let deadline = Instant::now() + Duration::from_secs(timeout);
+            loop {
+                let woken = fake.wake.notified();
+                {
+                    let mut inner = fake.inner.lock().unwrap();
+                    inner
+                        .updates
+                        .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+                    let mut out: Vec<Value> = std::mem::take(&mut inner.forced);
+                    out.extend(inner.updates.iter().cloned());
+                    if !out.is_empty() || Instant::now() >= deadline {
+                        return ok(Value::Array(out));
+                    }
+                }
+                let _ = tokio::time::timeout_at(deadline.into(), woken).await;
+            }
+        }
+        "sendmessage" => {
+            let mut inner = fake.inner.lock().unwrap();
+            inner.next_message += 1;
+            let id = inner.next_message;
+            let text = rendered(body["text"].as_str().unwrap_or_default(), body["parse_mode"].as_str());
+            inner.chats.entry(chat).or_default().push(Shown {
+                id,
+                text: text.clone(),
+                parse_mode: body["parse_mode"].as_str().map(str::to_owned),
+            });
+            ok(message(id, chat, &text))
+        }
+        "editmessagetext" => {
+            let id = body["message_id"].as_i64().unwrap_or_default();
+            let text = rendered(body["text"].as_str().unwrap_or_default(), body["parse_mode"].as_str());
+            let mut inner = fake.inner.lock().unwrap();
+            let shown = inner
+                .chats
+                .get_mut(&chat)
+                .and_then(|c| c.iter_mut().find(|m| m.id == id));
+            match shown {
+                Some(shown) if shown.text == text => Json(json!({
+                    "ok": false, "error_code": 400,
+                    "description": "Bad Request: message is not modified"
+                })),
+                Some(shown) => {
+                    shown.text = text.clone();
+                    ok(message(id, chat, &text))
+                }
+                None => Json(json!({"ok": false, "error_code": 400, "description": "Bad Request: message to edit not found"})),
+            }
+        }
+        "deletemessage" => {
+            let id = body["message_id"].as_i64().unwrap_or_default();
+            let mut inner = fake.inner.lock().unwrap();
+            if let Some(chat) = inner.chats.get_mut(&chat) {
+                chat.retain(|m| m.id != id);
+            }
+            ok(json!(true))
+        }
+        _ => Json(json!({"ok": false, "error_code": 404, "description": "Not Found: method not found"})),
+    }
+}
