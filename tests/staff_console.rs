@@ -1,0 +1,390 @@
+//! The staff console's HTTP API, in process: who may call what (unauthenticated and shopper
+//! requests refused on every staff and merchant endpoint), sign-in with argon2 hashes, session
+//! fixation and CSRF defences, session expiry, the whole take → reply → hand back → close path
+//! with every action recorded, and merchant mode for merchant accounts only.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use clerk::api::{Edges, router_with};
+use clerk::app::App;
+use clerk::conversation::{Engine, EngineConfig};
+use clerk::llm::scripted::{Scripted, ScriptedModel};
+use clerk::prompts::Prompts;
+use clerk::staff::ConsoleConfig;
+use common::{Db, TestStore, tau2_store};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
+
+struct Console {
+    test: TestStore,
+    engine: Engine,
+    model: Arc<ScriptedModel>,
+    router: axum::Router,
+}
+
+async fn console(lifetime: Duration) -> Console {
+    let test = tau2_store(Db::Sqlite).await;
+    let model = Arc::new(ScriptedModel::new([]));
+    let engine = Engine::new(
+        test.store.clone(),
+        test.tools(),
+        model.clone(),
+        &Prompts::new(None),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let app = App::with_store(test.store.clone(), &common::settings_for(&test)).unwrap();
+    let router = router_with(
+        app,
+        Edges {
+            engine: Some(engine.clone()),
+            api_key: None,
+            console: ConsoleConfig {
+                session_lifetime: lifetime,
+                secure_cookie: false,
+            },
+            telegram: None,
+        },
+    );
+    clerk::staff::auth::add_account(&test.store, "maria", "maria-password-1", "staff")
+        .await
+        .unwrap();
+    clerk::staff::auth::add_account(&test.store, "owner", "owner-password-1", "merchant")
+        .await
+        .unwrap();
+    Console {
+        test,
+        engine,
+        model,
+        router,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    set_cookie: Option<String>,
+}
+
+async fn send(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    csrf: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = cookie {
+        request = request.header("cookie", format!("clerk_staff={token}"));
+    }
+    if let Some(csrf) = csrf {
+        request = request.header("x-csrf-token", csrf);
+    }
+    let request = match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        set_cookie,
+    }
+}
+
+/// Signs in; returns the session cookie's token and the CSRF token.
+async fn sign_in(router: &axum::Router, user: &str, password: &str) -> (String, String) {
+    let answer = send(
+        router,
+        "POST",
+        "/staff/api/login",
+        None,
+        None,
+        Some(json!({"username": user, "password": password})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let cookie = answer.set_cookie.unwrap();
+    let token = cookie
+        .strip_prefix("clerk_staff=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    (token, answer.body["csrf_token"].as_str().unwrap().to_owned())
+}
+
+/// A conversation waiting for staff, from the web chat.
+async fn waiting(c: &Console) -> String {
+    let id = c.engine.start("web", "browser").await.unwrap().conversation_id;
+    c.model.then([Scripted::reply("Hello! How can I help?")]);
+    c.engine.turn(&id, "hi, I need help", &|_| {}).await.unwrap();
+    c.engine.ask_for_staff(&id, &|_| {}).await.unwrap();
+    id
+}
+
+const NOT_SIGNED_IN: &str = "not_signed_in";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_staff_and_merchant_endpoint_refuses_requests_without_a_session() {
+    let c = console(Duration::from_secs(3600)).await;
+    let id = waiting(&c).await;
+    let endpoints = [
+        ("GET", "/staff/api/me".to_owned()),
+        ("GET", "/staff/api/queue".to_owned()),
+        ("GET", "/staff/api/events".to_owned()),
+        ("GET", "/staff/api/actions".to_owned()),
+        ("GET", format!("/staff/api/conversations/{id}")),
+        ("POST", format!("/staff/api/conversations/{id}/take")),
+        ("POST", format!("/staff/api/conversations/{id}/reply")),
+        ("POST", format!("/staff/api/conversations/{id}/hand-back")),
+        ("POST", format!("/staff/api/conversations/{id}/close")),
+        ("POST", "/staff/api/logout".to_owned()),
+        ("POST", "/staff/api/merchant/conversations".to_owned()),
+        ("POST", format!("/staff/api/merchant/conversations/{id}/messages")),
+    ];
+    // No cookie (a shopper), a made-up cookie, and the shopper's conversation id as a cookie.
+    for cookie in [None, Some("forged-token"), Some(id.as_str())] {
+        for (method, path) in &endpoints {
+            let body = (method == &"POST").then(|| json!({"text": "let me in"}));
+            let answer = send(&c.router, method, path, cookie, Some("x"), body).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            assert_eq!(
+                answer.body,
+                json!({"message": "sign in to the staff console first", "code": NOT_SIGNED_IN, "type": "auth"}),
+                "{method} {path}"
+            );
+        }
+    }
+    // Nothing changed.
+    let record = c.test.store.conversation(&id).await.unwrap().unwrap();
+    assert_eq!(record.state, "waiting_for_staff");
+    // The page itself is public (it shows the sign-in form), and uncached.
+    let page = c
+        .router
+        .clone()
+        .oneshot(Request::get("/staff").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_checks_the_password_and_always_makes_a_new_session() {
+    let c = console(Duration::from_secs(3600)).await;
+    for (user, password) in [("maria", "wrong-password"), ("nobody", "maria-password-1")] {
+        let answer = send(
+            &c.router,
+            "POST",
+            "/staff/api/login",
+            None,
+            None,
+            Some(json!({"username": user, "password": password})),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            answer.body,
+            json!({"message": "wrong username or password", "code": "invalid_credentials", "type": "auth"})
+        );
+        assert_eq!(answer.set_cookie, None);
+    }
+    // A sign-in form posted from another site cannot be JSON: refused.
+    let form = c
+        .router
+        .clone()
+        .oneshot(
+            Request::post("/staff/api/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("username=maria&password=maria-password-1"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::BAD_REQUEST);
+
+    let answer = send(
+        &c.router,
+        "POST",
+        "/staff/api/login",
+        Some("attacker-chosen-token"),
+        None,
+        Some(json!({"username": "maria", "password": "maria-password-1"})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let cookie = answer.set_cookie.unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/staff"), "{cookie}");
+    // Session fixation: the token the browser brought is not the session's.
+    assert!(!cookie.starts_with("clerk_staff=attacker-chosen-token"));
+    assert_eq!(
+        send(&c.router, "GET", "/staff/api/me", Some("attacker-chosen-token"), None, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Signing in again replaces the session: the old token is void.
+    let (first, _) = sign_in(&c.router, "maria", "maria-password-1").await;
+    let answer = send(
+        &c.router,
+        "POST",
+        "/staff/api/login",
+        Some(&first),
+        None,
+        Some(json!({"username": "maria", "password": "maria-password-1"})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        send(&c.router, "GET", "/staff/api/me", Some(&first), None, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Passwords are stored as argon2id hashes.
+    let (hash, role) = c.test.store.account("maria").await.unwrap().unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("maria-password-1"));
+    assert_eq!(role, "staff");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_changes_need_the_csrf_token_and_every_action_is_recorded() {
+    let c = console(Duration::from_secs(3600)).await;
+    let id = waiting(&c).await;
+    let (token, csrf) = sign_in(&c.router, "maria", "maria-password-1").await;
+    let take = format!("/staff/api/conversations/{id}/take");
+    for wrong in [None, Some("0000")] {
+        let answer = send(&c.router, "POST", &take, Some(&token), wrong, None).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            answer.body,
+            json!({"message": "missing or wrong CSRF token: send the session's token in X-CSRF-Token", "code": "csrf_token_invalid", "type": "auth"})
+        );
+    }
+    assert_eq!(c.test.store.conversation(&id).await.unwrap().unwrap().state, "waiting_for_staff");
+
+    // The queue shows it, with why.
+    let queue = send(&c.router, "GET", "/staff/api/queue", Some(&token), None, None).await;
+    assert_eq!(queue.body["waiting"], 1);
+    assert_eq!(queue.body["conversations"][0]["conversation_id"], id.as_str());
+    assert_eq!(queue.body["conversations"][0]["why"], "the customer asked for a person");
+
+    let answer = send(&c.router, "POST", &take, Some(&token), Some(&csrf), None).await;
+    assert_eq!(answer.body, json!({"conversation_id": id, "state": "staff", "assigned_to": "maria"}));
+    // Taken already: a second take is refused.
+    let again = send(&c.router, "POST", &take, Some(&token), Some(&csrf), None).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["code"], "not_conversation_owner");
+
+    let reply = send(
+        &c.router,
+        "POST",
+        &format!("/staff/api/conversations/{id}/reply"),
+        Some(&token),
+        Some(&csrf),
+        Some(json!({"text": "Hi, Maria here."})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // The transcript has everything, tool calls included, and the summary.
+    let transcript = send(&c.router, "GET", &format!("/staff/api/conversations/{id}"), Some(&token), None, None).await;
+    assert!(transcript.body["summary"].as_str().unwrap().starts_with("Why: the customer asked for a person"));
+    let roles: Vec<&str> = transcript.body["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "system", "assistant", "system", "staff", "staff"]);
+
+    let back = send(&c.router, "POST", &format!("/staff/api/conversations/{id}/hand-back"), Some(&token), Some(&csrf), None).await;
+    assert_eq!(back.body["state"], "bot");
+    let close = send(&c.router, "POST", &format!("/staff/api/conversations/{id}/close"), Some(&token), Some(&csrf), None).await;
+    assert_eq!(close.body, json!({"conversation_id": id, "state": "closed", "was_open": true}));
+
+    let actions = send(&c.router, "GET", "/staff/api/actions", Some(&token), None, None).await;
+    let recorded: Vec<(String, Option<String>)> = actions.body["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|a| (a["action"].as_str().unwrap().to_owned(), a["detail"].as_str().map(str::to_owned)))
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("sign_in".to_owned(), None),
+            ("take".to_owned(), None),
+            ("reply".to_owned(), Some("Hi, Maria here.".to_owned())),
+            ("hand_back".to_owned(), None),
+            ("close".to_owned(), None),
+        ]
+    );
+
+    // Signing out voids the session.
+    let out = send(&c.router, "POST", "/staff/api/logout", Some(&token), Some(&csrf), None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(send(&c.router, "GET", "/staff/api/queue", Some(&token), None, None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_expire() {
+    let c = console(Duration::from_millis(300)).await;
+    let (token, _) = sign_in(&c.router, "maria", "maria-password-1").await;
+    assert_eq!(send(&c.router, "GET", "/staff/api/me", Some(&token), None, None).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let answer = send(&c.router, "GET", "/staff/api/me", Some(&token), None, None).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.body["code"], NOT_SIGNED_IN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
+    let c = console(Duration::from_secs(3600)).await;
+    let (staff, staff_csrf) = sign_in(&c.router, "maria", "maria-password-1").await;
+    let refused = send(&c.router, "POST", "/staff/api/merchant/conversations", Some(&staff), Some(&staff_csrf), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        refused.body,
+        json!({"message": "not allowed: merchant mode is for merchant accounts", "code": "forbidden", "type": "auth"})
+    );
+
+    let (owner, csrf) = sign_in(&c.router, "owner", "owner-password-1").await;
+    let started = send(&c.router, "POST", "/staff/api/merchant/conversations", Some(&owner), Some(&csrf), None).await;
+    assert_eq!(started.status, StatusCode::CREATED);
+    let id = started.body["conversation_id"].as_str().unwrap().to_owned();
+    c.model.then([Scripted::reply("The store has fifty products.")]);
+    let answer = send(
+        &c.router,
+        "POST",
+        &format!("/staff/api/merchant/conversations/{id}/messages"),
+        Some(&owner),
+        Some(&csrf),
+        Some(json!({"text": "how big is my catalog? fifty products?"})),
+    )
+    .await;
+    assert_eq!(answer.body, json!({"reply": "The store has fifty products.", "state": "bot"}));
+    // A shopper's conversation is not a merchant conversation, whoever asks.
+    let shopper = c.engine.start("web", "browser").await.unwrap().conversation_id;
+    let answer = send(
+        &c.router,
+        "POST",
+        &format!("/staff/api/merchant/conversations/{shopper}/messages"),
+        Some(&owner),
+        Some(&csrf),
+        Some(json!({"text": "hello"})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    // Merchant conversations stay out of the shoppers' queue.
+    let queue = send(&c.router, "GET", "/staff/api/queue", Some(&staff), None, None).await;
+    assert!(queue.body["conversations"].as_array().unwrap().iter().all(|c| c["channel"] != "merchant"));
+}
