@@ -167,6 +167,7 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
             "msg user: My parcel never came",
             "msg assistant: I can help with that. What is your email?",
             "msg assistant: I've asked a member of our team to join this conversation. They will reply here as soon as they can.",
+            "msg staff: A member of our team has joined the conversation.",
             "msg staff: Hi, Sam here. I'm checking with the courier."
         ])
     );
@@ -179,7 +180,7 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
     engine.hand_back(id, "sam").await.unwrap();
     model.then([Scripted::reply("Anything else I can do?")]);
     wait_for(&browser, bubbles, |v| {
-        v.as_array().is_some_and(|a| a.len() == 5)
+        v.as_array().is_some_and(|a| a.len() == 6)
     })
     .await;
     browser.type_into("#text", "thanks").await;
@@ -190,5 +191,5 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
         })
     })
     .await;
-    assert_eq!(shown.as_array().unwrap().len(), 7);
+    assert_eq!(shown.as_array().unwrap().len(), 8);
 }

@@ -1,0 +1,153 @@
+//! The staff console in headless Chromium, with the shopper on (fake) Telegram: a member of
+//! staff signs in, sees the shopper's `/human` arrive in the queue live, takes the conversation,
+//! replies — the reply reaches the shopper's Telegram chat — hands it back, and the bot answers
+//! the shopper's next message.
+
+mod common;
+
+use clerk::api::{Edges, router_with};
+use clerk::app::App;
+use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
+use clerk::conversation::{Engine, EngineConfig};
+use clerk::llm::scripted::{Scripted, ScriptedModel};
+use clerk::prompts::Prompts;
+use common::telegram::{FakeTelegram, TOKEN};
+use common::webdriver::Browser;
+use common::{Db, tau2_store};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CHAT: i64 = 777;
+
+async fn wait_for(browser: &Browser, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+    // Waits for the page, up to a generous bound; this is no timing assertion.
+    for _ in 0..600 {
+        let value = browser.run(script).await;
+        if done(&value) {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the page never reached the expected state: {script}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
+    let test = tau2_store(Db::Sqlite).await;
+    let settings = common::settings_for(&test);
+    let app = App::with_store(test.store.clone(), &settings).unwrap();
+    let model = Arc::new(ScriptedModel::new([]));
+    let engine = Engine::new(
+        test.store.clone(),
+        test.tools(),
+        model.clone(),
+        &Prompts::new(None),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    clerk::staff::auth::add_account(&test.store, "sam", "sam-password-1", "staff")
+        .await
+        .unwrap();
+    let fake = FakeTelegram::start().await;
+    let telegram = Arc::new(TelegramChannel::new(
+        engine.clone(),
+        TelegramConfig {
+            token: TOKEN.into(),
+            api_url: Some(fake.url.parse().unwrap()),
+            webhook_url: None,
+            webhook_secret: None,
+            poll_timeout: Duration::from_secs(2),
+            edit_interval: Duration::from_millis(100),
+        },
+    ));
+    let running = telegram.clone();
+    let task = tokio::spawn(async move { running.run().await.unwrap() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(clerk::api::serve(
+        listener,
+        router_with(
+            app,
+            Edges {
+                engine: Some(engine.clone()),
+                api_key: None,
+                console: clerk::staff::ConsoleConfig::default(),
+                telegram: None,
+            },
+        ),
+    ));
+
+    let browser = Browser::start().await;
+    browser.open(&format!("http://{address}/staff")).await;
+    wait_for(&browser, "return !document.getElementById('login').hidden", |v| v == &Value::Bool(true)).await;
+    browser.type_into("#username", "sam").await;
+    browser.type_into("#password", "sam-password-1").await;
+    browser.click("#login button").await;
+    wait_for(&browser, "return document.getElementById('me').textContent", |v| v == "sam (staff)").await;
+
+    // The shopper writes on Telegram, then asks for a person: it appears in the queue, live.
+    model.then([Scripted::reply("Hello! How can I help with your order?")]);
+    fake.push(FakeTelegram::text_update(1, CHAT, "my parcel is late"));
+    fake.wait_for("the bot's reply", |f| f.texts(CHAT).len() == 1).await;
+    let asked = Instant::now();
+    fake.push(FakeTelegram::text_update(2, CHAT, "/human"));
+    let waiting = "return [...document.querySelectorAll('#queue li')].filter(li => li.dataset.state === 'waiting_for_staff').map(li => li.dataset.id)";
+    let ids = wait_for(&browser, waiting, |v| v.as_array().is_some_and(|a| a.len() == 1)).await;
+    eprintln!(
+        "handoff latency (Telegram /human to the console's queue showing it): {} ms",
+        asked.elapsed().as_millis()
+    );
+    let id = ids[0].as_str().unwrap().to_owned();
+    let badge = browser.run("return document.getElementById('badge').textContent").await;
+    assert_eq!(badge, "1");
+
+    // Open it: the summary and the transcript are there; take it and reply.
+    browser.click(&format!("#queue li[data-id='{id}']")).await;
+    let summary = wait_for(&browser, "return document.getElementById('summary').textContent", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("Why:"))
+    })
+    .await;
+    assert!(summary.as_str().unwrap().contains("Asked: \"my parcel is late\""), "{summary}");
+    browser.click("#take").await;
+    wait_for(&browser, "return document.getElementById('reply-send').disabled", |v| v == &Value::Bool(false)).await;
+    browser.type_into("#reply-text", "Hi, Sam here. Let me check with the courier.").await;
+    browser.click("#reply-send").await;
+    fake.wait_for("staff's reply in Telegram", |f| {
+        f.texts(CHAT).last().map(String::as_str) == Some("Hi, Sam here. Let me check with the courier.")
+    })
+    .await;
+    assert_eq!(
+        fake.texts(CHAT)[1..],
+        [
+            "I've asked a member of our team to join this conversation. They will reply here as soon as they can.".to_owned(),
+            "A member of our team has joined the conversation.".to_owned(),
+            "Hi, Sam here. Let me check with the courier.".to_owned(),
+        ]
+    );
+    let transcript = wait_for(
+        &browser,
+        "return [...document.querySelectorAll('#transcript li')].map(li => li.className)",
+        |v| v.as_array().is_some_and(|a| a.last().and_then(Value::as_str) == Some("staff")),
+    )
+    .await;
+    assert_eq!(transcript[0], "user");
+
+    // Hand back: the shopper is told, and the bot answers the next message.
+    browser.click("#hand-back").await;
+    fake.wait_for("the hand-back notice", |f| {
+        f.texts(CHAT).last().map(String::as_str) == Some("You're back with the store's assistant. How else can I help?")
+    })
+    .await;
+    model.then([Scripted::reply("Anything else I can do for you?")]);
+    fake.push(FakeTelegram::text_update(3, CHAT, "thanks!"));
+    fake.wait_for("the bot again", |f| {
+        f.texts(CHAT).last().map(String::as_str) == Some("Anything else I can do for you?")
+    })
+    .await;
+    let state = test.store.conversation(&id).await.unwrap().unwrap().state;
+    assert_eq!(state, "bot");
+    let actions: Vec<String> = test.store.actions(10).await.unwrap().into_iter().rev().map(|a| a.action).collect();
+    assert_eq!(actions, ["sign_in", "take", "reply", "hand_back"]);
+    task.abort();
+}
