@@ -2,6 +2,7 @@
 //! tau2 comparison rule, and running the `clerk` binary.
 #![allow(dead_code)]
 
+pub mod discord;
 pub mod telegram;
 pub mod webdriver;
 
