@@ -280,7 +280,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CLERK_DEMO")]
     pub demo: bool,
     /// Telegram bot token (from @BotFather); Telegram is served when set
-    #[arg(long, env = "CLERK_TELEGRAM_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLERK_TELEGRAM_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub telegram_token: Option<String>,
     /// Telegram Bot API address [default: Telegram's own]
     #[arg(long, env = "CLERK_TELEGRAM_API_URL", value_name = "URL")]
@@ -290,13 +295,28 @@ pub struct ServeArgs {
     #[arg(long, env = "CLERK_TELEGRAM_WEBHOOK_URL", value_name = "URL")]
     pub telegram_webhook_url: Option<String>,
     /// Secret Telegram must send with each webhook request
-    #[arg(long, env = "CLERK_TELEGRAM_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLERK_TELEGRAM_WEBHOOK_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
     pub telegram_webhook_secret: Option<String>,
     /// Discord bot token; Discord is served when set
-    #[arg(long, env = "CLERK_DISCORD_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLERK_DISCORD_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub discord_token: Option<String>,
     /// Guild channel ids (comma-separated) where a mention of the bot is answered
-    #[arg(long, env = "CLERK_DISCORD_CHANNELS", value_name = "IDS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "CLERK_DISCORD_CHANNELS",
+        value_name = "IDS",
+        value_delimiter = ','
+    )]
     pub discord_channels: Vec<u64>,
     /// Another address for Discord's API (a local test server)
     #[arg(long, env = "CLERK_DISCORD_API_PROXY", value_name = "URL")]
@@ -521,7 +541,9 @@ impl Settings {
             } else {
                 serve_args.discord_channels
             },
-            discord_api_proxy: serve_args.discord_api_proxy.or(file.serve.discord_api_proxy),
+            discord_api_proxy: serve_args
+                .discord_api_proxy
+                .or(file.serve.discord_api_proxy),
             edit_interval: std::time::Duration::from_millis(
                 serve_args
                     .edit_interval_ms

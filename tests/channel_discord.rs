@@ -47,20 +47,62 @@ async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignore
     // A direct message.
     model.then([Scripted::reply("Hello Ann! How can I help?")]);
     fake.message(10, DM, None, ANN, "hi", false);
-    fake.wait_for("the DM reply", |f| f.texts(DM) == ["Hello Ann! How can I help?"]).await;
-    assert!(fake.calls().iter().any(|(m, p)| m == "POST" && p == &format!("/channels/{DM}/typing")));
-    let dm = test.store.open_conversation("discord", &DM.to_string()).await.unwrap().unwrap();
-    let said: Vec<(String, String)> = test.store.messages(&dm.conversation_id).await.unwrap().into_iter().map(|m| (m.role, m.content)).collect();
-    assert_eq!(said, [("user".into(), "hi".into()), ("assistant".into(), "Hello Ann! How can I help?".into())]);
+    fake.wait_for("the DM reply", |f| {
+        f.texts(DM) == ["Hello Ann! How can I help?"]
+    })
+    .await;
+    assert!(
+        fake.calls()
+            .iter()
+            .any(|(m, p)| m == "POST" && p == &format!("/channels/{DM}/typing"))
+    );
+    let dm = test
+        .store
+        .open_conversation("discord", &DM.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let said: Vec<(String, String)> = test
+        .store
+        .messages(&dm.conversation_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.role, m.content))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("user".into(), "hi".into()),
+            ("assistant".into(), "Hello Ann! How can I help?".into())
+        ]
+    );
 
     // A message in a channel not on the allow-list, even mentioning the bot: ignored.
-    fake.message(11, OTHER, Some(GUILD), ANN, &format!("<@{BOT_ID}> hello?"), true);
+    fake.message(
+        11,
+        OTHER,
+        Some(GUILD),
+        ANN,
+        &format!("<@{BOT_ID}> hello?"),
+        true,
+    );
     // A message in the allowed channel that does not mention the bot: ignored too.
     fake.message(12, ALLOWED, Some(GUILD), ANN, "just chatting", false);
     // A mention in the allowed channel: answered there, as Ann's own conversation.
     model.then([Scripted::reply("Sure, which order is it?")]);
-    fake.message(13, ALLOWED, Some(GUILD), ANN, &format!("<@{BOT_ID}> where is my order?"), true);
-    fake.wait_for("the mention's reply", |f| f.texts(ALLOWED) == ["Sure, which order is it?"]).await;
+    fake.message(
+        13,
+        ALLOWED,
+        Some(GUILD),
+        ANN,
+        &format!("<@{BOT_ID}> where is my order?"),
+        true,
+    );
+    fake.wait_for("the mention's reply", |f| {
+        f.texts(ALLOWED) == ["Sure, which order is it?"]
+    })
+    .await;
     let mention = test
         .store
         .open_conversation("discord", &format!("{ALLOWED}/{ANN}"))
@@ -70,17 +112,27 @@ async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignore
     let first = &test.store.messages(&mention.conversation_id).await.unwrap()[0];
     assert_eq!(first.content, "where is my order?");
     assert!(fake.texts(OTHER).is_empty());
-    assert!(test.store.open_conversation("discord", &format!("{OTHER}/{ANN}")).await.unwrap().is_none());
+    assert!(
+        test.store
+            .open_conversation("discord", &format!("{OTHER}/{ANN}"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(model.remaining(), 0);
 
     // A long reply is split at Discord's 2000 characters.
     let long = "Every parcel is tracked from our warehouse to your door. ".repeat(50);
     model.then([Scripted::reply(&long)]);
     fake.message(14, DM, None, ANN, "tell me about shipping", false);
-    fake.wait_for("the long reply", |f| f.texts(DM).len() == 3).await;
+    fake.wait_for("the long reply", |f| f.texts(DM).len() == 3)
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let texts = fake.texts(DM);
-    assert!(texts[1..].iter().all(|t| t.chars().count() <= 2000), "{texts:?}");
+    assert!(
+        texts[1..].iter().all(|t| t.chars().count() <= 2000),
+        "{texts:?}"
+    );
     assert_eq!(texts[1..].join(" "), long.trim());
     task.abort();
 }

@@ -37,12 +37,23 @@ fn config(fake: &FakeTelegram, edit_interval: Duration) -> TelegramConfig {
     }
 }
 
-fn run(engine: &Engine, fake: &FakeTelegram, edit_interval: Duration) -> tokio::task::JoinHandle<()> {
-    let channel = Arc::new(TelegramChannel::new(engine.clone(), config(fake, edit_interval)));
+fn run(
+    engine: &Engine,
+    fake: &FakeTelegram,
+    edit_interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let channel = Arc::new(TelegramChannel::new(
+        engine.clone(),
+        config(fake, edit_interval),
+    ));
     tokio::spawn(async move { channel.run().await.unwrap() })
 }
 
 async fn start(edit_interval: Duration) -> Running {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("clerk=warn")
+        .with_test_writer()
+        .try_init();
     let test = tau2_store(Db::Sqlite).await;
     let model = Arc::new(ScriptedModel::new([]));
     let engine = Engine::new(
@@ -77,10 +88,13 @@ async fn a_conversation_streams_by_edits_escapes_html_and_shows_typing() {
     let interval = Duration::from_millis(300);
     let r = start(interval).await;
     let reply = "Hello Ann! I can help with <b>orders</b> & returns. Which order is it about?";
-    r.model.then([Scripted::SlowReply(reply.into(), Duration::from_millis(60))]);
+    r.model
+        .then([Scripted::SlowReply(reply.into(), Duration::from_millis(60))]);
     r.fake.push(FakeTelegram::text_update(1, CHAT, "hi there"));
     r.fake
-        .wait_for("the whole reply", |f| f.texts(CHAT) == vec![reply.to_owned()])
+        .wait_for("the whole reply", |f| {
+            f.texts(CHAT) == vec![reply.to_owned()]
+        })
         .await;
 
     // Shown as plain text: sent in HTML mode with the markup escaped.
@@ -112,20 +126,35 @@ async fn a_conversation_streams_by_edits_escapes_html_and_shows_typing() {
 
     // The conversation is stored as the shopper's.
     let record = conversation_of(&r.test, CHAT).await;
-    let messages = r.test.store.messages(&record.conversation_id).await.unwrap();
-    let said: Vec<(&str, &str)> = messages.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect();
+    let messages = r
+        .test
+        .store
+        .messages(&record.conversation_id)
+        .await
+        .unwrap();
+    let said: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect();
     assert_eq!(said, vec![("user", "hi there"), ("assistant", reply)]);
 
     // A second message continues the same conversation.
     r.model.then([Scripted::reply("Thanks, let me look.")]);
-    r.fake.push(FakeTelegram::text_update(2, CHAT, "the one I placed last week"));
+    r.fake.push(FakeTelegram::text_update(
+        2,
+        CHAT,
+        "the one I placed last week",
+    ));
     r.fake
         .wait_for("the second reply", |f| {
             f.texts(CHAT).get(1).map(String::as_str) == Some("Thanks, let me look.")
         })
         .await;
     assert_eq!(r.fake.texts(CHAT).len(), 2);
-    assert_eq!(conversation_of(&r.test, CHAT).await.conversation_id, record.conversation_id);
+    assert_eq!(
+        conversation_of(&r.test, CHAT).await.conversation_id,
+        record.conversation_id
+    );
     r.task.abort();
 }
 
@@ -133,19 +162,31 @@ async fn a_conversation_streams_by_edits_escapes_html_and_shows_typing() {
 async fn a_long_reply_is_split_at_telegrams_limit() {
     let r = start(Duration::from_millis(50)).await;
     let paragraph = "Our store ships every order with care and tracking. ".repeat(35);
-    let reply = format!("{}\n\n{}\n\n{}", paragraph.trim(), paragraph.trim(), paragraph.trim());
+    let reply = format!(
+        "{}\n\n{}\n\n{}",
+        paragraph.trim(),
+        paragraph.trim(),
+        paragraph.trim()
+    );
     assert!(reply.len() > 4096);
     r.model.then([Scripted::reply(&reply)]);
-    r.fake.push(FakeTelegram::text_update(1, CHAT, "tell me about shipping"));
     r.fake
-        .wait_for("two messages", |f| f.texts(CHAT).len() == 2 && f.calls("editmessagetext").len() + f.calls("sendmessage").len() >= 2)
+        .push(FakeTelegram::text_update(1, CHAT, "tell me about shipping"));
+    r.fake
+        .wait_for("two messages", |f| {
+            f.texts(CHAT).len() == 2
+                && f.calls("editmessagetext").len() + f.calls("sendmessage").len() >= 2
+        })
         .await;
     // Let any last edit land.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let texts = r.fake.texts(CHAT);
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts.iter().all(|t| t.encode_utf16().count() <= 4096));
-    assert_eq!(texts[0], format!("{}\n\n{}", paragraph.trim(), paragraph.trim()));
+    assert_eq!(
+        texts[0],
+        format!("{}\n\n{}", paragraph.trim(), paragraph.trim())
+    );
     assert_eq!(texts[1], paragraph.trim());
     r.task.abort();
 }
@@ -168,7 +209,10 @@ async fn a_redelivered_update_is_answered_once() {
         .wait_for("two more polls", |f| f.offsets().len() >= polls + 2)
         .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(r.fake.texts(CHAT), vec!["Hello! How can I help?".to_owned()]);
+    assert_eq!(
+        r.fake.texts(CHAT),
+        vec!["Hello! How can I help?".to_owned()]
+    );
     let record = conversation_of(&r.test, CHAT).await;
     let users = r
         .test
@@ -189,10 +233,17 @@ async fn the_offset_survives_a_restart() {
     let r = start(Duration::from_millis(50)).await;
     r.model.then([Scripted::reply("Hello!")]);
     r.fake.push(FakeTelegram::text_update(41, CHAT, "hello"));
-    r.fake.wait_for("the reply", |f| f.texts(CHAT).len() == 1).await;
+    r.fake
+        .wait_for("the reply", |f| f.texts(CHAT).len() == 1)
+        .await;
     r.task.abort();
     assert_eq!(
-        r.test.store.channel_cursor("telegram").await.unwrap().as_deref(),
+        r.test
+            .store
+            .channel_cursor("telegram")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("42")
     );
     // A new process on the same store asks Telegram for what follows update 41 only.
@@ -207,11 +258,15 @@ async fn the_offset_survives_a_restart() {
 async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
     let r = start(Duration::from_millis(50)).await;
     r.fake.push(FakeTelegram::text_update(1, CHAT, "/start"));
-    r.fake.wait_for("the welcome", |f| f.texts(CHAT).len() == 1).await;
+    r.fake
+        .wait_for("the welcome", |f| f.texts(CHAT).len() == 1)
+        .await;
     assert!(r.fake.texts(CHAT)[0].starts_with("Hello! I'm the store's assistant."));
 
     r.fake.push(FakeTelegram::text_update(2, CHAT, "/human"));
-    r.fake.wait_for("the handoff notice", |f| f.texts(CHAT).len() == 2).await;
+    r.fake
+        .wait_for("the handoff notice", |f| f.texts(CHAT).len() == 2)
+        .await;
     assert_eq!(
         r.fake.texts(CHAT)[1],
         "I've asked a member of our team to join this conversation. They will reply here as soon as they can."
@@ -226,14 +281,26 @@ async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
         .unwrap();
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].conversation_id, record.conversation_id);
-    assert!(queue[0].handoff_summary.as_deref().unwrap().starts_with("Why: the customer asked for a person"));
+    assert!(
+        queue[0]
+            .handoff_summary
+            .as_deref()
+            .unwrap()
+            .starts_with("Why: the customer asked for a person")
+    );
 
     // While staff have it, the bot says nothing (no model step is queued: asking would fail).
-    r.fake.push(FakeTelegram::text_update(3, CHAT, "are you there?"));
+    r.fake
+        .push(FakeTelegram::text_update(3, CHAT, "are you there?"));
     let id = record.conversation_id.clone();
     assert!(r.engine.take(&id, "maria").await.unwrap());
-    r.engine.staff_reply(&id, "maria", "Hi Ann, Maria here. I'll sort it out.").await.unwrap();
-    r.fake.wait_for("staff's reply", |f| f.texts(CHAT).len() == 4).await;
+    r.engine
+        .staff_reply(&id, "maria", "Hi Ann, Maria here. I'll sort it out.")
+        .await
+        .unwrap();
+    r.fake
+        .wait_for("staff's reply", |f| f.texts(CHAT).len() == 4)
+        .await;
     assert_eq!(
         r.fake.texts(CHAT)[2..],
         [
@@ -244,10 +311,17 @@ async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
 
     // Back to the bot: the shopper is told, and the bot answers the next message.
     r.engine.hand_back(&id, "maria").await.unwrap();
-    r.fake.wait_for("the hand-back notice", |f| f.texts(CHAT).len() == 5).await;
-    assert_eq!(r.fake.texts(CHAT)[4], "You're back with the store's assistant. How else can I help?");
-    r.model.then([Scripted::reply("Of course. What else do you need?")]);
-    r.fake.push(FakeTelegram::text_update(4, CHAT, "one more thing"));
+    r.fake
+        .wait_for("the hand-back notice", |f| f.texts(CHAT).len() == 5)
+        .await;
+    assert_eq!(
+        r.fake.texts(CHAT)[4],
+        "You're back with the store's assistant. How else can I help?"
+    );
+    r.model
+        .then([Scripted::reply("Of course. What else do you need?")]);
+    r.fake
+        .push(FakeTelegram::text_update(4, CHAT, "one more thing"));
     r.fake
         .wait_for("the bot's answer", |f| {
             f.texts(CHAT).get(5).map(String::as_str) == Some("Of course. What else do you need?")
@@ -255,6 +329,92 @@ async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
         .await;
     assert_eq!(r.fake.texts(CHAT).len(), 6);
     // The outbox is empty once delivered.
-    assert!(r.test.store.claim_outbox("telegram", 1, 10).await.unwrap().is_empty());
+    assert!(
+        r.test
+            .store
+            .claim_outbox("telegram", 1, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    r.task.abort();
+}
+
+/// Many shoppers at once through the fake Bot API: every update is answered exactly once, in
+/// its own chat. The rate (messages per second through the whole Telegram path, beside the same
+/// turns through the engine directly) is printed for the record; nothing here asserts a time.
+#[tokio::test(flavor = "multi_thread")]
+async fn many_chats_at_once_each_get_exactly_their_answers() {
+    const CHATS: i64 = 20;
+    const PER_CHAT: i64 = 5;
+    let r = start(Duration::from_millis(20)).await;
+    let total = (CHATS * PER_CHAT) as usize;
+    r.model
+        .then((0..total).map(|_| Scripted::reply("Noted, thank you.")));
+    let started = std::time::Instant::now();
+    for round in 0..PER_CHAT {
+        for chat in 0..CHATS {
+            let update = round * CHATS + chat + 1;
+            r.fake.push(FakeTelegram::text_update(
+                update,
+                10_000 + chat,
+                &format!("message {round}"),
+            ));
+        }
+        // Each shopper waits for the answer before writing again.
+        r.fake
+            .wait_for("a round of answers", |f| {
+                (0..CHATS).all(|c| f.texts(10_000 + c).len() as i64 == round + 1)
+            })
+            .await;
+    }
+    let through_telegram = started.elapsed();
+    for chat in 0..CHATS {
+        let record = conversation_of(&r.test, 10_000 + chat).await;
+        let messages = r
+            .test
+            .store
+            .messages(&record.conversation_id)
+            .await
+            .unwrap();
+        let users: Vec<&str> = messages
+            .iter()
+            .filter(|m| m.role == "user")
+            .map(|m| m.content.as_str())
+            .collect();
+        assert_eq!(
+            users,
+            (0..PER_CHAT)
+                .map(|i| format!("message {i}"))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(r.fake.texts(10_000 + chat).len() as i64, PER_CHAT);
+    }
+    // The peer: the same number of turns straight through the engine.
+    r.model
+        .then((0..total).map(|_| Scripted::reply("Noted, thank you.")));
+    let started = std::time::Instant::now();
+    for chat in 0..CHATS {
+        let id = r
+            .engine
+            .start("web", &format!("peer-{chat}"))
+            .await
+            .unwrap()
+            .conversation_id;
+        for round in 0..PER_CHAT {
+            r.engine
+                .turn(&id, &format!("message {round}"), &|_| {})
+                .await
+                .unwrap();
+        }
+    }
+    let direct = started.elapsed();
+    eprintln!(
+        "telegram path: {total} messages in {:.2} s = {:.1} msg/s; engine directly: {:.1} msg/s; ratio {:.2}",
+        through_telegram.as_secs_f64(),
+        total as f64 / through_telegram.as_secs_f64(),
+        total as f64 / direct.as_secs_f64(),
+        direct.as_secs_f64() / through_telegram.as_secs_f64()
+    );
     r.task.abort();
 }

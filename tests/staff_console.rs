@@ -127,14 +127,25 @@ async fn sign_in(router: &axum::Router, user: &str, password: &str) -> (String, 
         .next()
         .unwrap()
         .to_owned();
-    (token, answer.body["csrf_token"].as_str().unwrap().to_owned())
+    (
+        token,
+        answer.body["csrf_token"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// A conversation waiting for staff, from the web chat.
 async fn waiting(c: &Console) -> String {
-    let id = c.engine.start("web", "browser").await.unwrap().conversation_id;
+    let id = c
+        .engine
+        .start("web", "browser")
+        .await
+        .unwrap()
+        .conversation_id;
     c.model.then([Scripted::reply("Hello! How can I help?")]);
-    c.engine.turn(&id, "hi, I need help", &|_| {}).await.unwrap();
+    c.engine
+        .turn(&id, "hi, I need help", &|_| {})
+        .await
+        .unwrap();
     c.engine.ask_for_staff(&id, &|_| {}).await.unwrap();
     id
 }
@@ -157,7 +168,10 @@ async fn every_staff_and_merchant_endpoint_refuses_requests_without_a_session() 
         ("POST", format!("/staff/api/conversations/{id}/close")),
         ("POST", "/staff/api/logout".to_owned()),
         ("POST", "/staff/api/merchant/conversations".to_owned()),
-        ("POST", format!("/staff/api/merchant/conversations/{id}/messages")),
+        (
+            "POST",
+            format!("/staff/api/merchant/conversations/{id}/messages"),
+        ),
     ];
     // No cookie (a shopper), a made-up cookie, and the shopper's conversation id as a cookie.
     for cookie in [None, Some("forged-token"), Some(id.as_str())] {
@@ -231,11 +245,25 @@ async fn sign_in_checks_the_password_and_always_makes_a_new_session() {
     .await;
     assert_eq!(answer.status, StatusCode::OK);
     let cookie = answer.set_cookie.unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/staff"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Path=/staff"),
+        "{cookie}"
+    );
     // Session fixation: the token the browser brought is not the session's.
     assert!(!cookie.starts_with("clerk_staff=attacker-chosen-token"));
     assert_eq!(
-        send(&c.router, "GET", "/staff/api/me", Some("attacker-chosen-token"), None, None).await.status,
+        send(
+            &c.router,
+            "GET",
+            "/staff/api/me",
+            Some("attacker-chosen-token"),
+            None,
+            None
+        )
+        .await
+        .status,
         StatusCode::UNAUTHORIZED
     );
     // Signing in again replaces the session: the old token is void.
@@ -251,7 +279,9 @@ async fn sign_in_checks_the_password_and_always_makes_a_new_session() {
     .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(
-        send(&c.router, "GET", "/staff/api/me", Some(&first), None, None).await.status,
+        send(&c.router, "GET", "/staff/api/me", Some(&first), None, None)
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
     // Passwords are stored as argon2id hashes.
@@ -274,16 +304,36 @@ async fn state_changes_need_the_csrf_token_and_every_action_is_recorded() {
             json!({"message": "missing or wrong CSRF token: send the session's token in X-CSRF-Token", "code": "csrf_token_invalid", "type": "auth"})
         );
     }
-    assert_eq!(c.test.store.conversation(&id).await.unwrap().unwrap().state, "waiting_for_staff");
+    assert_eq!(
+        c.test.store.conversation(&id).await.unwrap().unwrap().state,
+        "waiting_for_staff"
+    );
 
     // The queue shows it, with why.
-    let queue = send(&c.router, "GET", "/staff/api/queue", Some(&token), None, None).await;
+    let queue = send(
+        &c.router,
+        "GET",
+        "/staff/api/queue",
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(queue.body["waiting"], 1);
-    assert_eq!(queue.body["conversations"][0]["conversation_id"], id.as_str());
-    assert_eq!(queue.body["conversations"][0]["why"], "the customer asked for a person");
+    assert_eq!(
+        queue.body["conversations"][0]["conversation_id"],
+        id.as_str()
+    );
+    assert_eq!(
+        queue.body["conversations"][0]["why"],
+        "the customer asked for a person"
+    );
 
     let answer = send(&c.router, "POST", &take, Some(&token), Some(&csrf), None).await;
-    assert_eq!(answer.body, json!({"conversation_id": id, "state": "staff", "assigned_to": "maria"}));
+    assert_eq!(
+        answer.body,
+        json!({"conversation_id": id, "state": "staff", "assigned_to": "maria"})
+    );
     // Taken already: a second take is refused.
     let again = send(&c.router, "POST", &take, Some(&token), Some(&csrf), None).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
@@ -300,23 +350,84 @@ async fn state_changes_need_the_csrf_token_and_every_action_is_recorded() {
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     // The transcript has everything, tool calls included, and the summary.
-    let transcript = send(&c.router, "GET", &format!("/staff/api/conversations/{id}"), Some(&token), None, None).await;
-    assert!(transcript.body["summary"].as_str().unwrap().starts_with("Why: the customer asked for a person"));
-    let roles: Vec<&str> = transcript.body["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["user", "assistant", "system", "assistant", "system", "staff", "staff"]);
+    let transcript = send(
+        &c.router,
+        "GET",
+        &format!("/staff/api/conversations/{id}"),
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        transcript.body["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Why: the customer asked for a person")
+    );
+    let roles: Vec<&str> = transcript.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "user",
+            "assistant",
+            "system",
+            "assistant",
+            "system",
+            "staff",
+            "staff"
+        ]
+    );
 
-    let back = send(&c.router, "POST", &format!("/staff/api/conversations/{id}/hand-back"), Some(&token), Some(&csrf), None).await;
+    let back = send(
+        &c.router,
+        "POST",
+        &format!("/staff/api/conversations/{id}/hand-back"),
+        Some(&token),
+        Some(&csrf),
+        None,
+    )
+    .await;
     assert_eq!(back.body["state"], "bot");
-    let close = send(&c.router, "POST", &format!("/staff/api/conversations/{id}/close"), Some(&token), Some(&csrf), None).await;
-    assert_eq!(close.body, json!({"conversation_id": id, "state": "closed", "was_open": true}));
+    let close = send(
+        &c.router,
+        "POST",
+        &format!("/staff/api/conversations/{id}/close"),
+        Some(&token),
+        Some(&csrf),
+        None,
+    )
+    .await;
+    assert_eq!(
+        close.body,
+        json!({"conversation_id": id, "state": "closed", "was_open": true})
+    );
 
-    let actions = send(&c.router, "GET", "/staff/api/actions", Some(&token), None, None).await;
+    let actions = send(
+        &c.router,
+        "GET",
+        "/staff/api/actions",
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
     let recorded: Vec<(String, Option<String>)> = actions.body["actions"]
         .as_array()
         .unwrap()
         .iter()
         .rev()
-        .map(|a| (a["action"].as_str().unwrap().to_owned(), a["detail"].as_str().map(str::to_owned)))
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap().to_owned(),
+                a["detail"].as_str().map(str::to_owned),
+            )
+        })
         .collect();
     assert_eq!(
         recorded,
@@ -330,16 +441,41 @@ async fn state_changes_need_the_csrf_token_and_every_action_is_recorded() {
     );
 
     // Signing out voids the session.
-    let out = send(&c.router, "POST", "/staff/api/logout", Some(&token), Some(&csrf), None).await;
+    let out = send(
+        &c.router,
+        "POST",
+        "/staff/api/logout",
+        Some(&token),
+        Some(&csrf),
+        None,
+    )
+    .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    assert_eq!(send(&c.router, "GET", "/staff/api/queue", Some(&token), None, None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(
+            &c.router,
+            "GET",
+            "/staff/api/queue",
+            Some(&token),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_expire() {
     let c = console(Duration::from_millis(300)).await;
     let (token, _) = sign_in(&c.router, "maria", "maria-password-1").await;
-    assert_eq!(send(&c.router, "GET", "/staff/api/me", Some(&token), None, None).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&c.router, "GET", "/staff/api/me", Some(&token), None, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
     let answer = send(&c.router, "GET", "/staff/api/me", Some(&token), None, None).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
@@ -350,7 +486,15 @@ async fn sessions_expire() {
 async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
     let c = console(Duration::from_secs(3600)).await;
     let (staff, staff_csrf) = sign_in(&c.router, "maria", "maria-password-1").await;
-    let refused = send(&c.router, "POST", "/staff/api/merchant/conversations", Some(&staff), Some(&staff_csrf), None).await;
+    let refused = send(
+        &c.router,
+        "POST",
+        "/staff/api/merchant/conversations",
+        Some(&staff),
+        Some(&staff_csrf),
+        None,
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(
         refused.body,
@@ -358,10 +502,19 @@ async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
     );
 
     let (owner, csrf) = sign_in(&c.router, "owner", "owner-password-1").await;
-    let started = send(&c.router, "POST", "/staff/api/merchant/conversations", Some(&owner), Some(&csrf), None).await;
+    let started = send(
+        &c.router,
+        "POST",
+        "/staff/api/merchant/conversations",
+        Some(&owner),
+        Some(&csrf),
+        None,
+    )
+    .await;
     assert_eq!(started.status, StatusCode::CREATED);
     let id = started.body["conversation_id"].as_str().unwrap().to_owned();
-    c.model.then([Scripted::reply("The store has fifty products.")]);
+    c.model
+        .then([Scripted::reply("The store has fifty products.")]);
     let answer = send(
         &c.router,
         "POST",
@@ -371,9 +524,17 @@ async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
         Some(json!({"text": "how big is my catalog? fifty products?"})),
     )
     .await;
-    assert_eq!(answer.body, json!({"reply": "The store has fifty products.", "state": "bot"}));
+    assert_eq!(
+        answer.body,
+        json!({"reply": "The store has fifty products.", "state": "bot"})
+    );
     // A shopper's conversation is not a merchant conversation, whoever asks.
-    let shopper = c.engine.start("web", "browser").await.unwrap().conversation_id;
+    let shopper = c
+        .engine
+        .start("web", "browser")
+        .await
+        .unwrap()
+        .conversation_id;
     let answer = send(
         &c.router,
         "POST",
@@ -385,6 +546,20 @@ async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
     .await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     // Merchant conversations stay out of the shoppers' queue.
-    let queue = send(&c.router, "GET", "/staff/api/queue", Some(&staff), None, None).await;
-    assert!(queue.body["conversations"].as_array().unwrap().iter().all(|c| c["channel"] != "merchant"));
+    let queue = send(
+        &c.router,
+        "GET",
+        "/staff/api/queue",
+        Some(&staff),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        queue.body["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["channel"] != "merchant")
+    );
 }

@@ -80,41 +80,76 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
 
     let browser = Browser::start().await;
     browser.open(&format!("http://{address}/staff")).await;
-    wait_for(&browser, "return !document.getElementById('login').hidden", |v| v == &Value::Bool(true)).await;
+    wait_for(
+        &browser,
+        "return !document.getElementById('login').hidden",
+        |v| v == &Value::Bool(true),
+    )
+    .await;
     browser.type_into("#username", "sam").await;
     browser.type_into("#password", "sam-password-1").await;
     browser.click("#login button").await;
-    wait_for(&browser, "return document.getElementById('me').textContent", |v| v == "sam (staff)").await;
+    wait_for(
+        &browser,
+        "return document.getElementById('me').textContent",
+        |v| v == "sam (staff)",
+    )
+    .await;
 
     // The shopper writes on Telegram, then asks for a person: it appears in the queue, live.
     model.then([Scripted::reply("Hello! How can I help with your order?")]);
     fake.push(FakeTelegram::text_update(1, CHAT, "my parcel is late"));
-    fake.wait_for("the bot's reply", |f| f.texts(CHAT).len() == 1).await;
+    fake.wait_for("the bot's reply", |f| f.texts(CHAT).len() == 1)
+        .await;
     let asked = Instant::now();
     fake.push(FakeTelegram::text_update(2, CHAT, "/human"));
     let waiting = "return [...document.querySelectorAll('#queue li')].filter(li => li.dataset.state === 'waiting_for_staff').map(li => li.dataset.id)";
-    let ids = wait_for(&browser, waiting, |v| v.as_array().is_some_and(|a| a.len() == 1)).await;
+    let ids = wait_for(&browser, waiting, |v| {
+        v.as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
     eprintln!(
         "handoff latency (Telegram /human to the console's queue showing it): {} ms",
         asked.elapsed().as_millis()
     );
     let id = ids[0].as_str().unwrap().to_owned();
-    let badge = browser.run("return document.getElementById('badge').textContent").await;
+    let badge = browser
+        .run("return document.getElementById('badge').textContent")
+        .await;
     assert_eq!(badge, "1");
 
     // Open it: the summary and the transcript are there; take it and reply.
     browser.click(&format!("#queue li[data-id='{id}']")).await;
-    let summary = wait_for(&browser, "return document.getElementById('summary').textContent", |v| {
-        v.as_str().is_some_and(|s| s.starts_with("Why:"))
-    })
+    let summary = wait_for(
+        &browser,
+        "return document.getElementById('summary').textContent",
+        |v| v.as_str().is_some_and(|s| s.starts_with("Why:")),
+    )
     .await;
-    assert!(summary.as_str().unwrap().contains("Asked: \"my parcel is late\""), "{summary}");
+    assert!(
+        summary
+            .as_str()
+            .unwrap()
+            .contains("Asked: \"my parcel is late\""),
+        "{summary}"
+    );
     browser.click("#take").await;
-    wait_for(&browser, "return document.getElementById('reply-send').disabled", |v| v == &Value::Bool(false)).await;
-    browser.type_into("#reply-text", "Hi, Sam here. Let me check with the courier.").await;
+    wait_for(
+        &browser,
+        "return document.getElementById('reply-send').disabled",
+        |v| v == &Value::Bool(false),
+    )
+    .await;
+    browser
+        .type_into(
+            "#reply-text",
+            "Hi, Sam here. Let me check with the courier.",
+        )
+        .await;
     browser.click("#reply-send").await;
     fake.wait_for("staff's reply in Telegram", |f| {
-        f.texts(CHAT).last().map(String::as_str) == Some("Hi, Sam here. Let me check with the courier.")
+        f.texts(CHAT).last().map(String::as_str)
+            == Some("Hi, Sam here. Let me check with the courier.")
     })
     .await;
     assert_eq!(
@@ -128,7 +163,10 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     let transcript = wait_for(
         &browser,
         "return [...document.querySelectorAll('#transcript li')].map(li => li.className)",
-        |v| v.as_array().is_some_and(|a| a.last().and_then(Value::as_str) == Some("staff")),
+        |v| {
+            v.as_array()
+                .is_some_and(|a| a.last().and_then(Value::as_str) == Some("staff"))
+        },
     )
     .await;
     assert_eq!(transcript[0], "user");
@@ -136,7 +174,8 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     // Hand back: the shopper is told, and the bot answers the next message.
     browser.click("#hand-back").await;
     fake.wait_for("the hand-back notice", |f| {
-        f.texts(CHAT).last().map(String::as_str) == Some("You're back with the store's assistant. How else can I help?")
+        f.texts(CHAT).last().map(String::as_str)
+            == Some("You're back with the store's assistant. How else can I help?")
     })
     .await;
     model.then([Scripted::reply("Anything else I can do for you?")]);
@@ -147,7 +186,15 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     .await;
     let state = test.store.conversation(&id).await.unwrap().unwrap().state;
     assert_eq!(state, "bot");
-    let actions: Vec<String> = test.store.actions(10).await.unwrap().into_iter().rev().map(|a| a.action).collect();
+    let actions: Vec<String> = test
+        .store
+        .actions(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|a| a.action)
+        .collect();
     assert_eq!(actions, ["sign_in", "take", "reply", "hand_back"]);
     task.abort();
 }

@@ -88,7 +88,11 @@ impl Outlet for Discord {
 
     async fn edit(&self, chat: &str, message: &str, text: &str) -> Result<(), ChannelError> {
         channel_of(chat)?
-            .edit_message(self.http()?, message_of(message)?, EditMessage::new().content(text))
+            .edit_message(
+                self.http()?,
+                message_of(message)?,
+                EditMessage::new().content(text),
+            )
             .await
             .map_err(platform)?;
         Ok(())
@@ -165,7 +169,10 @@ impl DiscordChannel {
             .content
             .replace(&format!("<@{me}>"), "")
             .replace(&format!("<@!{me}>"), "");
-        Some((format!("{channel}/{}", message.author.id), text.trim().to_owned()))
+        Some((
+            format!("{channel}/{}", message.author.id),
+            text.trim().to_owned(),
+        ))
     }
 
     async fn take(&self, chat: String, key: String, incoming: Incoming) {

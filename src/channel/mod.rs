@@ -98,8 +98,11 @@ pub trait Outlet: Send + Sync + 'static {
     }
 
     /// Sends a message; returns its id.
-    fn send(&self, chat: &str, text: &str)
-    -> impl Future<Output = Result<String, ChannelError>> + Send;
+    fn send(
+        &self,
+        chat: &str,
+        text: &str,
+    ) -> impl Future<Output = Result<String, ChannelError>> + Send;
 
     /// Replaces a sent message's text.
     fn edit(
@@ -110,8 +113,11 @@ pub trait Outlet: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), ChannelError>> + Send;
 
     /// Deletes a sent message.
-    fn delete(&self, chat: &str, message: &str)
-    -> impl Future<Output = Result<(), ChannelError>> + Send;
+    fn delete(
+        &self,
+        chat: &str,
+        message: &str,
+    ) -> impl Future<Output = Result<(), ChannelError>> + Send;
 
     /// Shows that clerk is writing.
     fn typing(&self, chat: &str) -> impl Future<Output = Result<(), ChannelError>> + Send;
@@ -200,10 +206,12 @@ impl<O: Outlet> Channel<O> {
 
     /// The shopper's open conversation in `chat`, or a new one.
     async fn conversation(&self, chat: &str) -> Result<String, ChannelError> {
-        Ok(match self.store().open_conversation(O::CHANNEL, chat).await? {
-            Some(record) => record.conversation_id,
-            None => self.engine.start(O::CHANNEL, chat).await?.conversation_id,
-        })
+        Ok(
+            match self.store().open_conversation(O::CHANNEL, chat).await? {
+                Some(record) => record.conversation_id,
+                None => self.engine.start(O::CHANNEL, chat).await?.conversation_id,
+            },
+        )
     }
 
     /// Records an update from `chat` (`update_key` unique to it, the same when redelivered),
@@ -236,7 +244,11 @@ impl<O: Outlet> Channel<O> {
             words: None,
         };
         if self.store().update_seen(O::CHANNEL, update_key).await? {
-            tracing::info!(channel = O::CHANNEL, update_key, "redelivered update ignored");
+            tracing::info!(
+                channel = O::CHANNEL,
+                update_key,
+                "redelivered update ignored"
+            );
             return Ok(nothing);
         }
         let replies = self.engine.replies().clone();
@@ -316,6 +328,26 @@ impl<O: Outlet> Channel<O> {
     /// reply begins, then the reply streaming into one message (edited at most once per
     /// `edit_interval`), split at the app's limit when whole. Nothing when staff own it.
     pub async fn answer(&self, chat: &str, conversation: &str) -> Result<(), ChannelError> {
+        let mut follow_up = false;
+        // A message the shopper sent while a reply was being made gets its own answer.
+        while let Some(seen) = self.answer_once(chat, conversation, follow_up).await? {
+            let messages = self.store().messages(conversation).await?;
+            let unseen = messages.iter().skip(seen).any(|m| m.role == "user");
+            if !unseen {
+                break;
+            }
+            follow_up = true;
+        }
+        Ok(())
+    }
+
+    /// One answer; returns how many messages the model had seen, when it replied.
+    async fn answer_once(
+        &self,
+        chat: &str,
+        conversation: &str,
+        follow_up: bool,
+    ) -> Result<Option<usize>, ChannelError> {
         let (sender, mut pieces) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
         let sink = move |event: ReplyEvent<'_>| {
             let _ = sender.send(match event {
@@ -323,7 +355,13 @@ impl<O: Outlet> Channel<O> {
                 ReplyEvent::Retract => None,
             });
         };
-        let turn = self.engine.resume(conversation, &sink);
+        let turn = async {
+            if follow_up {
+                self.engine.follow_up(conversation, &sink).await
+            } else {
+                self.engine.resume(conversation, &sink).await
+            }
+        };
         tokio::pin!(turn);
         let mut draft = Draft::default();
         let mut next_typing = Instant::now();
@@ -346,8 +384,15 @@ impl<O: Outlet> Channel<O> {
                 }
             }
         };
+        let mut seen = None;
         let reply = match outcome {
-            Ok(outcome) => outcome.and_then(|o| o.reply),
+            Ok(outcome) => {
+                seen = outcome
+                    .as_ref()
+                    .filter(|o| o.reply.is_some())
+                    .map(|o| o.seen_messages);
+                outcome.and_then(|o| o.reply)
+            }
             Err(error) => {
                 // Nothing is lost: the message is stored, and is answered after a restart or by
                 // staff; the shopper is told.
@@ -360,7 +405,8 @@ impl<O: Outlet> Channel<O> {
                 Some(words)
             }
         };
-        self.finish(chat, draft, reply.as_deref()).await
+        self.finish(chat, draft, reply.as_deref()).await?;
+        Ok(seen)
     }
 
     /// Shows a streamed reply's text so far.
@@ -437,7 +483,9 @@ impl<O: Outlet> Channel<O> {
             match self.deliver_queued().await {
                 Ok(0) => {}
                 Ok(sent) => tracing::debug!(channel = O::CHANNEL, sent, "outbox delivered"),
-                Err(error) => tracing::warn!(channel = O::CHANNEL, %error, "outbox delivery failed"),
+                Err(error) => {
+                    tracing::warn!(channel = O::CHANNEL, %error, "outbox delivery failed")
+                }
             }
             let _ = tokio::time::timeout(poll, changed).await;
         }

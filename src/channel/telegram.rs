@@ -16,9 +16,13 @@ use crate::conversation::Engine;
 use std::sync::Arc;
 use std::time::Duration;
 use teloxide::Bot;
-use teloxide::payloads::{EditMessageTextSetters, GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
+use teloxide::payloads::{
+    EditMessageTextSetters, GetUpdatesSetters, SendMessageSetters, SetWebhookSetters,
+};
 use teloxide::requests::Requester;
-use teloxide::types::{AllowedUpdate, ChatAction, ChatId, MessageId, ParseMode, Update, UpdateKind};
+use teloxide::types::{
+    AllowedUpdate, ChatAction, ChatId, MessageId, ParseMode, Update, UpdateKind,
+};
 
 /// How clerk reaches Telegram.
 #[derive(Debug, Clone)]
@@ -169,12 +173,17 @@ impl TelegramChannel {
         tokio::spawn(async move {
             match recovering.recover().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(conversations = n, "Telegram: answered messages left unanswered"),
+                Ok(n) => tracing::info!(
+                    conversations = n,
+                    "Telegram: answered messages left unanswered"
+                ),
                 Err(error) => tracing::warn!(%error, "Telegram: recovery failed"),
             }
         });
         if let Some(url) = &self.config.webhook_url {
-            let mut request = bot.set_webhook(url.clone()).allowed_updates(vec![AllowedUpdate::Message]);
+            let mut request = bot
+                .set_webhook(url.clone())
+                .allowed_updates(vec![AllowedUpdate::Message]);
             if let Some(secret) = &self.config.webhook_secret {
                 request = request.secret_token(secret.clone());
             }
@@ -276,20 +285,6 @@ async fn take_update(channel: &Arc<Channel<Telegram>>, update: Update) -> Result
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn html_is_escaped_and_length_counted_as_telegram_does() {
-        assert_eq!(
-            super::escape_html("<b>5 > 3 & 2</b>"),
-            "&lt;b&gt;5 &gt; 3 &amp; 2&lt;/b&gt;"
-        );
-        use super::Outlet;
-        // An emoji outside the BMP counts twice.
-        assert_eq!(super::Telegram::length("ok👍"), 4);
-    }
-}
-
 /// The webhook's route: `POST /telegram/webhook`, taking one update per request once its secret
 /// token checks. The update is recorded before the answer (200) goes back, so Telegram
 /// redelivers whatever was not; the reply runs on its own task.
@@ -323,4 +318,18 @@ pub fn webhook_routes(channel: Arc<TelegramChannel>) -> axum::Router {
     axum::Router::new()
         .route("/telegram/webhook", axum::routing::post(webhook))
         .with_state(channel)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn html_is_escaped_and_length_counted_as_telegram_does() {
+        assert_eq!(
+            super::escape_html("<b>5 > 3 & 2</b>"),
+            "&lt;b&gt;5 &gt; 3 &amp; 2&lt;/b&gt;"
+        );
+        use super::Outlet;
+        // An emoji outside the BMP counts twice.
+        assert_eq!(super::Telegram::length("ok👍"), 4);
+    }
 }

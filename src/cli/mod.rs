@@ -413,11 +413,14 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
     );
     let telegram = match &settings.telegram_token {
         Some(token) => {
-            let parse = |name: &str, url: &Option<String>| -> anyhow::Result<Option<reqwest::Url>> {
-                url.as_deref()
-                    .map(|u| reqwest::Url::parse(u).with_context(|| format!("invalid {name} {u:?}")))
-                    .transpose()
-            };
+            let parse =
+                |name: &str, url: &Option<String>| -> anyhow::Result<Option<reqwest::Url>> {
+                    url.as_deref()
+                        .map(|u| {
+                            reqwest::Url::parse(u).with_context(|| format!("invalid {name} {u:?}"))
+                        })
+                        .transpose()
+                };
             let channel = std::sync::Arc::new(crate::channel::telegram::TelegramChannel::new(
                 engine.clone(),
                 crate::channel::telegram::TelegramConfig {

@@ -170,6 +170,7 @@ impl Engine {
             refused_calls: 0,
             held_replies: 0,
             escalated: false,
+            seen_messages: 0,
         })
     }
 

@@ -148,6 +148,9 @@ pub struct TurnOutcome {
     pub held_replies: usize,
     /// Whether the conversation went to a person because the bot failed.
     pub escalated: bool,
+    /// How many stored messages the model had seen when it made the reply: a shopper message
+    /// at or past this place arrived while the reply was being made, and is not answered by it.
+    pub seen_messages: usize,
 }
 
 /// The engine over one store, tool registry and model.
@@ -309,10 +312,35 @@ impl Engine {
             return Ok(None);
         }
         let text = last.content.clone();
-        tracing::info!(
+        tracing::debug!(
             conversation = conversation_id,
-            "answering a message left unanswered"
+            "answering the shopper's unanswered message"
         );
+        Ok(Some(self.answer(record, &text, on_reply).await?))
+    }
+
+    /// Answers the shopper's newest message even though a reply follows it — for a message that
+    /// arrived while that reply was being made (a messaging app lets the shopper write at any
+    /// time). Returns `None` when staff own the conversation or nothing was said.
+    pub async fn follow_up(
+        &self,
+        conversation_id: &str,
+        on_reply: ReplySink<'_>,
+    ) -> Result<Option<TurnOutcome>, EngineError> {
+        let _turn = self.hold(conversation_id).await;
+        let record = self.record(conversation_id).await?;
+        if record.state != ConversationState::Bot.as_str() {
+            return Ok(None);
+        }
+        let messages = self.store.messages(conversation_id).await?;
+        let Some(last) = messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User.as_str())
+        else {
+            return Ok(None);
+        };
+        let text = last.content.clone();
         Ok(Some(self.answer(record, &text, on_reply).await?))
     }
 
@@ -338,6 +366,7 @@ impl Engine {
             refused_calls: 0,
             held_replies: 0,
             escalated: false,
+            seen_messages: 0,
         }))
     }
 
@@ -364,6 +393,7 @@ impl Engine {
                 refused_calls: 0,
                 held_replies: 0,
                 escalated: false,
+                seen_messages: 0,
             },
         };
         if state != ConversationState::Bot {
@@ -390,6 +420,8 @@ impl Engine {
                 return self.cancelled(turn).await;
             }
             let messages = self.model_messages(&turn).await?;
+            // The system message and the conversation's opening line come first.
+            turn.outcome.seen_messages = messages.len().saturating_sub(2);
             let offered =
                 policy::tools_for(self.tools.specs().cloned(), turn.authenticated.as_deref());
             // The reply reaches the shopper as it is generated, but only as far as the grounding

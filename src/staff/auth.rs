@@ -7,9 +7,9 @@
 //! request.
 
 use crate::store::{SessionRecord, Store, StoreError, now_ms};
+use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use sha2::{Digest, Sha256};
 
 /// The session cookie's name.
@@ -145,7 +145,12 @@ pub async fn open_session(
         expires_at: now_ms() + lifetime.as_millis() as i64,
     };
     store
-        .create_session(&digest(&token), username, &record.csrf_token, record.expires_at)
+        .create_session(
+            &digest(&token),
+            username,
+            &record.csrf_token,
+            record.expires_at,
+        )
         .await?;
     Ok((token, record))
 }
@@ -178,9 +183,21 @@ mod tests {
         let hash = hash_password("correct horse battery").unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         let parsed = PasswordHash::new(&hash).unwrap();
-        assert!(Argon2::default().verify_password(b"correct horse battery", &parsed).is_ok());
-        assert!(Argon2::default().verify_password(b"wrong", &parsed).is_err());
-        assert_ne!(hash, hash_password("correct horse battery").unwrap(), "salted");
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"wrong", &parsed)
+                .is_err()
+        );
+        assert_ne!(
+            hash,
+            hash_password("correct horse battery").unwrap(),
+            "salted"
+        );
     }
 
     #[test]
@@ -191,6 +208,8 @@ mod tests {
         assert_eq!(cookie_token(None), None);
         assert_eq!(random_token().len(), 64);
         assert_ne!(random_token(), random_token());
-        assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("ab", "abc"));
+        assert!(
+            same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("ab", "abc")
+        );
     }
 }

@@ -64,7 +64,10 @@ impl ConsoleState {
 /// The console's routes, to be nested under `/staff`.
 pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
     Router::new()
-        .route("/", get(|| async { ([(CACHE_CONTROL, "no-store")], Html(PAGE)) }))
+        .route(
+            "/",
+            get(|| async { ([(CACHE_CONTROL, "no-store")], Html(PAGE)) }),
+        )
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
         .route("/api/me", get(me))
@@ -77,7 +80,10 @@ pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
         .route("/api/conversations/{id}/hand-back", post(hand_back))
         .route("/api/conversations/{id}/close", post(close))
         .route("/api/merchant/conversations", post(merchant_start))
-        .route("/api/merchant/conversations/{id}/messages", post(merchant_message))
+        .route(
+            "/api/merchant/conversations/{id}/messages",
+            post(merchant_message),
+        )
         .with_state(ConsoleState { engine, config })
 }
 
@@ -199,10 +205,10 @@ async fn me(
 /// A conversation as a queue entry.
 async fn entry(store: &Store, record: &ConversationRecord) -> Result<Value, ApiError> {
     let messages = store.messages(&record.conversation_id).await?;
-    let last = messages
-        .iter()
-        .rev()
-        .find(|m| matches!(m.role.as_str(), "user" | "staff") || (m.role == "assistant" && m.tool_call.is_none()));
+    let last = messages.iter().rev().find(|m| {
+        matches!(m.role.as_str(), "user" | "staff")
+            || (m.role == "assistant" && m.tool_call.is_none())
+    });
     Ok(json!({
         "conversation_id": record.conversation_id,
         "channel": record.channel,
@@ -260,7 +266,9 @@ async fn events(
             // The session may expire or end while the stream is open.
             let still = store.session(&token).await.ok().flatten().is_some();
             if !still {
-                let _ = sender.send(Event::default().event("signed_out").data("{}")).await;
+                let _ = sender
+                    .send(Event::default().event("signed_out").data("{}"))
+                    .await;
                 return;
             }
             let version = store.conversations_version().await.ok();
@@ -359,7 +367,9 @@ async fn take(
         .store()
         .record_action(&session.username, "take", Some(&id), None)
         .await?;
-    Ok(Json(json!({"conversation_id": id, "state": "staff", "assigned_to": session.username})))
+    Ok(Json(
+        json!({"conversation_id": id, "state": "staff", "assigned_to": session.username}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -383,7 +393,12 @@ async fn reply(
         .await?;
     state
         .store()
-        .record_action(&session.username, "reply", Some(&id), Some(body.text.trim()))
+        .record_action(
+            &session.username,
+            "reply",
+            Some(&id),
+            Some(body.text.trim()),
+        )
         .await?;
     Ok(Json(json!({"conversation_id": id, "seq": seq})))
 }
@@ -400,7 +415,9 @@ async fn hand_back(
         .store()
         .record_action(&session.username, "hand_back", Some(&id), None)
         .await?;
-    Ok(Json(json!({"conversation_id": id, "state": "bot", "told": words})))
+    Ok(Json(
+        json!({"conversation_id": id, "state": "bot", "told": words}),
+    ))
 }
 
 async fn close(
@@ -415,14 +432,18 @@ async fn close(
         .store()
         .record_action(&session.username, "close", Some(&id), None)
         .await?;
-    Ok(Json(json!({"conversation_id": id, "state": "closed", "was_open": was_open})))
+    Ok(Json(
+        json!({"conversation_id": id, "state": "closed", "was_open": was_open}),
+    ))
 }
 
 /// A merchant's session, or [`ApiError::Forbidden`] for staff.
 async fn merchant(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
     let session = acting(state, headers).await?;
     if session.role != "merchant" {
-        return Err(ApiError::Forbidden("merchant mode is for merchant accounts"));
+        return Err(ApiError::Forbidden(
+            "merchant mode is for merchant accounts",
+        ));
     }
     Ok(session)
 }
@@ -435,7 +456,12 @@ async fn merchant_start(
     let record = state.engine.start("merchant", &session.username).await?;
     state
         .store()
-        .record_action(&session.username, "merchant_chat", Some(&record.conversation_id), None)
+        .record_action(
+            &session.username,
+            "merchant_chat",
+            Some(&record.conversation_id),
+            None,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -468,5 +494,7 @@ async fn merchant_message(
         return Err(ApiError::Engine(EngineError::UnknownConversation(id)));
     }
     let outcome = state.engine.turn(&id, &body.text, &|_| {}).await?;
-    Ok(Json(json!({"reply": outcome.reply, "state": outcome.state})))
+    Ok(Json(
+        json!({"reply": outcome.reply, "state": outcome.state}),
+    ))
 }

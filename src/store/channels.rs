@@ -61,8 +61,15 @@ impl Store {
         if seen.is_some() {
             return Ok(None);
         }
-        let Some((seq, _)) =
-            append_in(&mut tx, conversation_id, When::Always, "user", content, None).await?
+        let Some((seq, _)) = append_in(
+            &mut tx,
+            conversation_id,
+            When::Always,
+            "user",
+            content,
+            None,
+        )
+        .await?
         else {
             return Ok(None);
         };
@@ -109,7 +116,11 @@ impl Store {
     }
 
     /// Records where a channel's polling stands.
-    pub async fn set_channel_cursor(&self, channel: &str, position: &str) -> Result<(), StoreError> {
+    pub async fn set_channel_cursor(
+        &self,
+        channel: &str,
+        position: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO channel_cursors (channel, position) VALUES ($1, $2) \
              ON CONFLICT (channel) DO UPDATE SET position = excluded.position",

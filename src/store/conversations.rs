@@ -233,7 +233,8 @@ impl Store {
         content: &str,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.write().await?;
-        let Some((seq, channel)) = append_in(&mut tx, conversation_id, when, role, content, None).await?
+        let Some((seq, channel)) =
+            append_in(&mut tx, conversation_id, when, role, content, None).await?
         else {
             return Ok(None);
         };

@@ -18,9 +18,9 @@ mod write;
 
 pub use channels::Outgoing;
 pub use conversations::{ConversationRecord, MessageRecord, PUSH_CHANNELS, When, now_ms};
-pub use staff::{ActionRecord, SessionRecord};
 pub use error::StoreError;
 pub use snapshot::ImportReport;
+pub use staff::{ActionRecord, SessionRecord};
 
 use model::{Order, Product, User, Variant};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

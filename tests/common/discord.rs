@@ -67,19 +67,39 @@ impl FakeDiscord {
 
     /// Sends a MESSAGE_CREATE: `guild` none for a direct message; `mentions_bot` adds the bot
     /// to the mentions.
-    pub fn message(&self, id: u64, channel: u64, guild: Option<u64>, author: u64, content: &str, mentions_bot: bool) {
-        let mentions = if mentions_bot { vec![user(BOT_ID, "store", true)] } else { vec![] };
+    pub fn message(
+        &self,
+        id: u64,
+        channel: u64,
+        guild: Option<u64>,
+        author: u64,
+        content: &str,
+        mentions_bot: bool,
+    ) {
+        let mentions = if mentions_bot {
+            vec![user(BOT_ID, "store", true)]
+        } else {
+            vec![]
+        };
         let mut message = message_object(id, channel, user(author, "ann", false), content);
         message["mentions"] = json!(mentions);
         if let Some(guild) = guild {
             message["guild_id"] = json!(guild.to_string());
         }
-        let _ = self.events.send(json!({"op": 0, "t": "MESSAGE_CREATE", "d": message}));
+        let _ = self
+            .events
+            .send(json!({"op": 0, "t": "MESSAGE_CREATE", "d": message}));
     }
 
     /// The texts a channel shows.
     pub fn texts(&self, channel: u64) -> Vec<String> {
-        self.inner.lock().unwrap().channels.get(&channel).map(|m| m.iter().map(|(_, t)| t.clone()).collect()).unwrap_or_default()
+        self.inner
+            .lock()
+            .unwrap()
+            .channels
+            .get(&channel)
+            .map(|m| m.iter().map(|(_, t)| t.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Every REST call, as (method, path).
@@ -90,7 +110,11 @@ impl FakeDiscord {
     pub async fn wait_for(&self, what: &str, check: impl Fn(&FakeDiscord) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !check(self) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; calls: {:?}", self.calls());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; calls: {:?}",
+                self.calls()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -123,7 +147,11 @@ async fn socket(State(fake): State<FakeDiscord>, upgrade: WebSocketUpgrade) -> i
 
 async fn session(fake: FakeDiscord, mut ws: WebSocket) {
     let send = |value: Value| Frame::Text(value.to_string().into());
-    if ws.send(send(json!({"op": 10, "d": {"heartbeat_interval": 41250}}))).await.is_err() {
+    if ws
+        .send(send(json!({"op": 10, "d": {"heartbeat_interval": 41250}})))
+        .await
+        .is_err()
+    {
         return;
     }
     let mut events = fake.events.subscribe();

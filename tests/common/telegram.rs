@@ -212,7 +212,10 @@ async fn handle(
             let mut inner = fake.inner.lock().unwrap();
             inner.next_message += 1;
             let id = inner.next_message;
-            let text = rendered(body["text"].as_str().unwrap_or_default(), body["parse_mode"].as_str());
+            let text = rendered(
+                body["text"].as_str().unwrap_or_default(),
+                body["parse_mode"].as_str(),
+            );
             inner.chats.entry(chat).or_default().push(Shown {
                 id,
                 text: text.clone(),
@@ -222,7 +225,10 @@ async fn handle(
         }
         "editmessagetext" => {
             let id = body["message_id"].as_i64().unwrap_or_default();
-            let text = rendered(body["text"].as_str().unwrap_or_default(), body["parse_mode"].as_str());
+            let text = rendered(
+                body["text"].as_str().unwrap_or_default(),
+                body["parse_mode"].as_str(),
+            );
             let mut inner = fake.inner.lock().unwrap();
             let shown = inner
                 .chats
@@ -237,7 +243,9 @@ async fn handle(
                     shown.text = text.clone();
                     ok(message(id, chat, &text))
                 }
-                None => Json(json!({"ok": false, "error_code": 400, "description": "Bad Request: message to edit not found"})),
+                None => Json(
+                    json!({"ok": false, "error_code": 400, "description": "Bad Request: message to edit not found"}),
+                ),
             }
         }
         "deletemessage" => {
@@ -248,6 +256,8 @@ async fn handle(
             }
             ok(json!(true))
         }
-        _ => Json(json!({"ok": false, "error_code": 404, "description": "Not Found: method not found"})),
+        _ => Json(
+            json!({"ok": false, "error_code": 404, "description": "Not Found: method not found"}),
+        ),
     }
 }
