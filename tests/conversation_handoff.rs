@@ -134,6 +134,7 @@ async fn one_take_wins_and_only_the_owner_acts(db: Db) {
                 "assistant",
                 "I've asked a member of our team to join this conversation. They will reply here as soon as they can."
             ),
+            pair("staff", "A member of our team has joined the conversation."),
             pair("staff", "Hi, I'm Sam from the store."),
             pair("user", "thanks Sam"),
             pair("assistant", &words),
