@@ -63,11 +63,13 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "modify_user_address",
     "return_delivered_order_items",
     "search_products",
+    "store_overview",
     "transfer_to_human_agents",
 ];
 
 const EMBEDDED_POLICY: &str = include_str!("../prompts/policy.md");
 const EMBEDDED_SYSTEM: &str = include_str!("../prompts/system.md");
+const EMBEDDED_MERCHANT: &str = include_str!("../prompts/merchant.md");
 const EMBEDDED_REPLIES: &str = include_str!("../prompts/replies.toml");
 const EMBEDDED_PROTOCOL: &str = include_str!("../prompts/protocol.md");
 const EMBEDDED_SHOPPER: &str = include_str!("../prompts/eval/shopper.toml");
@@ -168,6 +170,13 @@ impl Prompts {
         Ok(self
             .read("system.md")?
             .unwrap_or_else(|| EMBEDDED_SYSTEM.to_owned()))
+    }
+
+    /// The system prompt of a merchant's conversation.
+    pub fn merchant(&self) -> Result<String, PromptError> {
+        Ok(self
+            .read("merchant.md")?
+            .unwrap_or_else(|| EMBEDDED_MERCHANT.to_owned()))
     }
 
     /// How a model is told to answer, and the tools offered (`{tools}`).

@@ -160,7 +160,7 @@ async fn the_tool_api_needs_the_key_when_one_is_set_and_health_never_does() {
     );
     let (status, body) = send(&router, list(Some("Bearer s3cret-key"))).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["tools"].as_array().unwrap().len(), 17);
+    assert_eq!(body["tools"].as_array().unwrap().len(), 18);
     let cancel = body["tools"]
         .as_array()
         .unwrap()

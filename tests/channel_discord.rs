@@ -6,12 +6,9 @@
 mod common;
 
 use clerk::channel::discord::{DiscordChannel, DiscordConfig};
-use clerk::conversation::{Engine, EngineConfig};
-use clerk::llm::scripted::{Scripted, ScriptedModel};
-use clerk::prompts::Prompts;
+use clerk::llm::scripted::Scripted;
 use common::discord::{BOT_ID, FakeDiscord, TOKEN};
 use common::{Db, tau2_store};
-use std::sync::Arc;
 use std::time::Duration;
 
 const DM: u64 = 900;
@@ -23,15 +20,7 @@ const ANN: u64 = 55;
 #[tokio::test(flavor = "multi_thread")]
 async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignored() {
     let test = tau2_store(Db::Sqlite).await;
-    let model = Arc::new(ScriptedModel::new([]));
-    let engine = Engine::new(
-        test.store.clone(),
-        test.tools(),
-        model.clone(),
-        &Prompts::new(None),
-        EngineConfig::default(),
-    )
-    .unwrap();
+    let (engine, model) = common::scripted_engine(&test);
     let fake = FakeDiscord::start().await;
     let config = DiscordConfig {
         token: TOKEN.into(),
@@ -134,5 +123,28 @@ async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignore
         "{texts:?}"
     );
     assert_eq!(texts[1..].join(" "), long.trim());
+
+    // `/human` as a slash command: the interaction is answered with the words, and the
+    // conversation joins the staff queue.
+    fake.slash_human(20, DM, ANN);
+    fake.wait_for("the /human answer", |f| {
+        !f.interaction_responses().is_empty()
+    })
+    .await;
+    assert_eq!(
+        fake.interaction_responses()[0],
+        serde_json::json!({"type": 4, "data": {
+            "content": "I've asked a member of our team to join this conversation. They will reply here as soon as they can.",
+            "allowed_mentions": {"parse": [], "users": [], "roles": []},
+            "attachments": []
+        }})
+    );
+    let dm = test
+        .store
+        .open_conversation("discord", &DM.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dm.state, "waiting_for_staff");
     task.abort();
 }

@@ -8,9 +8,8 @@
 mod common;
 
 use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
-use clerk::conversation::{Engine, EngineConfig};
+use clerk::conversation::Engine;
 use clerk::llm::scripted::{Scripted, ScriptedModel};
-use clerk::prompts::Prompts;
 use common::telegram::{FakeTelegram, TOKEN};
 use common::{Db, TestStore, tau2_store};
 use std::sync::Arc;
@@ -55,15 +54,7 @@ async fn start(edit_interval: Duration) -> Running {
         .with_test_writer()
         .try_init();
     let test = tau2_store(Db::Sqlite).await;
-    let model = Arc::new(ScriptedModel::new([]));
-    let engine = Engine::new(
-        test.store.clone(),
-        test.tools(),
-        model.clone(),
-        &Prompts::new(None),
-        EngineConfig::default(),
-    )
-    .unwrap();
+    let (engine, model) = common::scripted_engine(&test);
     let fake = FakeTelegram::start().await;
     let task = run(&engine, &fake, edit_interval);
     Running {
@@ -417,4 +408,79 @@ async fn many_chats_at_once_each_get_exactly_their_answers() {
         direct.as_secs_f64() / through_telegram.as_secs_f64()
     );
     r.task.abort();
+}
+
+/// Webhook mode: clerk registers its address and secret with Telegram, takes updates posted to
+/// `POST /telegram/webhook` only with the secret, and answers a redelivered one once.
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_updates_need_the_secret_and_are_answered_once() {
+    let test = tau2_store(Db::Sqlite).await;
+    let (engine, model) = common::scripted_engine(&test);
+    let fake = FakeTelegram::start().await;
+    let mut config = config(&fake, Duration::from_millis(50));
+    config.webhook_url = Some("https://shop.example/telegram/webhook".parse().unwrap());
+    config.webhook_secret = Some("s3cret-webhook".into());
+    let channel = Arc::new(TelegramChannel::new(engine.clone(), config));
+    let running = channel.clone();
+    let task = tokio::spawn(async move { running.run().await.unwrap() });
+    fake.wait_for("setWebhook", |f| !f.calls("setwebhook").is_empty())
+        .await;
+    let registered = &fake.calls("setwebhook")[0].body;
+    assert_eq!(registered["url"], "https://shop.example/telegram/webhook");
+    assert_eq!(registered["secret_token"], "s3cret-webhook");
+    assert!(
+        fake.calls("getupdates").is_empty(),
+        "no polling in webhook mode"
+    );
+
+    let app =
+        clerk::app::App::with_store(test.store.clone(), &common::settings_for(&test)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(clerk::api::serve(
+        listener,
+        clerk::api::router_with(
+            app,
+            clerk::api::Edges {
+                engine: Some(engine.clone()),
+                api_key: None,
+                console: clerk::staff::ConsoleConfig::default(),
+                telegram: Some(channel),
+            },
+        ),
+    ));
+    let update = FakeTelegram::text_update(5, CHAT, "hello by webhook").to_string();
+    let post = |secret: Option<&'static str>| {
+        let update = update.clone();
+        async move {
+            let mut request = reqwest::Client::new()
+                .post(format!("http://{address}/telegram/webhook"))
+                .header("content-type", "application/json")
+                .body(update);
+            if let Some(secret) = secret {
+                request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(post(None).await, 401);
+    assert_eq!(post(Some("wrong")).await, 401);
+    assert!(
+        test.store
+            .open_conversation("telegram", &CHAT.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    model.then([Scripted::reply("Hello! Webhooks work.")]);
+    assert_eq!(post(Some("s3cret-webhook")).await, 200);
+    fake.wait_for("the reply", |f| f.texts(CHAT) == ["Hello! Webhooks work."])
+        .await;
+    model.then([Scripted::reply("A second answer.")]);
+    assert_eq!(post(Some("s3cret-webhook")).await, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.texts(CHAT), ["Hello! Webhooks work."]);
+    assert_eq!(model.remaining(), 1);
+    task.abort();
 }

@@ -266,7 +266,8 @@ fn settings_come_from_flags_environment_and_file() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 17);
+    assert_eq!(names.len(), 18);
+    assert!(names.contains(&"store_overview"));
     assert!(
         names.contains(&"search_products") && names.contains(&"exchange_delivered_order_items")
     );

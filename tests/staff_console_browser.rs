@@ -8,9 +8,7 @@ mod common;
 use clerk::api::{Edges, router_with};
 use clerk::app::App;
 use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
-use clerk::conversation::{Engine, EngineConfig};
-use clerk::llm::scripted::{Scripted, ScriptedModel};
-use clerk::prompts::Prompts;
+use clerk::llm::scripted::Scripted;
 use common::telegram::{FakeTelegram, TOKEN};
 use common::webdriver::Browser;
 use common::{Db, tau2_store};
@@ -37,15 +35,7 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     let test = tau2_store(Db::Sqlite).await;
     let settings = common::settings_for(&test);
     let app = App::with_store(test.store.clone(), &settings).unwrap();
-    let model = Arc::new(ScriptedModel::new([]));
-    let engine = Engine::new(
-        test.store.clone(),
-        test.tools(),
-        model.clone(),
-        &Prompts::new(None),
-        EngineConfig::default(),
-    )
-    .unwrap();
+    let (engine, model) = common::scripted_engine(&test);
     clerk::staff::auth::add_account(&test.store, "sam", "sam-password-1", "staff")
         .await
         .unwrap();

@@ -25,6 +25,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The channel of merchants' conversations (merchant mode), opened only through the staff
+/// console by a merchant account; every other channel is a shopper's.
+pub const MERCHANT_CHANNEL: &str = "merchant";
+
 /// Who answers a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -161,6 +165,8 @@ pub struct Engine {
     tools: ToolRegistry,
     model: Arc<dyn ChatModel>,
     system: Arc<str>,
+    /// The system message of merchants' conversations.
+    merchant_system: Arc<str>,
     replies: Replies,
     config: EngineConfig,
     busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -192,6 +198,8 @@ struct Turn<'a> {
     conversation_id: &'a str,
     /// When the conversation started, Unix milliseconds.
     started_at: i64,
+    /// Whether it is a merchant's conversation (merchant mode), not a shopper's.
+    merchant: bool,
     authenticated: Option<String>,
     pending: Option<ToolCall>,
     outcome: TurnOutcome,
@@ -206,13 +214,28 @@ impl Engine {
         prompts: &Prompts,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
+        // Shoppers' system message lists no merchant tool; merchants' lists only theirs and the
+        // catalog's. Each is one fixed text, computed once by a model's prefix cache.
+        let shoppers: Vec<_> = tools
+            .specs()
+            .filter(|s| s.access != Access::Merchant)
+            .cloned()
+            .collect();
+        let merchants = policy::tools_for(tools.specs().cloned(), None, true);
         Ok(Engine {
             retail: Retail::new(store.clone()),
             system: protocol::system_message(
                 &prompts.system()?,
                 &prompts.policy()?,
                 &prompts.protocol()?,
-                &tools.specs().cloned().collect::<Vec<_>>(),
+                &shoppers,
+            )
+            .into(),
+            merchant_system: protocol::system_message(
+                &prompts.merchant()?,
+                "",
+                &prompts.protocol()?,
+                &merchants,
             )
             .into(),
             store,
@@ -382,6 +405,7 @@ impl Engine {
         let mut turn = Turn {
             conversation_id,
             started_at: record.created_at,
+            merchant: record.channel == MERCHANT_CHANNEL,
             authenticated: record.authenticated_user.clone(),
             pending: record
                 .pending_action
@@ -422,8 +446,11 @@ impl Engine {
             let messages = self.model_messages(&turn).await?;
             // The system message and the conversation's opening line come first.
             turn.outcome.seen_messages = messages.len().saturating_sub(2);
-            let offered =
-                policy::tools_for(self.tools.specs().cloned(), turn.authenticated.as_deref());
+            let offered = policy::tools_for(
+                self.tools.specs().cloned(),
+                turn.authenticated.as_deref(),
+                turn.merchant,
+            );
             // The reply reaches the shopper as it is generated, but only as far as the grounding
             // guard has checked it.
             let sources = self.sources(conversation_id).await?;
@@ -496,7 +523,12 @@ impl Engine {
                     };
                     let access = spec.access;
                     let owner = self.owner_of(&call).await?;
-                    match policy::judge(access, turn.authenticated.as_deref(), owner.as_deref()) {
+                    let verdict = if turn.merchant {
+                        policy::judge_for_merchant(access)
+                    } else {
+                        policy::judge(access, turn.authenticated.as_deref(), owner.as_deref())
+                    };
+                    match verdict {
                         Verdict::Refuse(why) => self.refuse(&mut turn, &call, &why).await?,
                         // A write whose target does not exist is run at once: the store refuses
                         // it, and nothing is asked of the shopper about a thing that is not there.
@@ -735,8 +767,13 @@ impl Engine {
         // conversations' requests are then ever the same text, which matters because mistral.rs's prefix cache reuses nothing for a request
         // identical to one it cached (every "Hi!" after the first would recompute the whole
         // system message, minutes on a CPU).
+        let system = if turn.merchant {
+            &self.merchant_system
+        } else {
+            &self.system
+        };
         let mut messages = vec![
-            ChatMessage::text(Role::System, self.system.to_string()),
+            ChatMessage::text(Role::System, system.to_string()),
             ChatMessage::text(
                 Role::System,
                 self.replies

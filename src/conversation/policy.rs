@@ -24,6 +24,25 @@ pub fn offered(access: Access, authenticated: Option<&str>) -> bool {
         Access::Public | Access::Handoff => true,
         Access::Identify => authenticated.is_none(),
         Access::CustomerRead | Access::CustomerWrite => authenticated.is_some(),
+        Access::Merchant => false,
+    }
+}
+
+/// Whether a tool may be offered in a merchant's conversation: the catalog and the merchant's
+/// tools, nothing that acts as or on one customer.
+pub fn offered_to_merchant(access: Access) -> bool {
+    matches!(access, Access::Public | Access::Merchant | Access::Handoff)
+}
+
+/// Judges a tool call in a merchant's conversation.
+pub fn judge_for_merchant(access: Access) -> Verdict {
+    if offered_to_merchant(access) {
+        Verdict::Run
+    } else {
+        Verdict::Refuse(
+            "merchant mode has no tools that act as or on one customer; customers are helped in their own conversations"
+                .into(),
+        )
     }
 }
 
@@ -32,6 +51,7 @@ pub fn offered(access: Access, authenticated: Option<&str>) -> bool {
 pub fn judge(access: Access, authenticated: Option<&str>, owner: Option<&str>) -> Verdict {
     match access {
         Access::Public | Access::Handoff => Verdict::Run,
+        Access::Merchant => Verdict::Refuse("that tool is for the store's merchant, not for customers".into()),
         Access::Identify => match authenticated {
             None => Verdict::Run,
             Some(user) => Verdict::Refuse(format!(
@@ -51,13 +71,21 @@ pub fn judge(access: Access, authenticated: Option<&str>, owner: Option<&str>) -
     }
 }
 
-/// The tools to offer in this state, in registry order.
+/// The tools to offer in this state, in registry order: a merchant's conversation (`merchant`)
+/// or a shopper's, authenticated or not.
 pub fn tools_for(
     specs: impl Iterator<Item = ToolSpec>,
     authenticated: Option<&str>,
+    merchant: bool,
 ) -> Vec<ToolSpec> {
     specs
-        .filter(|spec| offered(spec.access, authenticated))
+        .filter(|spec| {
+            if merchant {
+                offered_to_merchant(spec.access)
+            } else {
+                offered(spec.access, authenticated)
+            }
+        })
         .collect()
 }
 
@@ -208,6 +236,17 @@ mod tests {
             Verdict::Refuse(_)
         ));
         assert!(offered(Identify, None) && !offered(Identify, Some("a")));
+        // Merchant tools: never for a shopper, authenticated or not.
+        assert!(!offered(Merchant, None) && !offered(Merchant, Some("a")));
+        assert!(matches!(
+            judge(Merchant, Some("a"), None),
+            Verdict::Refuse(_)
+        ));
+        assert_eq!(judge_for_merchant(Merchant), Verdict::Run);
+        assert!(matches!(
+            judge_for_merchant(CustomerRead),
+            Verdict::Refuse(_)
+        ));
         assert!(!offered(CustomerRead, None) && offered(CustomerWrite, Some("a")));
     }
 }

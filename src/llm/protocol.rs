@@ -38,7 +38,7 @@ pub fn describe_tools(tools: &[ToolSpec]) -> String {
                 .collect::<Vec<_>>()
                 .join(" ");
             let when = match t.access {
-                Access::Public | Access::Handoff => "",
+                Access::Public | Access::Handoff | Access::Merchant => "",
                 Access::Identify => " (only before the customer is authenticated)",
                 Access::CustomerRead | Access::CustomerWrite => {
                     " (only once the customer is authenticated, and only for them)"

@@ -11,7 +11,7 @@
 pub mod auth;
 
 use crate::api::ApiError;
-use crate::conversation::{Engine, EngineError};
+use crate::conversation::{Engine, EngineError, MERCHANT_CHANNEL};
 use crate::store::{ConversationRecord, SessionRecord, Store};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -312,7 +312,7 @@ async fn shopper_conversation(store: &Store, id: &str) -> Result<ConversationRec
     store
         .conversation(id)
         .await?
-        .filter(|r| r.channel != "merchant")
+        .filter(|r| r.channel != MERCHANT_CHANNEL)
         .ok_or_else(|| ApiError::Engine(EngineError::UnknownConversation(id.to_owned())))
 }
 
@@ -453,7 +453,10 @@ async fn merchant_start(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let session = merchant(&state, &headers).await?;
-    let record = state.engine.start("merchant", &session.username).await?;
+    let record = state
+        .engine
+        .start(MERCHANT_CHANNEL, &session.username)
+        .await?;
     state
         .store()
         .record_action(
@@ -489,7 +492,7 @@ async fn merchant_message(
         .store()
         .conversation(&id)
         .await?
-        .is_some_and(|r| r.channel == "merchant" && r.shopper == session.username);
+        .is_some_and(|r| r.channel == MERCHANT_CHANNEL && r.shopper == session.username);
     if !mine {
         return Err(ApiError::Engine(EngineError::UnknownConversation(id)));
     }

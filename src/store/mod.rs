@@ -68,6 +68,25 @@ pub struct StoreCounts {
     pub orders: i64,
 }
 
+/// The store at a glance, for its merchant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoreOverview {
+    /// Products (types).
+    pub products: i64,
+    /// Variant items.
+    pub items: i64,
+    /// Variant items that can be ordered.
+    pub orderable_items: i64,
+    /// Customers.
+    pub customers: i64,
+    /// Orders.
+    pub orders: i64,
+    /// Orders by status (`pending`, `delivered`, …).
+    pub orders_by_status: std::collections::BTreeMap<String, i64>,
+    /// Shoppers' conversations waiting for a member of staff.
+    pub conversations_waiting_for_staff: i64,
+}
+
 /// What a search index was built from: which store, at which catalog version. Two different
 /// stores never share a stamp, so an index folder pointed at another store rebuilds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -163,6 +182,11 @@ impl Store {
     /// How many records the store holds.
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
         read::counts(&mut *self.conn().await?).await
+    }
+
+    /// The store at a glance, for its merchant.
+    pub async fn overview(&self) -> Result<StoreOverview, StoreError> {
+        read::overview(&mut *self.conn().await?).await
     }
 
     /// A customer by user id.

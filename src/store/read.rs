@@ -159,6 +159,37 @@ pub(super) async fn counts(conn: &mut AnyConnection) -> Result<StoreCounts, Stor
     })
 }
 
+pub(super) async fn overview(conn: &mut AnyConnection) -> Result<super::StoreOverview, StoreError> {
+    let counts = counts(&mut *conn).await?;
+    let orderable: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM variants WHERE available <> 0")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut by_status = std::collections::BTreeMap::new();
+    for row in sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        by_status.insert(
+            row.try_get::<String, _>("status")?,
+            row.try_get::<i64, _>("n")?,
+        );
+    }
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM conversations WHERE state = 'waiting_for_staff' AND channel <> 'merchant'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(super::StoreOverview {
+        products: counts.products,
+        items: counts.items,
+        orderable_items: orderable,
+        customers: counts.users,
+        orders: counts.orders,
+        orders_by_status: by_status,
+        conversations_waiting_for_staff: waiting,
+    })
+}
+
 pub(super) async fn catalog_stamp(
     conn: &mut AnyConnection,
 ) -> Result<super::CatalogStamp, StoreError> {

@@ -6,6 +6,7 @@
 //! Each tool also says what it touches ([`Access`]), so that the conversation engine can decide
 //! what a conversation may call; this layer itself trusts its caller.
 
+mod merchant_tools;
 pub mod schema;
 mod store_tools;
 
@@ -35,6 +36,9 @@ pub enum Access {
     CustomerWrite,
     /// Hands the conversation to a person.
     Handoff,
+    /// Reads the whole store for its merchant: only in a merchant's conversation, never a
+    /// shopper's.
+    Merchant,
 }
 
 /// A tool as callers see it.
@@ -150,14 +154,19 @@ impl ToolRegistry {
         ToolRegistry::default()
     }
 
-    /// The store's tools: its sixteen operations, and product search when an index is given.
+    /// The store's tools: its sixteen operations, product search when an index is given, and the
+    /// merchant's tools.
     pub fn for_store(
         retail: Retail,
         search: Option<CatalogSearch>,
         prompts: &Prompts,
     ) -> Result<ToolRegistry, ToolError> {
         let mut registry = ToolRegistry::new();
+        let store = retail.store().clone();
         for tool in store_tools::all(retail, search) {
+            registry.register(tool, prompts)?;
+        }
+        for tool in merchant_tools::all(store) {
             registry.register(tool, prompts)?;
         }
         Ok(registry)

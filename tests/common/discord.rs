@@ -24,6 +24,7 @@ struct Inner {
     next_id: u64,
     identified: bool,
     sequence: u64,
+    responses: Vec<Value>,
 }
 
 /// The fake Discord.
@@ -89,6 +90,25 @@ impl FakeDiscord {
         let _ = self
             .events
             .send(json!({"op": 0, "t": "MESSAGE_CREATE", "d": message}));
+    }
+
+    /// Sends an INTERACTION_CREATE: `/human` used by `author` in a direct message channel.
+    pub fn slash_human(&self, id: u64, channel: u64, author: u64) {
+        let interaction = json!({
+            "id": id.to_string(), "application_id": BOT_ID.to_string(), "type": 2,
+            "data": {"id": "3000000000000001", "name": "human", "type": 1},
+            "channel_id": channel.to_string(), "user": user(author, "ann", false),
+            "token": "interaction-token", "version": 1, "locale": "en-US",
+            "entitlements": [], "attachment_size_limit": 26214400,
+        });
+        let _ = self
+            .events
+            .send(json!({"op": 0, "t": "INTERACTION_CREATE", "d": interaction}));
+    }
+
+    /// The bodies of the interaction responses, in order.
+    pub fn interaction_responses(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().responses.clone()
     }
 
     /// The texts a channel shows.
@@ -217,6 +237,10 @@ async fn rest(
             if let Some(c) = inner.channels.get_mut(&channel) {
                 c.retain(|m| m.0 != id);
             }
+            axum::http::StatusCode::NO_CONTENT.into_response()
+        }
+        ("POST", ["interactions", _, _, "callback"]) => {
+            inner.responses.push(body);
             axum::http::StatusCode::NO_CONTENT.into_response()
         }
         ("POST", ["channels", _, "typing"]) => axum::http::StatusCode::NO_CONTENT.into_response(),

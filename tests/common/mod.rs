@@ -291,3 +291,23 @@ pub async fn serve(
     ));
     address
 }
+
+/// The engine over a test's store, answering with a scripted model (its script empty: a test
+/// queues the steps it expects).
+pub fn scripted_engine(
+    test: &TestStore,
+) -> (
+    clerk::conversation::Engine,
+    std::sync::Arc<clerk::llm::scripted::ScriptedModel>,
+) {
+    let model = std::sync::Arc::new(clerk::llm::scripted::ScriptedModel::new([]));
+    let engine = clerk::conversation::Engine::new(
+        test.store.clone(),
+        test.tools(),
+        model.clone(),
+        &Prompts::new(None),
+        clerk::conversation::EngineConfig::default(),
+    )
+    .unwrap();
+    (engine, model)
+}

@@ -164,12 +164,39 @@ fn message(id: i64, chat: i64, text: &str) -> Value {
     })
 }
 
+/// A request's parameters: a JSON body, or a multipart form (as teloxide sends requests that may
+/// carry a file, such as setWebhook) whose fields are JSON values or plain text.
+fn parameters(headers: &axum::http::HeaderMap, body: &[u8]) -> Value {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return serde_json::from_slice(body).unwrap_or(json!({}));
+    };
+    let text = String::from_utf8_lossy(body);
+    let mut fields = serde_json::Map::new();
+    for part in text.split(&format!("--{}", boundary.trim_matches('"'))) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head.split("name=\"").nth(1).and_then(|n| n.split('"').next()) else {
+            continue;
+        };
+        let value = value.trim_end_matches("\r\n");
+        let value = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+        fields.insert(name.to_owned(), value);
+    }
+    Value::Object(fields)
+}
+
 async fn handle(
     State(fake): State<FakeTelegram>,
     Path((bot, method)): Path<(String, String)>,
-    body: Option<Json<Value>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> Json<Value> {
-    let body = body.map(|Json(b)| b).unwrap_or(json!({}));
+    let body = parameters(&headers, &body);
     let method = method.to_ascii_lowercase();
     if bot != format!("bot{TOKEN}") {
         return Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"}));
