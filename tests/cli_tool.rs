@@ -355,3 +355,61 @@ fn bench_search_writes_its_results_and_eval_refuses_an_empty_selection() {
     assert_eq!((code, stdout.as_str()), (1, ""));
     assert!(stderr.contains("no task to run"), "{stderr}");
 }
+
+/// `clerk staff add`: the password from standard input, checked; the account stored hashed.
+#[test]
+fn staff_accounts_are_added_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = |args: &[&str], password: &str| {
+        let mut child = std::process::Command::new(common::clerk_bin())
+            .args(["--database", "sqlite://store.db", "staff", "add"])
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("CLERK_STAFF_PASSWORD")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.code().unwrap(),
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        )
+    };
+    assert_eq!(
+        add(&["maria"], "short"),
+        (
+            2,
+            "error: a password needs at least 10 characters".to_owned()
+        )
+    );
+    assert_eq!(
+        add(&["maria", "--role", "admin"], "long enough password"),
+        (
+            2,
+            "error: unknown role \"admin\": use staff or merchant".to_owned()
+        )
+    );
+    assert_eq!(
+        add(&["no spaces"], "long enough password"),
+        (
+            2,
+            "error: a username is 1 to 64 letters, digits, '.', '_', '-' or '@'".to_owned()
+        )
+    );
+    assert_eq!(
+        add(&["owner", "--role", "merchant"], "long enough password"),
+        (0, "account owner (merchant) saved".to_owned())
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let account = runtime.block_on(async {
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = clerk::store::Store::connect(&url).await.unwrap();
+        store.account("owner").await.unwrap()
+    });
+    let (hash, role) = account.unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+    assert_eq!(role, "merchant");
+}

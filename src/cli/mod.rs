@@ -402,6 +402,16 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         }
     }
     app.search.refresh().await?;
+    if settings.demo && app.store.account_count().await? == 0 {
+        // The demo store gets one merchant account (merchants are staff too), so that the
+        // console can be tried at once; its password is random and shown once, here.
+        let password = crate::staff::auth::random_token()[..16].to_owned();
+        crate::staff::auth::add_account(&app.store, "demo", &password, "merchant").await?;
+        eprintln!(
+            "staff console: http://{}/staff, sign in as demo / {password} (shown once; `clerk staff add` makes more)",
+            settings.listen
+        );
+    }
     let engine = app.engine(settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -55,6 +55,13 @@ impl Store {
         Ok(())
     }
 
+    /// How many accounts exist.
+    pub async fn account_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM staff_accounts")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// An account's password hash and role.
     pub async fn account(&self, username: &str) -> Result<Option<(String, String)>, StoreError> {
         let row = sqlx::query("SELECT password_hash, role FROM staff_accounts WHERE username = $1")
