@@ -284,6 +284,14 @@ async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
     r.fake
         .push(FakeTelegram::text_update(3, CHAT, "are you there?"));
     let id = record.conversation_id.clone();
+    // Taken in (stored) before staff act on the conversation.
+    for _ in 0..1000 {
+        let messages = r.test.store.messages(&id).await.unwrap();
+        if messages.iter().any(|m| m.content == "are you there?") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(r.engine.take(&id, "maria").await.unwrap());
     r.engine
         .staff_reply(&id, "maria", "Hi Ann, Maria here. I'll sort it out.")

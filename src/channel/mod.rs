@@ -411,7 +411,8 @@ impl<O: Outlet> Channel<O> {
 
     /// Shows a streamed reply's text so far.
     async fn show(&self, chat: &str, draft: &mut Draft) -> Result<(), ChannelError> {
-        draft.shown_at = Some(Instant::now());
+        // The interval counts from when the app answered, so a slow app is not pressed harder.
+        let _shown = ShownAt(&mut draft.shown_at);
         let visible = split(&draft.text, O::MAX_LENGTH, O::length)
             .into_iter()
             .next()
@@ -509,6 +510,15 @@ impl<O: Outlet> Channel<O> {
                 sent += 1;
             }
         }
+    }
+}
+
+/// Stamps a draft's `shown_at` when dropped: after the app answered (or failed).
+struct ShownAt<'a>(&'a mut Option<Instant>);
+
+impl Drop for ShownAt<'_> {
+    fn drop(&mut self) {
+        *self.0 = Some(Instant::now());
     }
 }
 

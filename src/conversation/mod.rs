@@ -318,28 +318,14 @@ impl Engine {
     }
 
     /// Answers a conversation whose last message is the shopper's and has no reply yet — after a
-    /// crash or restart in the middle of a turn. Returns `None` when there is nothing to answer.
+    /// crash or restart in the middle of a turn, or once a channel has stored the message.
+    /// Returns `None` when there is nothing to answer (or staff own the conversation).
     pub async fn resume(
         &self,
         conversation_id: &str,
         on_reply: ReplySink<'_>,
     ) -> Result<Option<TurnOutcome>, EngineError> {
-        // After a turn still running here, the message is answered and there is nothing to do.
-        let _turn = self.hold(conversation_id).await;
-        let record = self.record(conversation_id).await?;
-        let messages = self.store.messages(conversation_id).await?;
-        let Some(last) = messages.last() else {
-            return Ok(None);
-        };
-        if last.role != Role::User.as_str() || record.state != ConversationState::Bot.as_str() {
-            return Ok(None);
-        }
-        let text = last.content.clone();
-        tracing::debug!(
-            conversation = conversation_id,
-            "answering the shopper's unanswered message"
-        );
-        Ok(Some(self.answer(record, &text, on_reply).await?))
+        self.answer_newest(conversation_id, true, on_reply).await
     }
 
     /// Answers the shopper's newest message even though a reply follows it — for a message that
@@ -350,20 +336,37 @@ impl Engine {
         conversation_id: &str,
         on_reply: ReplySink<'_>,
     ) -> Result<Option<TurnOutcome>, EngineError> {
+        self.answer_newest(conversation_id, false, on_reply).await
+    }
+
+    /// Answers the shopper's newest message while the bot owns the conversation; with
+    /// `only_if_last`, only when nothing follows it.
+    async fn answer_newest(
+        &self,
+        conversation_id: &str,
+        only_if_last: bool,
+        on_reply: ReplySink<'_>,
+    ) -> Result<Option<TurnOutcome>, EngineError> {
+        // After a turn still running here, the message is answered and there is nothing to do.
         let _turn = self.hold(conversation_id).await;
         let record = self.record(conversation_id).await?;
         if record.state != ConversationState::Bot.as_str() {
             return Ok(None);
         }
         let messages = self.store.messages(conversation_id).await?;
-        let Some(last) = messages
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::User.as_str())
-        else {
+        let newest = if only_if_last {
+            messages.last().filter(|m| m.role == Role::User.as_str())
+        } else {
+            messages
+                .iter()
+                .rev()
+                .find(|m| m.role == Role::User.as_str())
+        };
+        let Some(newest) = newest else {
             return Ok(None);
         };
-        let text = last.content.clone();
+        let text = newest.content.clone();
+        tracing::debug!(conversation = conversation_id, "answering the shopper");
         Ok(Some(self.answer(record, &text, on_reply).await?))
     }
 

@@ -372,9 +372,10 @@ async fn take(
     ))
 }
 
+/// A body carrying one message: a reply of staff, a merchant's question.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReplyBody {
+struct TextBody {
     text: String,
 }
 
@@ -382,7 +383,7 @@ async fn reply(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<ReplyBody>, JsonRejection>,
+    body: Result<Json<TextBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let session = acting(&state, &headers).await?;
     let Json(body) = body.map_err(ApiError::from_rejection)?;
@@ -473,17 +474,11 @@ async fn merchant_start(
         .into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MerchantMessage {
-    text: String,
-}
-
 async fn merchant_message(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<MerchantMessage>, JsonRejection>,
+    body: Result<Json<TextBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let session = merchant(&state, &headers).await?;
     let Json(body) = body.map_err(ApiError::from_rejection)?;
