@@ -100,6 +100,8 @@ pub enum Code {
     CsrfRejected,
     /// The signed-in account's role may not do this.
     Forbidden,
+    /// Too many failed sign-ins for an account in a short time.
+    TooManySignInAttempts,
     /// An account that cannot be created as given.
     InvalidAccount,
     /// Hashing a password failed.
@@ -149,6 +151,7 @@ impl Code {
             Code::InvalidCredentials => ("invalid_credentials", Auth, 401),
             Code::CsrfRejected => ("csrf_token_invalid", Auth, 403),
             Code::Forbidden => ("forbidden", Auth, 403),
+            Code::TooManySignInAttempts => ("too_many_sign_in_attempts", Auth, 429),
             Code::InvalidAccount => ("invalid_account", InvalidRequest, 422),
             Code::PasswordHash => ("password_hash_failed", Internal, 500),
             Code::ChannelPlatform => ("channel_platform_error", System, 502),

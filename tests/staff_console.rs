@@ -605,3 +605,41 @@ async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
             .all(|c| c["channel"] != "merchant")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_failed_sign_ins_lock_the_account_for_a_while() {
+    let c = console(Duration::from_secs(3600)).await;
+    let attempt = |user: &'static str, password: &'static str| {
+        let router = c.router.clone();
+        async move {
+            send(
+                &router,
+                "POST",
+                "/staff/api/login",
+                None,
+                None,
+                Some(json!({"username": user, "password": password})),
+            )
+            .await
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("maria", "guess-guess-guess").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Even the right password is refused now, with a clear answer.
+    let locked = attempt("maria", "maria-password-1").await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        locked.body,
+        json!({"message": "too many failed sign-ins for this account: try again in 15 minutes", "code": "too_many_sign_in_attempts", "type": "auth"})
+    );
+    assert_eq!(locked.set_cookie, None);
+    // Other accounts are not affected.
+    assert_eq!(
+        attempt("owner", "owner-password-1").await.status,
+        StatusCode::OK
+    );
+}

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// The signed-in role may not do this.
     #[error("not allowed: {0}")]
     Forbidden(&'static str),
+    /// Sign-in refused for a while after too many failures for the account.
+    #[error("too many failed sign-ins for this account: try again in {0} minutes")]
+    TooManySignInAttempts(u64),
     /// An account operation failed.
     #[error(transparent)]
     Account(crate::staff::auth::AccountError),
@@ -78,6 +81,7 @@ impl HasCode for ApiError {
             ApiError::InvalidCredentials => Code::InvalidCredentials,
             ApiError::CsrfRejected => Code::CsrfRejected,
             ApiError::Forbidden(_) => Code::Forbidden,
+            ApiError::TooManySignInAttempts(_) => Code::TooManySignInAttempts,
             ApiError::Account(e) => e.code(),
         }
     }

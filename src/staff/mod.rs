@@ -28,6 +28,12 @@ use std::time::Duration;
 
 const PAGE: &str = include_str!("console.html");
 
+/// Failed sign-ins for one account within [`SIGN_IN_WINDOW`] after which sign-in is refused.
+pub const MAX_FAILED_SIGN_INS: i64 = 5;
+
+/// The window in which failed sign-ins count.
+pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(15 * 60);
+
 /// The header carrying the session's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -146,11 +152,27 @@ async fn login(
     if let Some(old) = auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok())) {
         state.store().delete_session(&auth::digest(old)).await?;
     }
-    let role = auth::check_password(state.store(), &credentials.username, &credentials.password)
+    // Guessing is slowed down per account, across instances: failures are recorded actions.
+    let username: String = credentials.username.chars().take(64).collect();
+    let window = crate::store::now_ms() - SIGN_IN_WINDOW.as_millis() as i64;
+    let failures = state
+        .store()
+        .count_actions(&username, "sign_in_failed", window)
+        .await?;
+    if failures >= MAX_FAILED_SIGN_INS {
+        return Err(ApiError::TooManySignInAttempts(
+            SIGN_IN_WINDOW.as_secs() / 60,
+        ));
+    }
+    let role = auth::check_password(state.store(), &username, &credentials.password)
         .await
         .map_err(ApiError::Account)?;
     let Some(role) = role else {
-        tracing::warn!(username = %credentials.username, "staff sign-in refused");
+        tracing::warn!(%username, "staff sign-in refused");
+        state
+            .store()
+            .record_action(&username, "sign_in_failed", None, None)
+            .await?;
         return Err(ApiError::InvalidCredentials);
     };
     let (token, session) = auth::open_session(

@@ -149,6 +149,23 @@ impl Store {
         Ok(())
     }
 
+    /// How many times `action` was recorded for `username` since `since` (Unix milliseconds).
+    pub async fn count_actions(
+        &self,
+        username: &str,
+        action: &str,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM staff_actions WHERE username = $1 AND action = $2 AND at >= $3",
+        )
+        .bind(username)
+        .bind(action)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// The newest `limit` actions of staff, newest first.
     pub async fn actions(&self, limit: i64) -> Result<Vec<ActionRecord>, StoreError> {
         let rows = sqlx::query(
