@@ -197,6 +197,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         rounds: usize,
     },
+    /// Messages per second through the Telegram channel (a scripted model, a Bot API stand-in on
+    /// 127.0.0.1) beside the engine directly, and the handoff's latency to the staff console.
+    Channels {
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/channels.json")]
+        output: PathBuf,
+        /// Shoppers writing at once.
+        #[arg(long, default_value_t = 20)]
+        chats: usize,
+        /// Messages each shopper sends.
+        #[arg(long, default_value_t = 10)]
+        messages: usize,
+        /// Handoffs timed.
+        #[arg(long, default_value_t = 20)]
+        handoffs: usize,
+    },
     /// The in-process model's tokens/s and time to first token (first turn, second turn, new
     /// conversation), beside llama.cpp's llama-bench on the same GGUF file.
     Llm {

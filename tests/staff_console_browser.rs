@@ -9,7 +9,7 @@ use clerk::api::{Edges, router_with};
 use clerk::app::App;
 use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
 use clerk::llm::scripted::Scripted;
-use common::telegram::{FakeTelegram, TOKEN};
+use common::telegram::{FakeTelegram, TOKEN, Waits};
 use common::webdriver::Browser;
 use common::{Db, tau2_store};
 use serde_json::Value;
@@ -39,7 +39,7 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     clerk::staff::auth::add_account(&test.store, "sam", "sam-password-1", "staff")
         .await
         .unwrap();
-    let fake = FakeTelegram::start().await;
+    let fake = FakeTelegram::start().await.unwrap();
     let telegram = Arc::new(TelegramChannel::new(
         engine.clone(),
         TelegramConfig {

@@ -1,10 +1,14 @@
 //! `clerk bench`: measurements written as JSON files, each set beside a peer run side by side in
 //! the same run, so that the figures mean the same on any machine. [`search`] times the store and
 //! product search against an in-memory scan; [`llm`] times the in-process model against
-//! llama.cpp on the same GGUF file.
+//! llama.cpp on the same GGUF file; [`channels`] times messages through the Telegram channel
+//! (against [`telegram_stub`], a Bot API stand-in on 127.0.0.1) beside the same turns through
+//! the engine directly, and the handoff's latency to the staff console's live queue.
 
+pub mod channels;
 pub mod llm;
 pub mod search;
+pub mod telegram_stub;
 
 /// Writes `results` as pretty JSON to `output` (creating its folder) and to standard output.
 pub fn write_results(

@@ -70,6 +70,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::write_results(&output, &results?)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Channels {
+            output,
+            chats,
+            messages,
+            handoffs,
+        }) => {
+            let scratch = tempfile_dir()?;
+            let options = crate::bench::channels::ChannelBench {
+                chats: chats.max(1),
+                messages: messages.max(1),
+                handoffs: handoffs.max(1),
+            };
+            let results = crate::bench::channels::run(&scratch, options).await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            crate::bench::write_results(&output, &results?)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Llm {
             output,
             llama_bench,
