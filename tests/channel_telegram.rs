@@ -463,3 +463,46 @@ async fn webhook_updates_need_the_secret_and_are_answered_once() {
     assert_eq!(model.remaining(), 1);
     task.abort();
 }
+
+/// Telegram refusing messages for a while loses no reply: it is stored, queued, and sent once
+/// Telegram takes messages again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_telegram_refused_is_sent_when_it_takes_messages_again() {
+    let r = start(Duration::from_millis(20)).await;
+    r.fake.refuse_messages(true);
+    r.model
+        .then([Scripted::reply("Your answer, whenever you can read it.")]);
+    r.fake.push(FakeTelegram::text_update(1, CHAT, "hello?"));
+    // Stored while Telegram refuses it.
+    let mut stored = false;
+    for _ in 0..500 {
+        if let Some(record) = r
+            .test
+            .store
+            .open_conversation("telegram", &CHAT.to_string())
+            .await
+            .unwrap()
+        {
+            let messages = r
+                .test
+                .store
+                .messages(&record.conversation_id)
+                .await
+                .unwrap();
+            if messages.iter().any(|m| m.role == "assistant") {
+                stored = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(stored);
+    assert!(r.fake.texts(CHAT).is_empty());
+    r.fake.refuse_messages(false);
+    r.fake
+        .wait_for("the reply, sent again", |f| {
+            f.texts(CHAT) == ["Your answer, whenever you can read it."]
+        })
+        .await;
+    r.task.abort();
+}

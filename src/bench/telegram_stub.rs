@@ -44,6 +44,7 @@ struct Inner {
     chats: BTreeMap<i64, Vec<Shown>>,
     next_message: i64,
     offsets: Vec<i64>,
+    refusing: bool,
 }
 
 /// The stand-in server.
@@ -127,6 +128,12 @@ impl BotApiStub {
             .filter(|c| c.method == method)
             .cloned()
             .collect()
+    }
+
+    /// Whether sendMessage and editMessageText are refused (as when Telegram is unreachable
+    /// or the bot is blocked), from now on.
+    pub fn refuse_messages(&self, refusing: bool) {
+        self.inner().refusing = refusing;
     }
 
     /// The offsets getUpdates was asked for, in order.
@@ -225,6 +232,11 @@ async fn handle(
         at: Instant::now(),
     });
     let chat = body["chat_id"].as_i64().unwrap_or_default();
+    if fake.inner().refusing && matches!(method.as_str(), "sendmessage" | "editmessagetext") {
+        return Json(
+            json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+        );
+    }
     match method.as_str() {
         "getme" => ok(json!({
             "id": 1, "is_bot": true, "first_name": "Store", "username": "store_bot",

@@ -380,13 +380,18 @@ impl<O: Outlet> Channel<O> {
                     next_typing = Instant::now() + Duration::from_secs(4);
                 }
                 _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
-                    self.show(chat, &mut draft).await?;
+                    // The turn goes on whatever the app says; the whole reply is tried at the end.
+                    if let Err(error) = self.show(chat, &mut draft).await {
+                        tracing::warn!(channel = O::CHANNEL, %error, "a streamed update failed");
+                    }
                 }
             }
         };
         let mut seen = None;
+        let mut stored = false;
         let reply = match outcome {
             Ok(outcome) => {
+                stored = true;
                 seen = outcome
                     .as_ref()
                     .filter(|o| o.reply.is_some())
@@ -405,7 +410,21 @@ impl<O: Outlet> Channel<O> {
                 Some(words)
             }
         };
-        self.finish(chat, draft, reply.as_deref()).await?;
+        if let Err(error) = self.finish(chat, draft, reply.as_deref()).await {
+            // The app refused the reply (down, rate-limited…): it is stored, so the outbox sends
+            // it again until the app takes it.
+            tracing::warn!(channel = O::CHANNEL, conversation, %error, "reply not delivered; queued");
+            if let (true, Some(reply)) = (stored, reply.as_deref()) {
+                let messages = self.store().messages(conversation).await?;
+                let made = messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.role == "assistant" && m.tool_call.is_none() && m.content == reply);
+                if let Some(made) = made {
+                    self.store().enqueue_outbox(conversation, made.seq).await?;
+                }
+            }
+        }
         Ok(seen)
     }
 
@@ -496,6 +515,8 @@ impl<O: Outlet> Channel<O> {
     pub async fn deliver_queued(&self) -> Result<usize, ChannelError> {
         /// How long a claimed message is left to its worker before another may send it.
         const LEASE_MS: i64 = 60_000;
+        /// How long after a failed send a message is tried again.
+        const RETRY_MS: i64 = 2_000;
         let mut sent = 0;
         loop {
             let claimed = self.store().claim_outbox(O::CHANNEL, LEASE_MS, 32).await?;
@@ -503,7 +524,14 @@ impl<O: Outlet> Channel<O> {
                 return Ok(sent);
             }
             for message in claimed {
-                self.send_all(&message.shopper, &message.content).await?;
+                if let Err(error) = self.send_all(&message.shopper, &message.content).await {
+                    // Tried again in a few seconds, by whichever worker claims it then.
+                    let retry_at = crate::store::now_ms() + RETRY_MS;
+                    self.store()
+                        .release_outbox(&message.conversation_id, message.seq, retry_at)
+                        .await?;
+                    return Err(error);
+                }
                 self.store()
                     .finish_outbox(&message.conversation_id, message.seq)
                     .await?;

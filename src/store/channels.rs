@@ -200,6 +200,40 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Queues an already stored message of a conversation in its channel's outbox (a reply the
+    /// app refused during its turn, to be sent again); nothing if it is queued already.
+    pub async fn enqueue_outbox(&self, conversation_id: &str, seq: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox (conversation_id, seq, channel, claimed_until, created_at) \
+             SELECT conversation_id, $2, channel, 0, $3 FROM conversations WHERE conversation_id = $1 \
+             ON CONFLICT (conversation_id, seq) DO NOTHING",
+        )
+        .bind(conversation_id)
+        .bind(seq)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        self.touched();
+        Ok(())
+    }
+
+    /// Gives a claimed message back to the outbox, to be claimed again from `retry_at` (Unix
+    /// milliseconds): its send failed.
+    pub async fn release_outbox(
+        &self,
+        conversation_id: &str,
+        seq: i64,
+        retry_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET claimed_until = $1 WHERE conversation_id = $2 AND seq = $3")
+            .bind(retry_at)
+            .bind(conversation_id)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Removes a sent message from the outbox.
     pub async fn finish_outbox(&self, conversation_id: &str, seq: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM outbox WHERE conversation_id = $1 AND seq = $2")
