@@ -95,6 +95,12 @@ pub async fn run(scratch: &Path, options: ChannelBench) -> anyhow::Result<Value>
         }
     }
     let telegram = started.elapsed();
+    let calls = json!({
+        "sendMessage": stub.calls("sendmessage").len(),
+        "editMessageText": stub.calls("editmessagetext").len(),
+        "sendChatAction": stub.calls("sendchataction").len(),
+        "getUpdates": stub.calls("getupdates").len(),
+    });
 
     // The peer: the same turns straight through the engine.
     model.then((0..total).map(|_| Scripted::reply(REPLY)));
@@ -126,12 +132,7 @@ pub async fn run(scratch: &Path, options: ChannelBench) -> anyhow::Result<Value>
             "telegram": {"seconds": telegram.as_secs_f64(), "messages_per_second": rate(telegram)},
             "engine_directly": {"seconds": direct.as_secs_f64(), "messages_per_second": rate(direct)},
             "ratio_telegram_to_engine": rate(telegram) / rate(direct),
-            "bot_api_calls": {
-                "sendMessage": stub.calls("sendmessage").len(),
-                "editMessageText": stub.calls("editmessagetext").len(),
-                "sendChatAction": stub.calls("sendchataction").len(),
-                "getUpdates": stub.calls("getupdates").len(),
-            },
+            "bot_api_calls": calls,
         },
         "handoff": handoff,
     }))
@@ -204,6 +205,13 @@ async fn handoff_latency(
             }
         }
         console.push(sent.elapsed());
+        // The shopper is told too before the next one asks.
+        let told = stub
+            .wait_until(TIMEOUT, |s| !s.texts(90_000 + i as i64).is_empty())
+            .await;
+        if !told {
+            bail!("the shopper was not told about the handoff within {TIMEOUT:?}");
+        }
     }
     // The peer: the transition alone (the engine's own handoff, no app, no console).
     let mut transition = Vec::with_capacity(samples);
