@@ -576,6 +576,21 @@ impl Settings {
             secure_cookie: serve_args.secure_cookie || file.serve.secure_cookie.unwrap_or(false),
             data_dir,
         };
+        if settings.telegram_webhook_url.is_some()
+            && settings
+                .telegram_webhook_secret
+                .as_deref()
+                .is_none_or(str::is_empty)
+        {
+            // Without it anyone who reaches the server could post updates as any chat.
+            return Err(ConfigError::Invalid {
+                name: "telegram_webhook_secret",
+                message:
+                    "a Telegram webhook needs a secret (1 to 256 letters, digits, '_' or '-'), \
+                          the same on every instance"
+                        .to_owned(),
+            });
+        }
         if let Some(dir) = &settings.prompts_dir
             && !dir.is_dir()
         {
@@ -633,6 +648,18 @@ mod tests {
         assert_eq!(settings.index_dir, PathBuf::from("/idx"));
         assert_eq!(settings.listen, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(settings.data_dir, PathBuf::from("data"));
+
+        let webhook = ServeArgs {
+            telegram_webhook_url: Some("https://shop.example/telegram/webhook".into()),
+            ..ServeArgs::default()
+        };
+        let error = Settings::resolve(&global, Some(&webhook)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("a Telegram webhook needs a secret"),
+            "{error}"
+        );
 
         std::fs::write(&file, "databse = \"typo\"\n").unwrap();
         let error = Settings::resolve(&global, None).unwrap_err();

@@ -106,6 +106,8 @@ pub struct Replies {
     pub text_only: String,
     /// The shopper's message could not be taken (`{error}`: why).
     pub not_taken: String,
+    /// A merchant's question could not be answered (the model failed or timed out).
+    pub merchant_failed: String,
 }
 
 /// What the simulated shopper of `clerk eval` is told.

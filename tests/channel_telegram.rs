@@ -271,9 +271,10 @@ async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
         .await
         .unwrap();
     assert_eq!(queue.len(), 1);
-    assert_eq!(queue[0].conversation_id, record.conversation_id);
+    assert_eq!(queue[0].record.conversation_id, record.conversation_id);
     assert!(
         queue[0]
+            .record
             .handoff_summary
             .as_deref()
             .unwrap()
@@ -464,12 +465,12 @@ async fn webhook_updates_need_the_secret_and_are_answered_once() {
     task.abort();
 }
 
-/// Telegram refusing messages for a while loses no reply: it is stored, queued, and sent once
-/// Telegram takes messages again.
+/// Telegram refusing messages to a chat for a while loses no reply: it is stored, queued, and
+/// sent once Telegram takes them again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reply_telegram_refused_is_sent_when_it_takes_messages_again() {
     let r = start(Duration::from_millis(20)).await;
-    r.fake.refuse_messages(true);
+    r.fake.set_blocked(CHAT, true);
     r.model
         .then([Scripted::reply("Your answer, whenever you can read it.")]);
     r.fake.push(FakeTelegram::text_update(1, CHAT, "hello?"));
@@ -498,11 +499,86 @@ async fn a_reply_telegram_refused_is_sent_when_it_takes_messages_again() {
     }
     assert!(stored);
     assert!(r.fake.texts(CHAT).is_empty());
-    r.fake.refuse_messages(false);
+    r.fake.set_blocked(CHAT, false);
     r.fake
         .wait_for("the reply, sent again", |f| {
             f.texts(CHAT) == ["Your answer, whenever you can read it."]
         })
         .await;
     r.task.abort();
+}
+
+/// A chat Telegram refuses to deliver to (the shopper blocked the bot, then sent a photo) holds
+/// up no one else: the next shopper is answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chat_that_blocked_the_bot_holds_up_no_one() {
+    let r = start(Duration::from_millis(20)).await;
+    const BLOCKED: i64 = 666;
+    r.fake.set_blocked(BLOCKED, true);
+    let mut photo = FakeTelegram::text_update(1, BLOCKED, "");
+    photo["message"].as_object_mut().unwrap().remove("text");
+    photo["message"]["photo"] =
+        serde_json::json!([{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]);
+    r.fake.push(photo);
+    r.model.then([Scripted::reply("Hello! How can I help?")]);
+    r.fake.push(FakeTelegram::text_update(2, CHAT, "hi"));
+    r.fake
+        .wait_for("the other shopper's answer", |f| {
+            f.texts(CHAT) == ["Hello! How can I help?"]
+        })
+        .await;
+    // The refused notice was tried once, and the poll moved on.
+    let to_blocked = r
+        .fake
+        .calls("sendmessage")
+        .into_iter()
+        .filter(|c| c.body["chat_id"] == BLOCKED)
+        .count();
+    assert_eq!(to_blocked, 1);
+    r.task.abort();
+}
+
+/// In polling mode nothing may post updates to clerk: there is no webhook route.
+#[tokio::test(flavor = "multi_thread")]
+async fn polling_mode_serves_no_webhook() {
+    let test = tau2_store(Db::Sqlite).await;
+    let (engine, _model) = common::scripted_engine(&test);
+    let fake = FakeTelegram::start().await.unwrap();
+    let channel = Arc::new(TelegramChannel::new(
+        engine.clone(),
+        config(&fake, Duration::from_millis(50)),
+    ));
+    let app =
+        clerk::app::App::with_store(test.store.clone(), &common::settings_for(&test)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(clerk::api::serve(
+        listener,
+        clerk::api::router_with(
+            app,
+            clerk::api::Edges {
+                engine: Some(engine),
+                api_key: None,
+                console: clerk::staff::ConsoleConfig::default(),
+                telegram: Some(channel),
+            },
+        ),
+    ));
+    let status = reqwest::Client::new()
+        .post(format!("http://{address}/telegram/webhook"))
+        .header("content-type", "application/json")
+        .body(FakeTelegram::text_update(1, CHAT, "yes").to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 404);
+    assert!(
+        test.store
+            .open_conversation("telegram", &CHAT.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -319,6 +319,10 @@ async fn state_changes_need_the_csrf_token_and_every_action_is_recorded() {
         queue.body["conversations"][0]["why"],
         "the customer asked for a person"
     );
+    assert_eq!(
+        queue.body["conversations"][0]["last_message"]["text"],
+        "I've asked a member of our team to join this conversation. They will reply here as soon as they can."
+    );
 
     let answer = send(&c.router, "POST", &take, Some(&token), Some(&csrf), None).await;
     assert_eq!(
@@ -528,10 +532,38 @@ async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
     // Offered in merchant mode: the catalog and the merchant's tools, nothing of one customer.
     let offered = c.model.tools_offered();
     assert!(offered[0].contains(&"store_overview".to_owned()));
-    assert!(
-        !offered[0]
-            .iter()
-            .any(|t| t == "get_user_details" || t == "find_user_id_by_email")
+    assert!(!offered[0].iter().any(|t| t == "get_user_details"
+        || t == "find_user_id_by_email"
+        || t == "transfer_to_human_agents"));
+
+    // A model failure in merchant mode tells the merchant and leaves the conversation theirs
+    // (there is no one to hand it to): the next question is answered.
+    c.model.then([
+        Scripted::Fail("out of memory".into()),
+        Scripted::reply("The store has 50 products."),
+    ]);
+    let ask = |text: &'static str| {
+        let (router, owner, csrf, id) = (c.router.clone(), owner.clone(), csrf.clone(), id.clone());
+        async move {
+            send(
+                &router,
+                "POST",
+                &format!("/staff/api/merchant/conversations/{id}/messages"),
+                Some(&owner),
+                Some(&csrf),
+                Some(json!({"text": text})),
+            )
+            .await
+            .body
+        }
+    };
+    assert_eq!(
+        ask("how many products?").await,
+        json!({"reply": "Sorry, I couldn't answer that just now. Please ask again, perhaps in other words.", "state": "bot"})
+    );
+    assert_eq!(
+        ask("how many products, please? 50?").await,
+        json!({"reply": "The store has 50 products.", "state": "bot"})
     );
 
     // A shopper's model asking for it, whatever the shopper typed, is refused; the tool never

@@ -10,25 +10,13 @@ use clerk::app::App;
 use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
 use clerk::llm::scripted::Scripted;
 use common::telegram::{FakeTelegram, TOKEN, Waits};
-use common::webdriver::Browser;
+use common::webdriver::{Browser, wait_for};
 use common::{Db, tau2_store};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CHAT: i64 = 777;
-
-async fn wait_for(browser: &Browser, script: &str, done: impl Fn(&Value) -> bool) -> Value {
-    // Waits for the page, up to a generous bound; this is no timing assertion.
-    for _ in 0..600 {
-        let value = browser.run(script).await;
-        if done(&value) {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the page never reached the expected state: {script}");
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {

@@ -8,7 +8,7 @@ use clerk::app::App;
 use clerk::conversation::{Engine, EngineConfig};
 use clerk::llm::scripted::{Scripted, ScriptedModel};
 use clerk::prompts::Prompts;
-use common::webdriver::Browser;
+use common::webdriver::{Browser, wait_for};
 use common::{Db, tau2_store};
 use serde_json::Value;
 use std::sync::Arc;
@@ -16,18 +16,6 @@ use std::time::Duration;
 
 const REPLY: &str =
     "Yes! Our headphones come over-ear or in-ear, wired or wireless, from about fifty dollars up.";
-
-async fn wait_for(browser: &Browser, script: &str, done: impl Fn(&Value) -> bool) -> Value {
-    // Waits for the page, up to a generous bound; this is no timing assertion.
-    for _ in 0..300 {
-        let value = browser.run(script).await;
-        if done(&value) {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the page never reached the expected state");
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload() {

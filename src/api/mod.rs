@@ -58,7 +58,7 @@ pub struct Edges {
     pub api_key: Option<String>,
     /// How the staff console runs.
     pub console: crate::staff::ConsoleConfig,
-    /// The Telegram channel, when it takes updates by webhook (`POST /telegram/webhook`).
+    /// The Telegram channel; in webhook mode, its route (`POST /telegram/webhook`) is served.
     pub telegram: Option<Arc<crate::channel::telegram::TelegramChannel>>,
 }
 
@@ -89,7 +89,8 @@ pub fn router_with(app: App, edges: Edges) -> Router {
             .nest("/chat", crate::web::routes(engine.clone(), store))
             .nest("/staff", crate::staff::routes(engine, console));
     }
-    if let Some(telegram) = telegram {
+    // Only in webhook mode: in polling mode nothing may post updates to clerk.
+    if let Some(telegram) = telegram.filter(|t| t.webhook_mode()) {
         router = router.merge(crate::channel::telegram::webhook_routes(telegram));
     }
     router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -44,7 +44,7 @@ struct Inner {
     chats: BTreeMap<i64, Vec<Shown>>,
     next_message: i64,
     offsets: Vec<i64>,
-    refusing: bool,
+    blocked: std::collections::BTreeSet<i64>,
 }
 
 /// The stand-in server.
@@ -130,10 +130,15 @@ impl BotApiStub {
             .collect()
     }
 
-    /// Whether sendMessage and editMessageText are refused (as when Telegram is unreachable
-    /// or the bot is blocked), from now on.
-    pub fn refuse_messages(&self, refusing: bool) {
-        self.inner().refusing = refusing;
+    /// Whether the shopper in `chat` has blocked the bot: sendMessage and editMessageText to
+    /// it are refused (403), as Telegram does.
+    pub fn set_blocked(&self, chat: i64, blocked: bool) {
+        let mut inner = self.inner();
+        if blocked {
+            inner.blocked.insert(chat);
+        } else {
+            inner.blocked.remove(&chat);
+        }
     }
 
     /// The offsets getUpdates was asked for, in order.
@@ -232,7 +237,9 @@ async fn handle(
         at: Instant::now(),
     });
     let chat = body["chat_id"].as_i64().unwrap_or_default();
-    if fake.inner().refusing && matches!(method.as_str(), "sendmessage" | "editmessagetext") {
+    if fake.inner().blocked.contains(&chat)
+        && matches!(method.as_str(), "sendmessage" | "editmessagetext")
+    {
         return Json(
             json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
         );

@@ -118,6 +118,9 @@ pub struct DiscordChannel {
     channel: Arc<Channel<Discord>>,
     config: DiscordConfig,
     me: OnceLock<UserId>,
+    /// Set at the first READY: the outbox worker and the recovery start once, however often
+    /// the gateway reconnects.
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl DiscordChannel {
@@ -142,6 +145,7 @@ impl DiscordChannel {
             )),
             config,
             me: OnceLock::new(),
+            started: std::sync::atomic::AtomicBool::new(false),
         };
         let mut client = serenity::all::ClientBuilder::new_with_http(http.build(), intents)
             .event_handler(handler)
@@ -197,8 +201,11 @@ impl DiscordChannel {
         let channel = command.channel_id.get();
         let chat = if command.guild_id.is_none() {
             channel.to_string()
-        } else {
+        } else if self.config.allowed_channels.contains(&channel) {
             format!("{channel}/{}", command.user.id)
+        } else {
+            // Not a channel clerk serves: no conversation, as for a mention there.
+            return;
         };
         // The interaction is acknowledged with the words the shopper is told.
         let words = match self
@@ -229,6 +236,9 @@ impl EventHandler for DiscordChannel {
         let _ = self.me.set(ready.user.id);
         let _ = self.channel.outlet().http.set(ctx.http.clone());
         tracing::info!(bot = %ready.user.name, "Discord: connected");
+        if self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let human = CreateCommand::new("human").description("Talk to a person from the store");
         if let Err(error) = Command::create_global_command(&ctx.http, human).await {
             tracing::warn!(%error, "Discord: /human could not be registered");

@@ -92,7 +92,8 @@ pub trait Outlet: Send + Sync + 'static {
     /// The longest message the app takes, in [`Outlet::length`] units.
     const MAX_LENGTH: usize;
 
-    /// A text's length as the app counts it (Unicode scalar values unless it says otherwise).
+    /// A text's length as the app counts it (Unicode scalar values unless it says otherwise); a
+    /// text's length is the sum of its characters'.
     fn length(text: &str) -> usize {
         text.chars().count()
     }
@@ -129,14 +130,16 @@ pub fn split(text: &str, max: usize, length: fn(&str) -> usize) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut rest = text.trim();
     while length(rest) > max {
-        // The longest prefix within the limit, on a character boundary.
-        let mut end = 0;
+        // The longest prefix within the limit, on a character boundary (lengths add up
+        // character by character in both ways apps count).
+        let (mut end, mut used) = (0, 0);
+        let mut buffer = [0u8; 4];
         for (i, c) in rest.char_indices() {
-            let next = i + c.len_utf8();
-            if length(&rest[..next]) > max {
+            used += length(c.encode_utf8(&mut buffer));
+            if used > max {
                 break;
             }
-            end = next;
+            end = i + c.len_utf8();
         }
         let window = &rest[..end];
         let cut = ["\n\n", "\n", " "]
@@ -225,8 +228,12 @@ impl<O: Outlet> Channel<O> {
         incoming: Incoming,
     ) -> Result<Next, ChannelError> {
         let taken = self.record(chat, update_key, incoming).await?;
-        if let Some(words) = &taken.words {
-            self.send_all(chat, words).await?;
+        if let Some(words) = &taken.words
+            && let Err(error) = self.send_all(chat, words).await
+        {
+            // One chat the app refuses (the shopper blocked the bot) must not hold up the
+            // others: the update is taken in all the same.
+            tracing::warn!(channel = O::CHANNEL, chat, %error, "a notice could not be sent");
         }
         Ok(taken.next)
     }
@@ -369,10 +376,13 @@ impl<O: Outlet> Channel<O> {
             let due = draft.due(self.edit_interval);
             tokio::select! {
                 outcome = &mut turn => break outcome,
-                Some(piece) = pieces.recv() => match piece {
-                    Some(text) => draft.text.push_str(&text),
-                    None => draft.text.clear(),
-                },
+                Some(piece) = pieces.recv() => {
+                    match piece {
+                        Some(text) => draft.text.push_str(&text),
+                        None => draft.text.clear(),
+                    }
+                    draft.changed = true;
+                }
                 _ = tokio::time::sleep_until(next_typing), if draft.message.is_none() => {
                     if let Err(error) = self.outlet.typing(chat).await {
                         tracing::warn!(channel = O::CHANNEL, %error, "typing indicator failed");
@@ -432,6 +442,7 @@ impl<O: Outlet> Channel<O> {
     async fn show(&self, chat: &str, draft: &mut Draft) -> Result<(), ChannelError> {
         // The interval counts from when the app answered, so a slow app is not pressed harder.
         let _shown = ShownAt(&mut draft.shown_at);
+        draft.changed = false;
         let visible = split(&draft.text, O::MAX_LENGTH, O::length)
             .into_iter()
             .next()
@@ -561,12 +572,14 @@ struct Draft {
     shown: String,
     /// When it was last sent or edited.
     shown_at: Option<Instant>,
+    /// Whether text came (or went) since it was last shown.
+    changed: bool,
 }
 
 impl Draft {
-    /// When the message should next be updated: none while it shows everything.
+    /// When the message should next be updated: none while nothing new came.
     fn due(&self, interval: Duration) -> Option<Instant> {
-        if self.text.trim().is_empty() || self.text == self.shown {
+        if !self.changed || self.text.trim().is_empty() {
             return None;
         }
         Some(self.shown_at.map_or_else(Instant::now, |at| at + interval))

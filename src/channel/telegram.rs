@@ -166,7 +166,21 @@ impl TelegramChannel {
     /// and either registers the webhook or polls for updates until the task is dropped.
     pub async fn run(self: Arc<Self>) -> Result<(), ChannelError> {
         let bot = &self.channel.outlet().bot;
-        let me = bot.get_me().await.map_err(platform)?;
+        // Telegram unreachable at start (the network not up yet) is waited out, not fatal; a
+        // token Telegram refuses is.
+        let mut failures = 0;
+        let me = loop {
+            match bot.get_me().await {
+                Ok(me) => break me,
+                Err(teloxide::RequestError::Api(error)) => return Err(platform(error)),
+                Err(error) => {
+                    failures += 1;
+                    let wait = backoff(failures);
+                    tracing::warn!(%error, ?wait, "Telegram: unreachable");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        };
         tracing::info!(bot = %me.username(), "Telegram: signed in");
         tokio::spawn(self.channel.clone().deliver_outbox(Duration::from_secs(1)));
         let recovering = self.channel.clone();
@@ -196,67 +210,69 @@ impl TelegramChannel {
         self.poll().await
     }
 
-    /// Long polling, for ever: the offset is read from and written to the store.
+    /// Long polling, for ever: the offset is read from and written to the store. Failures of
+    /// Telegram or of the store are waited out.
     async fn poll(&self) -> Result<(), ChannelError> {
-        let bot = &self.channel.outlet().bot;
-        let store = self.channel.engine().store().clone();
         let mut failures = 0u32;
         loop {
-            let offset = store
-                .channel_cursor(Telegram::CHANNEL)
-                .await?
-                .and_then(|p| p.parse::<i32>().ok())
-                .unwrap_or(0);
-            let timeout = self.config.poll_timeout.as_secs().min(u64::from(u32::MAX)) as u32;
-            let updates = match bot
-                .get_updates()
-                .offset(offset)
-                .timeout(timeout)
-                .allowed_updates(vec![AllowedUpdate::Message])
-                .await
-            {
-                Ok(updates) => {
-                    failures = 0;
-                    updates
-                }
+            match self.poll_once().await {
+                Ok(()) => failures = 0,
                 Err(error) => {
                     failures += 1;
-                    let wait = Duration::from_millis(500 * 2u64.pow(failures.min(6)));
-                    tracing::warn!(%error, ?wait, "Telegram: getUpdates failed");
+                    let wait = backoff(failures);
+                    tracing::warn!(%error, ?wait, "Telegram: polling failed");
                     tokio::time::sleep(wait).await;
-                    continue;
                 }
-            };
-            for update in updates {
-                let next = i64::from(update.id.0) + 1;
-                if let Err(error) = take_update(&self.channel, update).await {
-                    // Not recorded: it comes again at the next poll.
-                    tracing::error!(%error, "Telegram: an update could not be taken in");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    break;
-                }
-                store
-                    .set_channel_cursor(Telegram::CHANNEL, &next.to_string())
-                    .await?;
             }
         }
     }
 
-    /// Checks a webhook request's secret token (in constant time).
+    /// One long poll, and the updates it brought taken in.
+    async fn poll_once(&self) -> Result<(), ChannelError> {
+        let bot = &self.channel.outlet().bot;
+        let store = self.channel.engine().store();
+        let offset = store
+            .channel_cursor(Telegram::CHANNEL)
+            .await?
+            .and_then(|p| p.parse::<i32>().ok())
+            .unwrap_or(0);
+        let timeout = self.config.poll_timeout.as_secs().min(u64::from(u32::MAX)) as u32;
+        let updates = bot
+            .get_updates()
+            .offset(offset)
+            .timeout(timeout)
+            .allowed_updates(vec![AllowedUpdate::Message])
+            .await
+            .map_err(platform)?;
+        for update in updates {
+            let next = i64::from(update.id.0) + 1;
+            // Not taken in (the store failed): it comes again at the next poll.
+            take_update(&self.channel, update).await?;
+            store
+                .set_channel_cursor(Telegram::CHANNEL, &next.to_string())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether updates arrive by webhook (else by long polling).
+    pub fn webhook_mode(&self) -> bool {
+        self.config.webhook_url.is_some()
+    }
+
+    /// Checks a webhook request's secret token (in constant time). Without a configured secret
+    /// nothing passes: the settings refuse a webhook without one.
     pub fn webhook_secret_ok(&self, given: Option<&str>) -> bool {
         match (&self.config.webhook_secret, given) {
-            (None, _) => true,
-            (Some(expected), Some(given)) => {
-                expected.len() == given.len()
-                    && expected
-                        .bytes()
-                        .zip(given.bytes())
-                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                        == 0
-            }
-            (Some(_), None) => false,
+            (Some(expected), Some(given)) => crate::staff::auth::same_secret(expected, given),
+            _ => false,
         }
     }
+}
+
+/// How long to wait after `failures` failures in a row: 1 s doubling up to a minute.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(500 * 2u64.pow(failures.clamp(1, 7)))
 }
 
 /// Records an update and starts its answer.

@@ -699,6 +699,16 @@ impl Engine {
         why: &str,
         on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
+        if turn.merchant {
+            // The merchant is the store: nobody to hand over to. They are told, and may ask again.
+            tracing::warn!(
+                conversation = turn.conversation_id,
+                why,
+                "merchant turn failed"
+            );
+            let words = self.replies.merchant_failed.clone();
+            return self.reply(turn, &words, "", on_reply).await;
+        }
         tracing::warn!(
             conversation = turn.conversation_id,
             why,

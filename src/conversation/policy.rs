@@ -29,9 +29,9 @@ pub fn offered(access: Access, authenticated: Option<&str>) -> bool {
 }
 
 /// Whether a tool may be offered in a merchant's conversation: the catalog and the merchant's
-/// tools, nothing that acts as or on one customer.
+/// tools, nothing that acts as or on one customer, and no handoff (the merchant is the store).
 pub fn offered_to_merchant(access: Access) -> bool {
-    matches!(access, Access::Public | Access::Merchant | Access::Handoff)
+    matches!(access, Access::Public | Access::Merchant)
 }
 
 /// Judges a tool call in a merchant's conversation.
@@ -40,7 +40,7 @@ pub fn judge_for_merchant(access: Access) -> Verdict {
         Verdict::Run
     } else {
         Verdict::Refuse(
-            "merchant mode has no tools that act as or on one customer; customers are helped in their own conversations"
+            "merchant mode has no tools that act as or on one customer, nor a transfer; customers are helped in their own conversations"
                 .into(),
         )
     }
@@ -247,6 +247,7 @@ mod tests {
             judge_for_merchant(CustomerRead),
             Verdict::Refuse(_)
         ));
+        assert!(matches!(judge_for_merchant(Handoff), Verdict::Refuse(_)));
         assert!(!offered(CustomerRead, None) && offered(CustomerWrite, Some("a")));
     }
 }

@@ -12,7 +12,7 @@ pub mod auth;
 
 use crate::api::ApiError;
 use crate::conversation::{Engine, EngineError, MERCHANT_CHANNEL};
-use crate::store::{ConversationRecord, SessionRecord, Store};
+use crate::store::{ConversationRecord, QueueEntry, SessionRecord, Store};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
@@ -93,10 +93,14 @@ pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
         .with_state(ConsoleState { engine, config })
 }
 
+/// The session token a request's cookie carries, if any.
+fn session_token(headers: &HeaderMap) -> Option<&str> {
+    auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok()))
+}
+
 /// The signed-in session of a request, or [`ApiError::NotSignedIn`].
 async fn session(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
-    let cookie = headers.get(COOKIE).and_then(|v| v.to_str().ok());
-    let Some(token) = auth::cookie_token(cookie) else {
+    let Some(token) = session_token(headers) else {
         return Err(ApiError::NotSignedIn);
     };
     state
@@ -149,7 +153,7 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let Json(credentials) = body.map_err(ApiError::from_rejection)?;
     // Whatever session the browser came with ends here: the new one is never one it chose.
-    if let Some(old) = auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok())) {
+    if let Some(old) = session_token(&headers) {
         state.store().delete_session(&auth::digest(old)).await?;
     }
     // Guessing is slowed down per account, across instances: failures are recorded actions.
@@ -203,7 +207,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let session = acting(&state, &headers).await?;
-    if let Some(token) = auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok())) {
+    if let Some(token) = session_token(&headers) {
         state.store().delete_session(&auth::digest(token)).await?;
     }
     state
@@ -224,14 +228,10 @@ async fn me(
     Ok(Json(me_body(&session(&state, &headers).await?)))
 }
 
-/// A conversation as a queue entry.
-async fn entry(store: &Store, record: &ConversationRecord) -> Result<Value, ApiError> {
-    let messages = store.messages(&record.conversation_id).await?;
-    let last = messages.iter().rev().find(|m| {
-        matches!(m.role.as_str(), "user" | "staff")
-            || (m.role == "assistant" && m.tool_call.is_none())
-    });
-    Ok(json!({
+/// A conversation as the queue shows it.
+fn entry(entry: &QueueEntry) -> Value {
+    let record = &entry.record;
+    json!({
         "conversation_id": record.conversation_id,
         "channel": record.channel,
         "shopper": record.shopper,
@@ -239,25 +239,27 @@ async fn entry(store: &Store, record: &ConversationRecord) -> Result<Value, ApiE
         "assigned_to": record.assigned_to,
         "authenticated_user": record.authenticated_user,
         "why": record.handoff_summary.as_deref().and_then(|s| s.lines().next()).map(|l| l.trim_start_matches("Why: ")),
-        "last_message": last.map(|m| json!({"role": m.role, "text": m.content, "at": m.created_at})),
+        "last_message": entry.last_shown.as_ref().map(|m| json!({"role": m.role, "text": m.content, "at": m.created_at})),
         "updated_at": record.updated_at,
-    }))
+    })
 }
 
 /// The open conversations, newest change first, those waiting for staff first of all.
 async fn queue_body(store: &Store) -> Result<Value, ApiError> {
-    let mut records = store
+    let mut entries = store
         .conversations_in(&["waiting_for_staff", "staff", "bot"], 100)
         .await?;
-    records.sort_by_key(|r| (r.state != "waiting_for_staff", r.state != "staff"));
-    let mut entries = Vec::with_capacity(records.len());
-    for record in &records {
-        entries.push(entry(store, record).await?);
-    }
-    let waiting = records
+    entries.sort_by_key(|e| {
+        (
+            e.record.state != "waiting_for_staff",
+            e.record.state != "staff",
+        )
+    });
+    let waiting = entries
         .iter()
-        .filter(|r| r.state == "waiting_for_staff")
+        .filter(|e| e.record.state == "waiting_for_staff")
         .count();
+    let entries: Vec<Value> = entries.iter().map(entry).collect();
     Ok(json!({"waiting": waiting, "conversations": entries}))
 }
 
@@ -276,7 +278,7 @@ async fn events(
     headers: HeaderMap,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     session(&state, &headers).await?;
-    let token = auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok()))
+    let token = session_token(&headers)
         .map(auth::digest)
         .unwrap_or_default();
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(4);

@@ -51,16 +51,6 @@ impl Store {
         content: &str,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.write().await?;
-        let seen: Option<i64> = sqlx::query_scalar(
-            "SELECT seq FROM channel_updates WHERE channel = $1 AND update_key = $2",
-        )
-        .bind(channel)
-        .bind(update_key)
-        .fetch_optional(tx.conn())
-        .await?;
-        if seen.is_some() {
-            return Ok(None);
-        }
         let Some((seq, _)) = append_in(
             &mut tx,
             conversation_id,
@@ -73,8 +63,8 @@ impl Store {
         else {
             return Ok(None);
         };
-        // The key's primary key stops a second instance writing the same update meanwhile: its
-        // insert fails and its transaction (with its copy of the message) rolls back.
+        // The key's primary key refuses an update taken in before (here or by another instance):
+        // then nothing is committed, and the message written above rolls back.
         let inserted = sqlx::query(
             "INSERT INTO channel_updates (channel, update_key, conversation_id, seq) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (channel, update_key) DO NOTHING",

@@ -45,6 +45,19 @@ pub struct MessageRecord {
     pub created_at: i64,
 }
 
+impl MessageRecord {
+    /// Whether the shopper sees it: their own words, the bot's replies and staff's — not tool
+    /// calls, tool results or notes. [`SHOWN_TO_SHOPPER`] is the same test in SQL.
+    pub fn shown_to_shopper(&self) -> bool {
+        matches!(self.role.as_str(), "user" | "staff")
+            || (self.role == "assistant" && self.tool_call.is_none())
+    }
+}
+
+/// [`MessageRecord::shown_to_shopper`] as an SQL condition on a `messages` row aliased `m`.
+pub(super) const SHOWN_TO_SHOPPER: &str =
+    "(m.role IN ('user', 'staff') OR (m.role = 'assistant' AND m.tool_call IS NULL))";
+
 /// When a message may be appended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When<'a> {
@@ -121,6 +134,16 @@ pub(super) async fn append_in(
         .execute(tx.conn())
         .await?;
     Ok(Some((seq, channel)))
+}
+
+pub(super) fn message(row: &AnyRow) -> Result<MessageRecord, StoreError> {
+    Ok(MessageRecord {
+        seq: row.try_get("seq")?,
+        role: row.try_get("role")?,
+        content: row.try_get("content")?,
+        tool_call: row.try_get("tool_call")?,
+        created_at: row.try_get("created_at")?,
+    })
 }
 
 pub(super) fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreError> {
@@ -261,17 +284,7 @@ impl Store {
             .bind(conversation_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(MessageRecord {
-                    seq: row.try_get("seq")?,
-                    role: row.try_get("role")?,
-                    content: row.try_get("content")?,
-                    tool_call: row.try_get("tool_call")?,
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(message).collect()
     }
 
     /// Records who the conversation authenticated as and which write awaits confirmation.

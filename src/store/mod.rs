@@ -20,7 +20,7 @@ pub use channels::Outgoing;
 pub use conversations::{ConversationRecord, MessageRecord, PUSH_CHANNELS, When, now_ms};
 pub use error::StoreError;
 pub use snapshot::ImportReport;
-pub use staff::{ActionRecord, SessionRecord};
+pub use staff::{ActionRecord, QueueEntry, SessionRecord};
 
 use model::{Order, Product, User, Variant};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

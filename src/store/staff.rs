@@ -2,8 +2,8 @@
 //! listings the console shows. Passwords arrive here already hashed, session tokens already
 //! digested: this layer never sees a secret.
 
-use super::conversations::conversation;
-use super::{ConversationRecord, Store, StoreError, now_ms, random_id};
+use super::conversations::{SHOWN_TO_SHOPPER, conversation};
+use super::{ConversationRecord, MessageRecord, Store, StoreError, now_ms, random_id};
 use sqlx::Row;
 
 /// A signed-in session, with its account.
@@ -17,6 +17,15 @@ pub struct SessionRecord {
     pub csrf_token: String,
     /// Unix milliseconds after which the session is void.
     pub expires_at: i64,
+}
+
+/// A conversation in the staff queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// The conversation.
+    pub record: ConversationRecord,
+    /// The last message the shopper sees in it (theirs, the bot's or staff's), if any.
+    pub last_shown: Option<MessageRecord>,
 }
 
 /// An action of staff, as recorded.
@@ -189,19 +198,25 @@ impl Store {
     }
 
     /// Shoppers' conversations (not merchants'), newest change first: those in `states`, at most
-    /// `limit`.
+    /// `limit`, each with the last message the shopper sees in it — in one query, as the staff
+    /// console's live queue asks for it at every change.
     pub async fn conversations_in(
         &self,
         states: &[&str],
         limit: i64,
-    ) -> Result<Vec<ConversationRecord>, StoreError> {
+    ) -> Result<Vec<QueueEntry>, StoreError> {
         if states.is_empty() {
             return Ok(Vec::new());
         }
         let placeholders: Vec<String> = (0..states.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
-            "SELECT * FROM conversations WHERE channel <> 'merchant' AND state IN ({}) \
-             ORDER BY updated_at DESC, conversation_id LIMIT $1",
+            "SELECT c.*, last.seq AS last_seq, last.role AS last_role, last.content AS last_content, \
+             last.tool_call AS last_tool_call, last.created_at AS last_created_at \
+             FROM conversations c LEFT JOIN messages last ON last.conversation_id = c.conversation_id \
+             AND last.seq = (SELECT MAX(m.seq) FROM messages m \
+                             WHERE m.conversation_id = c.conversation_id AND {SHOWN_TO_SHOPPER}) \
+             WHERE c.channel <> 'merchant' AND c.state IN ({}) \
+             ORDER BY c.updated_at DESC, c.conversation_id LIMIT $1",
             placeholders.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit);
@@ -212,7 +227,23 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(conversation)
+            .map(|row| {
+                let seq: Option<i64> = row.try_get("last_seq")?;
+                let last_shown = match seq {
+                    Some(seq) => Some(MessageRecord {
+                        seq,
+                        role: row.try_get("last_role")?,
+                        content: row.try_get("last_content")?,
+                        tool_call: row.try_get("last_tool_call")?,
+                        created_at: row.try_get("last_created_at")?,
+                    }),
+                    None => None,
+                };
+                Ok(QueueEntry {
+                    record: conversation(row)?,
+                    last_shown,
+                })
+            })
             .collect()
     }
 

@@ -68,10 +68,7 @@ async fn history(
         .messages(&id)
         .await?
         .into_iter()
-        .filter(|m| {
-            matches!(m.role.as_str(), "user" | "staff")
-                || (m.role == "assistant" && m.tool_call.is_none())
-        })
+        .filter(|m| m.shown_to_shopper())
         .map(|m| json!({"role": m.role, "text": m.content, "at": m.created_at}))
         .collect();
     Ok(Json(

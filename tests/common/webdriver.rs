@@ -166,3 +166,16 @@ fn base64_decode(text: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Runs `script` in the page until `done` holds for its result, which it returns; fails the
+/// test after 30 s (a generous bound for a loaded machine, no timing assertion).
+pub async fn wait_for(browser: &Browser, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..1200 {
+        let value = browser.run(script).await;
+        if done(&value) {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the page never reached the expected state: {script}");
+}
