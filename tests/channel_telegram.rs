@@ -413,22 +413,7 @@ async fn webhook_updates_need_the_secret_and_are_answered_once() {
         "no polling in webhook mode"
     );
 
-    let app =
-        clerk::app::App::with_store(test.store.clone(), &common::settings_for(&test)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(clerk::api::serve(
-        listener,
-        clerk::api::router_with(
-            app,
-            clerk::api::Edges {
-                engine: Some(engine.clone()),
-                api_key: None,
-                console: clerk::staff::ConsoleConfig::default(),
-                telegram: Some(channel),
-            },
-        ),
-    ));
+    let address = common::serve_all(&test, engine.clone(), Some(channel)).await;
     let update = FakeTelegram::text_update(5, CHAT, "hello by webhook").to_string();
     let post = |secret: Option<&'static str>| {
         let update = update.clone();
@@ -548,22 +533,7 @@ async fn polling_mode_serves_no_webhook() {
         engine.clone(),
         config(&fake, Duration::from_millis(50)),
     ));
-    let app =
-        clerk::app::App::with_store(test.store.clone(), &common::settings_for(&test)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(clerk::api::serve(
-        listener,
-        clerk::api::router_with(
-            app,
-            clerk::api::Edges {
-                engine: Some(engine),
-                api_key: None,
-                console: clerk::staff::ConsoleConfig::default(),
-                telegram: Some(channel),
-            },
-        ),
-    ));
+    let address = common::serve_all(&test, engine, Some(channel)).await;
     let status = reqwest::Client::new()
         .post(format!("http://{address}/telegram/webhook"))
         .header("content-type", "application/json")

@@ -5,8 +5,6 @@
 
 mod common;
 
-use clerk::api::{Edges, router_with};
-use clerk::app::App;
 use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
 use clerk::llm::scripted::Scripted;
 use common::telegram::{FakeTelegram, TOKEN, Waits};
@@ -21,8 +19,6 @@ const CHAT: i64 = 777;
 #[tokio::test(flavor = "multi_thread")]
 async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     let test = tau2_store(Db::Sqlite).await;
-    let settings = common::settings_for(&test);
-    let app = App::with_store(test.store.clone(), &settings).unwrap();
     let (engine, model) = common::scripted_engine(&test);
     clerk::staff::auth::add_account(&test.store, "sam", "sam-password-1", "staff")
         .await
@@ -41,20 +37,7 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     ));
     let running = telegram.clone();
     let task = tokio::spawn(async move { running.run().await.unwrap() });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(clerk::api::serve(
-        listener,
-        router_with(
-            app,
-            Edges {
-                engine: Some(engine.clone()),
-                api_key: None,
-                console: clerk::staff::ConsoleConfig::default(),
-                telegram: None,
-            },
-        ),
-    ));
+    let address = common::serve_all(&test, engine.clone(), None).await;
 
     let browser = Browser::start().await;
     browser.open(&format!("http://{address}/staff")).await;

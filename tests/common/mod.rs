@@ -311,3 +311,28 @@ pub fn scripted_engine(
     .unwrap();
     (engine, model)
 }
+
+/// Serves clerk's whole HTTP surface for a test — tool API, web chat, staff console, and the
+/// Telegram webhook when `telegram` is in webhook mode — on a free port; returns its address.
+pub async fn serve_all(
+    test: &TestStore,
+    engine: clerk::conversation::Engine,
+    telegram: Option<std::sync::Arc<clerk::channel::telegram::TelegramChannel>>,
+) -> std::net::SocketAddr {
+    let app = clerk::app::App::with_store(test.store.clone(), &settings_for(test)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(clerk::api::serve(
+        listener,
+        clerk::api::router_with(
+            app,
+            clerk::api::Edges {
+                engine: Some(engine),
+                api_key: None,
+                console: clerk::staff::ConsoleConfig::default(),
+                telegram,
+            },
+        ),
+    ));
+    address
+}
