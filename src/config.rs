@@ -252,6 +252,27 @@ pub enum EvalCommand {
         #[arg(long, default_value = "bench-results/eval-tau2.json")]
         output: PathBuf,
     },
+    /// Play fixed shopper conversations, one or more for every job (identify, order status,
+    /// tracking, products, cancel, modify, return, exchange, handoff…), on the demo store, and
+    /// check each by machine: the final store, the tools that answered, the facts the replies
+    /// state, handoffs, and the policy.
+    Conversations {
+        /// The conversations file [default: the bundled fixtures/eval/conversations.toml]
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Only these conversation ids (comma-separated)
+        #[arg(long, value_delimiter = ',')]
+        ids: Vec<String>,
+        /// Only these jobs (comma-separated)
+        #[arg(long, value_delimiter = ',')]
+        jobs: Vec<String>,
+        /// At most this many conversations, from the first
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/eval-conversations.json")]
+        output: PathBuf,
+    },
 }
 
 /// Index commands.

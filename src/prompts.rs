@@ -100,6 +100,10 @@ pub struct Replies {
     pub staff_joined: String,
     /// A messaging app's first message (`/start`).
     pub welcome: String,
+    /// The web chat's greeting, shown when the page opens.
+    pub web_welcome: String,
+    /// Shown in the web chat while the model starts (`{seconds}`: about how many are left).
+    pub starting: String,
     /// The shopper started over (`/reset`).
     pub reset: String,
     /// The shopper sent something other than text.

@@ -130,7 +130,8 @@ async fn a_conversation_streams_by_edits_escapes_html_and_shows_typing() {
     assert_eq!(said, vec![("user", "hi there"), ("assistant", reply)]);
 
     // A second message continues the same conversation.
-    r.model.then([Scripted::reply("Thanks, let me look.")]);
+    r.model
+        .then([Scripted::reply("Thanks! What is its order number?")]);
     r.fake.push(FakeTelegram::text_update(
         2,
         CHAT,
@@ -138,7 +139,7 @@ async fn a_conversation_streams_by_edits_escapes_html_and_shows_typing() {
     ));
     r.fake
         .wait_for("the second reply", |f| {
-            f.texts(CHAT).get(1).map(String::as_str) == Some("Thanks, let me look.")
+            f.texts(CHAT).get(1).map(String::as_str) == Some("Thanks! What is its order number?")
         })
         .await;
     assert_eq!(r.fake.texts(CHAT).len(), 2);

@@ -98,10 +98,8 @@ impl Chat {
         let outcome = self
             .say(
                 &format!("Hi, my email is {YUSUF_EMAIL}"),
-                [
-                    Scripted::call("find_user_id_by_email", json!({"email": YUSUF_EMAIL})),
-                    Scripted::reply("Thank you, how can I help?"),
-                ],
+                // The engine looks the email up itself.
+                [Scripted::reply("Thank you, how can I help?")],
             )
             .await;
         assert_eq!(outcome.refused_calls, 0);
@@ -192,7 +190,10 @@ async fn another_customers_data_stays_out_of_reach_after_authentication() {
     assert_eq!(outcome.refused_calls, 4);
     let outputs = chat.tool_outputs().await;
     assert_eq!(outputs[0], "yusuf_rossi_9620");
-    for refusal in &outputs[1..] {
+    // His own account, read by the engine when he authenticated; then only refusals.
+    assert!(outputs[1].starts_with(r#"{"user_id":"yusuf_rossi_9620""#));
+    assert_eq!(outputs.len(), 6);
+    for refusal in &outputs[2..] {
         assert!(refusal.starts_with("Error: "), "{refusal}");
         assert!(
             !refusal.contains("mei_patel") && !refusal.contains("paypal"),
@@ -459,10 +460,10 @@ async fn the_conversation_and_its_authentication_survive_a_restart() {
     chat.authenticate().await;
     // A new engine on a new connection to the same database: clerk restarted.
     let store = clerk::store::Store::connect(&chat.test.url).await.unwrap();
-    let model = Arc::new(ScriptedModel::new([
-        Scripted::call("get_order_details", json!({"order_id": "#W2378156"})),
-        Scripted::reply("Order #W2378156 is delivered."),
-    ]));
+    // Still authenticated after the restart: the engine fetches the order the shopper names.
+    let model = Arc::new(ScriptedModel::new([Scripted::reply(
+        "Order #W2378156 is delivered.",
+    )]));
     let engine = Engine::new(
         store.clone(),
         chat.test.tools(),
@@ -493,6 +494,8 @@ async fn the_conversation_and_its_authentication_survive_a_restart() {
             "assistant",
             "tool",
             "system",
+            "assistant",
+            "tool",
             "assistant",
             "user",
             "assistant",
@@ -527,4 +530,227 @@ async fn empty_oversized_and_unknown_inputs_get_clear_errors() {
         .unwrap_err();
     assert_eq!(error.to_string(), "no conversation c-nope");
     assert!(chat.messages().await.is_empty());
+}
+
+/// The stored messages as (role, tool name or text) pairs, a call the engine made marked `clerk:`.
+async fn trace(chat: &Chat) -> Vec<(String, String)> {
+    chat.messages()
+        .await
+        .into_iter()
+        .map(|m| match &m.tool_call {
+            Some(call) => {
+                let call: serde_json::Value = serde_json::from_str(call).unwrap();
+                let by = if call["by"] == "clerk" { "clerk:" } else { "" };
+                (m.role, format!("{by}{}", call["name"].as_str().unwrap()))
+            }
+            None => (m.role, m.content.chars().take(40).collect()),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_engine_looks_up_the_email_and_the_named_order_before_the_model_speaks() {
+    let chat = chat().await;
+    let outcome = chat
+        .say(
+            &format!("Hi! What's the status of my order #W2378156? My email is {YUSUF_EMAIL}"),
+            [Scripted::With(Box::new(|request| {
+                // The model sees the lookups' results, and is offered the customer's tools.
+                let seen: Vec<&str> = request
+                    .messages
+                    .iter()
+                    .map(|m| m.content.as_str())
+                    .collect();
+                assert!(seen.contains(&"yusuf_rossi_9620"), "{seen:?}");
+                assert!(seen.iter().any(|s| s.contains("\"status\":\"delivered\"")));
+                assert!(
+                    request
+                        .tools
+                        .iter()
+                        .any(|t| t.name == "cancel_pending_order")
+                );
+                clerk::llm::ModelStep::Reply("Your order #W2378156 was delivered.".into())
+            }))],
+        )
+        .await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some("Your order #W2378156 was delivered.")
+    );
+    assert_eq!(
+        trace(&chat).await,
+        [
+            (
+                "user".to_owned(),
+                "Hi! What's the status of my order #W2378".to_owned()
+            ),
+            ("assistant".into(), "clerk:find_user_id_by_email".into()),
+            ("tool".into(), "yusuf_rossi_9620".into()),
+            (
+                "system".into(),
+                "The customer is now authenticated as use".into()
+            ),
+            ("assistant".into(), "clerk:get_order_details".into()),
+            (
+                "tool".into(),
+                "{\"order_id\":\"#W2378156\",\"user_id\":\"yusuf".into()
+            ),
+            (
+                "assistant".into(),
+                "Your order #W2378156 was delivered.".into()
+            ),
+        ]
+    );
+    // Named again later, an order already fetched (and unchanged since) is not fetched again.
+    chat.say(
+        "And #W2378156's tracking id?",
+        [Scripted::reply("It is 843053632392.")],
+    )
+    .await;
+    let fetched = trace(&chat)
+        .await
+        .into_iter()
+        .filter(|(_, what)| what.ends_with("get_order_details"))
+        .count();
+    assert_eq!(fetched, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_engine_never_fetches_another_customers_order_and_a_wrong_email_is_reported() {
+    let chat = chat().await;
+    chat.say(
+        "My email is yusuf.rossi@example.com",
+        [Scripted::reply(
+            "I couldn't find that email. Could you check it?",
+        )],
+    )
+    .await;
+    assert_eq!(
+        chat.tool_outputs().await,
+        ["Error: User not found"],
+        "the failed lookup is shown to the model"
+    );
+    chat.authenticate().await;
+    chat.say(
+        "What is in order #W4082615?",
+        [Scripted::reply("I can only help with your own orders.")],
+    )
+    .await;
+    assert!(
+        !trace(&chat)
+            .await
+            .iter()
+            .any(|(_, what)| what.ends_with("get_order_details")),
+        "{:?}",
+        trace(&chat).await
+    );
+    assert!(
+        !chat
+            .tool_outputs()
+            .await
+            .iter()
+            .any(|o| o.contains("mei_patel"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_and_zip_authenticate_and_a_request_for_a_person_is_transferred() {
+    let chat = chat().await;
+    chat.say(
+        "Hello, I'm Yusuf Rossi, zip 19122.",
+        [Scripted::reply("Thanks Yusuf, how can I help?")],
+    )
+    .await;
+    let record = chat
+        .test
+        .store
+        .conversation(&chat.conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.authenticated_user.as_deref(),
+        Some("yusuf_rossi_9620")
+    );
+    // Only the pair that matched was shown to the model; the account was read for it.
+    let calls: Vec<String> = trace(&chat).await.into_iter().map(|(_, w)| w).collect();
+    assert_eq!(
+        calls[1..]
+            .iter()
+            .filter(|w| w.starts_with("clerk:"))
+            .collect::<Vec<_>>(),
+        ["clerk:find_user_id_by_name_zip", "clerk:get_user_details"]
+    );
+    // No model step: the policy transfers a shopper who asks for a person.
+    let outcome = chat.say("Can I speak to a real person, please?", []).await;
+    assert_eq!(outcome.state, ConversationState::WaitingForStaff);
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some("YOU ARE BEING TRANSFERRED TO A HUMAN AGENT. PLEASE HOLD ON.")
+    );
+    assert!(!outcome.escalated);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_that_only_announces_an_action_is_held_and_the_model_told_to_act() {
+    let chat = chat().await;
+    let outcome = chat
+        .say(
+            "Do you sell yoga mats?",
+            [
+                Scripted::reply("Let me check our catalog for yoga mats."),
+                Scripted::call("search_products", json!({"query": "yoga mat"})),
+                Scripted::reply("Yes, we sell yoga mats."),
+            ],
+        )
+        .await;
+    assert_eq!(outcome.reply.as_deref(), Some("Yes, we sell yoga mats."));
+    // The announcement was withdrawn from the screen; the model was told why.
+    assert!(chat.shown.lock().unwrap().contains(RETRACTED));
+    let notes: Vec<String> = chat
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m.role == "system")
+        .map(|m| m.content)
+        .collect();
+    assert!(notes[0].contains("but called no tool"), "{notes:?}");
+    // Told once a turn: a second announcement is sent as it is.
+    let outcome = chat
+        .say(
+            "And mats for kids?",
+            [
+                Scripted::reply("Let me look."),
+                Scripted::reply("Let me look again."),
+            ],
+        )
+        .await;
+    assert_eq!(outcome.reply.as_deref(), Some("Let me look again."));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_step_gets_one_correction_before_the_shopper_is_handed_over() {
+    let chat = chat().await;
+    let outcome = chat
+        .say(
+            "Hello",
+            [
+                Scripted::Invalid("not a tool call".into()),
+                Scripted::reply("Hello! How can I help?"),
+            ],
+        )
+        .await;
+    assert_eq!(outcome.reply.as_deref(), Some("Hello! How can I help?"));
+    assert!(!outcome.escalated);
+    let outcome = chat
+        .say(
+            "Hello again",
+            [
+                Scripted::Invalid("not a tool call".into()),
+                Scripted::Invalid("still not".into()),
+            ],
+        )
+        .await;
+    assert!(outcome.escalated);
+    assert_eq!(outcome.state, ConversationState::WaitingForStaff);
 }

@@ -1,6 +1,6 @@
 //! `clerk eval tau2`'s scoring, with scripted models for the agent and the shopper: an agent
-//! that does what task 88 asks (authenticate, cancel order #W8835847 "ordered by mistake" on the
-//! shopper's yes) passes; one that only talks, and first tries to read the order before
+//! that does what task 88 asks (cancel order #W8835847 "ordered by mistake" on the shopper's yes,
+//! once the engine has authenticated them by the email they gave) passes; one that only talks, and first tries to read the order before
 //! authenticating, fails with the store differing where the reference cancelled — and the gate
 //! it ran into is counted.
 //!
@@ -27,11 +27,8 @@ async fn a_task_passes_only_when_the_store_ends_as_the_reference_leaves_it() {
     let agent = Arc::new(ScriptedModel::new([
         // The warm-up step, before any task (it computes the system message once).
         Scripted::reply("Hello!"),
-        // Trial 0: the right thing.
-        Scripted::call(
-            "find_user_id_by_email",
-            json!({"email": "daiki.silva6295@example.com"}),
-        ),
+        // Trial 0: the right thing (the engine itself looks up the email the shopper gave, and
+        // the order they named).
         Scripted::call(
             "cancel_pending_order",
             json!({"order_id": "#W8835847", "reason": "ordered by mistake"}),

@@ -140,8 +140,8 @@ async fn a_streamed_reply_is_passed_on_as_it_comes() {
             "messages": [
                 {"role": "system", "content": "You are the store's agent."},
                 {"role": "user", "content": "Is order #W1 here?"},
-                {"role": "assistant", "content": r##"{"tool":"get_order_details","arguments":{"order_id":"#W1"}}"##},
-                {"role": "user", "content": r#"Result of get_order_details: {"status": "pending"}"#}
+                {"role": "assistant", "content": "<tool_call>\n{\"name\":\"get_order_details\",\"arguments\":{\"order_id\":\"#W1\"}}\n</tool_call>"},
+                {"role": "user", "content": "<tool_response>\n{\"status\":\"pending\"}\n</tool_response>"}
             ],
             "max_tokens": 256,
             "temperature": 0,
@@ -153,7 +153,7 @@ async fn a_streamed_reply_is_passed_on_as_it_comes() {
     let branches = schema["json_schema"]["schema"]["anyOf"].as_array().unwrap();
     assert_eq!(branches.len(), 2);
     assert_eq!(
-        branches[1]["properties"]["tool"],
+        branches[1]["properties"]["name"],
         json!({"const": "get_order_details"})
     );
 }
@@ -162,8 +162,8 @@ async fn a_streamed_reply_is_passed_on_as_it_comes() {
 async fn a_tool_call_is_read_and_never_streamed() {
     let fake = Fake {
         pieces: vec![
-            "{\"tool\": \"get_order_",
-            "details\", \"arguments\": {\"order_id\": \"#W1\"}}",
+            "<tool_call>\n{\"name\": \"get_order_",
+            "details\", \"arguments\": {\"order_id\": \"#W1\"}}\n</tool_call>",
         ],
         status: StatusCode::OK,
         seen: Arc::default(),

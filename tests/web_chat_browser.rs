@@ -44,12 +44,25 @@ async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload()
         Value::is_string,
     )
     .await;
+    // The page greets the shopper first: what the assistant can do, and how to reach a person.
+    let welcome = Prompts::new(None).replies().unwrap().web_welcome;
+    let greeting = wait_for(
+        &browser,
+        "return [...document.querySelectorAll('.msg')].map(e => e.className + ': ' + e.textContent)",
+        |v| v.as_array().is_some_and(|a| !a.is_empty()),
+    )
+    .await;
+    assert_eq!(
+        greeting,
+        serde_json::json!([format!("msg welcome: {welcome}")])
+    );
+    assert!(welcome.contains("Talk to a person") && welcome.contains("email"));
     browser
         .type_into("#text", "Do you sell wireless headphones?")
         .await;
     browser.click("#send").await;
 
-    let bubbles = "return [...document.querySelectorAll('.msg')].map(e => e.className + ': ' + e.textContent)";
+    let bubbles = "return [...document.querySelectorAll('.msg:not(.welcome)')].map(e => e.className + ': ' + e.textContent)";
     // The answer appears as it is generated: first a part of it, then all of it.
     let partial = wait_for(&browser, bubbles, |v| {
         v.as_array().is_some_and(|a| {
@@ -120,7 +133,7 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
     )
     .await;
     let id = id.as_str().unwrap();
-    let bubbles = "return [...document.querySelectorAll('.msg')].map(e => e.className + ': ' + e.textContent)";
+    let bubbles = "return [...document.querySelectorAll('.msg:not(.welcome)')].map(e => e.className + ': ' + e.textContent)";
     browser.type_into("#text", "My parcel never came").await;
     browser.click("#send").await;
     wait_for(&browser, bubbles, |v| {

@@ -29,6 +29,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 struct ApiState {
     app: App,
     api_key: Option<Arc<str>>,
+    /// The engine, when the chat is served: `/health` says where its model stands.
+    engine: Option<crate::conversation::Engine>,
 }
 
 /// The router of clerk's HTTP API, with the shopper's web chat under `/chat` and the staff
@@ -73,6 +75,7 @@ pub fn router_with(app: App, edges: Edges) -> Router {
     let state = ApiState {
         app,
         api_key: api_key.map(Arc::from),
+        engine: chat.clone(),
     };
     let api = Router::new()
         .route("/tools", get(list_tools))
@@ -132,6 +135,7 @@ async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> 
             "orders": counts.orders,
         },
         "search": { "indexed_items": state.app.search.documents() },
+        "model": state.engine.as_ref().map(|e| e.model_status()),
     })))
 }
 

@@ -116,6 +116,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
+        Command::Eval(EvalCommand::Conversations {
+            file,
+            ids,
+            jobs,
+            limit,
+            output,
+        }) => eval_conversations(&settings, file.as_deref(), &ids, &jobs, limit, &output).await,
         Command::Staff(StaffCommand::Add { username, role }) => {
             let password = match std::env::var("CLERK_STAFF_PASSWORD") {
                 Ok(password) => password,
@@ -326,6 +333,93 @@ async fn eval_tau2(
     .await;
     let _ = std::fs::remove_dir_all(&scratch);
     crate::bench::write_results(output, &report?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `clerk eval conversations`: the bundled conversations (or `file`), with the model of
+/// `settings` as the agent.
+async fn eval_conversations(
+    settings: &Settings,
+    file: Option<&Path>,
+    ids: &[String],
+    jobs: &[String],
+    limit: Option<usize>,
+    output: &Path,
+) -> anyhow::Result<ExitCode> {
+    use crate::eval::conversations;
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => demo::CONVERSATIONS.to_owned(),
+    };
+    let mut cases = conversations::parse_suite(&text)?.conversation;
+    cases.retain(|case| {
+        (ids.is_empty() || ids.contains(&case.id)) && (jobs.is_empty() || jobs.contains(&case.job))
+    });
+    cases.truncate(limit.unwrap_or(usize::MAX));
+    if cases.is_empty() {
+        bail!("no conversation to run");
+    }
+    let loaded = crate::app::load_model(settings).await?;
+    let scratch = tempfile_dir()?;
+    eprintln!("running {} conversations", cases.len());
+    let done = std::sync::Mutex::new(Vec::new());
+    let progress = |result: &conversations::CaseResult| {
+        eprintln!(
+            "{} ({}): {} in {:.0} s, first words after {:?} s{}",
+            result.id,
+            result.job,
+            if result.passed { "pass" } else { "FAIL" },
+            result.seconds,
+            result
+                .first_words_seconds
+                .iter()
+                .map(|s| (s * 10.0).round() / 10.0)
+                .collect::<Vec<_>>(),
+            result
+                .failures
+                .iter()
+                .map(|(kind, detail)| format!(" — {kind:?}: {detail}"))
+                .chain(
+                    result
+                        .violations
+                        .iter()
+                        .map(|v| format!(" — POLICY {}: {}", v.kind, v.detail))
+                )
+                .collect::<String>()
+        );
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        done.push(result.clone());
+        let partial = conversations::report(done.clone(), 0.0);
+        if let Some(parent) = output.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = std::fs::write(
+            output,
+            format!("{:#}\n", json!({"partial": true, "report": partial})),
+        );
+    };
+    let report = conversations::run(
+        &demo::snapshot()?,
+        &cases,
+        loaded.model,
+        settings,
+        &scratch,
+        &crate::app::engine_config(settings),
+        &progress,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = report?;
+    eprintln!(
+        "{} of {} conversations passed ({:.0} %), {} policy breaks, median first words {:?} s",
+        report.passed,
+        report.conversations,
+        report.success_rate * 100.0,
+        report.violations,
+        report.median_first_words_seconds
+    );
+    crate::bench::write_results(output, &report)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,12 +10,15 @@
 //! message holds is regenerated once, then replaced ([`grounding`]); a model that fails, times
 //! out or loops hands the conversation to a person.
 
+pub mod assist;
 pub mod grounding;
 pub mod handoff;
 pub mod policy;
 
 use crate::error::{Code, HasCode};
-use crate::llm::{ChatMessage, ChatModel, ModelRequest, ModelStep, Role, ToolCall, protocol};
+use crate::llm::{
+    ChatMessage, ChatModel, LlmError, ModelRequest, ModelStep, Role, ToolCall, protocol,
+};
 use crate::prompts::{PromptError, Prompts, Replies};
 use crate::retail::{Retail, RetailError};
 use crate::store::{ConversationRecord, Store, StoreError, When};
@@ -202,6 +205,13 @@ struct Turn<'a> {
     merchant: bool,
     authenticated: Option<String>,
     pending: Option<ToolCall>,
+    /// Whether the model was already told this turn that its step could not be read.
+    corrected: bool,
+    /// Whether the model was already told this turn to act rather than announce an action.
+    nudged: bool,
+    /// When the shopper's message is a plain yes: the bot's reply it answers. A write whose every
+    /// detail that reply listed runs on this yes without being listed again (once).
+    yes_to: Option<String>,
     outcome: TurnOutcome,
 }
 
@@ -414,6 +424,9 @@ impl Engine {
                 .pending_action
                 .as_deref()
                 .and_then(|p| serde_json::from_str(p).ok()),
+            corrected: false,
+            nudged: false,
+            yes_to: None,
             outcome: TurnOutcome {
                 reply: None,
                 state,
@@ -441,6 +454,26 @@ impl Engine {
                 self.run_tool(&mut turn, &pending).await?;
             }
         }
+        // A yes to the bot's own listing of a write (no write of the engine's pending). A yes that
+        // confirmed the engine's listing confirms nothing else.
+        if record.pending_action.is_none() && policy::is_confirmation(text) {
+            turn.yes_to = self.reply_before_shopper(conversation_id).await?;
+        }
+        if !turn.merchant {
+            self.assist(&mut turn, text).await?;
+            // The policy transfers a shopper who asks for a person; no model step is needed.
+            if assist::asks_for_person(text) {
+                let summary = format!("the customer asked for a person: {text}");
+                let call = tool_call(
+                    "transfer_to_human_agents",
+                    serde_json::json!({"summary": summary.chars().take(1000).collect::<String>()}),
+                );
+                return self.transfer(turn, &call, true, on_reply).await;
+            }
+        }
+        // A model still starting (loading, computing the system message) is waited for here,
+        // outside the time limit of a step: the shopper is answered once it is ready.
+        self.model.ready().await;
 
         for _ in 0..self.config.max_steps {
             if self.record(conversation_id).await?.state != ConversationState::Bot.as_str() {
@@ -482,6 +515,24 @@ impl Engine {
             }
             let step = match step {
                 Ok(Ok(step)) => step,
+                // A step that cannot be read gets one correction, with the reason, before the
+                // shopper is handed over.
+                Ok(Err(LlmError::InvalidStep(why))) if !turn.corrected => {
+                    turn.corrected = true;
+                    tracing::info!(
+                        conversation = conversation_id,
+                        why,
+                        "invalid step: told the model"
+                    );
+                    let note = format!(
+                        "Your last answer could not be read ({why}). Answer the customer in plain text, or call one tool as \
+                         <tool_call>{{\"name\": \"tool_name\", \"arguments\": {{...}}}}</tool_call>."
+                    );
+                    self.store
+                        .append_message(conversation_id, Role::System.as_str(), &note, None)
+                        .await?;
+                    continue;
+                }
                 Ok(Err(error)) => return self.escalate(turn, &error.to_string(), on_reply).await,
                 Err(_) => {
                     let why = format!("the model took longer than {:?}", self.config.model_timeout);
@@ -489,6 +540,27 @@ impl Engine {
                 }
             };
             match step {
+                // A reply that only announces an action ("I will now look up…") is not sent: the
+                // model is told once to take the action instead.
+                ModelStep::Reply(reply) if !turn.nudged && assist::promises_action(&reply) => {
+                    turn.nudged = true;
+                    if !shown.is_empty() {
+                        on_reply(ReplyEvent::Retract);
+                    }
+                    tracing::info!(
+                        conversation = conversation_id,
+                        "reply announced an action: told the model to act"
+                    );
+                    let note = format!(
+                        "You wrote \"{}\" but called no tool, so nothing was done and the customer has not seen it. \
+                         Call the tool now, as <tool_call>{{\"name\": \"tool_name\", \"arguments\": {{...}}}}</tool_call>, \
+                         or answer the customer from the results you have.",
+                        reply.trim()
+                    );
+                    self.store
+                        .append_message(conversation_id, Role::System.as_str(), &note, None)
+                        .await?;
+                }
                 ModelStep::Reply(reply) => {
                     let missing = release.known().missing(&reply);
                     if missing.is_empty() {
@@ -535,6 +607,18 @@ impl Engine {
                         Verdict::Refuse(why) => self.refuse(&mut turn, &call, &why).await?,
                         // A write whose target does not exist is run at once: the store refuses
                         // it, and nothing is asked of the shopper about a thing that is not there.
+                        // The shopper just said yes to a reply that listed every detail of this
+                        // very write: it runs on that yes, as the policy asks.
+                        Verdict::Confirm
+                            if owner.is_some()
+                                && turn
+                                    .yes_to
+                                    .as_deref()
+                                    .is_some_and(|listing| policy::listed_in(&call, listing)) =>
+                        {
+                            turn.yes_to = None;
+                            self.run_tool(&mut turn, &call).await?;
+                        }
                         Verdict::Confirm if owner.is_some() => {
                             let listing = self
                                 .replies
@@ -544,24 +628,11 @@ impl Engine {
                             self.save_policy(&turn).await?;
                             return self.reply(turn, &listing, "", on_reply).await;
                         }
+                        Verdict::Confirm | Verdict::Run if access == Access::Handoff => {
+                            return self.transfer(turn, &call, false, on_reply).await;
+                        }
                         Verdict::Confirm | Verdict::Run => {
-                            let ok = self.run_tool(&mut turn, &call).await?;
-                            if access == Access::Handoff && ok {
-                                let why = call
-                                    .arguments
-                                    .get("summary")
-                                    .and_then(|s| s.as_str())
-                                    .map(|s| format!("the bot transferred the conversation: {s}"))
-                                    .unwrap_or_else(|| {
-                                        "the bot transferred the conversation".to_owned()
-                                    });
-                                if !self.hand_to_staff(conversation_id, &why).await? {
-                                    return self.cancelled(turn).await;
-                                }
-                                turn.outcome.state = ConversationState::WaitingForStaff;
-                                let words = self.replies.transferred.clone();
-                                return self.reply(turn, &words, "", on_reply).await;
-                            }
+                            self.run_tool(&mut turn, &call).await?;
                         }
                     }
                 }
@@ -571,10 +642,180 @@ impl Engine {
         self.escalate(turn, &why, on_reply).await
     }
 
+    /// Runs a transfer to staff (`call`, by the engine itself or by the model) and hands the
+    /// conversation over, with the policy's words to the shopper.
+    async fn transfer(
+        &self,
+        mut turn: Turn<'_>,
+        call: &ToolCall,
+        by_engine: bool,
+        on_reply: ReplySink<'_>,
+    ) -> Result<TurnOutcome, EngineError> {
+        if !self.run_tool_by(&mut turn, call, by_engine).await? {
+            let why = "the transfer to staff failed";
+            return self.escalate(turn, why, on_reply).await;
+        }
+        let why = call
+            .arguments
+            .get("summary")
+            .and_then(|s| s.as_str())
+            .map(|s| format!("the bot transferred the conversation: {s}"))
+            .unwrap_or_else(|| "the bot transferred the conversation".to_owned());
+        if !self.hand_to_staff(turn.conversation_id, &why).await? {
+            return self.cancelled(turn).await;
+        }
+        turn.outcome.state = ConversationState::WaitingForStaff;
+        let words = self.replies.transferred.clone();
+        self.reply(turn, &words, "", on_reply).await
+    }
+
+    /// The steps the policy makes deterministic, taken before the model is asked
+    /// ([`assist`]): an email, or a name with a zip, in an unauthenticated shopper's message is
+    /// looked up; a product named outside an order question is searched for; the account of a
+    /// shopper authenticated by it is read; the orders an authenticated shopper names are fetched
+    /// (those of another customer never are). Each is stored as a call and its result, as if the
+    /// model had made it.
+    async fn assist(&self, turn: &mut Turn<'_>, text: &str) -> Result<(), EngineError> {
+        let was_authenticated = turn.authenticated.is_some();
+        if !was_authenticated && let Some(email) = assist::emails(text).into_iter().next() {
+            let call = tool_call("find_user_id_by_email", serde_json::json!({"email": email}));
+            self.run_tool_by(turn, &call, true).await?;
+        }
+        if turn.authenticated.is_none() {
+            for (first_name, last_name, zip) in assist::names_with_zip(text) {
+                let arguments = serde_json::json!({"first_name": first_name, "last_name": last_name, "zip": zip});
+                // Tried quietly: only a name that matches is shown to the model.
+                if self
+                    .tools
+                    .call("find_user_id_by_name_zip", arguments.clone())
+                    .await
+                    .is_ok()
+                {
+                    let call = tool_call("find_user_id_by_name_zip", arguments);
+                    self.run_tool_by(turn, &call, true).await?;
+                    break;
+                }
+            }
+        }
+        let named = assist::order_ids(text);
+        // A product the shopper names (an order aside) is searched for.
+        if named.is_empty() {
+            let names: Vec<String> = match self.retail.product_types().await {
+                Ok(types) => types.into_iter().map(|(name, _)| name).collect(),
+                Err(RetailError::Store(e)) => return Err(e.into()),
+                Err(_) => Vec::new(),
+            };
+            if let Some((query, products)) = assist::product_query(text, &names) {
+                // One product a name: each costs the model hundreds of tokens to read.
+                let call = tool_call(
+                    "search_products",
+                    serde_json::json!({"query": query.chars().take(200).collect::<String>(), "limit": products.min(3)}),
+                );
+                self.run_tool_by(turn, &call, true).await?;
+            }
+        }
+        let Some(user) = turn.authenticated.clone() else {
+            return Ok(());
+        };
+        let mut calls = Vec::new();
+        if !was_authenticated && (named.is_empty() || assist::about_account(text)) {
+            calls.push(tool_call(
+                "get_user_details",
+                serde_json::json!({"user_id": user}),
+            ));
+        }
+        let fresh = self.fresh_orders(turn.conversation_id).await?;
+        calls.extend(
+            named
+                .into_iter()
+                .filter(|id| !fresh.contains(id))
+                .take(3)
+                .map(|id| tool_call("get_order_details", serde_json::json!({"order_id": id}))),
+        );
+        for call in calls {
+            // The same gate as the model's calls: another customer's order is never fetched.
+            if self.verdict(turn, &call).await? == Verdict::Run {
+                self.run_tool_by(turn, &call, true).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The bot's reply just before the shopper's newest message, if that is what came before it.
+    async fn reply_before_shopper(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<String>, EngineError> {
+        let messages = self.store.messages(conversation_id).await?;
+        let Some(newest) = messages.iter().rposition(|m| m.role == Role::User.as_str()) else {
+            return Ok(None);
+        };
+        Ok(newest
+            .checked_sub(1)
+            .map(|i| &messages[i])
+            .filter(|m| m.role == Role::Assistant.as_str() && m.tool_call.is_none())
+            .map(|m| m.content.clone()))
+    }
+
+    /// The policy's verdict on a call in this turn's state.
+    async fn verdict(&self, turn: &Turn<'_>, call: &ToolCall) -> Result<Verdict, EngineError> {
+        let Some(spec) = self.tools.spec(&call.name) else {
+            return Ok(Verdict::Refuse(format!("there is no tool `{}`", call.name)));
+        };
+        let access = spec.access;
+        if turn.merchant {
+            return Ok(policy::judge_for_merchant(access));
+        }
+        let owner = self.owner_of(call).await?;
+        Ok(policy::judge(
+            access,
+            turn.authenticated.as_deref(),
+            owner.as_deref(),
+        ))
+    }
+
+    /// The orders whose details the model already has and no write has changed since.
+    async fn fresh_orders(
+        &self,
+        conversation_id: &str,
+    ) -> Result<std::collections::HashSet<String>, EngineError> {
+        let mut fresh = std::collections::HashSet::new();
+        for message in self.store.messages(conversation_id).await? {
+            let Some(call) = message
+                .tool_call
+                .as_deref()
+                .and_then(|c| serde_json::from_str::<ToolCall>(c).ok())
+            else {
+                continue;
+            };
+            let access = self.tools.spec(&call.name).map(|s| s.access);
+            if access == Some(Access::CustomerWrite) {
+                fresh.clear();
+            } else if call.name == "get_order_details"
+                && let Some(id) = call.arguments.get("order_id").and_then(|v| v.as_str())
+            {
+                fresh.insert(id.to_owned());
+            }
+        }
+        Ok(fresh)
+    }
+
     /// Runs a call: stores it and its result, and records an authentication. Returns whether the
     /// tool succeeded.
     async fn run_tool(&self, turn: &mut Turn<'_>, call: &ToolCall) -> Result<bool, EngineError> {
-        self.store_call(turn.conversation_id, call).await?;
+        self.run_tool_by(turn, call, false).await
+    }
+
+    /// Runs a call, made by the engine itself (`by_engine`: recorded so, for staff and the
+    /// eval) or by the model.
+    async fn run_tool_by(
+        &self,
+        turn: &mut Turn<'_>,
+        call: &ToolCall,
+        by_engine: bool,
+    ) -> Result<bool, EngineError> {
+        self.store_call(turn.conversation_id, call, by_engine)
+            .await?;
         let result = self.tools.call(&call.name, call.arguments.clone()).await;
         let (ok, output) = match result {
             Ok(output) => (true, output),
@@ -615,7 +856,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         turn.outcome.refused_calls += 1;
         tracing::warn!(conversation = turn.conversation_id, tool = %call.name, why, "tool call refused by policy");
-        self.store_call(turn.conversation_id, call).await?;
+        self.store_call(turn.conversation_id, call, false).await?;
         self.store
             .append_message(
                 turn.conversation_id,
@@ -627,8 +868,18 @@ impl Engine {
         Ok(())
     }
 
-    async fn store_call(&self, conversation_id: &str, call: &ToolCall) -> Result<(), EngineError> {
-        let json = serde_json::to_string(call).unwrap_or_default();
+    /// Stores a call; one the engine made itself is marked `"by": "clerk"`.
+    async fn store_call(
+        &self,
+        conversation_id: &str,
+        call: &ToolCall,
+        by_engine: bool,
+    ) -> Result<(), EngineError> {
+        let mut value = serde_json::to_value(call).unwrap_or_default();
+        if by_engine {
+            value["by"] = serde_json::Value::from(ENGINE_CALL);
+        }
+        let json = value.to_string();
         self.store
             .append_message(conversation_id, Role::Assistant.as_str(), "", Some(&json))
             .await?;
@@ -767,6 +1018,11 @@ impl Engine {
             .collect())
     }
 
+    /// Where the model stands: ready, or still starting and how far along.
+    pub fn model_status(&self) -> crate::llm::ModelStatus {
+        self.model.status()
+    }
+
     /// The system message every conversation starts with (the same for all of them).
     pub fn system_message(&self) -> &str {
         &self.system
@@ -808,6 +1064,17 @@ impl Engine {
             });
         }
         Ok(messages)
+    }
+}
+
+/// The `by` of a stored call the engine made itself rather than the model.
+pub const ENGINE_CALL: &str = "clerk";
+
+/// A call the engine makes itself.
+fn tool_call(name: &str, arguments: serde_json::Value) -> ToolCall {
+    ToolCall {
+        name: name.to_owned(),
+        arguments,
     }
 }
 

@@ -89,6 +89,31 @@ pub fn tools_for(
         .collect()
 }
 
+/// Whether a write's every detail was shown to the shopper in `listing` (a reply of the bot's):
+/// each text and number of its arguments appears in it, as written (letter case aside). A yes to
+/// such a listing confirms exactly that write; a detail missing from it (an item id described only
+/// by name, another order) means the shopper has not seen what would run.
+pub fn listed_in(call: &ToolCall, listing: &str) -> bool {
+    fn leaves<'a>(value: &'a serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(text) if !text.trim().is_empty() => {
+                out.push(text.trim().to_lowercase())
+            }
+            serde_json::Value::Number(number) => out.push(number.to_string()),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
+            serde_json::Value::Object(fields) => fields.values().for_each(|v| leaves(v, out)),
+            _ => {}
+        }
+    }
+    let mut details = Vec::new();
+    leaves(&call.arguments, &mut details);
+    let listing = listing.to_lowercase();
+    !details.is_empty()
+        && details
+            .iter()
+            .all(|detail| listing.contains(detail.as_str()))
+}
+
 /// Whether the shopper's message is an explicit, unconditional yes: it starts with a yes, is
 /// short, and neither negates, hedges nor changes anything ("yes but to the other address" is
 /// not a yes).

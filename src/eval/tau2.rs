@@ -287,7 +287,7 @@ pub async fn run(
 }
 
 /// A fresh copy of the store, with clerk assembled over it.
-async fn scratch_app(
+pub(super) async fn scratch_app(
     snapshot: &StoreSnapshot,
     settings: &Settings,
     scratch: &Path,

@@ -1,20 +1,24 @@
 //! The in-process model: a quantized GGUF file run by mistral.rs, on the CPU (or an NVIDIA GPU
 //! with the `cuda` feature). It never reaches a model hub.
 //!
-//! It speaks clerk's JSON step protocol ([`super::protocol`]), not the model's own tool-call
-//! format. Decoding can be constrained to a JSON schema of exactly the steps valid now (on a GPU);
-//! on a CPU it is not, and the step is read leniently. The reply is streamed as it is generated.
+//! It speaks clerk's protocol ([`super::protocol`]): Qwen2.5's own tool-call format, with the
+//! tools as compact signatures. Decoding can be constrained to a JSON schema of exactly the steps
+//! valid now (on a GPU); on a CPU it is not, and the step is read leniently. The reply is streamed
+//! as it is generated.
 //! The system message is the same for every conversation, so mistral.rs's prefix cache computes
 //! it once per process ([`LocalModel::start_warm_up`] does it at start), and a conversation's later
 //! steps compute only what was added since its previous step.
 
 use super::protocol::{ChatRole, ReplyStream, parse_step, render_message, step_schema};
-use super::{ChatModel, LlmError, ModelFuture, ModelRequest, ModelStep, Role, TokenSink};
+use super::{
+    ChatModel, LlmError, ModelFuture, ModelRequest, ModelState, ModelStatus, ModelStep, Role,
+    TokenSink,
+};
 use mistralrs::{
     Constraint, GgufModelBuilder, RequestBuilder, Response, TextMessageRole, TokenSource,
 };
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// How to load the in-process model.
@@ -40,6 +44,16 @@ pub struct LocalModel {
     /// Held (written) while the system message is computed at start: steps wait for it, and
     /// then find it in the prefix cache instead of computing it again beside it.
     warming: Arc<tokio::sync::RwLock<()>>,
+    /// How far along the warm-up is.
+    start: Mutex<Start>,
+}
+
+/// The warm-up's progress.
+#[derive(Debug, Clone, Copy, Default)]
+struct Start {
+    state: ModelState,
+    began: Option<Instant>,
+    estimate_seconds: Option<f64>,
 }
 
 /// Throughput of one step, for benchmarks.
@@ -99,19 +113,33 @@ impl LocalModel {
             max_step_tokens: config.max_step_tokens,
             constrained: config.constrained,
             warming: Arc::default(),
+            start: Mutex::default(),
         })
     }
 
     /// Starts computing the system message in the background, so that the first shopper does
     /// not wait for it: a one-token step of a conversation that only greets. Its cache then
-    /// serves every conversation; steps asked for meanwhile wait for it.
+    /// serves every conversation; steps asked for meanwhile wait for it. A short prompt is
+    /// computed first to measure the speed, so that [`ChatModel::status`] can say about how long
+    /// the whole takes.
     pub fn start_warm_up(self: &Arc<Self>, system: String) {
         let Ok(held) = self.warming.clone().try_write_owned() else {
             return;
         };
+        *self.start.lock().unwrap_or_else(|e| e.into_inner()) = Start {
+            state: ModelState::WarmingUp,
+            began: Some(Instant::now()),
+            estimate_seconds: None,
+        };
         let model = self.clone();
         tokio::spawn(async move {
             let _held = held;
+            let estimate = model.estimate_seconds(&system).await;
+            model
+                .start
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .estimate_seconds = estimate;
             let messages = [
                 super::ChatMessage::text(Role::System, system),
                 super::ChatMessage::text(Role::User, "Hello"),
@@ -120,13 +148,59 @@ impl LocalModel {
                 messages: &messages,
                 tools: &[],
             };
-            match model.step_unwaited(request, 1, &|_| {}).await {
+            let outcome = model.step_unwaited(request, 1, &|_| {}).await;
+            let mut start = model.start.lock().unwrap_or_else(|e| e.into_inner());
+            match outcome {
+                // A one-token step may not parse as a step; what matters is that it ran.
                 Ok((_, usage)) => {
-                    tracing::info!(?usage, "model warmed up: the system message is cached")
+                    tracing::info!(?usage, "model warmed up: the system message is cached");
+                    start.state = ModelState::Ready;
                 }
-                Err(error) => tracing::warn!(%error, "model warm-up failed"),
+                Err(LlmError::InvalidStep(_)) => {
+                    tracing::info!("model warmed up: the system message is cached");
+                    start.state = ModelState::Ready;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "model warm-up failed");
+                    start.state = ModelState::Failed;
+                }
             }
         });
+    }
+
+    /// About how long computing `system` takes: its tokens at the speed of a short prompt.
+    async fn estimate_seconds(&self, system: &str) -> Option<f64> {
+        let tokens = self
+            .model
+            .tokenize(
+                either::Either::Right(system.to_owned()),
+                None,
+                false,
+                false,
+                None,
+            )
+            .await
+            .ok()?
+            .len();
+        let probe = "Measuring speed. ".repeat(16);
+        let messages = [super::ChatMessage::text(Role::User, probe)];
+        let request = ModelRequest {
+            messages: &messages,
+            tools: &[],
+        };
+        let began = Instant::now();
+        let usage = match self.step_unwaited(request, 1, &|_| {}).await {
+            Ok((_, usage)) => usage.prompt_tokens,
+            Err(_) => 0,
+        };
+        let per_token = began.elapsed().as_secs_f64() / usage.max(1) as f64;
+        let estimate = per_token * tokens as f64;
+        tracing::info!(
+            tokens,
+            estimate_seconds = estimate,
+            "computing the system message"
+        );
+        Some(estimate)
     }
 
     /// Takes one step, streaming its reply to `on_text`, and reports its throughput.
@@ -223,5 +297,21 @@ impl ChatModel for LocalModel {
         on_text: TokenSink<'a>,
     ) -> ModelFuture<'a> {
         Box::pin(async move { Ok(self.step_with_usage(request, on_text).await?.0) })
+    }
+
+    fn ready(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move { drop(self.warming.read().await) })
+    }
+
+    fn status(&self) -> ModelStatus {
+        let start = *self.start.lock().unwrap_or_else(|e| e.into_inner());
+        ModelStatus {
+            state: start.state,
+            seconds: start
+                .began
+                .filter(|_| start.state == ModelState::WarmingUp)
+                .map(|b| b.elapsed().as_secs()),
+            estimate_seconds: start.estimate_seconds.map(|s| s.round() as u64),
+        }
     }
 }

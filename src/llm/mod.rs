@@ -118,6 +118,45 @@ pub trait ChatModel: Send + Sync {
         request: ModelRequest<'a>,
         on_text: TokenSink<'a>,
     ) -> ModelFuture<'a>;
+
+    /// Waits until the model can take steps: one still starting (computing its system message)
+    /// is waited for here, which the engine does outside a step's time limit.
+    fn ready(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::ready(()))
+    }
+
+    /// How far along the model's start is, for `/health` and the chat page.
+    fn status(&self) -> ModelStatus {
+        ModelStatus::default()
+    }
+}
+
+/// Where a model stands: ready, or still starting and how far along.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ModelStatus {
+    /// `ready`, `warming_up` (computing the system message, which every conversation shares),
+    /// or `failed` (the warm-up failed; steps compute what they need themselves).
+    pub state: ModelState,
+    /// Seconds since the warm-up began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+    /// About how many seconds the warm-up takes in all, from the speed measured on a short
+    /// prompt first; none until measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate_seconds: Option<u64>,
+}
+
+/// The phases of a model's start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelState {
+    /// It takes steps at once.
+    #[default]
+    Ready,
+    /// It is computing the system message; steps wait for it.
+    WarmingUp,
+    /// The warm-up failed; steps run without it.
+    Failed,
 }
 
 /// Why a model gave no answer.
@@ -129,4 +168,7 @@ pub enum LlmError {
     /// The model failed while generating.
     #[error("the model failed: {0}")]
     Failed(String),
+    /// The model's step is neither a reply nor a well-formed tool call.
+    #[error("the model's step is invalid: {0}")]
+    InvalidStep(String),
 }

@@ -1,14 +1,16 @@
-//! clerk's JSON step protocol, shared by every real model (in process or remote). Models differ in
-//! how they call tools, and small ones call them badly, so clerk does not rely on a model's own
-//! tool-call format: the system message describes every tool (`prompts/protocol.md`) and asks for
-//! one JSON object per step — `{"reply": …}`, or `{"tool": …, "arguments": …}`.
+//! How clerk talks to every real model (in process or remote): the tool-call format Qwen2.5 and
+//! most open instruction models are trained on (Hermes style). The system message lists the tools
+//! inside `<tools></tools>` as compact signatures (a small model reads every token of it, about
+//! 0.1 s each on a laptop CPU, so full JSON schemas would cost minutes); the model calls one as
+//! `<tool_call>{"name": …, "arguments": …}</tool_call>` and reads its result inside
+//! `<tool_response></tool_response>`; anything else it writes is its reply to the shopper.
 //!
 //! The system message is the same for every conversation and every state, so that a model's
-//! prefix cache computes it once per process: which tools work *now* is said in the tool list
-//! ("only once the customer is authenticated"), by the messages the engine appends when the state
-//! changes, and enforced by the engine. Decoding can be constrained to the steps valid in the
-//! current state ([`step_schema`]); otherwise a step is read leniently ([`parse_step`]), and its
-//! reply is streamed as it is generated ([`ReplyStream`]).
+//! prefix cache computes it once per process: which tools work *now* is said in the tool list,
+//! by the messages the engine appends when the state changes, and enforced by the engine.
+//! Decoding can be constrained to a JSON schema of the steps valid now ([`step_schema`]), whose
+//! JSON steps ([`parse_step`] reads those too) suit a GPU; a step is read leniently otherwise,
+//! and its reply is streamed as it is generated ([`ReplyStream`]).
 
 use super::{ChatMessage, LlmError, ModelStep, Role, ToolCall};
 use crate::tools::{Access, ToolSpec};
@@ -17,41 +19,119 @@ use serde_json::{Value, json};
 /// The longest reply the protocol allows, in characters.
 pub const MAX_REPLY_CHARS: u64 = 1200;
 
+/// The tag that opens a tool call.
+const CALL_OPEN: &str = "<tool_call>";
+/// The tag that closes a tool call.
+const CALL_CLOSE: &str = "</tool_call>";
+
 /// The system message: the system prompt (`{policy}` filled in), then the protocol with every
 /// tool of the registry (`{tools}`). It depends on nothing of a conversation.
 pub fn system_message(system: &str, policy: &str, protocol: &str, tools: &[ToolSpec]) -> String {
     format!(
         "{}\n\n{}",
-        system.replace("{policy}", policy).trim_end(),
-        protocol.replace("{tools}", &describe_tools(tools))
+        system.replace("{policy}", policy.trim()).trim_end(),
+        protocol
+            .replace("{tools}", &describe_tools(tools))
+            .trim_end()
     )
 }
 
-/// The tools, as the protocol lists them: name, when it works, description, argument schema.
+/// The tools, as the protocol lists them: one signature a line (`?` marks an optional
+/// argument; a type is named when it is not text), with the first sentence of the description,
+/// grouped by when they work.
 pub fn describe_tools(tools: &[ToolSpec]) -> String {
-    tools
-        .iter()
-        .map(|t| {
-            let description = t
-                .description
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let when = match t.access {
-                Access::Public | Access::Handoff | Access::Merchant => "",
-                Access::Identify => " (only before the customer is authenticated)",
-                Access::CustomerRead | Access::CustomerWrite => {
-                    " (only once the customer is authenticated, and only for them)"
-                }
+    let groups: [(&str, fn(Access) -> bool); 3] = [
+        ("Any time:", |a| {
+            matches!(a, Access::Public | Access::Handoff | Access::Merchant)
+        }),
+        ("Only before the customer is authenticated:", |a| {
+            a == Access::Identify
+        }),
+        ("Once the customer is authenticated, for them only:", |a| {
+            matches!(a, Access::CustomerRead | Access::CustomerWrite)
+        }),
+    ];
+    let mut out = Vec::new();
+    for (title, belongs) in groups {
+        let lines: Vec<String> = tools
+            .iter()
+            .filter(|t| belongs(t.access))
+            .map(|t| {
+                format!(
+                    "{}({}): {}",
+                    t.name,
+                    signature(&t.parameters),
+                    first_sentence(&t.description)
+                )
+            })
+            .collect();
+        if !lines.is_empty() {
+            out.push(title.to_owned());
+            out.extend(lines);
+        }
+    }
+    out.join("\n")
+}
+
+/// The arguments of a schema as a signature: `order_id, reason, limit?: integer`.
+fn signature(schema: &Value) -> String {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    schema["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, property)| {
+            let optional = if required.contains(&name.as_str()) {
+                ""
+            } else {
+                "?"
             };
-            format!(
-                "- {}{when}: {description}\n  arguments: {}",
-                t.name,
-                constrainable(&t.parameters)
-            )
+            match type_of(property) {
+                Some(kind) => format!("{name}{optional}: {kind}"),
+                None => format!("{name}{optional}"),
+            }
         })
         .collect::<Vec<_>>()
-        .join("\n")
+        .join(", ")
+}
+
+/// How a property's type is written in a signature; `None` for plain text.
+fn type_of(property: &Value) -> Option<String> {
+    if let Some(values) = property["enum"].as_array() {
+        return Some(
+            values
+                .iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join("|"),
+        );
+    }
+    match property["type"].as_str()? {
+        "string" => None,
+        "array" => Some(format!(
+            "[{}]",
+            type_of(&property["items"]).unwrap_or_else(|| "string".into())
+        )),
+        "object" if property["properties"].is_object() => {
+            Some(format!("{{{}}}", signature(property)))
+        }
+        "object" => Some("object".into()),
+        other => Some(other.to_owned()),
+    }
+}
+
+/// The first sentence of a description, on one line.
+fn first_sentence(description: &str) -> String {
+    let flat = description.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.find(". ") {
+        Some(end) => flat[..=end].to_owned(),
+        None => flat,
+    }
 }
 
 /// The JSON schema of one step: a reply, or a call of one of `tools` with arguments of its shape.
@@ -66,10 +146,10 @@ pub fn step_schema(tools: &[ToolSpec]) -> Value {
         branches.push(json!({
             "type": "object",
             "properties": {
-                "tool": {"const": tool.name},
+                "name": {"const": tool.name},
                 "arguments": constrainable(&tool.parameters),
             },
-            "required": ["tool", "arguments"],
+            "required": ["name", "arguments"],
             "additionalProperties": false
         }));
     }
@@ -116,12 +196,37 @@ fn constrainable(schema: &Value) -> Value {
     }
 }
 
-/// How a step (or a stored assistant message) is written in the protocol, as the model would
-/// have written it.
+/// How a step (or a stored assistant message) is written, as the model would have written it:
+/// a call in its tags, a reply as plain text.
 pub fn render_step(reply: Option<&str>, call: Option<&ToolCall>) -> String {
     match call {
-        Some(call) => json!({"tool": call.name, "arguments": call.arguments}).to_string(),
-        None => json!({"reply": reply.unwrap_or_default()}).to_string(),
+        Some(call) => format!(
+            "{CALL_OPEN}\n{}\n{CALL_CLOSE}",
+            json!({"name": call.name, "arguments": call.arguments})
+        ),
+        None => reply.unwrap_or_default().to_owned(),
+    }
+}
+
+/// A tool's output as the model reads it: JSON without its nulls (an order lists every unset
+/// optional field as null; each costs the model tokens and says nothing), other text as it is.
+pub fn compact_output(output: &str) -> String {
+    fn strip(value: Value) -> Value {
+        match value {
+            Value::Object(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k, strip(v)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.into_iter().map(strip).collect()),
+            other => other,
+        }
+    }
+    match serde_json::from_str::<Value>(output.trim()) {
+        Ok(value @ (Value::Object(_) | Value::Array(_))) => strip(value).to_string(),
+        _ => output.trim().to_owned(),
     }
 }
 
@@ -137,7 +242,8 @@ pub enum ChatRole {
 }
 
 /// How message `i` of `messages` is shown to a real model: an assistant message as the step it
-/// was, a tool's output as a message "Result of <tool>: …" after the call.
+/// was, a tool's output inside `<tool_response>` tags on the other side, as Qwen2.5's own chat
+/// template shows it.
 pub fn render_message(messages: &[ChatMessage], i: usize) -> (ChatRole, String) {
     let message = &messages[i];
     match message.role {
@@ -147,51 +253,81 @@ pub fn render_message(messages: &[ChatMessage], i: usize) -> (ChatRole, String) 
             ChatRole::Assistant,
             render_step(Some(&message.content), message.tool_call.as_ref()),
         ),
-        Role::Tool => {
-            let tool = messages[..i]
-                .iter()
-                .rev()
-                .find_map(|m| m.tool_call.as_ref().map(|c| c.name.as_str()))
-                .unwrap_or("the tool");
-            (
-                ChatRole::User,
-                format!("Result of {tool}: {}", message.content),
-            )
-        }
+        Role::Tool => (
+            ChatRole::User,
+            format!(
+                "<tool_response>\n{}\n</tool_response>",
+                compact_output(&message.content)
+            ),
+        ),
     }
 }
 
-/// Reads a step from the model's output: the first JSON object in it (code fences and text around
-/// it ignored) if it looks like one, else the whole text as a reply.
+/// Reads a step from the model's output: a call inside `<tool_call>` tags (or written as a bare
+/// JSON object `{"name": …, "arguments": …}`, or as the JSON steps of constrained decoding,
+/// `{"reply": …}` / `{"tool": …, "arguments": …}`), else the whole text as a reply.
 pub fn parse_step(text: &str) -> Result<ModelStep, LlmError> {
     let trimmed = text.trim();
-    let Some(start) = trimmed.find('{').filter(|_| looks_like_json(trimmed)) else {
-        return if trimmed.is_empty() {
-            Err(LlmError::Failed("the model's step is empty".into()))
-        } else {
-            Ok(ModelStep::Reply(trimmed.to_owned()))
+    if trimmed.is_empty() {
+        return Err(LlmError::InvalidStep("the step is empty".into()));
+    }
+    if let Some(at) = trimmed.find(CALL_OPEN) {
+        let inside = &trimmed[at + CALL_OPEN.len()..];
+        let inside = inside.split(CALL_CLOSE).next().unwrap_or(inside);
+        return match first_json(inside).as_ref().and_then(as_call) {
+            Some(call) => Ok(ModelStep::Call(call)),
+            None => Err(LlmError::InvalidStep(format!(
+                "the tool call is not a JSON object {{\"name\": …, \"arguments\": {{…}}}}: {:?}",
+                inside.trim()
+            ))),
         };
-    };
-    let value: Value = serde_json::Deserializer::from_str(&trimmed[start..])
+    }
+    if looks_like_json(trimmed) {
+        let value = first_json(trimmed).ok_or_else(|| {
+            LlmError::InvalidStep(format!("the step is not valid JSON: {trimmed:?}"))
+        })?;
+        if let Some(reply) = value.get("reply").and_then(Value::as_str) {
+            return Ok(ModelStep::Reply(reply.to_owned()));
+        }
+        return as_call(&value).map(ModelStep::Call).ok_or_else(|| {
+            LlmError::InvalidStep(format!(
+                "the step is neither a reply nor a tool call: {trimmed:?}"
+            ))
+        });
+    }
+    // A call written after a few words ("Sure! {"name": …}") is still a call.
+    if let Some(at) = trimmed.find("{\"name\"")
+        && let Some(call) = first_json(&trimmed[at..]).as_ref().and_then(as_call)
+    {
+        return Ok(ModelStep::Call(call));
+    }
+    Ok(ModelStep::Reply(trimmed.to_owned()))
+}
+
+/// The first JSON object in `text` (code fences and words before it ignored).
+fn first_json(text: &str) -> Option<Value> {
+    let start = text.find('{')?;
+    serde_json::Deserializer::from_str(&text[start..])
         .into_iter::<Value>()
         .next()
         .and_then(Result::ok)
-        .ok_or_else(|| LlmError::Failed(format!("the model's step is not valid JSON: {text:?}")))?;
-    if let Some(reply) = value.get("reply").and_then(Value::as_str) {
-        return Ok(ModelStep::Reply(reply.to_owned()));
-    }
-    match (
-        value.get("tool").and_then(Value::as_str),
-        value.get("arguments"),
-    ) {
-        (Some(name), Some(arguments)) => Ok(ModelStep::Call(ToolCall {
-            name: name.to_owned(),
-            arguments: arguments.clone(),
-        })),
-        _ => Err(LlmError::Failed(format!(
-            "the model's step is neither a reply nor a tool call: {text:?}"
-        ))),
-    }
+}
+
+/// A tool call written as `{"name", "arguments"}` (or `{"tool", "arguments"}`).
+fn as_call(value: &Value) -> Option<ToolCall> {
+    let name = value
+        .get("name")
+        .or_else(|| value.get("tool"))
+        .and_then(Value::as_str)?;
+    let arguments = match value.get("arguments") {
+        Some(Value::String(text)) => serde_json::from_str(text).ok()?,
+        Some(arguments) => arguments.clone(),
+        None => json!({}),
+    };
+    Some(ToolCall {
+        name: name.to_owned(),
+        arguments,
+    })
 }
 
 /// Whether a (trimmed) step is written as JSON rather than as plain text.
@@ -201,7 +337,8 @@ fn looks_like_json(trimmed: &str) -> bool {
 
 /// Follows a step's text as the model generates it, and gives the text of its reply as soon as
 /// the step is known to be a reply — never anything of a tool call. What it gives, joined, is a
-/// prefix of the reply [`parse_step`] reads from the whole text (up to trailing whitespace).
+/// prefix of the reply [`parse_step`] reads from the whole text (up to trailing whitespace); text
+/// from a `<` or `{` on is held until the step ends, as it may open a call.
 #[derive(Debug, Default)]
 pub struct ReplyStream {
     raw: String,
@@ -225,9 +362,15 @@ impl ReplyStream {
         if trimmed.is_empty() || "```".starts_with(trimmed) {
             return None;
         }
+        if trimmed.contains(CALL_OPEN) || trimmed.contains("{\"name\"") {
+            self.call = true;
+            return None;
+        }
         let known = if looks_like_json(trimmed) {
             let reply_at = trimmed.find("\"reply\"");
-            let tool_at = trimmed.find("\"tool\"");
+            let tool_at = trimmed
+                .find("\"tool\"")
+                .or_else(|| trimmed.find("\"name\""));
             if tool_at.is_some_and(|t| reply_at.is_none_or(|r| t < r)) {
                 self.call = true;
                 return None;
@@ -236,8 +379,10 @@ impl ReplyStream {
             let value = after_key.trim_start().strip_prefix(':')?.trim_start();
             decode_partial_string(value.strip_prefix('"')?)?
         } else {
-            // Plain text: all but trailing whitespace, which the whole step may not keep.
-            trimmed.trim_end().to_owned()
+            // Plain text: up to a `<` or `{` that may open a call, all but trailing whitespace
+            // (which the whole step may not keep).
+            let end = trimmed.find(['<', '{']).unwrap_or(trimmed.len());
+            trimmed[..end].trim_end().to_owned()
         };
         if known.len() <= self.given || !known.is_char_boundary(self.given) {
             return None;
@@ -284,40 +429,96 @@ fn decode_partial_string(content: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn call(name: &str, arguments: Value) -> ModelStep {
+        ModelStep::Call(ToolCall {
+            name: name.into(),
+            arguments,
+        })
+    }
+
     #[test]
-    fn steps_are_read_from_the_protocol() {
+    fn steps_are_read_in_the_models_own_format_and_as_json() {
+        assert_eq!(
+            parse_step("<tool_call>\n{\"name\": \"calculate\", \"arguments\": {\"expression\": \"1+1\"}}\n</tool_call>").unwrap(),
+            call("calculate", json!({"expression": "1+1"}))
+        );
+        // Words before the call, a missing closing tag, arguments as a JSON string.
+        assert_eq!(
+            parse_step("Let me check.\n<tool_call>\n{\"name\": \"get_order_details\", \"arguments\": \"{\\\"order_id\\\": \\\"#W1\\\"}\"}").unwrap(),
+            call("get_order_details", json!({"order_id": "#W1"}))
+        );
+        assert_eq!(
+            parse_step(
+                "Sure! {\"name\": \"find_user_id_by_email\", \"arguments\": {\"email\": \"a@b.c\"}}"
+            )
+            .unwrap(),
+            call("find_user_id_by_email", json!({"email": "a@b.c"}))
+        );
+        assert_eq!(
+            parse_step("Hello there! Your order is on its way.").unwrap(),
+            ModelStep::Reply("Hello there! Your order is on its way.".into())
+        );
+        // The JSON steps of constrained decoding.
         assert_eq!(
             parse_step(r#"{"reply": "Hello!"}"#).unwrap(),
             ModelStep::Reply("Hello!".into())
         );
         assert_eq!(
             parse_step(r#" {"tool": "calculate", "arguments": {"expression": "1+1"}} "#).unwrap(),
-            ModelStep::Call(ToolCall {
-                name: "calculate".into(),
-                arguments: json!({"expression": "1+1"})
-            })
+            call("calculate", json!({"expression": "1+1"}))
         );
         assert_eq!(
             parse_step("```json\n{\"reply\": \"Yes, we do.\"}\n```").unwrap(),
             ModelStep::Reply("Yes, we do.".into())
         );
+        for invalid in [
+            "  ",
+            "{\"reply\": \"cut sho",
+            "<tool_call>\n{\"name\": \"calcu",
+            "<tool_call>get_order_details(#W1)</tool_call>",
+            "{\"order_id\": \"#W1\"}",
+        ] {
+            assert!(
+                matches!(parse_step(invalid), Err(LlmError::InvalidStep(_))),
+                "{invalid:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tools_are_listed_as_compact_signatures_grouped_by_when_they_work() {
+        let spec = |name: &str, parameters: Value, access| ToolSpec {
+            name: name.into(),
+            description: "Does a thing.\n\nMore words the model need not read.".into(),
+            parameters,
+            access,
+        };
+        let listed = describe_tools(&[
+            spec(
+                "get_order_details",
+                json!({"type": "object", "properties": {"order_id": {"type": "string", "description": "x"}}, "required": ["order_id"]}),
+                Access::CustomerRead,
+            ),
+            spec(
+                "search_products",
+                json!({"type": "object", "properties": {"query": {"type": "string"}, "filters": {"type": "object", "properties": {"max_price": {"type": "number"}, "options": {"type": "object"}}}, "ids": {"type": "array", "items": {"type": "string"}}, "kind": {"enum": ["a", "b"]}}, "required": []}),
+                Access::Public,
+            ),
+            spec(
+                "find_user_id_by_email",
+                json!({"type": "object", "properties": {"email": {"type": "string"}}, "required": ["email"]}),
+                Access::Identify,
+            ),
+        ]);
         assert_eq!(
-            parse_step(
-                "{\"tool\": \"calculate\", \"arguments\": {\"expression\": \"2\"}} and more"
-            )
-            .unwrap(),
-            ModelStep::Call(ToolCall {
-                name: "calculate".into(),
-                arguments: json!({"expression": "2"})
-            })
+            listed,
+            "Any time:\n\
+             search_products(query?, filters?: {max_price?: number, options?: object}, ids?: [string], kind?: \"a\"|\"b\"): Does a thing.\n\
+             Only before the customer is authenticated:\n\
+             find_user_id_by_email(email): Does a thing.\n\
+             Once the customer is authenticated, for them only:\n\
+             get_order_details(order_id): Does a thing."
         );
-        assert_eq!(
-            parse_step("Hello there!").unwrap(),
-            ModelStep::Reply("Hello there!".into())
-        );
-        assert!(parse_step("{\"reply\": \"cut sho").is_err());
-        assert!(parse_step(r#"{"tool": "calculate"}"#).is_err());
-        assert!(parse_step("  ").is_err());
     }
 
     #[test]
@@ -335,12 +536,47 @@ mod tests {
             branches[1]["properties"]["arguments"],
             json!({"type": "object", "properties": {"order_id": {"type": "string", "maxLength": 200}}, "required": ["order_id"], "additionalProperties": false})
         );
+    }
+
+    #[test]
+    fn the_model_sees_calls_in_tags_and_outputs_without_nulls() {
+        let messages = [
+            ChatMessage::text(Role::User, "where is #W1?"),
+            ChatMessage {
+                role: Role::Assistant,
+                content: String::new(),
+                tool_call: Some(ToolCall {
+                    name: "get_order_details".into(),
+                    arguments: json!({"order_id": "#W1"}),
+                }),
+            },
+            ChatMessage::text(
+                Role::Tool,
+                r##"{"order_id":"#W1","status":"pending","cancel_reason":null,"items":[{"a":1,"b":null}]}"##,
+            ),
+            ChatMessage::text(Role::Assistant, "It is pending."),
+        ];
+        let shown: Vec<_> = (0..messages.len())
+            .map(|i| render_message(&messages, i))
+            .collect();
         assert_eq!(
-            describe_tools(&[spec]),
-            "- get_order_details (only once the customer is authenticated, and only for them): \
-             Get the status and details of an order.\n  arguments: {\"type\":\"object\",\
-             \"properties\":{\"order_id\":{\"type\":\"string\",\"maxLength\":200}},\
-             \"required\":[\"order_id\"],\"additionalProperties\":false}"
+            shown,
+            [
+                (ChatRole::User, "where is #W1?".to_owned()),
+                (
+                    ChatRole::Assistant,
+                    "<tool_call>\n{\"name\":\"get_order_details\",\"arguments\":{\"order_id\":\"#W1\"}}\n</tool_call>".to_owned()
+                ),
+                (
+                    ChatRole::User,
+                    "<tool_response>\n{\"order_id\":\"#W1\",\"status\":\"pending\",\"items\":[{\"a\":1}]}\n</tool_response>".to_owned()
+                ),
+                (ChatRole::Assistant, "It is pending.".to_owned()),
+            ]
+        );
+        assert_eq!(
+            compact_output("Error: no such order"),
+            "Error: no such order"
         );
     }
 
@@ -373,12 +609,23 @@ mod tests {
             );
             assert!(size > 50 || pieces > 3, "size {size}: {pieces} pieces");
         }
+        let (given, pieces) = streamed("Your order #W1 is pending. Anything else?", 3);
+        assert_eq!(given, "Your order #W1 is pending. Anything else?");
+        assert!(pieces > 3);
         let (given, _) = streamed("```json\n{\"reply\": \"Hi!\"}\n```", 2);
         assert_eq!(given, "Hi!");
         let (given, _) = streamed("  Hello there!  ", 3);
         assert_eq!(given, "Hello there!");
+        // Words before a call are held from the first `<` or `{`.
+        let (given, _) = streamed(
+            "Let me check. <tool_call>{\"name\": \"x\", \"arguments\": {}}</tool_call>",
+            2,
+        );
+        assert_eq!(given, "Let me check.");
         for call in [
+            "<tool_call>\n{\"name\": \"calculate\", \"arguments\": {\"expression\": \"1+1\"}}\n</tool_call>",
             r#"{"tool": "calculate", "arguments": {"expression": "1+1", "reply": "x"}}"#,
+            r#"{"name": "calculate", "arguments": {"reply": "x"}}"#,
             "```json\n{\"tool\": \"calculate\", \"arguments\": {}}```",
         ] {
             assert_eq!(streamed(call, 1), (String::new(), 0), "{call}");

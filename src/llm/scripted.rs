@@ -17,6 +17,9 @@ pub enum Scripted {
     Call(ToolCall),
     /// Fail with this message.
     Fail(String),
+    /// Write a step that is neither a reply nor a tool call (as a small model may), with this
+    /// reason.
+    Invalid(String),
     /// Take this long, then take the next step (to test time-outs).
     Stall(Duration),
     /// Decide from the request.
@@ -95,6 +98,7 @@ impl ChatModel for ScriptedModel {
                         continue;
                     }
                     Some(Scripted::Fail(message)) => Err(LlmError::Failed(message)),
+                    Some(Scripted::Invalid(why)) => Err(LlmError::InvalidStep(why)),
                     Some(Scripted::Call(call)) => Ok(ModelStep::Call(call)),
                     Some(Scripted::With(decide)) => Ok(decide(&request)),
                     Some(Scripted::Reply(text)) => {

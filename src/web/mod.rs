@@ -34,12 +34,32 @@ struct ChatState {
 pub fn routes(engine: Engine, store: Store) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
+        .route("/api/status", get(status))
         .route("/api/conversations", post(start))
         .route("/api/conversations/{id}", get(history))
         .route("/api/conversations/{id}/messages", post(send))
         .route("/api/conversations/{id}/resume", post(resume))
         .route("/api/conversations/{id}/staff", post(ask_for_staff))
         .with_state(ChatState { engine, store })
+}
+
+/// What the page shows before the first message: the greeting, and whether the assistant is
+/// still starting.
+async fn status(State(state): State<ChatState>) -> Json<Value> {
+    let model = state.engine.model_status();
+    let replies = state.engine.replies();
+    let starting = (model.state == crate::llm::ModelState::WarmingUp).then(|| {
+        let left = model
+            .estimate_seconds
+            .zip(model.seconds)
+            .map(|(total, done)| total.saturating_sub(done).max(5).to_string())
+            .unwrap_or_else(|| "a few minutes".into());
+        replies
+            .starting
+            .replace("{seconds}", &left)
+            .replace("about a few minutes s", "a few minutes")
+    });
+    Json(json!({"welcome": replies.web_welcome, "starting": starting, "model": model}))
 }
 
 async fn start(State(state): State<ChatState>) -> Result<Response, ApiError> {
