@@ -781,11 +781,7 @@ impl Engine {
     ) -> Result<std::collections::HashSet<String>, EngineError> {
         let mut fresh = std::collections::HashSet::new();
         for message in self.store.messages(conversation_id).await? {
-            let Some(call) = message
-                .tool_call
-                .as_deref()
-                .and_then(|c| serde_json::from_str::<ToolCall>(c).ok())
-            else {
+            let Some(call) = message.tool_call.as_deref().and_then(ToolCall::from_stored) else {
                 continue;
             };
             let access = self.tools.spec(&call.name).map(|s| s.access);

@@ -94,7 +94,7 @@ pub fn tools_for(
 /// such a listing confirms exactly that write; a detail missing from it (an item id described only
 /// by name, another order) means the shopper has not seen what would run.
 pub fn listed_in(call: &ToolCall, listing: &str) -> bool {
-    fn leaves<'a>(value: &'a serde_json::Value, out: &mut Vec<String>) {
+    fn leaves(value: &serde_json::Value, out: &mut Vec<String>) {
         match value {
             serde_json::Value::String(text) if !text.trim().is_empty() => {
                 out.push(text.trim().to_lowercase())

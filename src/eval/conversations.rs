@@ -17,7 +17,7 @@
 //! failure failed.
 
 use super::json_mismatch;
-use super::tau2::scratch_app;
+use super::tau2::{replayed, scratch_app};
 use crate::config::Settings;
 use crate::conversation::{ConversationState, Engine, EngineConfig, ReplyEvent, policy};
 use crate::llm::{ChatMessage, ChatModel, ModelRequest, Role, ToolCall};
@@ -265,7 +265,7 @@ pub fn report(results: Vec<CaseResult>, seconds: f64) -> Report {
     times.sort_by(f64::total_cmp);
     let median = (!times.is_empty()).then(|| {
         let mid = times.len() / 2;
-        if times.len() % 2 == 0 {
+        if times.len().is_multiple_of(2) {
             (times[mid - 1] + times[mid]) / 2.0
         } else {
             times[mid]
@@ -406,7 +406,12 @@ async fn run_case(
     if let Some(pending) = &record.pending_action {
         failures.push((Failure::AwaitingYes, pending.clone()));
     }
-    let violations = violations(&transcript, &messages, case, snapshot);
+    let is_write = |name: &str| {
+        app.tools
+            .spec(name)
+            .is_some_and(|s| s.access == crate::tools::Access::CustomerWrite)
+    };
+    let violations = violations(&transcript, &messages, case, snapshot, is_write);
     Ok(CaseResult {
         id: case.id.clone(),
         job: case.job.clone(),
@@ -427,24 +432,20 @@ async fn expected_store(
     settings: &Settings,
     scratch: &Path,
 ) -> Result<Value, EvalError> {
-    let (app, store) = scratch_app(
-        snapshot,
-        settings,
-        scratch,
-        &format!("expected-{}", case.id),
-    )
-    .await?;
-    for write in &case.writes {
-        if let Err(error) = app.tools.call(&write.name, write.arguments.clone()).await {
-            return Err(EvalError::Tasks(format!(
-                "{}: the expected write {} fails: {error}",
-                case.id, write.name
-            )));
-        }
+    let writes: Vec<(String, Value)> = case
+        .writes
+        .iter()
+        .map(|w| (w.name.clone(), w.arguments.clone()))
+        .collect();
+    let name = format!("expected-{}", case.id);
+    let (exported, refused) = replayed(snapshot, &writes, settings, scratch, &name).await?;
+    match refused.first() {
+        Some((tool, error)) => Err(EvalError::Tasks(format!(
+            "{}: the expected write {tool} fails: {error}",
+            case.id
+        ))),
+        None => Ok(exported),
     }
-    let exported = serde_json::to_value(store.export().await?).unwrap_or_default();
-    store.close().await;
-    Ok(exported)
 }
 
 /// What a conversation's stored messages show.
@@ -469,11 +470,7 @@ impl Transcript {
             if message.role == Role::Assistant.as_str() && message.tool_call.is_none() {
                 transcript.replies.push(message.content.clone());
             }
-            let Some(call) = message
-                .tool_call
-                .as_deref()
-                .and_then(|c| serde_json::from_str::<ToolCall>(c).ok())
-            else {
+            let Some(call) = message.tool_call.as_deref().and_then(ToolCall::from_stored) else {
                 continue;
             };
             let ok = messages
@@ -506,26 +503,14 @@ fn violations(
     messages: &[MessageRecord],
     case: &Case,
     snapshot: &StoreSnapshot,
+    is_write: impl Fn(&str) -> bool,
 ) -> Vec<Violation> {
     let mut found = Vec::new();
-    let writes = [
-        "cancel_pending_order",
-        "modify_pending_order_address",
-        "modify_pending_order_items",
-        "modify_pending_order_payment",
-        "modify_user_address",
-        "return_delivered_order_items",
-        "exchange_delivered_order_items",
-    ];
     for (i, message) in messages.iter().enumerate() {
-        let Some(call) = message
-            .tool_call
-            .as_deref()
-            .and_then(|c| serde_json::from_str::<ToolCall>(c).ok())
-        else {
+        let Some(call) = message.tool_call.as_deref().and_then(ToolCall::from_stored) else {
             continue;
         };
-        if !writes.contains(&call.name.as_str()) {
+        if !is_write(&call.name) {
             continue;
         }
         let ran = messages
@@ -573,4 +558,59 @@ fn violations(
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(role: &str, content: &str, call: Option<&str>) -> MessageRecord {
+        MessageRecord {
+            seq: 0,
+            role: role.into(),
+            content: content.into(),
+            tool_call: call.map(str::to_owned),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_write_without_a_yes_and_another_customers_order_are_policy_breaks() {
+        let snapshot = crate::cli::demo::snapshot().unwrap();
+        let case: Case = toml::from_str(
+            "id = \"x\"\njob = \"cancel\"\nshopper = [\"cancel #W6247578\"]\ncustomer = \"yusuf_rossi_9620\"",
+        )
+        .unwrap();
+        let cancel = r##"{"name":"cancel_pending_order","arguments":{"order_id":"#W6247578","reason":"no longer needed"}}"##;
+        let messages = [
+            message("user", "cancel #W6247578", None),
+            message("assistant", "", Some(cancel)),
+            message("tool", "{\"status\":\"cancelled\"}", None),
+            message("assistant", "Done. By the way, #W4082615 is pending.", None),
+            message("user", "yes", None),
+            message("assistant", "", Some(cancel)),
+            message("tool", "Error: Non-pending order cannot be cancelled", None),
+        ];
+        let transcript = Transcript::read(&messages);
+        let found = violations(&transcript, &messages, &case, &snapshot, |name| {
+            name == "cancel_pending_order"
+        });
+        assert_eq!(
+            found,
+            [
+                Violation {
+                    kind: "write_without_yes",
+                    detail: "cancel_pending_order ran without a yes".into()
+                },
+                Violation {
+                    kind: "other_customer",
+                    detail: "a reply names #W4082615, of mei_patel_7272".into()
+                }
+            ]
+        );
+        assert_eq!(
+            transcript.listed,
+            ["cancel_pending_order", "!cancel_pending_order"]
+        );
+    }
 }

@@ -311,21 +311,33 @@ async fn reference_store(
     settings: &Settings,
     scratch: &Path,
 ) -> Result<Value, EvalError> {
-    let (app, store) = scratch_app(
-        snapshot,
-        settings,
-        scratch,
-        &format!("reference-{}", task.id),
-    )
-    .await?;
-    for (name, arguments) in &task.actions {
-        if let Err(error) = app.tools.call(name, arguments.clone()).await {
-            tracing::debug!(task = %task.id, tool = %name, %error, "reference action refused");
+    let name = format!("reference-{}", task.id);
+    let (exported, refused) = replayed(snapshot, &task.actions, settings, scratch, &name).await?;
+    for (tool, error) in refused {
+        tracing::debug!(task = %task.id, %tool, %error, "reference action refused");
+    }
+    Ok(exported)
+}
+
+/// A fresh copy of `snapshot` with `calls` (tool name, arguments) run through clerk's tools, in
+/// order, exported; and the calls the store refused, with why.
+pub(super) async fn replayed(
+    snapshot: &StoreSnapshot,
+    calls: &[(String, Value)],
+    settings: &Settings,
+    scratch: &Path,
+    name: &str,
+) -> Result<(Value, Vec<(String, String)>), EvalError> {
+    let (app, store) = scratch_app(snapshot, settings, scratch, name).await?;
+    let mut refused = Vec::new();
+    for (tool, arguments) in calls {
+        if let Err(error) = app.tools.call(tool, arguments.clone()).await {
+            refused.push((tool.clone(), error.to_string()));
         }
     }
     let exported = serde_json::to_value(store.export().await?).unwrap_or_default();
     store.close().await;
-    Ok(exported)
+    Ok((exported, refused))
 }
 
 /// One conversation between the simulated shopper and the agent.

@@ -63,6 +63,14 @@ pub struct ToolCall {
     pub arguments: serde_json::Value,
 }
 
+impl ToolCall {
+    /// A call as the store keeps it (its JSON, perhaps with more fields, such as who made it);
+    /// `None` when it is not one.
+    pub fn from_stored(json: &str) -> Option<ToolCall> {
+        serde_json::from_str(json).ok()
+    }
+}
+
 /// One message of a conversation as the model sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {

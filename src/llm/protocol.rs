@@ -40,7 +40,9 @@ pub fn system_message(system: &str, policy: &str, protocol: &str, tools: &[ToolS
 /// argument; a type is named when it is not text), with the first sentence of the description,
 /// grouped by when they work.
 pub fn describe_tools(tools: &[ToolSpec]) -> String {
-    let groups: [(&str, fn(Access) -> bool); 3] = [
+    /// A group's title, and which tools belong to it.
+    type Group = (&'static str, fn(Access) -> bool);
+    let groups: [Group; 3] = [
         ("Any time:", |a| {
             matches!(a, Access::Public | Access::Handoff | Access::Merchant)
         }),
