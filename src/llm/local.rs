@@ -246,9 +246,19 @@ impl LocalModel {
         let mut reply = ReplyStream::new();
         let mut usage = StepUsage::default();
         let mut first_token = None;
+        // mistral.rs 0.8.1 does not always stop at the sampler's length limit (steps of 500
+        // tokens were seen with a limit of 384), and a small model may loop: the step is cut
+        // here, and the model told its step was unreadable.
+        let mut pieces = 0usize;
         while let Some(response) = stream.next().await {
             match response {
+                Response::Chunk(_) if max_tokens > 1 && pieces >= max_tokens => {
+                    return Err(LlmError::InvalidStep(format!(
+                        "the step ran past {max_tokens} tokens without ending"
+                    )));
+                }
                 Response::Chunk(chunk) => {
+                    pieces += 1;
                     if let Some(piece) = chunk
                         .choices
                         .first()
