@@ -13,7 +13,7 @@ use clerk::conversation::EngineConfig;
 use clerk::eval::conversations::{self, CaseResult};
 use clerk::llm::scripted::{Scripted, ScriptedModel};
 use common::{Db, tau2_store};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 const SUITE: &str = r##"
@@ -184,8 +184,8 @@ async fn each_conversation_is_checked_and_each_failure_has_its_cause() {
     assert!(summary["median_first_words_seconds"].as_f64().is_some());
 }
 
-#[test]
-fn the_bundled_suite_covers_every_job() {
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bundled_suite_covers_every_job() {
     let suite = conversations::parse_suite(clerk::cli::demo::CONVERSATIONS).unwrap();
     assert!(
         suite.conversation.len() >= 40,
@@ -218,13 +218,24 @@ fn the_bundled_suite_covers_every_job() {
             "tracking"
         ]
     );
-    // Every expected write is one the store accepts on the demo store (checked by running it).
-    let writes: Vec<&Value> = suite
-        .conversation
-        .iter()
-        .flat_map(|c| c.writes.iter().map(|w| &w.arguments))
-        .collect();
-    assert!(writes.len() >= 15);
+    // Every expected write is one the store accepts on the demo store (checked by running it, on
+    // a fresh copy for each conversation).
+    let mut writes = 0;
+    for case in suite.conversation.iter().filter(|c| !c.writes.is_empty()) {
+        let test = tau2_store(Db::Sqlite).await;
+        let tools = test.tools();
+        for write in &case.writes {
+            let output = tools.call(&write.name, write.arguments.clone()).await;
+            assert!(
+                output.is_ok(),
+                "{}: {} fails: {output:?}",
+                case.id,
+                write.name
+            );
+            writes += 1;
+        }
+    }
+    assert!(writes >= 15, "{writes}");
     assert!(
         conversations::parse_suite("[[conversation]]\nid = \"a\"\njob = \"x\"\nshopper = []\n")
             .is_err()

@@ -108,10 +108,16 @@ pub fn listed_in(call: &ToolCall, listing: &str) -> bool {
     let mut details = Vec::new();
     leaves(&call.arguments, &mut details);
     let listing = listing.to_lowercase();
-    !details.is_empty()
-        && details
-            .iter()
-            .all(|detail| listing.contains(detail.as_str()))
+    !details.is_empty() && details.iter().all(|detail| stated(&listing, detail))
+}
+
+/// Whether `detail` stands in `text` whole: not as a part of a longer id or word ("1234567" is
+/// not stated by "#W12345678").
+fn stated(text: &str, detail: &str) -> bool {
+    let inner = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(detail).any(|(at, _)| {
+        !inner(text[..at].chars().next_back()) && !inner(text[at + detail.len()..].chars().next())
+    })
 }
 
 /// Whether the shopper's message is an explicit, unconditional yes: it starts with a yes, is
@@ -195,6 +201,25 @@ pub fn describe(call: &ToolCall) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_is_listed_only_when_every_detail_stands_whole() {
+        let call = ToolCall {
+            name: "cancel_pending_order".into(),
+            arguments: serde_json::json!({"order_id": "#W2417020", "reason": "ordered by mistake"}),
+        };
+        assert!(listed_in(
+            &call,
+            "I can cancel order #W2417020, reason 'Ordered by mistake'. Shall I?"
+        ));
+        assert!(!listed_in(&call, "I can cancel order #W2417020. Shall I?"));
+        assert!(!listed_in(&call, "Cancel #W24170201 (ordered by mistake)?"));
+        let empty = ToolCall {
+            name: "x".into(),
+            arguments: serde_json::json!({"note": " "}),
+        };
+        assert!(!listed_in(&empty, "anything"));
+    }
 
     #[test]
     fn only_plain_yeses_confirm() {

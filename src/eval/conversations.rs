@@ -347,8 +347,16 @@ async fn run_case(
 
     let transcript = Transcript::read(&messages);
     let mut failures = Vec::new();
+    // A write clerk listed and that awaits a yes was called: `AwaitingYes` says so below.
+    let awaiting = record
+        .pending_action
+        .as_deref()
+        .and_then(ToolCall::from_stored)
+        .map(|call| call.name);
     for needed in &case.calls {
-        if transcript.answered.iter().any(|name| name == needed) {
+        if transcript.answered.iter().any(|name| name == needed)
+            || awaiting.as_deref() == Some(needed.as_str())
+        {
             continue;
         }
         let kind = if transcript.refused.iter().any(|name| name == needed) {
