@@ -31,7 +31,11 @@ struct Chat {
 }
 
 async fn chat_with(config: EngineConfig) -> Chat {
-    let test = tau2_store(Db::Sqlite).await;
+    chat_on(Db::Sqlite, config).await
+}
+
+async fn chat_on(db: Db, config: EngineConfig) -> Chat {
+    let test = tau2_store(db).await;
     let model = Arc::new(ScriptedModel::new([]));
     let engine = Engine::new(
         test.store.clone(),
@@ -298,6 +302,126 @@ async fn a_write_runs_once_exactly_as_listed_and_only_on_a_plain_yes() {
         .filter(|m| m.role == "tool" && m.content.contains("\"status\":\"cancelled\""))
         .count();
     assert_eq!(runs, 1);
+}
+
+/// The race a review found: the shopper asks for a person while the model works; the model then
+/// proposes a write, which must not survive as a write awaiting a yes the shopper never saw.
+/// Staff take the conversation and hand it back; the shopper's next "yes, …" confirms nothing.
+async fn a_write_never_shown_is_never_confirmed(db: Db) {
+    let chat = chat_on(db, EngineConfig::default()).await;
+    chat.authenticate().await;
+    chat.model.then([
+        Scripted::Stall(Duration::from_secs(2)),
+        Scripted::call(
+            "cancel_pending_order",
+            json!({"order_id": "#W6247578", "reason": "no longer needed"}),
+        ),
+    ]);
+    let (engine, id) = (chat.engine.clone(), chat.conversation.clone());
+    let turn = tokio::spawn(async move {
+        engine
+            .turn(
+                &id,
+                "Please cancel order #W6247578, I no longer need it",
+                &|_| {},
+            )
+            .await
+            .unwrap()
+    });
+    // The model is at work (its stall is under way): the shopper asks for a person.
+    while chat.model.remaining() > 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    chat.engine
+        .ask_for_staff(&chat.conversation, &|_| {})
+        .await
+        .unwrap();
+    let outcome = turn.await.unwrap();
+    assert_eq!(
+        (outcome.reply, outcome.state),
+        (None, ConversationState::WaitingForStaff),
+        "the listing was never shown"
+    );
+    let record = chat
+        .test
+        .store
+        .conversation(&chat.conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (record.pending_action, record.pending_listed_at),
+        (None, None),
+        "no write awaits a yes the shopper never saw"
+    );
+    assert!(chat.engine.take(&chat.conversation, "sam").await.unwrap());
+    chat.engine
+        .hand_back(&chat.conversation, "sam")
+        .await
+        .unwrap();
+    chat.say(
+        "yes, I have another question",
+        [Scripted::reply("Of course, what is it?")],
+    )
+    .await;
+    assert_eq!(chat.order_status("#W6247578").await, "pending");
+    assert!(
+        !chat.messages().await.iter().any(|m| m
+            .tool_call
+            .as_deref()
+            .is_some_and(|c| c.contains("cancel_pending_order"))),
+        "the write never ran"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_a_write_never_shown_is_never_confirmed() {
+    a_write_never_shown_is_never_confirmed(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_write_never_shown_is_never_confirmed() {
+    a_write_never_shown_is_never_confirmed(Db::Postgres).await;
+}
+
+/// A listed write is confirmed only by the shopper's very next message: a listing staff saw
+/// through a handoff, or one followed by any other message, is confirmed by nothing later.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_next_message_after_a_listing_confirms_it() {
+    let chat = chat().await;
+    chat.authenticate().await;
+    let cancel = Scripted::call(
+        "cancel_pending_order",
+        json!({"order_id": "#W6247578", "reason": "no longer needed"}),
+    );
+    let outcome = chat
+        .say(
+            "Please cancel order #W6247578, I no longer need it",
+            [cancel],
+        )
+        .await;
+    assert!(outcome.reply.unwrap().starts_with("Before I go ahead"));
+    // Staff take it and hand it back: the listing is no longer the conversation's last word.
+    chat.engine
+        .ask_for_staff(&chat.conversation, &|_| {})
+        .await
+        .unwrap();
+    let record = chat
+        .test
+        .store
+        .conversation(&chat.conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.pending_action, None, "a change of owner drops it");
+    assert!(chat.engine.take(&chat.conversation, "sam").await.unwrap());
+    chat.engine
+        .hand_back(&chat.conversation, "sam")
+        .await
+        .unwrap();
+    chat.say("yes", [Scripted::reply("What can I do for you?")])
+        .await;
+    assert_eq!(chat.order_status("#W6247578").await, "pending");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -264,8 +264,9 @@ async fn a_pending_action_is_taken_once(db: Db) {
         .conversation_id;
     let action = r##"{"name":"cancel_pending_order","arguments":{"order_id":"#W0000000"}}"##;
     store
-        .set_conversation_policy(&id, Some("ada_1"), Some(action))
+        .list_pending(&id, action, "Cancel #W0000000?")
         .await
+        .unwrap()
         .unwrap();
     let takers = (0..16).map(|_| {
         let (store, id) = (store.clone(), id.clone());

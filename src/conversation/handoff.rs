@@ -301,6 +301,7 @@ mod tests {
             state: "bot".into(),
             authenticated_user: Some("yusuf_rossi_9620".into()),
             pending_action: None,
+            pending_listed_at: None,
             assigned_to: None,
             handoff_summary: None,
             created_at: 0,

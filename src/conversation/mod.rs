@@ -204,7 +204,6 @@ struct Turn<'a> {
     /// Whether it is a merchant's conversation (merchant mode), not a shopper's.
     merchant: bool,
     authenticated: Option<String>,
-    pending: Option<ToolCall>,
     /// Whether the model was already told this turn that its step could not be read.
     corrected: bool,
     /// Whether the model was already told this turn to act rather than announce an action.
@@ -420,10 +419,6 @@ impl Engine {
             started_at: record.created_at,
             merchant: record.channel == MERCHANT_CHANNEL,
             authenticated: record.authenticated_user.clone(),
-            pending: record
-                .pending_action
-                .as_deref()
-                .and_then(|p| serde_json::from_str(p).ok()),
             corrected: false,
             nudged: false,
             yes_to: None,
@@ -440,17 +435,22 @@ impl Engine {
             return Ok(turn.outcome);
         }
 
-        // A write listed last turn runs now, exactly as listed, if and only if this is a plain yes —
-        // and only by the turn that takes it from the store, so that two "yes" at once (or two
-        // clerk instances) never run it twice.
-        if let (Some(pending), Some(stored)) =
-            (turn.pending.take(), record.pending_action.as_deref())
-        {
+        // A write the bot listed runs now, exactly as listed, if and only if this message is the
+        // shopper's very next after that listing and a plain yes; any other message drops it. Only
+        // the turn that takes it from the store runs it, so that two "yes" at once (or two clerk
+        // instances) never run it twice.
+        if let Some(stored) = record.pending_action.as_deref() {
             let taken = self
                 .store
                 .take_pending_action(conversation_id, stored)
                 .await?;
-            if taken && policy::is_confirmation(text) {
+            if taken
+                && policy::is_confirmation(text)
+                && self
+                    .answers_listing(conversation_id, record.pending_listed_at)
+                    .await?
+                && let Some(pending) = ToolCall::from_stored(stored)
+            {
                 self.run_tool(&mut turn, &pending).await?;
             }
         }
@@ -620,13 +620,7 @@ impl Engine {
                             self.run_tool(&mut turn, &call).await?;
                         }
                         Verdict::Confirm if owner.is_some() => {
-                            let listing = self
-                                .replies
-                                .confirm
-                                .replace("{action}", &policy::describe(&call));
-                            turn.pending = Some(call);
-                            self.save_policy(&turn).await?;
-                            return self.reply(turn, &listing, "", on_reply).await;
+                            return self.list(turn, &call, on_reply).await;
                         }
                         Verdict::Confirm | Verdict::Run if access == Access::Handoff => {
                             return self.transfer(turn, &call, false, on_reply).await;
@@ -834,8 +828,10 @@ impl Engine {
         if ok && identifies && turn.authenticated.is_none() {
             let user = output.trim().to_owned();
             let words = self.replies.state_authenticated.replace("{user}", &user);
+            self.store
+                .set_authenticated(turn.conversation_id, &user)
+                .await?;
             turn.authenticated = Some(user);
-            self.save_policy(turn).await?;
             self.store
                 .append_message(turn.conversation_id, Role::System.as_str(), &words, None)
                 .await?;
@@ -971,19 +967,52 @@ impl Engine {
         self.reply(turn, &words, "", on_reply).await
     }
 
-    async fn save_policy(&self, turn: &Turn<'_>) -> Result<(), EngineError> {
-        let pending = turn
-            .pending
-            .as_ref()
-            .and_then(|p| serde_json::to_string(p).ok());
-        self.store
-            .set_conversation_policy(
-                turn.conversation_id,
-                turn.authenticated.as_deref(),
-                pending.as_deref(),
-            )
+    /// Lists a write and asks the shopper's yes, ending the turn. The listing and the write
+    /// awaiting the yes are stored together, and only while the bot owns the conversation: a
+    /// write exists to confirm only if the shopper was shown it.
+    async fn list(
+        &self,
+        mut turn: Turn<'_>,
+        call: &ToolCall,
+        on_reply: ReplySink<'_>,
+    ) -> Result<TurnOutcome, EngineError> {
+        let listing = self
+            .replies
+            .confirm
+            .replace("{action}", &policy::describe(call));
+        let action = serde_json::to_string(call).unwrap_or_default();
+        let listed = self
+            .store
+            .list_pending(turn.conversation_id, &action, &listing)
             .await?;
-        Ok(())
+        if listed.is_none() {
+            return self.cancelled(turn).await;
+        }
+        on_reply(ReplyEvent::Text(&listing));
+        turn.outcome.reply = Some(listing);
+        Ok(turn.outcome)
+    }
+
+    /// Whether the shopper's newest message is the very next message after the listing at
+    /// `listed_at` (nothing else was said, by anyone, in between).
+    async fn answers_listing(
+        &self,
+        conversation_id: &str,
+        listed_at: Option<i64>,
+    ) -> Result<bool, EngineError> {
+        let Some(listed_at) = listed_at else {
+            return Ok(false);
+        };
+        let messages = self.store.messages(conversation_id).await?;
+        let after: Vec<_> = messages.iter().filter(|m| m.seq > listed_at).collect();
+        Ok(after
+            .first()
+            .is_some_and(|m| m.seq == listed_at + 1 && m.role == Role::User.as_str())
+            && after
+                .iter()
+                .filter(|m| m.role == Role::User.as_str())
+                .count()
+                == 1)
     }
 
     /// The customer a call's target belongs to: its `user_id`, or the owner of its `order_id`

@@ -18,8 +18,12 @@ pub struct ConversationRecord {
     pub state: String,
     /// The customer it authenticated as.
     pub authenticated_user: Option<String>,
-    /// The write awaiting confirmation, as JSON.
+    /// The write awaiting confirmation, as JSON; it exists only together with the bot's message
+    /// that listed it ([`Store::list_pending`]).
     pub pending_action: Option<String>,
+    /// The place of the message that listed `pending_action`: only the shopper's next message
+    /// after it may confirm it.
+    pub pending_listed_at: Option<i64>,
     /// The member of staff who owns it (in state `staff`).
     pub assigned_to: Option<String>,
     /// The bot's summary of the case, attached when it was handed to staff.
@@ -154,6 +158,7 @@ pub(super) fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreErro
         state: row.try_get("state")?,
         authenticated_user: row.try_get("authenticated_user")?,
         pending_action: row.try_get("pending_action")?,
+        pending_listed_at: row.try_get("pending_listed_at")?,
         assigned_to: row.try_get("assigned_to")?,
         handoff_summary: row.try_get("handoff_summary")?,
         created_at: row.try_get("created_at")?,
@@ -177,6 +182,7 @@ impl Store {
             state: "bot".to_owned(),
             authenticated_user: None,
             pending_action: None,
+            pending_listed_at: None,
             assigned_to: None,
             handoff_summary: None,
             created_at: now,
@@ -287,24 +293,60 @@ impl Store {
         rows.iter().map(message).collect()
     }
 
-    /// Records who the conversation authenticated as and which write awaits confirmation.
-    pub async fn set_conversation_policy(
+    /// Records who the conversation authenticated as.
+    pub async fn set_authenticated(
         &self,
         conversation_id: &str,
-        authenticated_user: Option<&str>,
-        pending_action: Option<&str>,
+        authenticated_user: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE conversations SET authenticated_user = $1, pending_action = $2, updated_at = $3 \
-             WHERE conversation_id = $4",
+            "UPDATE conversations SET authenticated_user = $1, updated_at = $2 \
+             WHERE conversation_id = $3",
         )
         .bind(authenticated_user)
-        .bind(pending_action)
         .bind(now_ms())
         .bind(conversation_id)
         .execute(&self.pool)
         .await?;
+        self.touched();
         Ok(())
+    }
+
+    /// The bot lists a write and asks for the shopper's yes: in one transaction, and only while
+    /// the bot owns the conversation, appends the `listing` and makes `action` the write awaiting
+    /// confirmation (replacing any earlier one). Returns the listing's place, or `None` when the
+    /// bot no longer owns the conversation and nothing was written.
+    pub async fn list_pending(
+        &self,
+        conversation_id: &str,
+        action: &str,
+        listing: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.write().await?;
+        let Some((seq, _)) = append_in(
+            &mut tx,
+            conversation_id,
+            When::InState("bot"),
+            "assistant",
+            listing,
+            None,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE conversations SET pending_action = $1, pending_listed_at = $2 \
+             WHERE conversation_id = $3",
+        )
+        .bind(action)
+        .bind(seq)
+        .bind(conversation_id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        self.touched();
+        Ok(Some(seq))
     }
 
     /// Clears the write awaiting confirmation if it is still `expected`; returns whether this caller
@@ -315,8 +357,8 @@ impl Store {
         expected: &str,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE conversations SET pending_action = NULL, updated_at = $1 \
-             WHERE conversation_id = $2 AND pending_action = $3",
+            "UPDATE conversations SET pending_action = NULL, pending_listed_at = NULL, \
+             updated_at = $1 WHERE conversation_id = $2 AND pending_action = $3",
         )
         .bind(now_ms())
         .bind(conversation_id)
@@ -340,7 +382,8 @@ impl Store {
         }
         let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
         let sql = format!(
-            "UPDATE conversations SET state = $1, updated_at = $2 WHERE conversation_id = $3 AND state IN ({})",
+            "UPDATE conversations SET state = $1, pending_action = NULL, pending_listed_at = NULL, \
+             updated_at = $2 WHERE conversation_id = $3 AND state IN ({})",
             placeholders.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -364,7 +407,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "UPDATE conversations SET state = 'waiting_for_staff', handoff_summary = $1, \
-             pending_action = NULL, updated_at = $2 WHERE conversation_id = $3 AND state = 'bot'",
+             pending_action = NULL, pending_listed_at = NULL, updated_at = $2 \
+             WHERE conversation_id = $3 AND state = 'bot'",
         )
         .bind(summary)
         .bind(now_ms())
@@ -383,7 +427,8 @@ impl Store {
         staff: &str,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE conversations SET state = 'staff', assigned_to = $1, updated_at = $2 \
+            "UPDATE conversations SET state = 'staff', assigned_to = $1, pending_action = NULL, \
+             pending_listed_at = NULL, updated_at = $2 \
              WHERE conversation_id = $3 AND state = 'waiting_for_staff'",
         )
         .bind(staff)
@@ -399,7 +444,8 @@ impl Store {
     /// returns whether it was theirs to give.
     pub async fn hand_back(&self, conversation_id: &str, staff: &str) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE conversations SET state = 'bot', assigned_to = NULL, updated_at = $1 \
+            "UPDATE conversations SET state = 'bot', assigned_to = NULL, pending_action = NULL, \
+             pending_listed_at = NULL, updated_at = $1 \
              WHERE conversation_id = $2 AND state = 'staff' AND assigned_to = $3",
         )
         .bind(now_ms())

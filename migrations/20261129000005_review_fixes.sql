@@ -1,0 +1,11 @@
+-- Fixes of a review.
+
+-- The place of the bot's message that listed the write awaiting a yes: only the shopper's very
+-- next message can confirm it (written in the same transaction as that listing).
+ALTER TABLE conversations ADD COLUMN pending_listed_at BIGINT;
+
+-- Each outbox message is tried on its own, with backoff: how often it was tried, why it last
+-- failed, and when it was given up (it stays, shown to staff on its conversation).
+ALTER TABLE outbox ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN failed_at BIGINT;
