@@ -304,8 +304,8 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "CLERK_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// Key that callers of /api must send as `Authorization: Bearer KEY`; needed when listening
-    /// beyond localhost
+    /// Key that callers of /api must send as `Authorization: Bearer KEY`; required on every
+    /// address (`--demo` makes one for the run)
     #[arg(
         long,
         env = "CLERK_API_KEY",

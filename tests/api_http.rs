@@ -25,9 +25,11 @@ async fn send(router: &axum::Router, request: Request<Body>) -> (StatusCode, Val
     )
 }
 
+/// A call of the tool API, with the key.
 fn post(path: &str, body: impl Into<Body>) -> Request<Body> {
     Request::post(path)
         .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", common::API_KEY))
         .body(body.into())
         .unwrap()
 }
@@ -35,7 +37,7 @@ fn post(path: &str, body: impl Into<Body>) -> Request<Body> {
 #[tokio::test(flavor = "multi_thread")]
 async fn tool_calls_answer_results_refusals_and_errors_in_stable_shapes() {
     let test = tau2_store(Db::Sqlite).await;
-    let router = clerk::api::router(app(&test), None, None);
+    let router = clerk::api::router(app(&test), None, common::API_KEY.into());
 
     let (status, body) = send(
         &router,
@@ -134,31 +136,54 @@ async fn tool_calls_answer_results_refusals_and_errors_in_stable_shapes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_tool_api_needs_the_key_when_one_is_set_and_health_never_does() {
+async fn the_tool_api_always_needs_the_key_and_health_shows_the_store_only_with_it() {
     let test = tau2_store(Db::Sqlite).await;
-    let router = clerk::api::router(app(&test), None, Some("s3cret-key".into()));
-    let list = |key: Option<&str>| {
-        let mut request = Request::get("/api/tools");
+    let router = clerk::api::router(app(&test), None, "s3cret-key".into());
+    let get = |path: &str, key: Option<&str>, host: &str| {
+        let mut request = Request::get(path).header("host", host);
         if let Some(key) = key {
             request = request.header("authorization", key);
         }
         request.body(Body::empty()).unwrap()
     };
+    let missing = (
+        StatusCode::UNAUTHORIZED,
+        json!({"message": "this endpoint needs an API key: send `Authorization: Bearer <key>`", "code": "missing_api_key", "type": "auth"}),
+    );
+    // On loopback too: a DNS-rebinding page (its own Host) or a proxy on the same host gets nothing.
     assert_eq!(
-        send(&router, list(None)).await,
-        (
-            StatusCode::UNAUTHORIZED,
-            json!({"message": "this endpoint needs an API key: send `Authorization: Bearer <key>`", "code": "missing_api_key", "type": "auth"})
-        )
+        send(&router, get("/api/tools", None, "127.0.0.1:8080")).await,
+        missing
     );
     assert_eq!(
-        send(&router, list(Some("Bearer wrong"))).await,
+        send(&router, get("/api/tools", None, "evil.example")).await,
+        missing
+    );
+    let mut record = post(
+        "/api/tools/get_user_details",
+        r#"{"user_id":"yusuf_rossi_9620"}"#,
+    );
+    record.headers_mut().remove("authorization");
+    record
+        .headers_mut()
+        .insert("host", "evil.example".parse().unwrap());
+    assert_eq!(send(&router, record).await, missing);
+    assert_eq!(
+        send(
+            &router,
+            get("/api/tools", Some("Bearer wrong"), "localhost")
+        )
+        .await,
         (
             StatusCode::FORBIDDEN,
             json!({"message": "the API key is not valid", "code": "invalid_api_key", "type": "auth"})
         )
     );
-    let (status, body) = send(&router, list(Some("Bearer s3cret-key"))).await;
+    let (status, body) = send(
+        &router,
+        get("/api/tools", Some("Bearer s3cret-key"), "localhost"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["tools"].as_array().unwrap().len(), 18);
     let cancel = body["tools"]
@@ -172,17 +197,34 @@ async fn the_tool_api_needs_the_key_when_one_is_set_and_health_never_does() {
         cancel["parameters"]["required"],
         json!(["order_id", "reason"])
     );
+    // An empty key opens nothing.
+    let open = clerk::api::router(app(&test), None, String::new());
+    assert_eq!(
+        send(&open, get("/api/tools", Some("Bearer "), "localhost"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
 
-    let (status, body) = send(
-        &router,
-        post("/api/tools/calculate", r#"{"expression":"1+1"}"#),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    let (status, _) = send(
-        &router,
-        Request::get("/health").body(Body::empty()).unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    // Health says clerk is up to anyone; how many customers and orders the store has, only with the key.
+    assert_eq!(
+        send(&router, get("/health", None, "localhost")).await,
+        (
+            StatusCode::OK,
+            json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "model": null})
+        )
+    );
+    assert_eq!(
+        send(
+            &router,
+            get("/health", Some("Bearer s3cret-key"), "localhost")
+        )
+        .await,
+        (
+            StatusCode::OK,
+            json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "model": null,
+                   "store": {"backend": "sqlite", "products": 50, "items": 591, "users": 500, "orders": 1000},
+                   "search": {"indexed_items": 0}})
+        )
+    );
 }

@@ -286,12 +286,19 @@ fn serve_demo_answers_health_and_tools_on_localhost() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // The demo makes a key for the tool API and prints it.
+    let mut key = None;
     let address = loop {
         let line = lines.next().expect("clerk exited before serving").unwrap();
+        if let Some(rest) = line.split("Authorization: Bearer ").nth(1) {
+            key = Some(rest.split('`').next().unwrap().to_owned());
+        }
         if let Some(rest) = line.split("serving on http://").nth(1) {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
     };
+    let key = key.expect("the demo printed its API key");
+    assert_eq!(key.len(), 64, "{key}");
     std::thread::spawn(move || lines.for_each(drop));
     let http = |request: String| {
         let mut stream = std::net::TcpStream::connect(&address).unwrap();
@@ -304,8 +311,9 @@ fn serve_demo_answers_health_and_tools_on_localhost() {
             serde_json::from_str::<Value>(body).unwrap(),
         )
     };
-    let (status, mut body) =
-        http("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into());
+    let (status, mut body) = http(format!(
+        "GET /health HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    ));
     assert_eq!(status, "HTTP/1.1 200 OK");
     // The bundled model starts computing its system message at once: /health says how far along.
     let model = body.as_object_mut().unwrap().remove("model").unwrap();
@@ -320,8 +328,16 @@ fn serve_demo_answers_health_and_tools_on_localhost() {
                "search": {"indexed_items": 591}})
     );
     let args = r#"{"query":"espresso machine","limit":1}"#;
-    let (status, body) = http(format!(
+    let (status, _) = http(format!(
         "POST /api/tools/search_products HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{args}",
+        args.len()
+    ));
+    assert_eq!(
+        status, "HTTP/1.1 401 Unauthorized",
+        "no key, no tool API, even on loopback"
+    );
+    let (status, body) = http(format!(
+        "POST /api/tools/search_products HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{args}",
         args.len()
     ));
     assert_eq!(status, "HTTP/1.1 200 OK");
@@ -332,6 +348,18 @@ fn serve_demo_answers_health_and_tools_on_localhost() {
     assert!(
         dir.path().join("data/store.db").exists() && dir.path().join("index/meta.json").exists()
     );
+}
+
+#[test]
+fn serve_refuses_to_start_without_an_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run_clerk(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("refusing to start without an API key for the tool API"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("data").exists(), "nothing was created");
 }
 
 #[test]

@@ -34,7 +34,7 @@ async fn console(lifetime: Duration) -> Console {
         app,
         Edges {
             engine: Some(engine.clone()),
-            api_key: None,
+            api_key: common::API_KEY.into(),
             console: ConsoleConfig {
                 session_lifetime: lifetime,
                 secure_cookie: false,

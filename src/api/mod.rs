@@ -2,9 +2,11 @@
 //! `GET /api/tools` and `POST /api/tools/{name}` with the arguments as the JSON body. Errors are
 //! answered as `{"message", "code", "type"}` with the status from [`crate::error`].
 //!
-//! The tool API reaches every customer's data, so it is for the merchant's own systems: it is
-//! served without a key only on a loopback address; anywhere else callers must send
-//! `Authorization: Bearer <api key>`.
+//! The tool API reaches every customer's data and makes every write, so it is for the merchant's
+//! own systems: callers always send `Authorization: Bearer <api key>`, on every address (a
+//! reverse proxy on the same host, or a DNS-rebinding page, reaches loopback too). `/health`
+//! says to anyone that clerk is up and where its model stands; the store's figures only with the
+//! key.
 
 mod error;
 
@@ -28,19 +30,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 struct ApiState {
     app: App,
-    api_key: Option<Arc<str>>,
+    api_key: Arc<str>,
     /// The engine, when the chat is served: `/health` says where its model stands.
     engine: Option<crate::conversation::Engine>,
 }
 
 /// The router of clerk's HTTP API, with the shopper's web chat under `/chat` and the staff
-/// console under `/staff` when an engine is given. `api_key`, when set, is required on `/api/*`
-/// (never on the chat, which is the shoppers', nor on the console, which has its own sign-in).
-pub fn router(
-    app: App,
-    chat: Option<crate::conversation::Engine>,
-    api_key: Option<String>,
-) -> Router {
+/// console under `/staff` when an engine is given. `api_key` is required on `/api/*` (never on
+/// the chat, which is the shoppers', nor on the console, which has its own sign-in).
+pub fn router(app: App, chat: Option<crate::conversation::Engine>, api_key: String) -> Router {
     router_with(
         app,
         Edges {
@@ -56,8 +54,8 @@ pub fn router(
 pub struct Edges {
     /// The engine behind the web chat and the staff console (neither is served without one).
     pub engine: Option<crate::conversation::Engine>,
-    /// The key `/api/*` needs, if any.
-    pub api_key: Option<String>,
+    /// The key `/api/*` needs (and `/health` to show the store's figures).
+    pub api_key: String,
     /// How the staff console runs.
     pub console: crate::staff::ConsoleConfig,
     /// The Telegram channel; in webhook mode, its route (`POST /telegram/webhook`) is served.
@@ -74,7 +72,7 @@ pub fn router_with(app: App, edges: Edges) -> Router {
     } = edges;
     let state = ApiState {
         app,
-        api_key: api_key.map(Arc::from),
+        api_key: Arc::from(api_key),
         engine: chat.clone(),
     };
     let api = Router::new()
@@ -100,20 +98,27 @@ pub fn router_with(app: App, edges: Edges) -> Router {
 }
 
 async fn require_key(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    let Some(expected) = &state.api_key else {
-        return next.run(request).await;
-    };
-    let given = request
-        .headers()
+    match check_key(&state, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Whether the request carries the API key (an empty key matches nothing).
+fn check_key(state: &ApiState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let given = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        None => ApiError::MissingApiKey.into_response(),
-        Some(key) if constant_time_eq(key.as_bytes(), expected.as_bytes()) => {
-            next.run(request).await
+        None => Err(ApiError::MissingApiKey),
+        Some(key)
+            if !state.api_key.is_empty()
+                && constant_time_eq(key.as_bytes(), state.api_key.as_bytes()) =>
+        {
+            Ok(())
         }
-        Some(_) => ApiError::InvalidApiKey.into_response(),
+        Some(_) => Err(ApiError::InvalidApiKey),
     }
 }
 
@@ -122,21 +127,29 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let counts = state.app.store.counts().await?;
-    Ok(Json(json!({
+/// Whether clerk is up and where its model stands; with the API key, the store's figures too
+/// (how many customers and orders a store has is the merchant's business).
+async fn health(
+    State(state): State<ApiState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let mut body = json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "store": {
+        "model": state.engine.as_ref().map(|e| e.model_status()),
+    });
+    if check_key(&state, &headers).is_ok() {
+        let counts = state.app.store.counts().await?;
+        body["store"] = json!({
             "backend": state.app.store.backend().name(),
             "products": counts.products,
             "items": counts.items,
             "users": counts.users,
             "orders": counts.orders,
-        },
-        "search": { "indexed_items": state.app.search.documents() },
-        "model": state.engine.as_ref().map(|e| e.model_status()),
-    })))
+        });
+        body["search"] = json!({ "indexed_items": state.app.search.documents() });
+    }
+    Ok(Json(body))
 }
 
 async fn list_tools(State(state): State<ApiState>) -> Json<Value> {

@@ -497,13 +497,23 @@ async fn export(
 }
 
 async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    if settings.api_key.is_none() && !settings.listen.ip().is_loopback() {
-        bail!(
-            "refusing to serve the tool API on {} without an API key: set --api-key (CLERK_API_KEY), \
-             or listen on 127.0.0.1",
-            settings.listen
-        );
-    }
+    // The tool API reads and writes every customer's data: never served without a key, on any
+    // address. The demo makes one for the run and prints it.
+    let api_key = match settings.api_key.clone().filter(|k| !k.trim().is_empty()) {
+        Some(key) => key,
+        None if settings.demo => {
+            let key = crate::staff::auth::random_token();
+            eprintln!(
+                "tool API: http://{}/api/tools, send `Authorization: Bearer {key}` (made for this run; --api-key sets one)",
+                settings.listen
+            );
+            key
+        }
+        None => bail!(
+            "refusing to start without an API key for the tool API, which reads and writes every \
+             customer's data: set --api-key (CLERK_API_KEY, or `api_key` under [serve] in the config file)"
+        ),
+    };
     let app = App::open(settings).await?;
     if settings.demo {
         let counts = app.store.counts().await?;
@@ -583,7 +593,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
             app,
             api::Edges {
                 engine: Some(engine),
-                api_key: settings.api_key.clone(),
+                api_key,
                 console: crate::staff::ConsoleConfig {
                     session_lifetime: settings.session_lifetime,
                     secure_cookie: settings.secure_cookie,

@@ -278,6 +278,9 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
     }
 }
 
+/// The tool API's key in tests (clerk never serves the tool API without one).
+pub const API_KEY: &str = "test-api-key-0123456789";
+
 /// Serves clerk's HTTP API (and the web chat, with an engine) on a free port; returns its address.
 pub async fn serve(
     app: clerk::app::App,
@@ -287,7 +290,7 @@ pub async fn serve(
     let address = listener.local_addr().unwrap();
     tokio::spawn(clerk::api::serve(
         listener,
-        clerk::api::router(app, chat, None),
+        clerk::api::router(app, chat, API_KEY.into()),
     ));
     address
 }
@@ -328,7 +331,7 @@ pub async fn serve_all(
             app,
             clerk::api::Edges {
                 engine: Some(engine),
-                api_key: None,
+                api_key: API_KEY.into(),
                 console: clerk::staff::ConsoleConfig::default(),
                 telegram,
             },
