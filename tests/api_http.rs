@@ -228,3 +228,76 @@ async fn the_tool_api_always_needs_the_key_and_health_shows_the_store_only_with_
         )
     );
 }
+
+/// The public chat API reaches web conversations only: whoever holds a merchant's or an app's
+/// conversation id gets nothing through it — no transcript, no merchant-mode answers, no
+/// message written into it, no handoff.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_public_chat_refuses_merchant_and_app_conversations() {
+    let test = tau2_store(Db::Sqlite).await;
+    let (engine, model) = common::scripted_engine(&test);
+    let router = clerk::api::router(app(&test), Some(engine.clone()), common::API_KEY.into());
+    for (channel, shopper) in [("merchant", "demo"), ("telegram", "12345")] {
+        let id = engine
+            .start(channel, shopper)
+            .await
+            .unwrap()
+            .conversation_id;
+        test.store
+            .append_message(&id, "user", "what were last month's sales?", None)
+            .await
+            .unwrap();
+        let unknown = (
+            StatusCode::NOT_FOUND,
+            json!({"message": format!("no conversation {id}"), "code": "conversation_not_found", "type": "invalid_request"}),
+        );
+        let path = format!("/chat/api/conversations/{id}");
+        assert_eq!(
+            send(&router, Request::get(&path).body(Body::empty()).unwrap()).await,
+            unknown,
+            "{channel}: no transcript"
+        );
+        for (action, body) in [
+            ("messages", r#"{"text":"which products sell worst?"}"#),
+            ("resume", ""),
+            ("staff", ""),
+        ] {
+            let request = Request::post(format!("{path}/{action}"))
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap();
+            assert_eq!(send(&router, request).await, unknown, "{channel}: {action}");
+        }
+        let record = test.store.conversation(&id).await.unwrap().unwrap();
+        assert_eq!(record.state, "bot", "{channel}: not handed over");
+        assert_eq!(
+            test.store.messages(&id).await.unwrap().len(),
+            1,
+            "nothing written"
+        );
+    }
+    assert_eq!(model.remaining(), 0);
+    // A web conversation is served as before.
+    let (status, body) = send(
+        &router,
+        Request::post("/chat/api/conversations")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = body["conversation_id"].as_str().unwrap();
+    assert_eq!(
+        send(
+            &router,
+            Request::get(format!("/chat/api/conversations/{id}"))
+                .body(Body::empty())
+                .unwrap()
+        )
+        .await,
+        (
+            StatusCode::OK,
+            json!({"conversation_id": id, "state": "bot", "messages": []})
+        )
+    );
+}

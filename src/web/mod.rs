@@ -7,6 +7,8 @@
 //! fetches the history every few seconds to show their replies.
 //!
 //! A conversation's id is its key: long and random, known only to the browser that started it.
+//! Only web conversations are reached here: a merchant's (merchant mode, behind the console's
+//! sign-in) or an app's conversation is unknown to this API, whoever holds its id.
 
 use crate::api::ApiError;
 use crate::conversation::{Engine, ReplyEvent};
@@ -63,7 +65,7 @@ async fn status(State(state): State<ChatState>) -> Json<Value> {
 }
 
 async fn start(State(state): State<ChatState>) -> Result<Response, ApiError> {
-    let record = state.engine.start("web", "browser").await?;
+    let record = state.engine.start(WEB_CHANNEL, "browser").await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"conversation_id": record.conversation_id, "state": record.state})),
@@ -71,18 +73,32 @@ async fn start(State(state): State<ChatState>) -> Result<Response, ApiError> {
         .into_response())
 }
 
+/// The channel of the conversations this API serves.
+const WEB_CHANNEL: &str = "web";
+
+/// A web conversation by id; any other (a merchant's, an app's) is as unknown as a missing one.
+async fn web_conversation(
+    state: &ChatState,
+    id: &str,
+) -> Result<crate::store::ConversationRecord, ApiError> {
+    state
+        .store
+        .conversation(id)
+        .await?
+        .filter(|record| record.channel == WEB_CHANNEL)
+        .ok_or_else(|| {
+            ApiError::Engine(crate::conversation::EngineError::UnknownConversation(
+                id.to_owned(),
+            ))
+        })
+}
+
 /// The messages a shopper sees: theirs, the bot's replies and staff's — no tool traces.
 async fn history(
     State(state): State<ChatState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = state
-        .store
-        .conversation(&id)
-        .await?
-        .ok_or(ApiError::Engine(
-            crate::conversation::EngineError::UnknownConversation(id.clone()),
-        ))?;
+    let record = web_conversation(&state, &id).await?;
     let messages: Vec<Value> = state
         .store
         .messages(&id)
@@ -110,11 +126,7 @@ async fn send(
     let Json(message) = body.map_err(ApiError::from_rejection)?;
     // Refuse what the engine would refuse before any stream starts, with a proper status.
     state.engine.check_message(&message.text)?;
-    if state.store.conversation(&id).await?.is_none() {
-        return Err(ApiError::Engine(
-            crate::conversation::EngineError::UnknownConversation(id),
-        ));
-    }
+    web_conversation(&state, &id).await?;
     Ok(stream_turn(state.engine, id, Some(message.text)))
 }
 
@@ -123,11 +135,7 @@ async fn resume(
     State(state): State<ChatState>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    if state.store.conversation(&id).await?.is_none() {
-        return Err(ApiError::Engine(
-            crate::conversation::EngineError::UnknownConversation(id),
-        ));
-    }
+    web_conversation(&state, &id).await?;
     Ok(stream_turn(state.engine, id, None))
 }
 
@@ -137,6 +145,7 @@ async fn ask_for_staff(
     State(state): State<ChatState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    web_conversation(&state, &id).await?;
     let outcome = state.engine.ask_for_staff(&id, &|_| {}).await?;
     Ok(Json(
         json!({"reply": outcome.reply, "state": outcome.state}),
