@@ -188,6 +188,25 @@ pub trait HasCode: std::error::Error {
             error_type: code.error_type(),
         }
     }
+
+    /// The JSON body a client of clerk's HTTP edge gets. A fault of clerk's own or of what it
+    /// depends on (a database message, a path) is not theirs to read: they get a plain message
+    /// with an error id, and the detail goes to the log under that id.
+    fn public_body(&self) -> ErrorBody {
+        let body = self.body();
+        if !matches!(body.error_type, ErrorType::Internal | ErrorType::System) {
+            return body;
+        }
+        let id = format!("E{}", crate::random::hex(6));
+        tracing::error!(error_id = %id, code = body.code, error = %self, "request failed");
+        ErrorBody {
+            message: format!(
+                "clerk could not complete this request because of an internal error (error id {id}); \
+                 please try again later"
+            ),
+            ..body
+        }
+    }
 }
 
 /// The stable JSON shape of every error clerk answers: `{"message", "code", "type"}`.

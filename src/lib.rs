@@ -24,6 +24,7 @@ pub mod eval;
 pub mod llm;
 pub mod money;
 pub mod prompts;
+pub mod random;
 pub mod retail;
 pub mod search;
 pub mod staff;

@@ -301,3 +301,56 @@ async fn the_public_chat_refuses_merchant_and_app_conversations() {
         )
     );
 }
+
+/// A failure of clerk or its database reaches a public client as a plain message with an error
+/// id, never the database's own words; the status and code still say what kind of failure it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn internal_errors_reach_clients_as_an_error_id_not_their_detail() {
+    let test = tau2_store(Db::Sqlite).await;
+    let (engine, _model) = common::scripted_engine(&test);
+    let router = clerk::api::router(app(&test), Some(engine), common::API_KEY.into());
+    test.store.close().await;
+    let requests = [
+        post(
+            "/api/tools/get_order_details",
+            r##"{"order_id":"#W2378156"}"##,
+        ),
+        Request::post("/chat/api/conversations")
+            .body(Body::empty())
+            .unwrap(),
+        Request::get("/chat/api/conversations/c0123")
+            .body(Body::empty())
+            .unwrap(),
+    ];
+    for request in requests {
+        let path = request.uri().to_string();
+        let (status, mut body) = send(&router, request).await;
+        assert!(status.is_server_error(), "{path}: {status}");
+        let message = body["message"].take();
+        let message = message.as_str().unwrap();
+        let id = message
+            .split("(error id ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap_or_else(|| panic!("{path}: {message}"));
+        assert!(
+            id.len() == 13 && id.starts_with('E') && id[1..].chars().all(|c| c.is_ascii_hexdigit()),
+            "{id}"
+        );
+        assert_eq!(
+            message,
+            format!(
+                "clerk could not complete this request because of an internal error (error id {id}); please try again later"
+            )
+        );
+        assert_eq!(
+            body,
+            json!({"message": null, "code": body["code"], "type": "system"}),
+            "{path}"
+        );
+        assert!(
+            body["code"].as_str().unwrap().starts_with("store_"),
+            "{path}: {body}"
+        );
+    }
+}

@@ -8,7 +8,7 @@
 
 use crate::store::{SessionRecord, Store, StoreError, now_ms};
 use argon2::Argon2;
-use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
 
@@ -116,9 +116,7 @@ pub async fn check_password(
 
 /// 32 random bytes from the OS, as hex.
 pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    hex(&bytes)
+    crate::random::token()
 }
 
 /// A session token's digest, as stored.

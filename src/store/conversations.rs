@@ -175,8 +175,8 @@ impl Store {
     ) -> Result<ConversationRecord, StoreError> {
         let now = now_ms();
         let record = ConversationRecord {
-            // Two random draws: the id is the key to the conversation, so it must not be guessable.
-            conversation_id: format!("c{:016x}{:016x}", super::random_id(), super::random_id()),
+            // The id is the key to the conversation: 128 bits from the OS, never guessable.
+            conversation_id: format!("c{}", crate::random::hex(16)),
             channel: channel.to_owned(),
             shopper: shopper.to_owned(),
             state: "bot".to_owned(),

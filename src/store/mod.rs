@@ -144,7 +144,7 @@ impl Store {
         MIGRATOR.run(&pool).await?;
         // Give the store its identity once; whichever instance comes first wins.
         sqlx::query("INSERT INTO clerk_meta (name, value) VALUES ('store_id', $1) ON CONFLICT (name) DO NOTHING")
-            .bind(random_id())
+            .bind(crate::random::positive_i64())
             .execute(&pool)
             .await?;
         Ok(Store {
@@ -348,16 +348,6 @@ fn normalise_url(url: &str) -> Result<(Backend, String), StoreError> {
     }
     let separator = if url.contains('?') { '&' } else { '?' };
     Ok((Backend::Sqlite, format!("{url}{separator}mode=rwc")))
-}
-
-/// A random positive id, from the standard library's randomly seeded hasher and the clock.
-pub(crate) fn random_id() -> i64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        hasher.write_u128(now.as_nanos());
-    }
-    (hasher.finish() >> 1) as i64
 }
 
 /// The URL without its password, for messages.

@@ -3,7 +3,7 @@
 //! digested: this layer never sees a secret.
 
 use super::conversations::{SHOWN_TO_SHOPPER, conversation};
-use super::{ConversationRecord, MessageRecord, Store, StoreError, now_ms, random_id};
+use super::{ConversationRecord, MessageRecord, Store, StoreError, now_ms};
 use sqlx::Row;
 
 /// A signed-in session, with its account.
@@ -147,7 +147,7 @@ impl Store {
             "INSERT INTO staff_actions (action_id, username, action, conversation_id, detail, at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(format!("a{:016x}{:016x}", random_id(), random_id()))
+        .bind(format!("a{}", crate::random::hex(16)))
         .bind(username)
         .bind(action)
         .bind(conversation_id)

@@ -199,7 +199,7 @@ fn stream_turn(
                 use crate::error::HasCode;
                 Event::default()
                     .event("error")
-                    .data(serde_json::to_string(&error.body()).unwrap_or_default())
+                    .data(serde_json::to_string(&error.public_body()).unwrap_or_default())
             }
         };
         let _ = sender.send(event);
