@@ -27,6 +27,7 @@ async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignore
         allowed_channels: vec![ALLOWED],
         api_proxy: Some(fake.proxy()),
         edit_interval: Duration::from_millis(100),
+        outbox_retry: clerk::channel::OutboxRetry::default(),
     };
     let task = tokio::spawn(DiscordChannel::run(engine.clone(), config));
     fake.wait_for("IDENTIFY", FakeDiscord::identified).await;

@@ -33,6 +33,7 @@ fn config(fake: &FakeTelegram, edit_interval: Duration) -> TelegramConfig {
         webhook_secret: None,
         poll_timeout: Duration::from_secs(2),
         edit_interval,
+        outbox_retry: clerk::channel::OutboxRetry::default(),
     }
 }
 
@@ -522,6 +523,105 @@ async fn a_chat_that_blocked_the_bot_holds_up_no_one() {
         .count();
     assert_eq!(to_blocked, 1);
     r.task.abort();
+}
+
+/// One chat that refuses everything holds up none of 50 others: each outbox message is tried on
+/// its own, with backoff, a refused one is given up after its attempts and shown to staff, and
+/// every other shopper gets staff's messages, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_blocked_chat_holds_up_no_staff_reply_to_fifty_others() {
+    const BLOCKED: i64 = 666;
+    let test = tau2_store(Db::Sqlite).await;
+    let (engine, _model) = common::scripted_engine(&test);
+    let fake = FakeTelegram::start().await.unwrap();
+    fake.set_blocked(BLOCKED, true);
+    // Staff take each conversation and reply: two messages each in the outbox, the blocked
+    // chat's first.
+    let mut blocked_id = String::new();
+    for chat in std::iter::once(BLOCKED).chain(1..=50) {
+        let id = engine
+            .start("telegram", &chat.to_string())
+            .await
+            .unwrap()
+            .conversation_id;
+        engine.ask_for_staff(&id, &|_| {}).await.unwrap();
+        assert!(engine.take(&id, "maria").await.unwrap());
+        engine
+            .staff_reply(&id, "maria", &format!("Maria here, about chat {chat}."))
+            .await
+            .unwrap();
+        if chat == BLOCKED {
+            blocked_id = id;
+        }
+    }
+    let retry = clerk::channel::OutboxRetry {
+        first: Duration::from_millis(20),
+        longest: Duration::from_millis(100),
+        attempts: 4,
+    };
+    let channel = Arc::new(TelegramChannel::new(
+        engine.clone(),
+        TelegramConfig {
+            outbox_retry: retry,
+            ..config(&fake, Duration::from_millis(20))
+        },
+    ));
+    let task = tokio::spawn(async move { channel.run().await.unwrap() });
+    fake.wait_for("staff's messages in all 50 other chats", |f| {
+        (1..=50).all(|chat| {
+            f.texts(chat)
+                == [
+                    "A member of our team has joined the conversation.".to_owned(),
+                    format!("Maria here, about chat {chat}."),
+                ]
+        })
+    })
+    .await;
+    // The blocked chat's two messages: each tried four times, in order, then given up and
+    // shown to staff on the conversation.
+    let mut undelivered = Vec::new();
+    for _ in 0..1000 {
+        undelivered = test.store.undelivered(&blocked_id).await.unwrap();
+        if undelivered.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let messages = test.store.messages(&blocked_id).await.unwrap();
+    let seqs: Vec<i64> = messages
+        .iter()
+        .filter(|m| m.role == "staff")
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(undelivered, seqs);
+    let tried: Vec<String> = fake
+        .calls("sendmessage")
+        .into_iter()
+        .filter(|c| c.body["chat_id"] == BLOCKED)
+        .map(|c| c.body["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let joined = "A member of our team has joined the conversation.".to_owned();
+    let reply = "Maria here, about chat 666.".to_owned();
+    assert_eq!(
+        tried,
+        [vec![joined; 4], vec![reply; 4]].concat(),
+        "each tried four times, in order"
+    );
+    let notes: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.role == "system" && m.content.contains("could not be delivered"))
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes[0].starts_with(&format!(
+            "Message {} could not be delivered to the shopper's app after 4 attempts",
+            seqs[0]
+        )),
+        "{}",
+        notes[0]
+    );
+    task.abort();
 }
 
 /// In polling mode nothing may post updates to clerk: there is no webhook route.

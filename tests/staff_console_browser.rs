@@ -33,6 +33,7 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
             webhook_secret: None,
             poll_timeout: Duration::from_secs(2),
             edit_interval: Duration::from_millis(100),
+            outbox_retry: clerk::channel::OutboxRetry::default(),
         },
     ));
     let running = telegram.clone();

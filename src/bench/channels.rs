@@ -66,6 +66,7 @@ pub async fn run(scratch: &Path, options: ChannelBench) -> anyhow::Result<Value>
             webhook_secret: None,
             poll_timeout: Duration::from_secs(2),
             edit_interval: Duration::ZERO,
+            outbox_retry: crate::channel::OutboxRetry::default(),
         },
     ));
     let running = channel.clone();

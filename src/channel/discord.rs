@@ -29,6 +29,8 @@ pub struct DiscordConfig {
     pub api_proxy: Option<String>,
     /// The least time between two edits of a streamed reply.
     pub edit_interval: Duration,
+    /// How a message the app refuses is tried again, and when it is given up.
+    pub outbox_retry: super::OutboxRetry,
 }
 
 /// Discord's side of the channel.
@@ -136,13 +138,16 @@ impl DiscordChannel {
             | GatewayIntents::DIRECT_MESSAGES
             | GatewayIntents::MESSAGE_CONTENT;
         let handler = DiscordChannel {
-            channel: Arc::new(Channel::new(
-                engine,
-                Discord {
-                    http: OnceLock::new(),
-                },
-                config.edit_interval,
-            )),
+            channel: Arc::new(
+                Channel::new(
+                    engine,
+                    Discord {
+                        http: OnceLock::new(),
+                    },
+                    config.edit_interval,
+                )
+                .with_retry(config.outbox_retry),
+            ),
             config,
             me: OnceLock::new(),
             started: std::sync::atomic::AtomicBool::new(false),

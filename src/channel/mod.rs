@@ -162,6 +162,41 @@ pub struct Channel<O: Outlet> {
     engine: Engine,
     outlet: O,
     edit_interval: Duration,
+    retry: OutboxRetry,
+}
+
+/// How the outbox tries a message the app refuses: each message on its own (the others go
+/// out meanwhile), again after `first`, then after twice as long each time up to `longest`, and
+/// given up after `attempts` failures (then shown to staff on its conversation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxRetry {
+    /// The wait after the first failure.
+    pub first: Duration,
+    /// The longest wait between two attempts.
+    pub longest: Duration,
+    /// How many failed attempts give a message up.
+    pub attempts: u32,
+}
+
+impl Default for OutboxRetry {
+    /// 2 s, 4 s, … up to 10 minutes between attempts; given up after 12 (about 37 minutes).
+    fn default() -> OutboxRetry {
+        OutboxRetry {
+            first: Duration::from_secs(2),
+            longest: Duration::from_secs(600),
+            attempts: 12,
+        }
+    }
+}
+
+impl OutboxRetry {
+    /// The wait after the `failures`-th failure (from 1).
+    pub fn wait(&self, failures: u32) -> Duration {
+        let doubled = self
+            .first
+            .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1)));
+        doubled.min(self.longest)
+    }
 }
 
 /// An update, recorded.
@@ -190,7 +225,14 @@ impl<O: Outlet> Channel<O> {
             engine,
             outlet,
             edit_interval,
+            retry: OutboxRetry::default(),
         }
+    }
+
+    /// The same channel, trying refused outbox messages as `retry` says.
+    pub fn with_retry(mut self, retry: OutboxRetry) -> Channel<O> {
+        self.retry = retry;
+        self
     }
 
     /// The app's side.
@@ -522,12 +564,11 @@ impl<O: Outlet> Channel<O> {
         }
     }
 
-    /// Sends what the outbox holds now; returns how many messages went out.
+    /// Sends what the outbox holds now; returns how many messages went out. A message the app
+    /// refuses is tried again later, on its own ([`OutboxRetry`]): the others go out meanwhile.
     pub async fn deliver_queued(&self) -> Result<usize, ChannelError> {
         /// How long a claimed message is left to its worker before another may send it.
         const LEASE_MS: i64 = 60_000;
-        /// How long after a failed send a message is tried again.
-        const RETRY_MS: i64 = 2_000;
         let mut sent = 0;
         loop {
             let claimed = self.store().claim_outbox(O::CHANNEL, LEASE_MS, 32).await?;
@@ -535,18 +576,36 @@ impl<O: Outlet> Channel<O> {
                 return Ok(sent);
             }
             for message in claimed {
-                if let Err(error) = self.send_all(&message.shopper, &message.content).await {
-                    // Tried again in a few seconds, by whichever worker claims it then.
-                    let retry_at = crate::store::now_ms() + RETRY_MS;
+                let Err(error) = self.send_all(&message.shopper, &message.content).await else {
                     self.store()
-                        .release_outbox(&message.conversation_id, message.seq, retry_at)
+                        .finish_outbox(&message.conversation_id, message.seq)
                         .await?;
-                    return Err(error);
-                }
-                self.store()
-                    .finish_outbox(&message.conversation_id, message.seq)
+                    sent += 1;
+                    continue;
+                };
+                // Tried again later, by whichever worker claims it then.
+                let failures = message.attempts.saturating_add(1);
+                let wait = self.retry.wait(u32::try_from(failures).unwrap_or(u32::MAX));
+                let retry_at = crate::store::now_ms()
+                    + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                let failures = self
+                    .store()
+                    .outbox_send_failed(
+                        &message.conversation_id,
+                        message.seq,
+                        &error.to_string(),
+                        retry_at,
+                        i64::from(self.retry.attempts),
+                    )
                     .await?;
-                sent += 1;
+                tracing::warn!(
+                    channel = O::CHANNEL,
+                    conversation = %message.conversation_id,
+                    seq = message.seq,
+                    failures,
+                    %error,
+                    "outbox message refused"
+                );
             }
         }
     }
@@ -605,6 +664,14 @@ mod tests {
         assert_eq!(split(&"é".repeat(70), 32, chars).len(), 3);
         assert_eq!(split("short", 32, chars), vec!["short"]);
         assert!(split("  ", 32, chars).is_empty());
+    }
+
+    #[test]
+    fn refused_messages_wait_twice_as_long_each_time_up_to_the_longest() {
+        let retry = OutboxRetry::default();
+        let waits: Vec<u64> = (1..=12).map(|n| retry.wait(n).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600, 600]);
+        assert_eq!(retry.wait(u32::MAX), retry.longest);
     }
 
     #[test]

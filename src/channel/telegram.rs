@@ -39,6 +39,8 @@ pub struct TelegramConfig {
     pub poll_timeout: Duration,
     /// The least time between two edits of a streamed reply.
     pub edit_interval: Duration,
+    /// How a message the app refuses is tried again, and when it is given up.
+    pub outbox_retry: super::OutboxRetry,
 }
 
 /// Telegram's side of the channel.
@@ -146,7 +148,9 @@ impl TelegramChannel {
     pub fn new(engine: Engine, config: TelegramConfig) -> TelegramChannel {
         let outlet = Telegram::new(&config);
         TelegramChannel {
-            channel: Arc::new(Channel::new(engine, outlet, config.edit_interval)),
+            channel: Arc::new(
+                Channel::new(engine, outlet, config.edit_interval).with_retry(config.outbox_retry),
+            ),
             config,
         }
     }

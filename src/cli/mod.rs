@@ -561,6 +561,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
                     webhook_secret: settings.telegram_webhook_secret.clone(),
                     poll_timeout: std::time::Duration::from_secs(25),
                     edit_interval: settings.edit_interval,
+                    outbox_retry: crate::channel::OutboxRetry::default(),
                 },
             ));
             let running = channel.clone();
@@ -579,6 +580,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
             allowed_channels: settings.discord_channels.clone(),
             api_proxy: settings.discord_api_proxy.clone(),
             edit_interval: settings.edit_interval,
+            outbox_retry: crate::channel::OutboxRetry::default(),
         };
         let engine = engine.clone();
         tokio::spawn(async move {

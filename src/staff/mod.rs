@@ -340,8 +340,9 @@ async fn shopper_conversation(store: &Store, id: &str) -> Result<ConversationRec
         .ok_or_else(|| ApiError::Engine(EngineError::UnknownConversation(id.to_owned())))
 }
 
-/// The whole conversation: every message, tool calls and their results included, and the bot's
-/// summary of the case.
+/// The whole conversation: every message, tool calls and their results included, the bot's
+/// summary of the case, and the places of messages the shopper's app never took
+/// (`undelivered`: given up after the outbox's attempts).
 async fn transcript(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
@@ -372,6 +373,7 @@ async fn transcript(
         "assigned_to": record.assigned_to,
         "authenticated_user": record.authenticated_user,
         "summary": record.handoff_summary,
+        "undelivered": state.store().undelivered(&id).await?,
         "messages": messages,
     })))
 }

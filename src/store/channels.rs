@@ -18,6 +18,8 @@ pub struct Outgoing {
     pub role: String,
     /// The text.
     pub content: String,
+    /// How many times sending it failed so far.
+    pub attempts: i64,
 }
 
 impl Store {
@@ -141,7 +143,9 @@ impl Store {
 
     /// Claims up to `limit` messages of a channel's outbox for `lease_ms` milliseconds, oldest
     /// first. Of several workers (or clerk instances) claiming at once, each message goes to one;
-    /// a claim not finished within its lease (the worker died) is claimed again.
+    /// a claim not finished within its lease (the worker died) is claimed again. A conversation's
+    /// messages go in order: one waits while an earlier one of its conversation is queued; a
+    /// message given up ([`Store::outbox_send_failed`]) is never claimed again.
     pub async fn claim_outbox(
         &self,
         channel: &str,
@@ -150,10 +154,13 @@ impl Store {
     ) -> Result<Vec<Outgoing>, StoreError> {
         let now = now_ms();
         let candidates = sqlx::query(
-            "SELECT o.conversation_id, o.seq, o.claimed_until, c.shopper, m.role, m.content \
+            "SELECT o.conversation_id, o.seq, o.claimed_until, o.attempts, c.shopper, m.role, m.content \
              FROM outbox o JOIN conversations c ON c.conversation_id = o.conversation_id \
              JOIN messages m ON m.conversation_id = o.conversation_id AND m.seq = o.seq \
-             WHERE o.channel = $1 AND o.claimed_until < $2 ORDER BY o.created_at, o.seq LIMIT $3",
+             WHERE o.channel = $1 AND o.claimed_until < $2 AND o.failed_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
+                             AND p.seq < o.seq AND p.failed_at IS NULL) \
+             ORDER BY o.created_at, o.seq LIMIT $3",
         )
         .bind(channel)
         .bind(now)
@@ -184,6 +191,7 @@ impl Store {
                     shopper: row.try_get("shopper")?,
                     role: row.try_get("role")?,
                     content: row.try_get("content")?,
+                    attempts: row.try_get("attempts")?,
                 });
             }
         }
@@ -207,21 +215,67 @@ impl Store {
         Ok(())
     }
 
-    /// Gives a claimed message back to the outbox, to be claimed again from `retry_at` (Unix
-    /// milliseconds): its send failed.
-    pub async fn release_outbox(
+    /// Records a failed send of a claimed message: it is tried again from `retry_at` (Unix
+    /// milliseconds) or, once it has failed `max_attempts` times, given up. A message given up
+    /// stays in the outbox, marked so ([`Store::undelivered`]), and a note on its conversation
+    /// tells staff, in the same transaction. Returns how many times it has failed.
+    pub async fn outbox_send_failed(
         &self,
         conversation_id: &str,
         seq: i64,
+        error: &str,
         retry_at: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET claimed_until = $1 WHERE conversation_id = $2 AND seq = $3")
-            .bind(retry_at)
-            .bind(conversation_id)
-            .bind(seq)
-            .execute(&self.pool)
+        max_attempts: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.write().await?;
+        let attempts: Option<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, claimed_until = $2 \
+             WHERE conversation_id = $3 AND seq = $4 RETURNING attempts",
+        )
+        .bind(error)
+        .bind(retry_at)
+        .bind(conversation_id)
+        .bind(seq)
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some(attempts) = attempts else {
+            return Ok(0);
+        };
+        if attempts >= max_attempts {
+            sqlx::query("UPDATE outbox SET failed_at = $1 WHERE conversation_id = $2 AND seq = $3")
+                .bind(now_ms())
+                .bind(conversation_id)
+                .bind(seq)
+                .execute(tx.conn())
+                .await?;
+            let note = format!(
+                "Message {seq} could not be delivered to the shopper's app after {attempts} attempts \
+                 (last error: {error}); it was given up."
+            );
+            append_in(
+                &mut tx,
+                conversation_id,
+                When::Always,
+                "system",
+                &note,
+                None,
+            )
             .await?;
-        Ok(())
+        }
+        tx.commit().await?;
+        self.touched();
+        Ok(attempts)
+    }
+
+    /// The places of a conversation's messages that could not be delivered to the shopper's app
+    /// and were given up.
+    pub async fn undelivered(&self, conversation_id: &str) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT seq FROM outbox WHERE conversation_id = $1 AND failed_at IS NOT NULL ORDER BY seq",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Removes a sent message from the outbox.
