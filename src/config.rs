@@ -364,6 +364,10 @@ pub struct ServeArgs {
     /// Hours a staff console session lasts [default: 12]
     #[arg(long, env = "CLERK_SESSION_HOURS", value_name = "HOURS")]
     pub session_hours: Option<u64>,
+    /// Minutes after which a conversation the bot owns and nobody wrote in is closed; 0 never
+    /// closes [default: 60]
+    #[arg(long, env = "CLERK_IDLE_CLOSE_MINUTES", value_name = "MINUTES")]
+    pub idle_close_minutes: Option<u64>,
     /// Mark the staff session cookie Secure (when clerk is served behind HTTPS)
     #[arg(long, env = "CLERK_SECURE_COOKIE")]
     pub secure_cookie: bool,
@@ -428,6 +432,8 @@ pub struct FileServeConfig {
     pub edit_interval_ms: Option<u64>,
     /// See `--session-hours`.
     pub session_hours: Option<u64>,
+    /// See `--idle-close-minutes`.
+    pub idle_close_minutes: Option<u64>,
     /// See `--secure-cookie`.
     pub secure_cookie: Option<bool>,
 }
@@ -481,6 +487,8 @@ pub struct Settings {
     pub edit_interval: std::time::Duration,
     /// How long a console session lasts.
     pub session_lifetime: std::time::Duration,
+    /// How long a conversation the bot owns may stay idle before it is closed; `None`: never.
+    pub idle_close: Option<std::time::Duration>,
     /// Whether the console's cookie is `Secure`.
     pub secure_cookie: bool,
 }
@@ -594,6 +602,14 @@ impl Settings {
                     .unwrap_or(12)
                     .max(1),
             ),
+            idle_close: Some(
+                serve_args
+                    .idle_close_minutes
+                    .or(file.serve.idle_close_minutes)
+                    .unwrap_or(60),
+            )
+            .filter(|minutes| *minutes > 0)
+            .map(|minutes| std::time::Duration::from_secs(60 * minutes)),
             secure_cookie: serve_args.secure_cookie || file.serve.secure_cookie.unwrap_or(false),
             data_dir,
         };

@@ -80,6 +80,8 @@ pub enum Code {
     InvalidMessage,
     /// The conversation is not in the hands of the member of staff acting on it.
     NotConversationOwner,
+    /// The conversation was closed (by staff, or after being idle): start a new one.
+    ConversationClosed,
     // HTTP API.
     /// The request body is not valid JSON.
     MalformedJson,
@@ -142,6 +144,7 @@ impl Code {
             Code::ConversationNotFound => ("conversation_not_found", InvalidRequest, 404),
             Code::InvalidMessage => ("invalid_message", InvalidRequest, 422),
             Code::NotConversationOwner => ("not_conversation_owner", InvalidRequest, 409),
+            Code::ConversationClosed => ("conversation_closed", InvalidRequest, 409),
             Code::MalformedJson => ("malformed_json", InvalidRequest, 400),
             Code::PayloadTooLarge => ("payload_too_large", InvalidRequest, 413),
             Code::MissingApiKey => ("missing_api_key", Auth, 401),

@@ -675,3 +675,102 @@ async fn repeated_failed_sign_ins_lock_the_account_for_a_while() {
         StatusCode::OK
     );
 }
+
+/// A thousand visitors of the web chat (a tenth of whom chatted with the bot) push no shopper
+/// waiting for a person out of the queue; idle conversations the bot owns are closed, and the
+/// waiting one is not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_visitors_never_push_a_waiting_shopper_out_of_the_queue() {
+    let c = console(Duration::from_secs(3600)).await;
+    let id = waiting(&c).await;
+    for visitor in 0..1000 {
+        let answer = send(
+            &c.router,
+            "POST",
+            "/chat/api/conversations",
+            None,
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::CREATED);
+        if visitor % 10 == 0 {
+            let visit = answer.body["conversation_id"].as_str().unwrap();
+            c.test
+                .store
+                .append_message(visit, "user", "just looking", None)
+                .await
+                .unwrap();
+        }
+    }
+    let (token, _) = sign_in(&c.router, "maria", "maria-password-1").await;
+    let queue = send(
+        &c.router,
+        "GET",
+        "/staff/api/queue",
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert_eq!(queue.body["waiting"], 1);
+    let listed = queue.body["conversations"].as_array().unwrap();
+    assert_eq!(listed[0]["conversation_id"], json!(id));
+    assert_eq!(listed[0]["state"], "waiting_for_staff");
+    // Then the 50 latest the bot owns, each with something said (no empty visit).
+    assert_eq!(listed.len(), 51);
+    assert!(
+        listed[1..]
+            .iter()
+            .all(|e| e["state"] == "bot" && e["last_message"]["text"] == "just looking")
+    );
+
+    // An hour later, the bot's idle conversations are closed; the waiting shopper stays.
+    let closed = c
+        .test
+        .store
+        .close_idle(clerk::store::now_ms() + 1)
+        .await
+        .unwrap();
+    assert_eq!(closed, 1000);
+    let queue = send(
+        &c.router,
+        "GET",
+        "/staff/api/queue",
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(queue.body["waiting"], 1);
+    assert_eq!(queue.body["conversations"].as_array().unwrap().len(), 1);
+    // A message to a closed conversation is refused with its own code: the page starts anew.
+    let visit = c
+        .engine
+        .start("web", "browser")
+        .await
+        .unwrap()
+        .conversation_id;
+    c.test
+        .store
+        .close_idle(clerk::store::now_ms() + 1)
+        .await
+        .unwrap();
+    let answer = send(
+        &c.router,
+        "POST",
+        &format!("/chat/api/conversations/{visit}/messages"),
+        None,
+        None,
+        Some(json!({"text": "hello again"})),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.body),
+        (
+            StatusCode::CONFLICT,
+            json!({"message": format!("the conversation {visit} is closed"), "code": "conversation_closed", "type": "invalid_request"})
+        )
+    );
+}

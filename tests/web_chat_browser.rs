@@ -38,12 +38,6 @@ async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload()
 
     let browser = Browser::start().await;
     browser.open(&format!("http://{address}/chat")).await;
-    wait_for(
-        &browser,
-        "return localStorage.getItem('clerk-conversation')",
-        Value::is_string,
-    )
-    .await;
     // The page greets the shopper first: what the assistant can do, and how to reach a person.
     let welcome = Prompts::new(None).replies().unwrap().web_welcome;
     let greeting = wait_for(
@@ -57,10 +51,24 @@ async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload()
         serde_json::json!([format!("msg welcome: {welcome}")])
     );
     assert!(welcome.contains("Talk to a person") && welcome.contains("email"));
+    // A visitor who has not written has started no conversation.
+    assert_eq!(
+        browser
+            .run("return localStorage.getItem('clerk-conversation')")
+            .await,
+        Value::Null
+    );
+    assert_eq!(test.store.conversations_version().await.unwrap().0, 0);
     browser
         .type_into("#text", "Do you sell wireless headphones?")
         .await;
     browser.click("#send").await;
+    wait_for(
+        &browser,
+        "return localStorage.getItem('clerk-conversation')",
+        Value::is_string,
+    )
+    .await;
 
     let bubbles = "return [...document.querySelectorAll('.msg:not(.welcome)')].map(e => e.className + ': ' + e.textContent)";
     // The answer appears as it is generated: first a part of it, then all of it.
@@ -126,6 +134,9 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
 
     let browser = Browser::start().await;
     browser.open(&format!("http://{address}/chat")).await;
+    let bubbles = "return [...document.querySelectorAll('.msg:not(.welcome)')].map(e => e.className + ': ' + e.textContent)";
+    browser.type_into("#text", "My parcel never came").await;
+    browser.click("#send").await;
     let id = wait_for(
         &browser,
         "return localStorage.getItem('clerk-conversation')",
@@ -133,9 +144,6 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
     )
     .await;
     let id = id.as_str().unwrap();
-    let bubbles = "return [...document.querySelectorAll('.msg:not(.welcome)')].map(e => e.className + ': ' + e.textContent)";
-    browser.type_into("#text", "My parcel never came").await;
-    browser.click("#send").await;
     wait_for(&browser, bubbles, |v| {
         v.as_array().is_some_and(|a| a.len() == 2)
     })

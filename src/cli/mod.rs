@@ -423,6 +423,22 @@ async fn eval_conversations(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Closes, once a minute, the conversations the bot owns that were idle for `idle`.
+async fn close_idle(store: crate::store::Store, idle: std::time::Duration) {
+    let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        match store
+            .close_idle(crate::store::now_ms().saturating_sub(idle_ms))
+            .await
+        {
+            Ok(0) => {}
+            Ok(closed) => tracing::info!(closed, "idle conversations closed"),
+            Err(error) => tracing::warn!(%error, "closing idle conversations failed"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
+}
+
 async fn import(
     settings: &Settings,
     format: Format,
@@ -534,6 +550,9 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         );
     }
     let engine = app.engine(settings).await?;
+    if let Some(idle) = settings.idle_close {
+        tokio::spawn(close_idle(app.store.clone(), idle));
+    }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

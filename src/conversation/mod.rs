@@ -118,9 +118,8 @@ pub enum EngineError {
 impl HasCode for EngineError {
     fn code(&self) -> Code {
         match self {
-            EngineError::EmptyMessage | EngineError::MessageTooLong(_) | EngineError::Closed(_) => {
-                Code::InvalidMessage
-            }
+            EngineError::EmptyMessage | EngineError::MessageTooLong(_) => Code::InvalidMessage,
+            EngineError::Closed(_) => Code::ConversationClosed,
             EngineError::UnknownConversation(_) => Code::ConversationNotFound,
             EngineError::NotOwner(_) => Code::NotConversationOwner,
             EngineError::Store(e) => e.code(),

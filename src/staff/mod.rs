@@ -11,7 +11,7 @@
 pub mod auth;
 
 use crate::api::ApiError;
-use crate::conversation::{Engine, EngineError, MERCHANT_CHANNEL};
+use crate::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANNEL};
 use crate::store::{ConversationRecord, QueueEntry, SessionRecord, Store};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -244,21 +244,32 @@ fn entry(entry: &QueueEntry) -> Value {
     })
 }
 
-/// The open conversations, newest change first, those waiting for staff first of all.
+/// How many of the conversations the bot owns the queue shows (the latest).
+const QUEUE_BOT_CONVERSATIONS: i64 = 50;
+
+/// The open conversations: every one waiting for staff, then every one staff have, then the
+/// latest the bot owns (in each group, newest change first). However many shoppers only chat
+/// with the bot, none waiting for a person is ever left out.
 async fn queue_body(store: &Store) -> Result<Value, ApiError> {
     let mut entries = store
-        .conversations_in(&["waiting_for_staff", "staff", "bot"], 100)
-        .await?;
-    entries.sort_by_key(|e| {
-        (
-            e.record.state != "waiting_for_staff",
-            e.record.state != "staff",
+        .conversations_in(
+            &[
+                ConversationState::WaitingForStaff.as_str(),
+                ConversationState::Staff.as_str(),
+            ],
+            i64::MAX,
         )
-    });
+        .await?;
+    entries.sort_by_key(|e| e.record.state != ConversationState::WaitingForStaff.as_str());
     let waiting = entries
         .iter()
-        .filter(|e| e.record.state == "waiting_for_staff")
+        .filter(|e| e.record.state == ConversationState::WaitingForStaff.as_str())
         .count();
+    entries.extend(
+        store
+            .conversations_in(&[ConversationState::Bot.as_str()], QUEUE_BOT_CONVERSATIONS)
+            .await?,
+    );
     let entries: Vec<Value> = entries.iter().map(entry).collect();
     Ok(json!({"waiting": waiting, "conversations": entries}))
 }

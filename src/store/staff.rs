@@ -199,7 +199,8 @@ impl Store {
 
     /// Shoppers' conversations (not merchants'), newest change first: those in `states`, at most
     /// `limit`, each with the last message the shopper sees in it — in one query, as the staff
-    /// console's live queue asks for it at every change.
+    /// console's live queue asks for it at every change. A conversation the bot owns in which
+    /// nothing was said yet is left out (a visitor who never wrote).
     pub async fn conversations_in(
         &self,
         states: &[&str],
@@ -216,6 +217,7 @@ impl Store {
              AND last.seq = (SELECT MAX(m.seq) FROM messages m \
                              WHERE m.conversation_id = c.conversation_id AND {SHOWN_TO_SHOPPER}) \
              WHERE c.channel <> 'merchant' AND c.state IN ({}) \
+             AND (c.state <> 'bot' OR last.seq IS NOT NULL) \
              ORDER BY c.updated_at DESC, c.conversation_id LIMIT $1",
             placeholders.join(", ")
         );
@@ -245,6 +247,25 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Closes every conversation the bot owns that nothing has changed since `before` (Unix
+    /// milliseconds): an idle shopper starts afresh (and authenticates again). Returns how many
+    /// were closed.
+    pub async fn close_idle(&self, before: i64) -> Result<u64, StoreError> {
+        let closed = sqlx::query(
+            "UPDATE conversations SET state = 'closed', pending_action = NULL, \
+             pending_listed_at = NULL, updated_at = $1 WHERE state = 'bot' AND updated_at < $2",
+        )
+        .bind(now_ms())
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if closed > 0 {
+            self.touched();
+        }
+        Ok(closed)
     }
 
     /// A number that changes whenever any conversation changes (a message, a state): how many

@@ -126,7 +126,12 @@ async fn send(
     let Json(message) = body.map_err(ApiError::from_rejection)?;
     // Refuse what the engine would refuse before any stream starts, with a proper status.
     state.engine.check_message(&message.text)?;
-    web_conversation(&state, &id).await?;
+    let record = web_conversation(&state, &id).await?;
+    if record.state == crate::conversation::ConversationState::Closed.as_str() {
+        return Err(ApiError::Engine(crate::conversation::EngineError::Closed(
+            id,
+        )));
+    }
     Ok(stream_turn(state.engine, id, Some(message.text)))
 }
 

@@ -274,6 +274,7 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         discord_api_proxy: None,
         edit_interval: std::time::Duration::from_millis(1000),
         session_lifetime: std::time::Duration::from_secs(3600),
+        idle_close: None,
         secure_cookie: false,
     }
 }
