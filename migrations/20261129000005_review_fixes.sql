@@ -9,3 +9,12 @@ ALTER TABLE conversations ADD COLUMN pending_listed_at BIGINT;
 ALTER TABLE outbox ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN last_error TEXT;
 ALTER TABLE outbox ADD COLUMN failed_at BIGINT;
+
+-- Sign-in throttling: failures counted per (account, client address) and per client address in
+-- a window, reserved before the password is checked (a conditional increment, so that parallel
+-- guesses cannot pass the limit). Rows older than the window are removed.
+CREATE TABLE sign_in_throttle (
+    throttle_key TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    window_start BIGINT NOT NULL
+);

@@ -27,7 +27,11 @@ struct Console {
 }
 
 async fn console(lifetime: Duration) -> Console {
-    let test = tau2_store(Db::Sqlite).await;
+    console_on(Db::Sqlite, lifetime).await
+}
+
+async fn console_on(db: Db, lifetime: Duration) -> Console {
+    let test = tau2_store(db).await;
     let (engine, model) = common::scripted_engine(&test);
     let app = App::with_store(test.store.clone(), &common::settings_for(&test)).unwrap();
     let router = router_with(
@@ -666,7 +670,7 @@ async fn repeated_failed_sign_ins_lock_the_account_for_a_while() {
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         locked.body,
-        json!({"message": "too many failed sign-ins for this account: try again in 15 minutes", "code": "too_many_sign_in_attempts", "type": "auth"})
+        json!({"message": "too many failed sign-ins: try again in 15 minutes", "code": "too_many_sign_in_attempts", "type": "auth"})
     );
     assert_eq!(locked.set_cookie, None);
     // Other accounts are not affected.
@@ -773,4 +777,89 @@ async fn a_thousand_visitors_never_push_a_waiting_shopper_out_of_the_queue() {
             json!({"message": format!("the conversation {visit} is closed"), "code": "conversation_closed", "type": "invalid_request"})
         )
     );
+}
+
+/// Fifty wrong guesses at once, from one address: no more than five are checked (the count and
+/// the check are one atomic step), the right password is then refused from that address, yet
+/// the member of staff signs in from their own; a stranger's names write no rows.
+async fn fifty_parallel_guesses_get_five_checks_and_lock_out_no_one_elsewhere(db: Db) {
+    let c = console_on(db, Duration::from_secs(3600)).await;
+    let from = |address: &str, user: &str, password: &str| {
+        let mut request = Request::post("/staff/api/login")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"username": user, "password": password}).to_string(),
+            ))
+            .unwrap();
+        let address: std::net::SocketAddr = address.parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(address));
+        let router = c.router.clone();
+        async move { router.oneshot(request).await.unwrap().status() }
+    };
+    let guesses = (0..50).map(|i| {
+        let guess = from("203.0.113.9:4000", "maria", &format!("guess-{i}-guess"));
+        tokio::spawn(guess)
+    });
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 45));
+    assert_eq!(
+        from("203.0.113.9:4001", "maria", "maria-password-1").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guesser's address is locked out of the account"
+    );
+    assert_eq!(
+        from("198.51.100.7:5000", "maria", "maria-password-1").await,
+        StatusCode::OK,
+        "maria, from her own address, is not"
+    );
+    // Unknown names: refused, throttled by address, and recorded nowhere under their names.
+    for i in 0..30 {
+        let status = from(
+            "192.0.2.1:6000",
+            &format!("nobody-{i}"),
+            "whatever-password",
+        )
+        .await;
+        let expected = if i < 20 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(status, expected, "guess {i}");
+    }
+    let actions = c.test.store.actions(1000).await.unwrap();
+    assert!(actions.iter().all(|a| !a.username.starts_with("nobody")));
+    // A name longer than any account's is refused without being looked at.
+    assert_eq!(
+        from(
+            "198.51.100.8:5000",
+            &format!("maria{}", "x".repeat(80)),
+            "maria-password-1"
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_fifty_parallel_guesses_get_five_checks() {
+    fifty_parallel_guesses_get_five_checks_and_lock_out_no_one_elsewhere(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_fifty_parallel_guesses_get_five_checks() {
+    fifty_parallel_guesses_get_five_checks_and_lock_out_no_one_elsewhere(Db::Postgres).await;
 }

@@ -48,7 +48,7 @@ pub enum ApiError {
     #[error("not allowed: {0}")]
     Forbidden(&'static str),
     /// Sign-in refused for a while after too many failures for the account.
-    #[error("too many failed sign-ins for this account: try again in {0} minutes")]
+    #[error("too many failed sign-ins: try again in {0} minutes")]
     TooManySignInAttempts(u64),
     /// An account operation failed.
     #[error(transparent)]

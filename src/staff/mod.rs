@@ -28,8 +28,17 @@ use std::time::Duration;
 
 const PAGE: &str = include_str!("console.html");
 
-/// Failed sign-ins for one account within [`SIGN_IN_WINDOW`] after which sign-in is refused.
+/// Failed sign-ins for one account from one client address within [`SIGN_IN_WINDOW`] after
+/// which that address may not sign in to that account. Someone else's guesses, from elsewhere,
+/// never lock a member of staff out.
 pub const MAX_FAILED_SIGN_INS: i64 = 5;
+
+/// Failed sign-ins from one client address, whatever the accounts, within [`SIGN_IN_WINDOW`]
+/// after which that address may not sign in at all.
+pub const MAX_FAILED_SIGN_INS_PER_ADDRESS: i64 = 20;
+
+/// How long a wrong password waits before it is answered (every guess costs the guesser).
+pub const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(500);
 
 /// The window in which failed sign-ins count.
 pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -149,6 +158,7 @@ struct Credentials {
 async fn login(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(credentials) = body.map_err(ApiError::from_rejection)?;
@@ -156,14 +166,33 @@ async fn login(
     if let Some(old) = session_token(&headers) {
         state.store().delete_session(&auth::digest(old)).await?;
     }
-    // Guessing is slowed down per account, across instances: failures are recorded actions.
-    let username: String = credentials.username.chars().take(64).collect();
+    // Names are at most 64 characters: a longer one is no account's.
+    if credentials.username.chars().count() > 64 {
+        tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
+        return Err(ApiError::InvalidCredentials);
+    }
+    let username = credentials.username;
+    // Guessing is limited per account and client address, and per address, across instances:
+    // the attempt is counted as a failure before the password is checked (atomically, so that
+    // parallel guesses cannot pass the limit), and forgiven when it succeeds.
+    let address = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+    let pair = format!("account:{username}|{address}");
+    let from = format!("address:{address}");
     let window = crate::store::now_ms() - SIGN_IN_WINDOW.as_millis() as i64;
-    let failures = state
+    let reserved = state
         .store()
-        .count_actions(&username, "sign_in_failed", window)
+        .reserve_sign_in(
+            &[
+                (&pair, MAX_FAILED_SIGN_INS),
+                (&from, MAX_FAILED_SIGN_INS_PER_ADDRESS),
+            ],
+            window,
+        )
         .await?;
-    if failures >= MAX_FAILED_SIGN_INS {
+    if !reserved {
+        tracing::warn!(%address, "staff sign-in refused: too many failures");
         return Err(ApiError::TooManySignInAttempts(
             SIGN_IN_WINDOW.as_secs() / 60,
         ));
@@ -172,16 +201,22 @@ async fn login(
         .await
         .map_err(ApiError::Account)?;
     let Some(role) = role else {
-        tracing::warn!(%username, "staff sign-in refused");
-        state
-            .store()
-            .record_action(&username, "sign_in_failed", None, None)
-            .await?;
+        tracing::warn!(%address, "staff sign-in refused");
+        // Recorded under the name only if it is an account's (a stranger's guesses at names
+        // write no rows of their own).
+        if state.store().account(&username).await?.is_some() {
+            state
+                .store()
+                .record_action(&username, "sign_in_failed", None, None)
+                .await?;
+        }
+        tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
         return Err(ApiError::InvalidCredentials);
     };
+    state.store().forgive_sign_in(&[&from], &[&pair]).await?;
     let (token, session) = auth::open_session(
         state.store(),
-        &credentials.username,
+        &username,
         &role,
         state.config.session_lifetime,
     )

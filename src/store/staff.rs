@@ -158,23 +158,6 @@ impl Store {
         Ok(())
     }
 
-    /// How many times `action` was recorded for `username` since `since` (Unix milliseconds).
-    pub async fn count_actions(
-        &self,
-        username: &str,
-        action: &str,
-        since: i64,
-    ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM staff_actions WHERE username = $1 AND action = $2 AND at >= $3",
-        )
-        .bind(username)
-        .bind(action)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
     /// The newest `limit` actions of staff, newest first.
     pub async fn actions(&self, limit: i64) -> Result<Vec<ActionRecord>, StoreError> {
         let rows = sqlx::query(
@@ -247,6 +230,72 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Reserves one sign-in attempt under each of `keys` (each with its limit of failures in a
+    /// window that began after `window_start`), in one transaction: counted as a failure until
+    /// [`Store::forgive_sign_in`] says otherwise. Returns `false`, counting nothing, when any key
+    /// has reached its limit. Of many attempts at once, no more than the limit pass (each
+    /// increment is conditional on the count, under the row's lock).
+    pub async fn reserve_sign_in(
+        &self,
+        keys: &[(&str, i64)],
+        window_start: i64,
+    ) -> Result<bool, StoreError> {
+        // Windows that ended are forgotten (outside the transaction: no lock is held for it).
+        sqlx::query("DELETE FROM sign_in_throttle WHERE window_start < $1")
+            .bind(window_start)
+            .execute(&self.pool)
+            .await?;
+        let mut tx = self.write().await?;
+        for (key, limit) in keys {
+            sqlx::query(
+                "INSERT INTO sign_in_throttle (throttle_key, failures, window_start) \
+                 VALUES ($1, 0, $2) ON CONFLICT (throttle_key) DO NOTHING",
+            )
+            .bind(*key)
+            .bind(now_ms())
+            .execute(tx.conn())
+            .await?;
+            let counted = sqlx::query(
+                "UPDATE sign_in_throttle SET failures = failures + 1 \
+                 WHERE throttle_key = $1 AND failures < $2",
+            )
+            .bind(*key)
+            .bind(*limit)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+            if counted == 0 {
+                // Dropping the transaction rolls back what this attempt counted.
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A reserved attempt succeeded: it is not counted under `keys` (the pair of account and
+    /// address starts afresh; `cleared` keys are removed).
+    pub async fn forgive_sign_in(&self, keys: &[&str], cleared: &[&str]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for key in keys {
+            sqlx::query(
+                "UPDATE sign_in_throttle SET failures = failures - 1 \
+                 WHERE throttle_key = $1 AND failures > 0",
+            )
+            .bind(*key)
+            .execute(tx.conn())
+            .await?;
+        }
+        for key in cleared {
+            sqlx::query("DELETE FROM sign_in_throttle WHERE throttle_key = $1")
+                .bind(*key)
+                .execute(tx.conn())
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Closes every conversation the bot owns that nothing has changed since `before` (Unix
