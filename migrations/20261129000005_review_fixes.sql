@@ -18,3 +18,8 @@ CREATE TABLE sign_in_throttle (
     failures BIGINT NOT NULL,
     window_start BIGINT NOT NULL
 );
+
+-- A reply of the bot records the place of the last message the model had seen when it wrote it:
+-- a shopper's message stored after that place (sent while the reply was being made) is shown to
+-- the model after the reply, in conversational order.
+ALTER TABLE messages ADD COLUMN answers_through BIGINT;

@@ -878,3 +878,78 @@ async fn an_unreadable_step_gets_one_correction_before_the_shopper_is_handed_ove
     assert!(outcome.escalated);
     assert_eq!(outcome.state, ConversationState::WaitingForStaff);
 }
+
+/// A shopper who writes again while the bot's reply is being made (as an app lets them): the
+/// model is next shown its reply, then the message that came during it — every step it is asked
+/// for ends with a shopper's message or a tool result, never with its own reply.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_sent_during_a_reply_follows_that_reply_in_the_models_view() {
+    let chat = chat().await;
+    let ends: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let record_end = |ends: Arc<Mutex<Vec<(String, String)>>>, reply: &'static str| {
+        Scripted::With(Box::new(move |request| {
+            let last = request.messages.last().unwrap();
+            ends.lock()
+                .unwrap()
+                .push((last.role.as_str().to_owned(), last.content.clone()));
+            clerk::llm::ModelStep::Reply(reply.into())
+        }))
+    };
+    chat.model.then([
+        Scripted::Stall(Duration::from_millis(300)),
+        record_end(ends.clone(), "We sell headphones, speakers and more."),
+    ]);
+    let (engine, id) = (chat.engine.clone(), chat.conversation.clone());
+    let turn = tokio::spawn(async move {
+        engine
+            .turn(&id, "What do you sell?", &|_| {})
+            .await
+            .unwrap()
+    });
+    // The model is at work: the shopper's app stores their next message at once.
+    while chat.model.remaining() > 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    chat.test
+        .store
+        .append_message(&chat.conversation, "user", "Any wireless ones?", None)
+        .await
+        .unwrap();
+    let first = turn.await.unwrap();
+    assert_eq!(
+        first.seen_messages, 1,
+        "the reply was made having seen one message"
+    );
+    chat.model
+        .then([record_end(ends.clone(), "Yes, several are wireless.")]);
+    let second = chat
+        .engine
+        .follow_up(&chat.conversation, &|_| {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.reply.as_deref(), Some("Yes, several are wireless."));
+    assert_eq!(
+        *ends.lock().unwrap(),
+        [
+            ("user".to_owned(), "What do you sell?".to_owned()),
+            ("user".to_owned(), "Any wireless ones?".to_owned()),
+        ]
+    );
+    // Stored as it happened; shown to the model as the conversation went.
+    let stored: Vec<String> = chat
+        .messages()
+        .await
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            "What do you sell?",
+            "Any wireless ones?",
+            "We sell headphones, speakers and more.",
+            "Yes, several are wireless."
+        ]
+    );
+}

@@ -289,6 +289,7 @@ mod tests {
             content: content.into(),
             tool_call: call.map(Into::into),
             created_at: 0,
+            answers_through: None,
         }
     }
 

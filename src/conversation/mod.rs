@@ -892,15 +892,12 @@ impl Engine {
             ConversationState::Bot => When::InState(ConversationState::Bot.as_str()),
             _ => When::Always,
         };
+        // What the model had seen when it wrote the reply: a message of the shopper's after that
+        // came meanwhile, and is shown to the model after the reply.
+        let answers_through = (turn.outcome.seen_messages as i64).checked_sub(1);
         let written = self
             .store
-            .append_message_when(
-                turn.conversation_id,
-                when,
-                Role::Assistant.as_str(),
-                text,
-                None,
-            )
+            .append_reply(turn.conversation_id, when, text, answers_through)
             .await?;
         if written.is_none() {
             if !shown.is_empty() {
@@ -1074,7 +1071,7 @@ impl Engine {
                     .replace("{started}", &utc_time(turn.started_at)),
             ),
         ];
-        for stored in self.store.messages(turn.conversation_id).await? {
+        for stored in conversational_order(self.store.messages(turn.conversation_id).await?) {
             let role = Role::parse(&stored.role).unwrap_or(Role::System);
             messages.push(ChatMessage {
                 // Staff write as the store: the model sees their words as its side's.
@@ -1089,6 +1086,41 @@ impl Engine {
         }
         Ok(messages)
     }
+}
+
+/// The stored messages in the order of the conversation as it happened for the model: a
+/// shopper's message that came while a reply was being made (stored before the reply, after
+/// what the model had seen) follows that reply, so that the model is never asked to speak after
+/// its own reply with the shopper's newest words hidden above it.
+fn conversational_order(
+    messages: Vec<crate::store::MessageRecord>,
+) -> Vec<crate::store::MessageRecord> {
+    let replies: Vec<(i64, i64)> = messages
+        .iter()
+        .filter_map(|m| m.answers_through.map(|through| (m.seq, through)))
+        .collect();
+    // Each late message is keyed by the reply it came during; others by their own place.
+    let mut keyed: Vec<((i64, u8, i64), crate::store::MessageRecord)> = messages
+        .into_iter()
+        .map(|m| {
+            let during = (m.role == Role::User.as_str())
+                .then(|| {
+                    replies
+                        .iter()
+                        .find(|(reply, _)| *reply > m.seq)
+                        .filter(|(_, through)| *through < m.seq)
+                        .map(|(reply, _)| *reply)
+                })
+                .flatten();
+            let key = match during {
+                Some(reply) => (reply, 1, m.seq),
+                None => (m.seq, 0, m.seq),
+            };
+            (key, m)
+        })
+        .collect();
+    keyed.sort_by_key(|(key, _)| *key);
+    keyed.into_iter().map(|(_, m)| m).collect()
 }
 
 /// The `by` of a stored call the engine made itself rather than the model.

@@ -579,6 +579,7 @@ mod tests {
             content: content.into(),
             tool_call: call.map(str::to_owned),
             created_at: 0,
+            answers_through: None,
         }
     }
 

@@ -47,6 +47,9 @@ pub struct MessageRecord {
     pub tool_call: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// For a reply of the bot: the place of the last message the model had seen when it wrote
+    /// it (a shopper's message after that place came while the reply was being made).
+    pub answers_through: Option<i64>,
 }
 
 impl MessageRecord {
@@ -147,6 +150,7 @@ pub(super) fn message(row: &AnyRow) -> Result<MessageRecord, StoreError> {
         content: row.try_get("content")?,
         tool_call: row.try_get("tool_call")?,
         created_at: row.try_get("created_at")?,
+        answers_through: row.try_get("answers_through")?,
     })
 }
 
@@ -248,6 +252,35 @@ impl Store {
         tx.commit().await?;
         self.touched();
         Ok(seq.map(|(seq, _)| seq))
+    }
+
+    /// Appends a reply of the bot if the conversation is as `when` says, recording the place of
+    /// the last message the model had seen when it wrote it (`answers_through`); returns its
+    /// place, or `None` when nothing was written.
+    pub async fn append_reply(
+        &self,
+        conversation_id: &str,
+        when: When<'_>,
+        content: &str,
+        answers_through: Option<i64>,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.write().await?;
+        let Some((seq, _)) =
+            append_in(&mut tx, conversation_id, when, "assistant", content, None).await?
+        else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE messages SET answers_through = $1 WHERE conversation_id = $2 AND seq = $3",
+        )
+        .bind(answers_through)
+        .bind(conversation_id)
+        .bind(seq)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        self.touched();
+        Ok(Some(seq))
     }
 
     /// Appends a message that the shopper's app must be sent outside a turn (a reply of staff,

@@ -221,6 +221,7 @@ impl Store {
                         content: row.try_get("last_content")?,
                         tool_call: row.try_get("last_tool_call")?,
                         created_at: row.try_get("last_created_at")?,
+                        answers_through: None,
                     }),
                     None => None,
                 };
