@@ -364,6 +364,18 @@ pub struct ServeArgs {
     /// Hours a staff console session lasts [default: 12]
     #[arg(long, env = "CLERK_SESSION_HOURS", value_name = "HOURS")]
     pub session_hours: Option<u64>,
+    /// Conversations one client address may start in the web chat per hour [default: 20]
+    #[arg(long, env = "CLERK_CHAT_CONVERSATIONS_PER_HOUR", value_name = "N")]
+    pub chat_conversations_per_hour: Option<u32>,
+    /// Messages one client address may send in the web chat per minute [default: 10]
+    #[arg(long, env = "CLERK_CHAT_MESSAGES_PER_MINUTE", value_name = "N")]
+    pub chat_messages_per_minute: Option<u32>,
+    /// Web chat replies being made at once for one client address [default: 2]
+    #[arg(long, env = "CLERK_CHAT_TURNS_PER_ADDRESS", value_name = "N")]
+    pub chat_turns_per_address: Option<u32>,
+    /// Web chat replies being made at once in all [default: 16]
+    #[arg(long, env = "CLERK_CHAT_TURNS", value_name = "N")]
+    pub chat_turns: Option<u32>,
     /// Minutes after which a conversation the bot owns and nobody wrote in is closed; 0 never
     /// closes [default: 60]
     #[arg(long, env = "CLERK_IDLE_CLOSE_MINUTES", value_name = "MINUTES")]
@@ -434,6 +446,14 @@ pub struct FileServeConfig {
     pub session_hours: Option<u64>,
     /// See `--idle-close-minutes`.
     pub idle_close_minutes: Option<u64>,
+    /// See `--chat-conversations-per-hour`.
+    pub chat_conversations_per_hour: Option<u32>,
+    /// See `--chat-messages-per-minute`.
+    pub chat_messages_per_minute: Option<u32>,
+    /// See `--chat-turns-per-address`.
+    pub chat_turns_per_address: Option<u32>,
+    /// See `--chat-turns`.
+    pub chat_turns: Option<u32>,
     /// See `--secure-cookie`.
     pub secure_cookie: Option<bool>,
 }
@@ -489,6 +509,8 @@ pub struct Settings {
     pub session_lifetime: std::time::Duration,
     /// How long a conversation the bot owns may stay idle before it is closed; `None`: never.
     pub idle_close: Option<std::time::Duration>,
+    /// The web chat's limits per client address and overall.
+    pub chat_limits: crate::web::limits::ChatLimits,
     /// Whether the console's cookie is `Secure`.
     pub secure_cookie: bool,
 }
@@ -610,6 +632,27 @@ impl Settings {
             )
             .filter(|minutes| *minutes > 0)
             .map(|minutes| std::time::Duration::from_secs(60 * minutes)),
+            chat_limits: {
+                let default = crate::web::limits::ChatLimits::default();
+                crate::web::limits::ChatLimits {
+                    conversations_per_hour: serve_args
+                        .chat_conversations_per_hour
+                        .or(file.serve.chat_conversations_per_hour)
+                        .unwrap_or(default.conversations_per_hour),
+                    messages_per_minute: serve_args
+                        .chat_messages_per_minute
+                        .or(file.serve.chat_messages_per_minute)
+                        .unwrap_or(default.messages_per_minute),
+                    turns_per_address: serve_args
+                        .chat_turns_per_address
+                        .or(file.serve.chat_turns_per_address)
+                        .unwrap_or(default.turns_per_address),
+                    turns: serve_args
+                        .chat_turns
+                        .or(file.serve.chat_turns)
+                        .unwrap_or(default.turns),
+                }
+            },
             secure_cookie: serve_args.secure_cookie || file.serve.secure_cookie.unwrap_or(false),
             data_dir,
         };

@@ -93,6 +93,10 @@ pub enum Code {
     InvalidApiKey,
     /// No route at that path.
     NotFound,
+    /// The client's address sent more than its allowance (conversations, messages).
+    RateLimited,
+    /// Too many replies are being made at once (for the client's address, or in all).
+    TooManyReplies,
     // Staff console.
     /// The request needs a signed-in staff session.
     NotSignedIn,
@@ -150,6 +154,8 @@ impl Code {
             Code::MissingApiKey => ("missing_api_key", Auth, 401),
             Code::InvalidApiKey => ("invalid_api_key", Auth, 403),
             Code::NotFound => ("not_found", InvalidRequest, 404),
+            Code::RateLimited => ("rate_limited", InvalidRequest, 429),
+            Code::TooManyReplies => ("too_many_replies", InvalidRequest, 429),
             Code::NotSignedIn => ("not_signed_in", Auth, 401),
             Code::InvalidCredentials => ("invalid_credentials", Auth, 401),
             Code::CsrfRejected => ("csrf_token_invalid", Auth, 403),

@@ -5,9 +5,11 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clerk::app::App;
+use clerk::llm::scripted::Scripted;
 use common::{Db, TestStore, tau2_store};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use std::time::Duration;
 use tower::ServiceExt;
 
 fn app(test: &TestStore) -> App {
@@ -353,4 +355,135 @@ async fn internal_errors_reach_clients_as_an_error_id_not_their_detail() {
             "{path}: {body}"
         );
     }
+}
+
+/// The public chat's limits: an address that starts too many conversations or sends too many
+/// messages is told to wait (429 with `Retry-After`), as is one with too many replies in the
+/// making; another address is not affected.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_public_chat_limits_each_address() {
+    let test = tau2_store(Db::Sqlite).await;
+    let (engine, model) = common::scripted_engine(&test);
+    let router = clerk::api::router_with(
+        app(&test),
+        clerk::api::Edges {
+            engine: Some(engine),
+            api_key: common::API_KEY.into(),
+            console: clerk::staff::ConsoleConfig::default(),
+            chat_limits: clerk::web::limits::ChatLimits {
+                conversations_per_hour: 3,
+                messages_per_minute: 4,
+                turns_per_address: 2,
+                turns: 16,
+            },
+            telegram: None,
+        },
+    );
+    let from = |address: &str, request: Request<Body>| {
+        let mut request = request;
+        let address: std::net::SocketAddr = address.parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(address));
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let retry = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let status = response.status();
+            let body = if status == StatusCode::OK {
+                Value::Null // a stream: read by nobody here
+            } else {
+                let bytes = response.into_body().collect().await.unwrap().to_bytes();
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+            };
+            (status, retry, body)
+        }
+    };
+    let start = || {
+        Request::post("/chat/api/conversations")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (status, _, _) = from("203.0.113.5:1000", start()).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    assert_eq!(
+        from("203.0.113.5:1001", start()).await,
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("1200".to_owned()),
+            json!({"message": "too many requests from your address: try again in 1200 seconds", "code": "rate_limited", "type": "invalid_request"})
+        )
+    );
+    assert_eq!(
+        from("198.51.100.1:1000", start()).await.0,
+        StatusCode::CREATED
+    );
+    for _ in 0..2 {
+        ids.push(
+            test.store
+                .create_conversation("web", "browser")
+                .await
+                .unwrap()
+                .conversation_id,
+        );
+    }
+    // Two replies in the making (the model is slow): a third message waits its turn.
+    model.then([
+        Scripted::Stall(Duration::from_millis(500)),
+        Scripted::reply("one"),
+        Scripted::Stall(Duration::from_millis(500)),
+        Scripted::reply("two"),
+    ]);
+    let message = |id: &str| {
+        Request::post(format!("/chat/api/conversations/{id}/messages"))
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"text":"hello"}"#))
+            .unwrap()
+    };
+    assert_eq!(
+        from("203.0.113.5:1002", message(&ids[0])).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        from("203.0.113.5:1003", message(&ids[1])).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        from("203.0.113.5:1004", message(&ids[1])).await,
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("5".to_owned()),
+            json!({"message": "the assistant is busy with other replies: try again in a few seconds", "code": "too_many_replies", "type": "invalid_request"})
+        )
+    );
+    // Once they are made, messages are counted: four a minute.
+    for _ in 0..200 {
+        if model.remaining() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    model.then([Scripted::reply("three"), Scripted::reply("four")]);
+    for _ in 0..2 {
+        let (status, _, _) = from("203.0.113.5:1005", message(&ids[0])).await;
+        assert_eq!(status, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, retry, body) = from("203.0.113.5:1006", message(&ids[0])).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!("rate_limited"))
+    );
+    let retry: u64 = retry.unwrap().parse().unwrap();
+    assert!(
+        (1..=15).contains(&retry),
+        "one message a quarter minute: {retry}"
+    );
 }

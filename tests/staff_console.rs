@@ -43,6 +43,10 @@ async fn console_on(db: Db, lifetime: Duration) -> Console {
                 session_lifetime: lifetime,
                 secure_cookie: false,
             },
+            chat_limits: clerk::web::limits::ChatLimits {
+                conversations_per_hour: 10_000,
+                ..Default::default()
+            },
             telegram: None,
         },
     );

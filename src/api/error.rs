@@ -26,6 +26,13 @@ pub enum ApiError {
     /// No such route.
     #[error("no such endpoint")]
     NotFound,
+    /// The client's address used its allowance of the public chat; `Retry-After` says when to
+    /// try again (seconds).
+    #[error("too many requests from your address: try again in {0} seconds")]
+    RateLimited(u64),
+    /// Too many replies are being made at once; `Retry-After` says when to try again.
+    #[error("the assistant is busy with other replies: try again in a few seconds")]
+    TooManyReplies,
     /// A tool call that could not run.
     #[error(transparent)]
     Tool(ToolError),
@@ -74,6 +81,8 @@ impl HasCode for ApiError {
             ApiError::MissingApiKey => Code::MissingApiKey,
             ApiError::InvalidApiKey => Code::InvalidApiKey,
             ApiError::NotFound => Code::NotFound,
+            ApiError::RateLimited(_) => Code::RateLimited,
+            ApiError::TooManyReplies => Code::TooManyReplies,
             ApiError::Tool(e) => e.code(),
             ApiError::Store(e) => e.code(),
             ApiError::Engine(e) => e.code(),
@@ -91,6 +100,17 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code().http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.public_body())).into_response()
+        let retry_after = match &self {
+            ApiError::RateLimited(seconds) => Some(*seconds),
+            ApiError::TooManyReplies => Some(5),
+            _ => None,
+        };
+        let mut response = (status, Json(self.public_body())).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

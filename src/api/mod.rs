@@ -45,6 +45,7 @@ pub fn router(app: App, chat: Option<crate::conversation::Engine>, api_key: Stri
             engine: chat,
             api_key,
             console: crate::staff::ConsoleConfig::default(),
+            chat_limits: crate::web::limits::ChatLimits::default(),
             telegram: None,
         },
     )
@@ -58,6 +59,8 @@ pub struct Edges {
     pub api_key: String,
     /// How the staff console runs.
     pub console: crate::staff::ConsoleConfig,
+    /// The public chat's limits per client address and overall.
+    pub chat_limits: crate::web::limits::ChatLimits,
     /// The Telegram channel; in webhook mode, its route (`POST /telegram/webhook`) is served.
     pub telegram: Option<Arc<crate::channel::telegram::TelegramChannel>>,
 }
@@ -68,6 +71,7 @@ pub fn router_with(app: App, edges: Edges) -> Router {
         engine: chat,
         api_key,
         console,
+        chat_limits,
         telegram,
     } = edges;
     let state = ApiState {
@@ -87,7 +91,10 @@ pub fn router_with(app: App, edges: Edges) -> Router {
         .with_state(state);
     if let Some(engine) = chat {
         router = router
-            .nest("/chat", crate::web::routes(engine.clone(), store))
+            .nest(
+                "/chat",
+                crate::web::routes(engine.clone(), store, chat_limits),
+            )
             .nest("/staff", crate::staff::routes(engine, console));
     }
     // Only in webhook mode: in polling mode nothing may post updates to clerk.

@@ -619,6 +619,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
                     session_lifetime: settings.session_lifetime,
                     secure_cookie: settings.secure_cookie,
                 },
+                chat_limits: settings.chat_limits,
                 telegram,
             },
         ),

@@ -6,9 +6,14 @@
 //! A shopper can ask for a person (`POST …/staff`); while staff have the conversation, the page
 //! fetches the history every few seconds to show their replies.
 //!
+//! Each client address has an allowance of conversations and messages, and of replies in the
+//! making at once ([`limits`]).
+//!
 //! A conversation's id is its key: long and random, known only to the browser that started it.
 //! Only web conversations are reached here: a merchant's (merchant mode, behind the console's
 //! sign-in) or an app's conversation is unknown to this API, whoever holds its id.
+
+pub mod limits;
 
 use crate::api::ApiError;
 use crate::conversation::{Engine, ReplyEvent};
@@ -30,10 +35,29 @@ const PAGE: &str = include_str!("chat.html");
 struct ChatState {
     engine: Engine,
     store: Store,
+    limiter: std::sync::Arc<limits::Limiter>,
 }
 
-/// The web chat's routes, to be nested under `/chat`.
-pub fn routes(engine: Engine, store: Store) -> Router {
+/// The client's address (unspecified when the server was not told it, as in tests).
+fn client(extensions: &axum::http::Extensions) -> std::net::IpAddr {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |info| info.0.ip())
+}
+
+impl From<limits::Refusal> for ApiError {
+    fn from(refusal: limits::Refusal) -> ApiError {
+        match refusal {
+            limits::Refusal::RateLimited(wait) => {
+                ApiError::RateLimited(wait.as_secs_f64().ceil() as u64)
+            }
+            limits::Refusal::Busy => ApiError::TooManyReplies,
+        }
+    }
+}
+
+/// The web chat's routes, to be nested under `/chat`, within `limits`.
+pub fn routes(engine: Engine, store: Store, limits: limits::ChatLimits) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/status", get(status))
@@ -42,7 +66,11 @@ pub fn routes(engine: Engine, store: Store) -> Router {
         .route("/api/conversations/{id}/messages", post(send))
         .route("/api/conversations/{id}/resume", post(resume))
         .route("/api/conversations/{id}/staff", post(ask_for_staff))
-        .with_state(ChatState { engine, store })
+        .with_state(ChatState {
+            engine,
+            store,
+            limiter: std::sync::Arc::new(limits::Limiter::new(limits)),
+        })
 }
 
 /// What the page shows before the first message: the greeting, and whether the assistant is
@@ -64,7 +92,11 @@ async fn status(State(state): State<ChatState>) -> Json<Value> {
     Json(json!({"welcome": replies.web_welcome, "starting": starting, "model": model}))
 }
 
-async fn start(State(state): State<ChatState>) -> Result<Response, ApiError> {
+async fn start(
+    State(state): State<ChatState>,
+    extensions: axum::http::Extensions,
+) -> Result<Response, ApiError> {
+    state.limiter.start(client(&extensions))?;
     let record = state.engine.start(WEB_CHANNEL, "browser").await?;
     Ok((
         StatusCode::CREATED,
@@ -121,6 +153,7 @@ struct Message {
 async fn send(
     State(state): State<ChatState>,
     Path(id): Path<String>,
+    extensions: axum::http::Extensions,
     body: Result<Json<Message>, JsonRejection>,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Json(message) = body.map_err(ApiError::from_rejection)?;
@@ -132,16 +165,19 @@ async fn send(
             id,
         )));
     }
-    Ok(stream_turn(state.engine, id, Some(message.text)))
+    let permit = state.limiter.message(client(&extensions))?;
+    Ok(stream_turn(state.engine, id, Some(message.text), permit))
 }
 
 /// Answers the shopper's last message if it has no reply yet (after a restart mid-turn).
 async fn resume(
     State(state): State<ChatState>,
     Path(id): Path<String>,
+    extensions: axum::http::Extensions,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     web_conversation(&state, &id).await?;
-    Ok(stream_turn(state.engine, id, None))
+    let permit = state.limiter.turn(client(&extensions))?;
+    Ok(stream_turn(state.engine, id, None, permit))
 }
 
 /// The shopper asks for a person: the conversation joins the staff queue (with the bot's summary
@@ -165,9 +201,12 @@ fn stream_turn(
     engine: Engine,
     id: String,
     text: Option<String>,
+    permit: limits::TurnPermit,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {
+        // The reply's place among those being made is held until it is done.
+        let _permit = permit;
         let deltas = sender.clone();
         let on_text = move |event: ReplyEvent<'_>| {
             let event = match event {

@@ -275,6 +275,7 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         edit_interval: std::time::Duration::from_millis(1000),
         session_lifetime: std::time::Duration::from_secs(3600),
         idle_close: None,
+        chat_limits: clerk::web::limits::ChatLimits::default(),
         secure_cookie: false,
     }
 }
@@ -334,6 +335,7 @@ pub async fn serve_all(
                 engine: Some(engine),
                 api_key: API_KEY.into(),
                 console: clerk::staff::ConsoleConfig::default(),
+                chat_limits: clerk::web::limits::ChatLimits::default(),
                 telegram,
             },
         ),
