@@ -150,5 +150,18 @@ async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignore
         .unwrap()
         .unwrap();
     assert_eq!(dm.state, "waiting_for_staff");
+    // No message the bot sends or edits may ping anyone, whatever the model wrote.
+    let writes = fake.message_writes();
+    assert!(
+        writes.iter().any(|(method, _)| method == "PATCH"),
+        "{writes:?}"
+    );
+    for (method, body) in writes {
+        assert_eq!(
+            body["allowed_mentions"],
+            serde_json::json!({"parse": [], "users": [], "roles": []}),
+            "{method} {body}"
+        );
+    }
     task.abort();
 }

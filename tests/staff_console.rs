@@ -56,6 +56,9 @@ async fn console_on(db: Db, lifetime: Duration) -> Console {
     clerk::staff::auth::add_account(&test.store, "owner", "owner-password-1", "merchant")
         .await
         .unwrap();
+    clerk::staff::auth::add_account(&test.store, "sam", "sam-password-12", "staff")
+        .await
+        .unwrap();
     Console {
         test,
         engine,
@@ -866,4 +869,76 @@ async fn sqlite_fifty_parallel_guesses_get_five_checks() {
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_fifty_parallel_guesses_get_five_checks() {
     fifty_parallel_guesses_get_five_checks_and_lock_out_no_one_elsewhere(Db::Postgres).await;
+}
+
+/// Smaller findings of a review: a member of staff cannot close a conversation another has; a
+/// new password ends the sessions opened with the old one; asking for a person again is
+/// answered without storing the words again; a NUL character is refused with a clear error.
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_close_only_their_own_and_a_reset_password_ends_old_sessions() {
+    let c = console(Duration::from_secs(3600)).await;
+    let id = waiting(&c).await;
+    // The shopper clicks "Talk to a person" again: answered, stored once.
+    c.engine.ask_for_staff(&id, &|_| {}).await.unwrap();
+    let asked = c
+        .test
+        .store
+        .messages(&id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.role == "assistant" && m.content.contains("member of our team"))
+        .count();
+    assert_eq!(asked, 1);
+    let (maria, maria_csrf) = sign_in(&c.router, "maria", "maria-password-1").await;
+    let (sam, sam_csrf) = sign_in(&c.router, "sam", "sam-password-12").await;
+    let path = |action: &str| format!("/staff/api/conversations/{id}/{action}");
+    let taken = send(&c.router, "POST", &path("take"), Some(&maria), Some(&maria_csrf), None).await;
+    assert_eq!(taken.status, StatusCode::OK);
+    let closed = send(&c.router, "POST", &path("close"), Some(&sam), Some(&sam_csrf), None).await;
+    assert_eq!(
+        (closed.status, closed.body),
+        (
+            StatusCode::CONFLICT,
+            json!({"message": format!("the conversation {id} is not in your hands"), "code": "not_conversation_owner", "type": "invalid_request"})
+        )
+    );
+    assert_eq!(
+        c.test.store.conversation(&id).await.unwrap().unwrap().state,
+        "staff"
+    );
+    let closed = send(&c.router, "POST", &path("close"), Some(&maria), Some(&maria_csrf), None).await;
+    assert_eq!(closed.status, StatusCode::OK);
+
+    // `clerk staff add` with a new password: the old session is over.
+    clerk::staff::auth::add_account(&c.test.store, "sam", "sam-new-password-3", "staff")
+        .await
+        .unwrap();
+    let me = send(&c.router, "GET", "/staff/api/me", Some(&sam), None, None).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&c.router, "GET", "/staff/api/me", Some(&maria), None, None).await.status,
+        StatusCode::OK,
+        "others' sessions stay"
+    );
+
+    // A NUL character: a clear error, nothing stored.
+    let visit = c.engine.start("web", "browser").await.unwrap().conversation_id;
+    let answer = send(
+        &c.router,
+        "POST",
+        &format!("/chat/api/conversations/{visit}/messages"),
+        None,
+        None,
+        Some(json!({"text": "hello\u{0}there"})),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.body),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"message": "the message contains a NUL character", "code": "invalid_message", "type": "invalid_request"})
+        )
+    );
+    assert!(c.test.store.messages(&visit).await.unwrap().is_empty());
 }

@@ -93,7 +93,9 @@ impl Outlet for Discord {
             .edit_message(
                 self.http()?,
                 message_of(message)?,
-                EditMessage::new().content(text),
+                EditMessage::new()
+                    .content(text)
+                    .allowed_mentions(CreateAllowedMentions::new()),
             )
             .await
             .map_err(platform)?;

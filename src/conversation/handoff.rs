@@ -160,9 +160,12 @@ impl Engine {
         } else {
             &self.replies.staff_already
         };
-        self.store
-            .append_message(conversation_id, Role::Assistant.as_str(), words, None)
-            .await?;
+        // Said once: asking again (another click) is answered, not stored again.
+        if moved {
+            self.store
+                .append_message(conversation_id, Role::Assistant.as_str(), words, None)
+                .await?;
+        }
         on_reply(ReplyEvent::Text(words));
         Ok(TurnOutcome {
             reply: Some(words.clone()),

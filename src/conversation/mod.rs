@@ -97,6 +97,9 @@ pub enum EngineError {
     /// The message is longer than allowed.
     #[error("the message is longer than {0} characters")]
     MessageTooLong(usize),
+    /// The message holds a NUL character, which no text store takes.
+    #[error("the message contains a NUL character")]
+    NulCharacter,
     /// No conversation has that id.
     #[error("no conversation {0}")]
     UnknownConversation(String),
@@ -118,7 +121,9 @@ pub enum EngineError {
 impl HasCode for EngineError {
     fn code(&self) -> Code {
         match self {
-            EngineError::EmptyMessage | EngineError::MessageTooLong(_) => Code::InvalidMessage,
+            EngineError::EmptyMessage
+            | EngineError::MessageTooLong(_)
+            | EngineError::NulCharacter => Code::InvalidMessage,
             EngineError::Closed(_) => Code::ConversationClosed,
             EngineError::UnknownConversation(_) => Code::ConversationNotFound,
             EngineError::NotOwner(_) => Code::NotConversationOwner,
@@ -283,6 +288,9 @@ impl Engine {
         }
         if text.chars().count() > self.config.max_message_chars {
             return Err(EngineError::MessageTooLong(self.config.max_message_chars));
+        }
+        if text.contains('\0') {
+            return Err(EngineError::NulCharacter);
         }
         Ok(text)
     }
@@ -532,7 +540,19 @@ impl Engine {
                         .await?;
                     continue;
                 }
-                Ok(Err(error)) => return self.escalate(turn, &error.to_string(), on_reply).await,
+                Ok(Err(error)) => {
+                    // Staff read the summary: they get what happened and an error id; the
+                    // detail (a server's address, a path) goes to the log under that id.
+                    let id = format!("E{}", crate::random::hex(6));
+                    tracing::error!(conversation = conversation_id, error_id = %id, %error, "model step failed");
+                    let what = match error {
+                        LlmError::Unavailable(_) => "the model was unavailable",
+                        LlmError::Failed(_) => "the model failed",
+                        LlmError::InvalidStep(_) => "the model's step could not be read, twice",
+                    };
+                    let why = format!("{what} (error id {id}, in clerk's log)");
+                    return self.escalate(turn, &why, on_reply).await;
+                }
                 Err(_) => {
                     let why = format!("the model took longer than {:?}", self.config.model_timeout);
                     return self.escalate(turn, &why, on_reply).await;

@@ -387,7 +387,7 @@ async fn run_case(
             .to_owned();
         let kind = if !escalated {
             Failure::UnwantedHandoff
-        } else if why.contains("invalid") {
+        } else if why.contains("could not be read") {
             Failure::InvalidStep
         } else if why.contains("longer than") {
             Failure::Timeout

@@ -499,7 +499,14 @@ async fn close(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let session = acting(&state, &headers).await?;
-    shopper_conversation(state.store(), &id).await?;
+    let record = shopper_conversation(state.store(), &id).await?;
+    // A conversation a member of staff has is theirs to close (or a merchant's, who runs the store).
+    if record.state == ConversationState::Staff.as_str()
+        && record.assigned_to.as_deref() != Some(session.username.as_str())
+        && session.role != "merchant"
+    {
+        return Err(ApiError::Engine(EngineError::NotOwner(id)));
+    }
     let was_open = state.engine.close(&id).await?;
     state
         .store()

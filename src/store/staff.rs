@@ -51,6 +51,7 @@ impl Store {
         password_hash: &str,
         role: &str,
     ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO staff_accounts (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role",
@@ -59,8 +60,14 @@ impl Store {
         .bind(password_hash)
         .bind(role)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(tx.conn())
         .await?;
+        // A new password (or role) ends every session opened under the old one.
+        sqlx::query("DELETE FROM staff_sessions WHERE username = $1")
+            .bind(username)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -25,6 +25,8 @@ struct Inner {
     identified: bool,
     sequence: u64,
     responses: Vec<Value>,
+    /// The bodies of every message sent or edited: (method, body).
+    writes: Vec<(String, Value)>,
 }
 
 /// The fake Discord.
@@ -109,6 +111,11 @@ impl FakeDiscord {
     /// The bodies of the interaction responses, in order.
     pub fn interaction_responses(&self) -> Vec<Value> {
         self.inner.lock().unwrap().responses.clone()
+    }
+
+    /// Every message body the bot sent (`POST`) or edited (`PATCH`), in order.
+    pub fn message_writes(&self) -> Vec<(String, Value)> {
+        self.inner.lock().unwrap().writes.clone()
     }
 
     /// The texts a channel shows.
@@ -217,6 +224,7 @@ async fn rest(
     let bot = user(BOT_ID, "store", true);
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["channels", channel, "messages"]) => {
+            inner.writes.push(("POST".into(), body.clone()));
             let channel: u64 = channel.parse().unwrap();
             inner.next_id += 1;
             let id = inner.next_id;
@@ -225,6 +233,7 @@ async fn rest(
             Json(message_object(id, channel, bot, &content)).into_response()
         }
         ("PATCH", ["channels", channel, "messages", id]) => {
+            inner.writes.push(("PATCH".into(), body.clone()));
             let (channel, id): (u64, u64) = (channel.parse().unwrap(), id.parse().unwrap());
             let content = body["content"].as_str().unwrap_or_default().to_owned();
             if let Some(m) = inner.channels.get_mut(&channel).and_then(|c| c.iter_mut().find(|m| m.0 == id)) {
