@@ -487,3 +487,43 @@ async fn the_public_chat_limits_each_address() {
         "one message a quarter minute: {retry}"
     );
 }
+
+/// The pages carry their security headers: a Content-Security-Policy that runs only their own
+/// inline script (by hash), who may frame them, and `nosniff` on every answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_carry_a_content_security_policy_and_framing_rules() {
+    let test = tau2_store(Db::Sqlite).await;
+    let (engine, _model) = common::scripted_engine(&test);
+    let router = clerk::api::router(app(&test), Some(engine), common::API_KEY.into());
+    let headers = |path: &'static str| {
+        let router = router.clone();
+        async move {
+            let response = router
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            response.headers().clone()
+        }
+    };
+    for (path, ancestors, frame_options) in [
+        ("/chat", "frame-ancestors 'self'", "SAMEORIGIN"),
+        ("/staff", "frame-ancestors 'none'", "DENY"),
+    ] {
+        let h = headers(path).await;
+        let policy = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            policy.starts_with("default-src 'none'; script-src 'sha256-"),
+            "{policy}"
+        );
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        assert!(policy.ends_with(ancestors), "{policy}");
+        assert_eq!(h["x-frame-options"], frame_options);
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["cache-control"], "no-store");
+    }
+    assert_eq!(
+        headers("/health").await["x-content-type-options"],
+        "nosniff"
+    );
+}

@@ -893,9 +893,25 @@ async fn staff_close_only_their_own_and_a_reset_password_ends_old_sessions() {
     let (maria, maria_csrf) = sign_in(&c.router, "maria", "maria-password-1").await;
     let (sam, sam_csrf) = sign_in(&c.router, "sam", "sam-password-12").await;
     let path = |action: &str| format!("/staff/api/conversations/{id}/{action}");
-    let taken = send(&c.router, "POST", &path("take"), Some(&maria), Some(&maria_csrf), None).await;
+    let taken = send(
+        &c.router,
+        "POST",
+        &path("take"),
+        Some(&maria),
+        Some(&maria_csrf),
+        None,
+    )
+    .await;
     assert_eq!(taken.status, StatusCode::OK);
-    let closed = send(&c.router, "POST", &path("close"), Some(&sam), Some(&sam_csrf), None).await;
+    let closed = send(
+        &c.router,
+        "POST",
+        &path("close"),
+        Some(&sam),
+        Some(&sam_csrf),
+        None,
+    )
+    .await;
     assert_eq!(
         (closed.status, closed.body),
         (
@@ -907,7 +923,15 @@ async fn staff_close_only_their_own_and_a_reset_password_ends_old_sessions() {
         c.test.store.conversation(&id).await.unwrap().unwrap().state,
         "staff"
     );
-    let closed = send(&c.router, "POST", &path("close"), Some(&maria), Some(&maria_csrf), None).await;
+    let closed = send(
+        &c.router,
+        "POST",
+        &path("close"),
+        Some(&maria),
+        Some(&maria_csrf),
+        None,
+    )
+    .await;
     assert_eq!(closed.status, StatusCode::OK);
 
     // `clerk staff add` with a new password: the old session is over.
@@ -917,13 +941,20 @@ async fn staff_close_only_their_own_and_a_reset_password_ends_old_sessions() {
     let me = send(&c.router, "GET", "/staff/api/me", Some(&sam), None, None).await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        send(&c.router, "GET", "/staff/api/me", Some(&maria), None, None).await.status,
+        send(&c.router, "GET", "/staff/api/me", Some(&maria), None, None)
+            .await
+            .status,
         StatusCode::OK,
         "others' sessions stay"
     );
 
     // A NUL character: a clear error, nothing stored.
-    let visit = c.engine.start("web", "browser").await.unwrap().conversation_id;
+    let visit = c
+        .engine
+        .start("web", "browser")
+        .await
+        .unwrap()
+        .conversation_id;
     let answer = send(
         &c.router,
         "POST",

@@ -15,6 +15,7 @@ pub use error::ApiError;
 use crate::app::App;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -101,7 +102,9 @@ pub fn router_with(app: App, edges: Edges) -> Router {
     if let Some(telegram) = telegram.filter(|t| t.webhook_mode()) {
         router = router.merge(crate::channel::telegram::webhook_routes(telegram));
     }
-    router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::map_response(nosniff))
 }
 
 async fn require_key(State(state): State<ApiState>, request: Request, next: Next) -> Response {
@@ -179,6 +182,75 @@ async fn call_tool(
         }
         Err(error) => Err(ApiError::Tool(error)),
     }
+}
+
+/// Who may show a page in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Nobody (the staff console).
+    Never,
+    /// Pages of clerk's own origin.
+    SameOrigin,
+}
+
+/// An HTML page with its security headers: a Content-Security-Policy that lets run only the
+/// page's own inline script and style (by their SHA-256) and talk only to clerk's origin, says
+/// who may frame it, `X-Frame-Options` for older browsers, and no caching.
+pub fn html_page(html: &'static str, framing: Framing) -> Response {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
+    let (ancestors, frame_options) = match framing {
+        Framing::Never => ("'none'", "DENY"),
+        Framing::SameOrigin => ("'self'", "SAMEORIGIN"),
+    };
+    let policy = format!(
+        "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self' data:; \
+         base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}",
+        inline_hashes(html, "script"),
+        inline_hashes(html, "style"),
+    );
+    let mut response = axum::response::Html(html).into_response();
+    let headers = response.headers_mut();
+    if let Ok(policy) = policy.parse() {
+        headers.insert(CONTENT_SECURITY_POLICY, policy);
+    }
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static(frame_options));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The CSP sources of a page's inline `<tag>` blocks: `'sha256-…'` each (`'none'` if none).
+fn inline_hashes(html: &str, tag: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut sources = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find(&open) {
+        let body = &rest[start + open.len()..];
+        let Some(end) = body.find(&close) else {
+            break;
+        };
+        let digest = sha2::Sha256::digest(body[..end].as_bytes());
+        sources.push(format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        ));
+        rest = &body[end..];
+    }
+    if sources.is_empty() {
+        "'none'".to_owned()
+    } else {
+        sources.join(" ")
+    }
+}
+
+/// Tells browsers never to guess a response's type from its content.
+async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM.

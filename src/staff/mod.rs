@@ -15,10 +15,10 @@ use crate::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANN
 use crate::store::{ConversationRecord, QueueEntry, SessionRecord, Store};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
+use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -81,7 +81,7 @@ pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
     Router::new()
         .route(
             "/",
-            get(|| async { ([(CACHE_CONTROL, "no-store")], Html(PAGE)) }),
+            get(|| async { crate::api::html_page(PAGE, crate::api::Framing::Never) }),
         )
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))

@@ -22,7 +22,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -59,7 +59,10 @@ impl From<limits::Refusal> for ApiError {
 /// The web chat's routes, to be nested under `/chat`, within `limits`.
 pub fn routes(engine: Engine, store: Store, limits: limits::ChatLimits) -> Router {
     Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
+        .route(
+            "/",
+            get(|| async { crate::api::html_page(PAGE, crate::api::Framing::SameOrigin) }),
+        )
         .route("/api/status", get(status))
         .route("/api/conversations", post(start))
         .route("/api/conversations/{id}", get(history))
