@@ -35,7 +35,11 @@ async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignore
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // A direct message.
-    model.then([Scripted::reply("Hello Ann! How can I help?")]);
+    // Streamed slowly enough to be shown by edits.
+    model.then([Scripted::SlowReply(
+        "Hello Ann! How can I help?".into(),
+        Duration::from_millis(80),
+    )]);
     fake.message(10, DM, None, ANN, "hi", false);
     fake.wait_for("the DM reply", |f| {
         f.texts(DM) == ["Hello Ann! How can I help?"]

@@ -292,9 +292,21 @@ async fn a_write_runs_once_exactly_as_listed_and_only_on_a_plain_yes() {
     let order = chat.test.store.order("#W6247578").await.unwrap().unwrap();
     assert_eq!(order.status.as_str(), "cancelled");
     assert_eq!(order.cancel_reason.as_deref(), Some("ordered by mistake"));
-    // Run once: a model that calls it again gets a new confirmation request, not a second run.
-    let outcome = chat.say("thanks!", [cancel("ordered by mistake")]).await;
-    assert!(outcome.reply.unwrap().starts_with("Before I go ahead"));
+    // Run once: a model that calls it again is told the store's answer (the order is no longer
+    // pending); nothing is asked of the shopper and nothing runs a second time.
+    let outcome = chat
+        .say(
+            "thanks!",
+            [
+                cancel("ordered by mistake"),
+                Scripted::reply("You're welcome!"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (outcome.reply.as_deref(), outcome.refused_calls),
+        (Some("You're welcome!"), 1)
+    );
     let runs = chat
         .messages()
         .await
@@ -956,4 +968,51 @@ async fn a_message_sent_during_a_reply_follows_that_reply_in_the_models_view() {
             "Yes, several are wireless."
         ]
     );
+}
+
+/// A write is listed to the shopper only if the store would take it: an item the order does
+/// not hold, or a payment method the customer does not have, goes back to the model as the
+/// store's answer and nothing is asked of the shopper; the corrected call is listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_with_invented_ids_is_never_listed() {
+    let chat = chat().await;
+    chat.authenticate().await;
+    let return_items = |item: &str, method: &str| {
+        Scripted::call(
+            "return_delivered_order_items",
+            json!({"order_id": "#W2378156", "item_ids": [item], "payment_method_id": method}),
+        )
+    };
+    let outcome = chat
+        .say(
+            "I want to return the headphones from order #W2378156",
+            [
+                // An item id the order does not hold, then a payment method that is not theirs.
+                return_items("1234567890", "credit_card_9513926"),
+                return_items("4202497723", "paypal_1111111"),
+                return_items("4202497723", "credit_card_9513926"),
+            ],
+        )
+        .await;
+    assert_eq!(outcome.refused_calls, 2);
+    let listing = outcome.reply.unwrap();
+    assert!(listing.starts_with("Before I go ahead"), "{listing}");
+    assert!(
+        listing.contains("4202497723")
+            && !listing.contains("1234567890")
+            && !listing.contains("paypal"),
+        "{listing}"
+    );
+    let errors: Vec<String> = chat
+        .tool_outputs()
+        .await
+        .into_iter()
+        .filter(|o| o.ends_with("(nothing was asked of the customer)"))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    // Rehearsed, not run: the order is as it was until the shopper's yes.
+    assert_eq!(chat.order_status("#W2378156").await, "delivered");
+    chat.say("yes", [Scripted::reply("Your return is requested.")])
+        .await;
+    assert_eq!(chat.order_status("#W2378156").await, "return requested");
 }

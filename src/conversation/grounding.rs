@@ -1,8 +1,20 @@
 //! The grounding guard: the facts a reply states — order ids, item and product ids, tracking ids,
-//! amounts of money, order statuses, product colours — must each appear in a tool output or in
-//! the shopper's own messages of this conversation. A reply that invents one is not sent as it is.
+//! amounts of money (`$45`, `45.00`, `45 dollars`), order statuses and the words people use for
+//! them ("shipped"), product colours — must each appear in a tool output or in the shopper's own
+//! messages of this conversation; and a sentence that gives one order a status must give it the
+//! status that order's latest record has. A reply that invents one is not sent as it is.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+/// The store's order statuses (the first words of [`WORDS`]).
+const STATUSES: usize = 6;
+
+/// Words people use for a status, and the statuses that ground them.
+const STATUS_WORDS: [(&str, &[&str]); 3] = [
+    ("shipped", &["processed", "delivered"]),
+    ("in transit", &["processed"]),
+    ("on its way", &["processed"]),
+];
 
 /// The words a reply may state only as a record does: the statuses an order can have, and the
 /// colours products come in (a small model readily invents "it also comes in white").
@@ -39,8 +51,21 @@ const WORDS: [&str; 25] = [
 pub struct Facts {
     /// Order ids (`#W1234567`), digit ids of six digits or more, and amounts in cents (`c4666`).
     pub tokens: HashSet<String>,
-    /// Order statuses and product colours mentioned.
+    /// Order statuses (and words for them) and product colours mentioned.
     pub words: HashSet<&'static str>,
+}
+
+/// Whether `word` names an order's status (or is a word people use for one).
+fn is_status(word: &str) -> bool {
+    WORDS[..STATUSES].contains(&word) || STATUS_WORDS.iter().any(|(w, _)| *w == word)
+}
+
+/// Whether an order whose status is `status` may be said to be `word`.
+fn status_fits(word: &str, status: &str) -> bool {
+    word == status
+        || STATUS_WORDS
+            .iter()
+            .any(|(w, statuses)| *w == word && statuses.contains(&status))
 }
 
 /// Extracts the facts of `text`.
@@ -92,8 +117,7 @@ pub fn facts(text: &str) -> Facts {
                 }
             } else if digits.len() >= 6 && !preceded_by_word {
                 facts.tokens.insert(digits);
-            } else if start > 0
-                && chars[start - 1] == '$'
+            } else if (start > 0 && chars[start - 1] == '$' || names_dollars(&chars[i..]))
                 && let Some(cents) = cents(&digits, "")
             {
                 facts.tokens.insert(format!("c{cents}"));
@@ -103,12 +127,22 @@ pub fn facts(text: &str) -> Facts {
         i += 1;
     }
     let lower = text.to_lowercase();
-    for word in WORDS {
+    for word in WORDS.into_iter().chain(STATUS_WORDS.map(|(w, _)| w)) {
         if contains_word(&lower, word) {
             facts.words.insert(word);
         }
     }
     facts
+}
+
+/// Whether the text right after a number names dollars (`45 dollars`, `45 USD`).
+fn names_dollars(after: &[char]) -> bool {
+    let next: String = after.iter().take(9).collect::<String>().to_lowercase();
+    let next = next.trim_start();
+    ["dollars", "dollar", "usd"].iter().any(|unit| {
+        next.strip_prefix(unit)
+            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric()))
+    })
 }
 
 fn cents(whole: &str, decimals: &str) -> Option<i64> {
@@ -140,26 +174,69 @@ pub fn ungrounded<'a>(reply: &str, sources: impl IntoIterator<Item = &'a str>) -
 
 /// The facts a conversation's sources hold, gathered once.
 #[derive(Debug, Default)]
-pub struct Known(Facts);
+pub struct Known {
+    facts: Facts,
+    /// Each order's status in its latest record (by order id, upper case).
+    statuses: HashMap<String, String>,
+}
 
 impl Known {
-    /// Gathers the facts of `sources` (tool outputs and the shopper's messages).
+    /// Gathers the facts of `sources` (tool outputs and the shopper's messages, in order).
     pub fn from_sources<'a>(sources: impl IntoIterator<Item = &'a str>) -> Known {
-        let mut known = Facts::default();
+        let mut known = Known::default();
         for source in sources {
             let found = facts(source);
-            known.tokens.extend(found.tokens);
-            known.words.extend(found.words);
+            known.facts.tokens.extend(found.tokens);
+            known.facts.words.extend(found.words);
+            // An order's record: its status, as of this output.
+            if let Ok(record) = serde_json::from_str::<serde_json::Value>(source)
+                && let (Some(id), Some(status)) = (
+                    record.get("order_id").and_then(|v| v.as_str()),
+                    record.get("status").and_then(|v| v.as_str()),
+                )
+            {
+                known
+                    .statuses
+                    .insert(id.to_uppercase(), status.to_lowercase());
+            }
         }
-        Known(known)
+        known
+    }
+
+    /// A status given to one order, in a sentence of `reply`, that its latest record does not
+    /// have: `#W1 is delivered` where the record says `processed`.
+    fn wrong_statuses(&self, reply: &str) -> Vec<String> {
+        let mut wrong = Vec::new();
+        for sentence in reply.split(['.', '!', '?', '\n', ';']) {
+            let stated = facts(sentence);
+            let orders: Vec<&String> = stated
+                .tokens
+                .iter()
+                .filter(|t| t.starts_with('#'))
+                .collect();
+            let [order] = orders.as_slice() else {
+                continue;
+            };
+            let Some(status) = self.statuses.get(*order) else {
+                continue;
+            };
+            for word in stated.words.iter().filter(|w| is_status(w)) {
+                // "pending" also names "pending (item modified)".
+                if !status_fits(word, status) && !status.starts_with(&format!("{word} (")) {
+                    wrong.push(format!("{order} is {word}"));
+                }
+            }
+        }
+        wrong
     }
 
     /// The facts of `reply` that are not known, sorted; empty when the reply is grounded.
     pub fn missing(&self, reply: &str) -> Vec<String> {
+        let known = &self.facts;
         let stated = facts(reply);
         let mut missing: Vec<String> = stated
             .tokens
-            .difference(&self.0.tokens)
+            .difference(&known.tokens)
             .map(|t| match t.strip_prefix('c') {
                 Some(cents) if cents.chars().all(|c| c.is_ascii_digit()) => {
                     let cents: i64 = cents.parse().unwrap_or(0);
@@ -170,11 +247,20 @@ impl Known {
             .chain(
                 stated
                     .words
-                    .difference(&self.0.words)
+                    .difference(&known.words)
+                    // A word for a status is known when a status it stands for is.
+                    .filter(|word| {
+                        !known
+                            .words
+                            .iter()
+                            .any(|k| WORDS[..STATUSES].contains(k) && status_fits(word, k))
+                    })
                     .map(|s| (*s).to_owned()),
             )
+            .chain(self.wrong_statuses(reply))
             .collect();
         missing.sort();
+        missing.dedup();
         missing
     }
 }
@@ -287,6 +373,56 @@ mod tests {
             ["red", "white"]
         );
         assert!(ungrounded("Blackberry and whiteboards are words, not colours.", [""]).is_empty());
+    }
+
+    #[test]
+    fn an_orders_status_is_checked_against_that_orders_record() {
+        let processed = r##"{"order_id": "#W1000001", "status": "processed"}"##;
+        let delivered = r##"{"order_id": "#W1000002", "status": "delivered"}"##;
+        let sources = [processed, delivered];
+        // "delivered" is in a record, but not #W1000001's.
+        assert_eq!(
+            ungrounded("Your order #W1000001 was delivered.", sources),
+            ["#W1000001 is delivered"]
+        );
+        assert!(
+            ungrounded(
+                "Order #W1000001 is processed. Order #W1000002 was delivered!",
+                sources
+            )
+            .is_empty()
+        );
+        // People's words for a status: grounded by the statuses they stand for.
+        assert!(ungrounded("Good news: #W1000001 has shipped.", sources).is_empty());
+        assert_eq!(
+            ungrounded("Order #W1000002 is in transit", sources),
+            ["#W1000002 is in transit"]
+        );
+        assert_eq!(
+            ungrounded("It has shipped.", [r#"{"status": "pending"}"#]),
+            ["shipped"]
+        );
+        // The latest record counts: cancelled after it was pending.
+        let cancelled = r##"{"order_id": "#W1000003", "status": "cancelled"}"##;
+        let pending = r##"{"order_id": "#W1000003", "status": "pending"}"##;
+        assert!(ungrounded("#W1000003 is cancelled.", [pending, cancelled]).is_empty());
+        assert_eq!(
+            ungrounded("#W1000003 is still pending.", [pending, cancelled]),
+            ["#W1000003 is pending"]
+        );
+        // "pending" names an order whose items were modified too.
+        let modified = r##"{"order_id": "#W1000004", "status": "pending (item modified)"}"##;
+        assert!(ungrounded("#W1000004 is pending.", [modified]).is_empty());
+    }
+
+    #[test]
+    fn amounts_are_read_as_people_write_them() {
+        assert_eq!(
+            ungrounded("It comes to 45 dollars, or 45 USD.", [r#"{"price": 44.0}"#]),
+            ["45.00"]
+        );
+        assert!(ungrounded("It comes to 45 dollars.", [r#"{"price": 45.0}"#]).is_empty());
+        assert!(ungrounded("I have 45 dollarsigns.", [""]).is_empty());
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub enum EngineError {
     /// The prompts could not be loaded.
     #[error(transparent)]
     Prompt(#[from] PromptError),
+    /// The tools could not be set up (a tool without its description).
+    #[error(transparent)]
+    Tools(#[from] ToolError),
 }
 
 impl HasCode for EngineError {
@@ -129,6 +132,7 @@ impl HasCode for EngineError {
             EngineError::NotOwner(_) => Code::NotConversationOwner,
             EngineError::Store(e) => e.code(),
             EngineError::Prompt(_) => Code::InvalidConfig,
+            EngineError::Tools(e) => e.code(),
         }
     }
 }
@@ -171,6 +175,9 @@ pub struct Engine {
     retail: Retail,
     tools: ToolRegistry,
     model: Arc<dyn ChatModel>,
+    /// The store's tools with writes only rehearsed: a write is listed to the shopper only if
+    /// the store would take it as it stands (every id in it exists and is the customer's).
+    rehearsal: ToolRegistry,
     system: Arc<str>,
     /// The system message of merchants' conversations.
     merchant_system: Arc<str>,
@@ -237,6 +244,7 @@ impl Engine {
         let merchants = policy::tools_for(tools.specs().cloned(), None, true);
         Ok(Engine {
             retail: Retail::new(store.clone()),
+            rehearsal: ToolRegistry::for_store(Retail::rehearsal(store.clone()), None, prompts)?,
             system: protocol::system_message(
                 &prompts.system()?,
                 &prompts.policy()?,
@@ -639,6 +647,31 @@ impl Engine {
                             self.run_tool(&mut turn, &call).await?;
                         }
                         Verdict::Confirm if owner.is_some() => {
+                            // Listed only if the store would take it now: an invented item or
+                            // payment method, or an order no longer pending, goes back to the
+                            // model as the store's answer, and the shopper is asked nothing.
+                            match self
+                                .rehearsal
+                                .call(&call.name, call.arguments.clone())
+                                .await
+                            {
+                                Err(
+                                    error @ (ToolError::Store(_)
+                                    | ToolError::Search(_)
+                                    | ToolError::Prompt(_)),
+                                ) => {
+                                    tracing::warn!(%error, "rehearsing a write failed; listing it");
+                                }
+                                Err(error) => {
+                                    let why = format!(
+                                        "{} (nothing was asked of the customer)",
+                                        error.to_string()
+                                    );
+                                    self.refuse(&mut turn, &call, &why).await?;
+                                    continue;
+                                }
+                                Ok(_) => {}
+                            }
                             return self.list(turn, &call, on_reply).await;
                         }
                         Verdict::Confirm | Verdict::Run if access == Access::Handoff => {

@@ -19,12 +19,35 @@ use rules::Catalog;
 #[derive(Debug, Clone)]
 pub struct Retail {
     store: Store,
+    /// Whether writes are only rehearsed: checked against the store's records and rules in a
+    /// transaction that is then rolled back.
+    rehearsal: bool,
 }
 
 impl Retail {
     /// The operations of `store`.
     pub fn new(store: Store) -> Retail {
-        Retail { store }
+        Retail {
+            store,
+            rehearsal: false,
+        }
+    }
+
+    /// The operations of `store`, whose writes are only rehearsed: each answers what it would do
+    /// (or why it cannot), and changes nothing.
+    pub fn rehearsal(store: Store) -> Retail {
+        Retail {
+            store,
+            rehearsal: true,
+        }
+    }
+
+    /// Commits `tx`, unless this is a rehearsal (then it is dropped: rolled back).
+    async fn finish(&self, tx: WriteTx) -> Result<(), RetailError> {
+        if !self.rehearsal {
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// The store underneath.
@@ -191,7 +214,7 @@ impl Retail {
         let mut user = tx.user(user_id).await?.ok_or(RetailError::UserNotFound)?;
         user.address = address;
         tx.save_user(&user).await?;
-        tx.commit().await?;
+        self.finish(tx).await?;
         Ok(user)
     }
 
@@ -215,7 +238,7 @@ impl Retail {
         change(&mut order, &mut user, &catalog)?;
         tx.save_order(&order).await?;
         tx.save_user(&user).await?;
-        tx.commit().await?;
+        self.finish(tx).await?;
         Ok(order)
     }
 }
