@@ -527,3 +527,40 @@ async fn pages_carry_a_content_security_policy_and_framing_rules() {
         "nosniff"
     );
 }
+
+/// A client that sends half a request's headers is disconnected once the time for them is up,
+/// while whole requests are answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_half_sent_request_is_closed_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let test = tau2_store(Db::Sqlite).await;
+    let router = clerk::api::router(app(&test), None, common::API_KEY.into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let options = clerk::api::server::ServerOptions {
+        header_read_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    tokio::spawn(clerk::api::server::serve_until(
+        listener,
+        router,
+        options,
+        std::future::pending(),
+    ));
+    let (status, body) = common::http(address, "GET", "/health", None).await;
+    assert_eq!(status, 200, "{body}");
+
+    let mut half = tokio::net::TcpStream::connect(address).await.unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // Bounded only so that a server that never closes fails the test instead of hanging it.
+    let closed = tokio::time::timeout(Duration::from_secs(20), half.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "the server kept the half-sent request open");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        !answer.contains("\"status\""),
+        "nothing was answered: {answer}"
+    );
+}

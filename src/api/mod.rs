@@ -9,6 +9,7 @@
 //! key.
 
 mod error;
+pub mod server;
 
 pub use error::ApiError;
 
@@ -253,14 +254,15 @@ async fn nosniff(mut response: Response) -> Response {
     response
 }
 
-/// Serves `router` on `listener` until Ctrl-C or SIGTERM.
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM, with the default
+/// [`server::ServerOptions`].
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    // Each request knows its client's address (the console's sign-in throttle uses it).
-    axum::serve(
+    server::serve_until(
         listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router,
+        server::ServerOptions::default(),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
     .await
 }
 
