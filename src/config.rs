@@ -168,6 +168,33 @@ pub enum Command {
     /// Manage staff console accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// A customer's data, on their request: export it, or erase it.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+}
+
+/// A customer's data.
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Write everything the store holds about a customer as JSON: their record, orders,
+    /// conversations with every message, and the app accounts they wrote from.
+    Export {
+        /// The customer's user id.
+        user_id: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Erase a customer: conversations and messages deleted, orders kept for bookkeeping with
+    /// the address blanked, the record reduced to its payment methods under an opaque id. The
+    /// erasure is recorded, without personal data.
+    Erase {
+        /// The customer's user id.
+        user_id: String,
+        /// Required: erasing cannot be undone.
+        #[arg(long)]
+        confirm: bool,
+    },
 }
 
 /// Staff console accounts.
@@ -376,6 +403,10 @@ pub struct ServeArgs {
     /// Web chat replies being made at once in all [default: 16]
     #[arg(long, env = "CLERK_CHAT_TURNS", value_name = "N")]
     pub chat_turns: Option<u32>,
+    /// Days after which conversations nobody handles, and records of staff actions, are deleted;
+    /// 0 keeps them [default: 365]
+    #[arg(long, env = "CLERK_RETENTION_DAYS", value_name = "DAYS")]
+    pub retention_days: Option<u64>,
     /// Minutes after which a conversation the bot owns and nobody wrote in is closed; 0 never
     /// closes [default: 60]
     #[arg(long, env = "CLERK_IDLE_CLOSE_MINUTES", value_name = "MINUTES")]
@@ -446,6 +477,8 @@ pub struct FileServeConfig {
     pub session_hours: Option<u64>,
     /// See `--idle-close-minutes`.
     pub idle_close_minutes: Option<u64>,
+    /// See `--retention-days`.
+    pub retention_days: Option<u64>,
     /// See `--chat-conversations-per-hour`.
     pub chat_conversations_per_hour: Option<u32>,
     /// See `--chat-messages-per-minute`.
@@ -511,6 +544,9 @@ pub struct Settings {
     pub idle_close: Option<std::time::Duration>,
     /// The web chat's limits per client address and overall.
     pub chat_limits: crate::web::limits::ChatLimits,
+    /// How long conversations nobody handles and records of staff actions are kept; `None`:
+    /// for ever.
+    pub retention: Option<std::time::Duration>,
     /// Whether the console's cookie is `Secure`.
     pub secure_cookie: bool,
 }
@@ -632,6 +668,14 @@ impl Settings {
             )
             .filter(|minutes| *minutes > 0)
             .map(|minutes| std::time::Duration::from_secs(60 * minutes)),
+            retention: Some(
+                serve_args
+                    .retention_days
+                    .or(file.serve.retention_days)
+                    .unwrap_or(365),
+            )
+            .filter(|days| *days > 0)
+            .map(|days| std::time::Duration::from_secs(86_400 * days)),
             chat_limits: {
                 let default = crate::web::limits::ChatLimits::default();
                 crate::web::limits::ChatLimits {

@@ -973,3 +973,62 @@ async fn staff_close_only_their_own_and_a_reset_password_ends_old_sessions() {
     );
     assert!(c.test.store.messages(&visit).await.unwrap().is_empty());
 }
+
+/// A merchant answers a customer's data request from the console: export, then erase, each
+/// recorded as a staff action; staff accounts may not.
+#[tokio::test(flavor = "multi_thread")]
+async fn merchants_export_and_erase_a_customer_from_the_console() {
+    let c = console(Duration::from_secs(3600)).await;
+    let path = "/staff/api/merchant/customers/yusuf_rossi_9620";
+    let (maria, maria_csrf) = sign_in(&c.router, "maria", "maria-password-1").await;
+    let refused = send(
+        &c.router,
+        "GET",
+        path,
+        Some(&maria),
+        Some(&maria_csrf),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let (owner, csrf) = sign_in(&c.router, "owner", "owner-password-1").await;
+    let export = send(&c.router, "GET", path, Some(&owner), Some(&csrf), None).await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert_eq!(export.body["user"]["email"], "yusuf.rossi7301@example.com");
+    let orders = export.body["orders"].as_array().unwrap().len();
+    let erase = send(
+        &c.router,
+        "POST",
+        &format!("{path}/erase"),
+        Some(&owner),
+        Some(&csrf),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (erase.status, erase.body),
+        (
+            StatusCode::OK,
+            json!({"orders_anonymised": orders, "conversations_deleted": 0})
+        )
+    );
+    let again = send(&c.router, "GET", path, Some(&owner), Some(&csrf), None).await;
+    assert_eq!(
+        (again.status, again.body),
+        (
+            StatusCode::NOT_FOUND,
+            json!({"message": "User not found", "code": "user_not_found", "type": "invalid_request"})
+        )
+    );
+    let actions: Vec<String> = c
+        .test
+        .store
+        .actions(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert!(actions.contains(&"customer_exported".to_owned()));
+    assert!(actions.contains(&"customer_erased".to_owned()));
+}

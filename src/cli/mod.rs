@@ -6,8 +6,8 @@ pub mod demo;
 use crate::api;
 use crate::app::App;
 use crate::config::{
-    BenchCommand, CatalogCommand, Cli, Command, EvalCommand, Format, IndexCommand, ServeArgs,
-    Settings, StaffCommand,
+    BenchCommand, CatalogCommand, Cli, Command, CustomerCommand, EvalCommand, Format, IndexCommand,
+    ServeArgs, Settings, StaffCommand,
 };
 use crate::conversation::ReplyEvent;
 use crate::money::Cents;
@@ -123,6 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
             output,
         }) => eval_conversations(&settings, file.as_deref(), &ids, &jobs, limit, &output).await,
+        Command::Customer(command) => customer(&settings, command).await,
         Command::Staff(StaffCommand::Add { username, role }) => {
             let password = match std::env::var("CLERK_STAFF_PASSWORD") {
                 Ok(password) => password,
@@ -423,6 +424,29 @@ async fn eval_conversations(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Deletes, once an hour, conversations nobody handles and records of staff actions older than
+/// `retention`.
+async fn purge_old(store: crate::store::Store, retention: std::time::Duration) {
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        match store
+            .purge_before(crate::store::now_ms().saturating_sub(retention_ms))
+            .await
+        {
+            Ok(purge) if purge.conversations + purge.staff_actions > 0 => {
+                tracing::info!(
+                    conversations = purge.conversations,
+                    staff_actions = purge.staff_actions,
+                    "old records purged"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "purging old records failed"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
 /// Closes, once a minute, the conversations the bot owns that were idle for `idle`.
 async fn close_idle(store: crate::store::Store, idle: std::time::Duration) {
     let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
@@ -436,6 +460,51 @@ async fn close_idle(store: crate::store::Store, idle: std::time::Duration) {
             Err(error) => tracing::warn!(%error, "closing idle conversations failed"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
+}
+
+/// `clerk customer export|erase`.
+async fn customer(settings: &Settings, command: CustomerCommand) -> anyhow::Result<ExitCode> {
+    let store = Store::connect(&settings.database).await?;
+    match command {
+        CustomerCommand::Export { user_id, output } => {
+            let Some(data) = store.customer_data(&user_id).await? else {
+                eprintln!("error: no customer {user_id}");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            };
+            let text = format!("{:#}\n", serde_json::to_value(&data)?);
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "customer {user_id}: {} orders, {} conversations written to {}",
+                        data.orders.len(),
+                        data.conversations.len(),
+                        path.display()
+                    );
+                }
+                None => std::io::stdout().lock().write_all(text.as_bytes())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CustomerCommand::Erase { user_id, confirm } => {
+            if !confirm {
+                eprintln!(
+                    "error: erasing a customer cannot be undone: add --confirm (export first with `clerk customer export`)"
+                );
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+            let Some(erasure) = store.erase_customer(&user_id, "cli").await? else {
+                eprintln!("error: no customer {user_id}");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            };
+            eprintln!(
+                "customer erased: {} orders anonymised, {} conversations deleted",
+                erasure.orders_anonymised, erasure.conversations_deleted
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -552,6 +621,9 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
     let engine = app.engine(settings).await?;
     if let Some(idle) = settings.idle_close {
         tokio::spawn(close_idle(app.store.clone(), idle));
+    }
+    if let Some(retention) = settings.retention {
+        tokio::spawn(purge_old(app.store.clone(), retention));
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -99,6 +99,8 @@ pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
             "/api/merchant/conversations/{id}/messages",
             post(merchant_message),
         )
+        .route("/api/merchant/customers/{id}", get(customer_export))
+        .route("/api/merchant/customers/{id}/erase", post(customer_erase))
         .with_state(ConsoleState { engine, config })
 }
 
@@ -526,6 +528,45 @@ async fn merchant(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRe
         ));
     }
     Ok(session)
+}
+
+/// Everything the store holds about a customer (a merchant answering their request), recorded
+/// as a staff action (without the customer's id: the record of actions holds no personal data).
+async fn customer_export(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let session = merchant(&state, &headers).await?;
+    let data = state
+        .store()
+        .customer_data(&id)
+        .await?
+        .ok_or(ApiError::Tool(crate::tools::ToolError::Refused(
+            crate::retail::RetailError::UserNotFound,
+        )))?;
+    state
+        .store()
+        .record_action(&session.username, "customer_exported", None, None)
+        .await?;
+    Ok(Json(serde_json::to_value(&data).unwrap_or_default()))
+}
+
+/// Erases a customer (a merchant answering their request); recorded with counts only.
+async fn customer_erase(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let session = merchant(&state, &headers).await?;
+    let erasure = state
+        .store()
+        .erase_customer(&id, &session.username)
+        .await?
+        .ok_or(ApiError::Tool(crate::tools::ToolError::Refused(
+            crate::retail::RetailError::UserNotFound,
+        )))?;
+    Ok(Json(serde_json::to_value(erasure).unwrap_or_default()))
 }
 
 async fn merchant_start(

@@ -11,6 +11,7 @@ mod channels;
 mod conversations;
 mod error;
 pub mod model;
+mod privacy;
 mod read;
 mod snapshot;
 mod staff;
@@ -19,6 +20,7 @@ mod write;
 pub use channels::Outgoing;
 pub use conversations::{ConversationRecord, MessageRecord, PUSH_CHANNELS, When, now_ms};
 pub use error::StoreError;
+pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
 pub use snapshot::ImportReport;
 pub use staff::{ActionRecord, QueueEntry, SessionRecord};
 

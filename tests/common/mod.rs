@@ -275,6 +275,7 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         edit_interval: std::time::Duration::from_millis(1000),
         session_lifetime: std::time::Duration::from_secs(3600),
         idle_close: None,
+        retention: None,
         chat_limits: clerk::web::limits::ChatLimits::default(),
         secure_cookie: false,
     }
