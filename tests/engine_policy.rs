@@ -1016,3 +1016,50 @@ async fn a_write_with_invented_ids_is_never_listed() {
         .await;
     assert_eq!(chat.order_status("#W2378156").await, "return requested");
 }
+
+/// Logs at `info` carry no personal data: a whole conversation (an email, a name, an order, a
+/// refused call naming the customer, a transfer quoting the shopper) leaves none of it there.
+#[tokio::test(flavor = "current_thread")]
+async fn logs_at_info_carry_no_personal_data() {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let chat = chat().await;
+    chat.authenticate().await;
+    chat.say(
+        "Hi, I'm Yusuf Rossi, where is order #W2378156?",
+        [
+            // Another customer's order: refused, with a reason naming this one.
+            Scripted::call("get_order_details", json!({"order_id": "#W4082615"})),
+            Scripted::reply("Your order #W2378156 was delivered."),
+        ],
+    )
+    .await;
+    chat.say(
+        "Please get me a person, my email is yusuf.rossi7301@example.com",
+        [],
+    )
+    .await;
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("tool call refused by policy"), "{logs}");
+    assert!(logs.contains("handed to staff"), "{logs}");
+    for personal in ["yusuf", "Yusuf", "rossi", "example.com", "W2378156"] {
+        assert!(!logs.contains(personal), "{personal} in the logs:\n{logs}");
+    }
+}

@@ -126,7 +126,13 @@ impl Engine {
         let summary = summary(&record, &messages, why);
         let moved = self.store.request_staff(conversation_id, &summary).await?;
         if moved {
-            tracing::info!(conversation = conversation_id, why, "handed to staff");
+            // The reason may quote the shopper: only at debug.
+            tracing::info!(conversation = conversation_id, "handed to staff");
+            tracing::debug!(
+                conversation = conversation_id,
+                why,
+                "why it was handed to staff"
+            );
             self.store
                 .append_message(
                     conversation_id,

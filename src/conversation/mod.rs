@@ -899,7 +899,13 @@ impl Engine {
         why: &str,
     ) -> Result<(), EngineError> {
         turn.outcome.refused_calls += 1;
-        tracing::warn!(conversation = turn.conversation_id, tool = %call.name, why, "tool call refused by policy");
+        // The reason may name the customer: only at debug (logs at info carry no personal data).
+        tracing::warn!(conversation = turn.conversation_id, tool = %call.name, "tool call refused by policy");
+        tracing::debug!(
+            conversation = turn.conversation_id,
+            why,
+            "why the call was refused"
+        );
         self.store_call(turn.conversation_id, call, false).await?;
         self.store
             .append_message(

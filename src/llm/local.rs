@@ -295,7 +295,9 @@ impl LocalModel {
         }
         usage.seconds = started.elapsed().as_secs_f64();
         usage.first_token_seconds = first_token.unwrap_or(usage.seconds);
-        tracing::debug!(?usage, output = %text, "model step");
+        // What the model wrote quotes the conversation: only at trace.
+        tracing::debug!(?usage, "model step");
+        tracing::trace!(output = %text, "model step's output");
         Ok((parse_step(&text)?, usage))
     }
 }

@@ -126,7 +126,8 @@ impl RemoteModel {
                 }
             }
         }
-        tracing::debug!(output = %text, "remote model step");
+        // What the model wrote quotes the conversation: only at trace.
+        tracing::trace!(output = %text, "remote model step");
         parse_step(&text)
     }
 }
