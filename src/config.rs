@@ -118,6 +118,8 @@ pub enum Format {
 }
 
 /// What to do.
+// Parsed once per run: the size of `serve`'s many settings costs nothing worth boxing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (health, tools) on localhost.

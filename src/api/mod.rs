@@ -231,7 +231,7 @@ fn inline_hashes(html: &str, tag: &str) -> String {
         let Some(end) = body.find(&close) else {
             break;
         };
-        let digest = sha2::Sha256::digest(body[..end].as_bytes());
+        let digest = sha2::Sha256::digest(&body.as_bytes()[..end]);
         sources.push(format!(
             "'sha256-{}'",
             base64::engine::general_purpose::STANDARD.encode(digest)

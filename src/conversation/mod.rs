@@ -663,10 +663,8 @@ impl Engine {
                                     tracing::warn!(%error, "rehearsing a write failed; listing it");
                                 }
                                 Err(error) => {
-                                    let why = format!(
-                                        "{} (nothing was asked of the customer)",
-                                        error.to_string()
-                                    );
+                                    let why =
+                                        format!("{error} (nothing was asked of the customer)");
                                     self.refuse(&mut turn, &call, &why).await?;
                                     continue;
                                 }
