@@ -258,7 +258,9 @@ async fn a_write_runs_once_exactly_as_listed_and_only_on_a_plain_yes() {
         )
     };
     chat.say(
-        "Please cancel order #W6247578, I no longer need it",
+        // No reason given: the model asks for the cancellation (the engine would list one whose
+        // reason the message gives itself).
+        "Please cancel order #W6247578",
         [cancel("no longer needed")],
     )
     .await;
@@ -332,11 +334,7 @@ async fn a_write_never_shown_is_never_confirmed(db: Db) {
     let (engine, id) = (chat.engine.clone(), chat.conversation.clone());
     let turn = tokio::spawn(async move {
         engine
-            .turn(
-                &id,
-                "Please cancel order #W6247578, I no longer need it",
-                &|_| {},
-            )
+            .turn(&id, "Please cancel order #W6247578", &|_| {})
             .await
             .unwrap()
     });
@@ -406,12 +404,7 @@ async fn only_the_next_message_after_a_listing_confirms_it() {
         "cancel_pending_order",
         json!({"order_id": "#W6247578", "reason": "no longer needed"}),
     );
-    let outcome = chat
-        .say(
-            "Please cancel order #W6247578, I no longer need it",
-            [cancel],
-        )
-        .await;
+    let outcome = chat.say("Please cancel order #W6247578", [cancel]).await;
     assert!(outcome.reply.unwrap().starts_with("Before I go ahead"));
     // Staff take it and hand it back: the listing is no longer the conversation's last word.
     chat.engine
@@ -1015,4 +1008,39 @@ async fn a_write_with_invented_ids_is_never_listed() {
     chat.say("yes", [Scripted::reply("Your return is requested.")])
         .await;
     assert_eq!(chat.order_status("#W2378156").await, "return requested");
+}
+
+/// A message that fixes a cancellation whole (the order and a reason the policy accepts) is
+/// listed by the engine itself, without a model step; the plain yes runs it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancellation_with_its_reason_is_listed_without_a_model_step() {
+    let chat = chat().await;
+    chat.authenticate().await;
+    let outcome = chat
+        .say(
+            "Please cancel order #W6247578, I ordered it by mistake.",
+            [],
+        )
+        .await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some(
+            "Before I go ahead, please check these details:\n\ncancel pending order\n- order id: #W6247578\n- reason: ordered by mistake\n\nShall I proceed? Please answer yes or no."
+        )
+    );
+    assert_eq!(chat.order_status("#W6247578").await, "pending");
+    chat.say("Yes", [Scripted::reply("Order #W6247578 is cancelled.")])
+        .await;
+    assert_eq!(chat.order_status("#W6247578").await, "cancelled");
+    // Another customer's order is never proposed: the model is asked instead.
+    let outcome = chat
+        .say(
+            "Cancel #W4082615 too, I no longer need it.",
+            [Scripted::reply("That order is not on your account.")],
+        )
+        .await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some("That order is not on your account.")
+    );
 }

@@ -47,7 +47,7 @@ arguments = { order_id = "#W9300146", reason = "no longer needed" }
 [[conversation]]
 id = "wrong-reason"
 job = "cancel"
-shopper = ["My email is aarav.anderson9752@example.com. Please cancel order #W9300146, I no longer need it.", "Yes"]
+shopper = ["My email is aarav.anderson9752@example.com. Please cancel order #W9300146.", "Yes"]
 says = ["cancelled"]
 [[conversation.writes]]
 name = "cancel_pending_order"
@@ -83,11 +83,8 @@ async fn each_conversation_is_checked_and_each_failure_has_its_cause() {
         // stalls: announces the return twice (told once to act), calls nothing.
         Scripted::reply("I will now process the return of your headphones."),
         Scripted::reply("I will now process your return."),
-        // cancel: lists the cancellation; on the yes the engine runs it, then:
-        Scripted::call(
-            "cancel_pending_order",
-            json!({"order_id": "#W9300146", "reason": "no longer needed"}),
-        ),
+        // cancel: the message fixes the cancellation whole, so the engine lists it itself; on the
+        // yes it runs it, then:
         Scripted::reply("Done: your order #W9300146 is cancelled."),
         // wrong-reason: the wrong reason is listed and confirmed.
         Scripted::call(

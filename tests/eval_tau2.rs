@@ -27,13 +27,8 @@ async fn a_task_passes_only_when_the_store_ends_as_the_reference_leaves_it() {
     let agent = Arc::new(ScriptedModel::new([
         // The warm-up step, before any task (it computes the system message once).
         Scripted::reply("Hello!"),
-        // Trial 0: the right thing (the engine itself looks up the email the shopper gave, and
-        // the order they named).
-        Scripted::call(
-            "cancel_pending_order",
-            json!({"order_id": "#W8835847", "reason": "ordered by mistake"}),
-        ),
-        // (the engine lists the cancellation; on "yes" it runs it, then:)
+        // Trial 0: the engine itself looks up the email the shopper gave and the order they
+        // named, and lists the cancellation their message fixes whole; on "yes" it runs it, then:
         Scripted::reply("Done: order #W8835847 is cancelled."),
         // Trial 1: a read before authentication (refused), then only words.
         Scripted::call("get_order_details", json!({"order_id": "#W8835847"})),

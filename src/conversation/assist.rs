@@ -202,6 +202,36 @@ pub fn about_account(text: &str) -> bool {
     .any(|word| lower.contains(word))
 }
 
+/// The policy's cancellation reason, when `text` asks to cancel an order and gives its reason
+/// ("I no longer need it", "I ordered it by mistake"); `None` when it does not ask, or gives no
+/// reason the policy accepts (the model then asks for one).
+pub fn cancel_reason(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase().replace('’', "'");
+    let asks = lower.match_indices("cancel").any(|(at, _)| {
+        let after = lower[at + "cancel".len()..].chars().next();
+        // "cancel" itself, not "cancelled" or "cancellation" (a question about a status).
+        !after.is_some_and(char::is_alphabetic)
+    });
+    if !asks {
+        return None;
+    }
+    const NOT_NEEDED: [&str; 5] = [
+        "no longer need",
+        "don't need",
+        "do not need",
+        "not needed",
+        "no need for",
+    ];
+    const MISTAKE: [&str; 4] = ["by mistake", "mistakenly", "by accident", "accidentally"];
+    if NOT_NEEDED.iter().any(|p| lower.contains(p)) {
+        Some("no longer needed")
+    } else if MISTAKE.iter().any(|p| lower.contains(p)) {
+        Some("ordered by mistake")
+    } else {
+        None
+    }
+}
+
 /// Whether the shopper asks, in so many words, to talk to a person ("Can I speak to a real
 /// person?", "I want a human agent"): the policy then transfers them, which the engine does itself.
 pub fn asks_for_person(text: &str) -> bool {
@@ -384,5 +414,28 @@ mod tests {
         ] {
             assert!(!promises_action(answer), "{answer}");
         }
+    }
+
+    #[test]
+    fn a_cancellation_is_read_with_its_reason() {
+        use super::cancel_reason;
+        assert_eq!(
+            cancel_reason("Please cancel my order #W1, I no longer need it."),
+            Some("no longer needed")
+        );
+        assert_eq!(
+            cancel_reason("I ordered #W1 by mistake, please cancel it."),
+            Some("ordered by mistake")
+        );
+        assert_eq!(
+            cancel_reason("Cancel #W1 please, I don't need it"),
+            Some("no longer needed")
+        );
+        // No reason: the model asks. A question about a status is no request.
+        assert_eq!(cancel_reason("Please cancel #W1."), None);
+        assert_eq!(
+            cancel_reason("Was #W1 cancelled? I no longer need it."),
+            None
+        );
     }
 }

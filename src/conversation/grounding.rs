@@ -135,6 +135,23 @@ pub fn facts(text: &str) -> Facts {
     facts
 }
 
+/// The sentences of a reply (a status word is read within its sentence).
+fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    text.split(['.', '!', '?', '\n', ';'])
+}
+
+/// Whether `word` is denied where it stands in `sentence` (lower case): "not delivered", "hasn't
+/// shipped", "not yet been processed", "yet to be shipped" say what the order is not.
+fn negated(sentence: &str, word: &str) -> bool {
+    sentence.match_indices(word).any(|(at, _)| {
+        let before: Vec<&str> = sentence[..at].split_whitespace().rev().take(3).collect();
+        before.iter().any(|w| {
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’');
+            matches!(w, "not" | "no" | "never" | "yet") || w.ends_with("n't") || w.ends_with("n’t")
+        })
+    })
+}
+
 /// Whether the text right after a number names dollars (`45 dollars`, `45 USD`).
 fn names_dollars(after: &[char]) -> bool {
     let next: String = after.iter().take(9).collect::<String>().to_lowercase();
@@ -207,8 +224,9 @@ impl Known {
     /// have: `#W1 is delivered` where the record says `processed`.
     fn wrong_statuses(&self, reply: &str) -> Vec<String> {
         let mut wrong = Vec::new();
-        for sentence in reply.split(['.', '!', '?', '\n', ';']) {
+        for sentence in sentences(reply) {
             let stated = facts(sentence);
+            let lower = sentence.to_lowercase();
             let orders: Vec<&String> = stated
                 .tokens
                 .iter()
@@ -222,7 +240,13 @@ impl Known {
             };
             for word in stated.words.iter().filter(|w| is_status(w)) {
                 // "pending" also names "pending (item modified)".
-                if !status_fits(word, status) && !status.starts_with(&format!("{word} (")) {
+                let fits = status_fits(word, status) || status.starts_with(&format!("{word} ("));
+                // "not delivered" is wrong only of an order that is delivered.
+                if negated(&lower, word) {
+                    if fits {
+                        wrong.push(format!("{order} is not {word}"));
+                    }
+                } else if !fits {
                     wrong.push(format!("{order} is {word}"));
                 }
             }
@@ -233,7 +257,17 @@ impl Known {
     /// The facts of `reply` that are not known, sorted; empty when the reply is grounded.
     pub fn missing(&self, reply: &str) -> Vec<String> {
         let known = &self.facts;
-        let stated = facts(reply);
+        let mut stated = facts(reply);
+        // A status or colour the reply only denies ("not yet shipped") is not a fact it states.
+        stated.words = sentences(reply)
+            .flat_map(|sentence| {
+                let lower = sentence.to_lowercase();
+                facts(sentence)
+                    .words
+                    .into_iter()
+                    .filter(move |word| !negated(&lower, word))
+            })
+            .collect();
         let mut missing: Vec<String> = stated
             .tokens
             .difference(&known.tokens)
@@ -413,6 +447,25 @@ mod tests {
         // "pending" names an order whose items were modified too.
         let modified = r##"{"order_id": "#W1000004", "status": "pending (item modified)"}"##;
         assert!(ungrounded("#W1000004 is pending.", [modified]).is_empty());
+    }
+
+    #[test]
+    fn a_denied_status_is_not_a_claim_of_it() {
+        let pending = r##"{"order_id": "#W1000005", "status": "pending"}"##;
+        assert!(
+            ungrounded(
+                "Your order #W1000005 has not shipped yet; it is pending.",
+                [pending]
+            )
+            .is_empty()
+        );
+        assert!(ungrounded("#W1000005 hasn't been delivered.", [pending]).is_empty());
+        assert!(ungrounded("It is yet to be shipped.", [pending]).is_empty());
+        let delivered = r##"{"order_id": "#W1000006", "status": "delivered"}"##;
+        assert_eq!(
+            ungrounded("Order #W1000006 has not been delivered.", [delivered]),
+            ["#W1000006 is not delivered"]
+        );
     }
 
     #[test]

@@ -475,7 +475,7 @@ impl Engine {
             turn.yes_to = self.reply_before_shopper(conversation_id).await?;
         }
         if !turn.merchant {
-            self.assist(&mut turn, text).await?;
+            let proposal = self.assist(&mut turn, text).await?;
             // The policy transfers a shopper who asks for a person; no model step is needed.
             if assist::asks_for_person(text) {
                 let summary = format!("the customer asked for a person: {text}");
@@ -484,6 +484,18 @@ impl Engine {
                     serde_json::json!({"summary": summary.chars().take(1000).collect::<String>()}),
                 );
                 return self.transfer(turn, &call, true, on_reply).await;
+            }
+            // A write the message fixes whole (a cancellation with its reason) is listed by the
+            // engine itself, if the store would take it: the shopper's yes then runs it.
+            if let Some(call) = proposal
+                && self.verdict(&turn, &call).await? == Verdict::Confirm
+                && self
+                    .rehearsal
+                    .call(&call.name, call.arguments.clone())
+                    .await
+                    .is_ok()
+            {
+                return self.list(turn, &call, on_reply).await;
             }
         }
         // A model still starting (loading, computing the system message) is waited for here,
@@ -718,8 +730,13 @@ impl Engine {
     /// looked up; a product named outside an order question is searched for; the account of a
     /// shopper authenticated by it is read; the orders an authenticated shopper names are fetched
     /// (those of another customer never are). Each is stored as a call and its result, as if the
-    /// model had made it.
-    async fn assist(&self, turn: &mut Turn<'_>, text: &str) -> Result<(), EngineError> {
+    /// model had made it. Returns the write the message fixes whole, if any: the cancellation of
+    /// the one order it names, for a reason the policy accepts.
+    async fn assist(
+        &self,
+        turn: &mut Turn<'_>,
+        text: &str,
+    ) -> Result<Option<ToolCall>, EngineError> {
         let was_authenticated = turn.authenticated.is_some();
         if !was_authenticated && let Some(email) = assist::emails(text).into_iter().next() {
             let call = tool_call("find_user_id_by_email", serde_json::json!({"email": email}));
@@ -759,7 +776,14 @@ impl Engine {
             }
         }
         let Some(user) = turn.authenticated.clone() else {
-            return Ok(());
+            return Ok(None);
+        };
+        let proposal = match (named.as_slice(), assist::cancel_reason(text)) {
+            ([order_id], Some(reason)) => Some(tool_call(
+                "cancel_pending_order",
+                serde_json::json!({"order_id": order_id, "reason": reason}),
+            )),
+            _ => None,
         };
         let mut calls = Vec::new();
         if !was_authenticated && (named.is_empty() || assist::about_account(text)) {
@@ -782,7 +806,7 @@ impl Engine {
                 self.run_tool_by(turn, &call, true).await?;
             }
         }
-        Ok(())
+        Ok(proposal)
     }
 
     /// The bot's reply just before the shopper's newest message, if that is what came before it.
