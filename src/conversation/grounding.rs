@@ -244,10 +244,11 @@ impl Known {
                 // "not delivered" is wrong only of an order that is delivered.
                 if negated(&lower, word) {
                     if fits {
-                        wrong.push(format!("{order} is not {word}"));
+                        wrong.push(format!("{order} is not {word} (its record says {status})"));
                     }
                 } else if !fits {
-                    wrong.push(format!("{order} is {word}"));
+                    // Said so that a model told of it can put it right.
+                    wrong.push(format!("{order} is {word} (its record says {status})"));
                 }
             }
         }
@@ -417,7 +418,7 @@ mod tests {
         // "delivered" is in a record, but not #W1000001's.
         assert_eq!(
             ungrounded("Your order #W1000001 was delivered.", sources),
-            ["#W1000001 is delivered"]
+            ["#W1000001 is delivered (its record says processed)"]
         );
         assert!(
             ungrounded(
@@ -430,7 +431,7 @@ mod tests {
         assert!(ungrounded("Good news: #W1000001 has shipped.", sources).is_empty());
         assert_eq!(
             ungrounded("Order #W1000002 is in transit", sources),
-            ["#W1000002 is in transit"]
+            ["#W1000002 is in transit (its record says delivered)"]
         );
         assert_eq!(
             ungrounded("It has shipped.", [r#"{"status": "pending"}"#]),
@@ -442,7 +443,7 @@ mod tests {
         assert!(ungrounded("#W1000003 is cancelled.", [pending, cancelled]).is_empty());
         assert_eq!(
             ungrounded("#W1000003 is still pending.", [pending, cancelled]),
-            ["#W1000003 is pending"]
+            ["#W1000003 is pending (its record says cancelled)"]
         );
         // "pending" names an order whose items were modified too.
         let modified = r##"{"order_id": "#W1000004", "status": "pending (item modified)"}"##;
@@ -464,7 +465,7 @@ mod tests {
         let delivered = r##"{"order_id": "#W1000006", "status": "delivered"}"##;
         assert_eq!(
             ungrounded("Order #W1000006 has not been delivered.", [delivered]),
-            ["#W1000006 is not delivered"]
+            ["#W1000006 is not delivered (its record says delivered)"]
         );
     }
 
