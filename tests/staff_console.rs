@@ -1032,3 +1032,48 @@ async fn merchants_export_and_erase_a_customer_from_the_console() {
     assert!(actions.contains(&"customer_exported".to_owned()));
     assert!(actions.contains(&"customer_erased".to_owned()));
 }
+
+/// A long transcript comes in pages: the latest 200 by default, earlier ones on request.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_transcript_comes_in_pages() {
+    let c = console(Duration::from_secs(3600)).await;
+    let id = waiting(&c).await;
+    let before = c.test.store.messages(&id).await.unwrap().len() as i64;
+    for i in 0..250 {
+        c.test
+            .store
+            .append_message(&id, "user", &format!("message {i}"), None)
+            .await
+            .unwrap();
+    }
+    let total = before + 250;
+    let (token, _) = sign_in(&c.router, "maria", "maria-password-1").await;
+    let path = format!("/staff/api/conversations/{id}");
+    let latest = send(&c.router, "GET", &path, Some(&token), None, None).await;
+    assert_eq!(latest.status, StatusCode::OK);
+    let seqs: Vec<i64> = latest.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (total - 200..total).collect::<Vec<_>>());
+    assert_eq!(latest.body["earlier"], true);
+    let first = send(
+        &c.router,
+        "GET",
+        &format!("{path}?before={}&limit=500", total - 200),
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    let seqs: Vec<i64> = first.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (0..total - 200).collect::<Vec<_>>());
+    assert_eq!(first.body["earlier"], false);
+}

@@ -379,6 +379,18 @@ async fn actions(
     Ok(Json(json!({"actions": state.store().actions(200).await?})))
 }
 
+/// How many messages a transcript answers by default, and at most.
+const TRANSCRIPT_PAGE: i64 = 200;
+const TRANSCRIPT_PAGE_MAX: i64 = 1000;
+
+/// Which page of a transcript: the last `limit` messages before place `before` (default: the
+/// latest).
+#[derive(Debug, Deserialize)]
+struct TranscriptPage {
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
 /// A conversation of a shopper (not a merchant's), or not found.
 async fn shopper_conversation(store: &Store, id: &str) -> Result<ConversationRecord, ApiError> {
     store
@@ -388,20 +400,24 @@ async fn shopper_conversation(store: &Store, id: &str) -> Result<ConversationRec
         .ok_or_else(|| ApiError::Engine(EngineError::UnknownConversation(id.to_owned())))
 }
 
-/// The whole conversation: every message, tool calls and their results included, the bot's
-/// summary of the case, and the places of messages the shopper's app never took
-/// (`undelivered`: given up after the outbox's attempts).
+/// A conversation: its messages, tool calls and their results included — the latest 200, or a
+/// page (`?before=SEQ&limit=N`, `earlier` saying whether more precede it) — the bot's summary of
+/// the case, and the places of messages the shopper's app never took (`undelivered`: given up
+/// after the outbox's attempts).
 async fn transcript(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    axum::extract::Query(page): axum::extract::Query<TranscriptPage>,
 ) -> Result<Json<Value>, ApiError> {
     session(&state, &headers).await?;
     let record = shopper_conversation(state.store(), &id).await?;
-    let messages: Vec<Value> = state
-        .store()
-        .messages(&id)
-        .await?
+    let limit = page
+        .limit
+        .unwrap_or(TRANSCRIPT_PAGE)
+        .clamp(1, TRANSCRIPT_PAGE_MAX);
+    let (messages, earlier) = state.store().messages_page(&id, page.before, limit).await?;
+    let messages: Vec<Value> = messages
         .into_iter()
         .map(|m| {
             json!({
@@ -422,6 +438,7 @@ async fn transcript(
         "authenticated_user": record.authenticated_user,
         "summary": record.handoff_summary,
         "undelivered": state.store().undelivered(&id).await?,
+        "earlier": earlier,
         "messages": messages,
     })))
 }

@@ -317,6 +317,29 @@ impl Store {
         Ok(Some(seq))
     }
 
+    /// A page of a conversation's messages, in order: the last `limit` before place `before`
+    /// (or the last `limit` of all), and whether earlier ones exist.
+    pub async fn messages_page(
+        &self,
+        conversation_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<MessageRecord>, bool), StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(conversation_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit.saturating_add(1))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut page: Vec<MessageRecord> = rows.iter().map(message).collect::<Result<_, _>>()?;
+        let earlier = page.len() as i64 > limit;
+        page.truncate(usize::try_from(limit).unwrap_or(0));
+        page.reverse();
+        Ok((page, earlier))
+    }
+
     /// Every message of a conversation, in order.
     pub async fn messages(&self, conversation_id: &str) -> Result<Vec<MessageRecord>, StoreError> {
         let rows = sqlx::query("SELECT * FROM messages WHERE conversation_id = $1 ORDER BY seq")
