@@ -3,9 +3,7 @@
 
 mod common;
 
-use clerk::conversation::{Engine, EngineConfig};
-use clerk::llm::scripted::{Scripted, ScriptedModel};
-use clerk::prompts::Prompts;
+use clerk::llm::scripted::Scripted;
 use common::{Db, tau2_store};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -34,15 +32,7 @@ async fn logs_at_info_carry_no_personal_data() {
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let test = tau2_store(Db::Sqlite).await;
-    let model = Arc::new(ScriptedModel::new([]));
-    let engine = Engine::new(
-        test.store.clone(),
-        test.tools(),
-        model.clone(),
-        &Prompts::new(None),
-        EngineConfig::default(),
-    )
-    .unwrap();
+    let (engine, model) = common::scripted_engine(&test);
     let id = engine
         .start("web", "shopper-1")
         .await

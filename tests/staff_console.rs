@@ -109,6 +109,19 @@ async fn send(
     }
 }
 
+/// A shopper's message through the public chat (no session, no CSRF token).
+async fn shopper_says(c: &Console, conversation: &str, text: &str) -> Answer {
+    send(
+        &c.router,
+        "POST",
+        &format!("/chat/api/conversations/{conversation}/messages"),
+        None,
+        None,
+        Some(json!({"text": text})),
+    )
+    .await
+}
+
 /// Signs in; returns the session cookie's token and the CSRF token.
 async fn sign_in(router: &axum::Router, user: &str, password: &str) -> (String, String) {
     let answer = send(
@@ -768,15 +781,7 @@ async fn a_thousand_visitors_never_push_a_waiting_shopper_out_of_the_queue() {
         .close_idle(clerk::store::now_ms() + 1)
         .await
         .unwrap();
-    let answer = send(
-        &c.router,
-        "POST",
-        &format!("/chat/api/conversations/{visit}/messages"),
-        None,
-        None,
-        Some(json!({"text": "hello again"})),
-    )
-    .await;
+    let answer = shopper_says(&c, &visit, "hello again").await;
     assert_eq!(
         (answer.status, answer.body),
         (
@@ -955,15 +960,7 @@ async fn staff_close_only_their_own_and_a_reset_password_ends_old_sessions() {
         .await
         .unwrap()
         .conversation_id;
-    let answer = send(
-        &c.router,
-        "POST",
-        &format!("/chat/api/conversations/{visit}/messages"),
-        None,
-        None,
-        Some(json!({"text": "hello\u{0}there"})),
-    )
-    .await;
+    let answer = shopper_says(&c, &visit, "hello\u{0}there").await;
     assert_eq!(
         (answer.status, answer.body),
         (

@@ -547,6 +547,13 @@ async fn merchant(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRe
     Ok(session)
 }
 
+/// The answer for a customer id no record has (`user_not_found`, as the tools answer it).
+fn no_such_customer() -> ApiError {
+    ApiError::Tool(crate::tools::ToolError::Refused(
+        crate::retail::RetailError::UserNotFound,
+    ))
+}
+
 /// Everything the store holds about a customer (a merchant answering their request), recorded
 /// as a staff action (without the customer's id: the record of actions holds no personal data).
 async fn customer_export(
@@ -559,9 +566,7 @@ async fn customer_export(
         .store()
         .customer_data(&id)
         .await?
-        .ok_or(ApiError::Tool(crate::tools::ToolError::Refused(
-            crate::retail::RetailError::UserNotFound,
-        )))?;
+        .ok_or_else(no_such_customer)?;
     state
         .store()
         .record_action(&session.username, "customer_exported", None, None)
@@ -580,9 +585,7 @@ async fn customer_erase(
         .store()
         .erase_customer(&id, &session.username)
         .await?
-        .ok_or(ApiError::Tool(crate::tools::ToolError::Refused(
-            crate::retail::RetailError::UserNotFound,
-        )))?;
+        .ok_or_else(no_such_customer)?;
     Ok(Json(serde_json::to_value(erasure).unwrap_or_default()))
 }
 

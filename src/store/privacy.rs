@@ -161,8 +161,24 @@ impl Store {
         };
         let (conversations, _) = self.customer_conversations(user_id).await?;
         let mut tx = self.write().await?;
-        for record in &conversations {
-            delete_conversation(&mut tx, &record.conversation_id).await?;
+        let mut ids: Vec<String> = conversations
+            .into_iter()
+            .map(|r| r.conversation_id)
+            .collect();
+        // One authenticated as them since the read above is erased too.
+        let late: Vec<String> = sqlx::query_scalar(
+            "SELECT conversation_id FROM conversations WHERE authenticated_user = $1",
+        )
+        .bind(user_id)
+        .fetch_all(tx.conn())
+        .await?;
+        for id in late {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        for id in &ids {
+            delete_conversation(&mut tx, id).await?;
         }
         let opaque = format!("erased_{}", crate::random::hex(8));
         sqlx::query(
@@ -198,7 +214,7 @@ impl Store {
             .await?;
         let erasure = Erasure {
             orders_anonymised: usize::try_from(orders).unwrap_or(user.orders.len()),
-            conversations_deleted: conversations.len(),
+            conversations_deleted: ids.len(),
         };
         sqlx::query(
             "INSERT INTO staff_actions (action_id, username, action, conversation_id, detail, at) \
