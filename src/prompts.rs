@@ -80,6 +80,9 @@ const EMBEDDED_SHOPPER: &str = include_str!("../prompts/eval/shopper.toml");
 pub struct Replies {
     /// Lists a write (`{action}`) and asks for a yes.
     pub confirm: String,
+    /// Said once a confirmed write has run, by tool name (`{order_id}`, `{address}`,
+    /// `{payment}`, `{items}`).
+    pub done: std::collections::HashMap<String, String>,
     /// The conversation went to a person because the bot could not go on.
     pub escalated: String,
     /// The conversation was transferred to a human agent.
@@ -90,6 +93,9 @@ pub struct Replies {
     pub conversation: String,
     /// Told to the model when the customer is authenticated (`{user}`).
     pub state_authenticated: String,
+    /// Told to the model after tool results, to answer the shopper's newest message
+    /// (`{message}`) from them.
+    pub answer_from_results: String,
     /// The shopper asked for a person.
     pub staff_requested: String,
     /// The shopper asked for a person while one is already on the way or here.

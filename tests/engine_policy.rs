@@ -278,18 +278,14 @@ async fn a_write_runs_once_exactly_as_listed_and_only_on_a_plain_yes() {
             .contains("- reason: ordered by mistake")
     );
     assert_eq!(chat.order_status("#W6247578").await, "pending");
-    // The plain yes runs exactly what was listed last; the model then only words the answer.
-    let outcome = chat
-        .say(
-            "yes",
-            [Scripted::reply(
-                "Done: order #W6247578 is cancelled, and $53.27 will be refunded to your card.",
-            )],
-        )
-        .await;
+    // The plain yes runs exactly what was listed last, and the shopper is told it is done, in
+    // the policy's words, without a model step.
+    let outcome = chat.say("yes", []).await;
     assert_eq!(
         outcome.reply.as_deref(),
-        Some("Done: order #W6247578 is cancelled, and $53.27 will be refunded to your card.")
+        Some(
+            "Done: order #W6247578 is cancelled. The total is refunded to the original payment method: at once for a gift card, otherwise within 5 to 7 business days. Is there anything else I can help with?"
+        )
     );
     let order = chat.test.store.order("#W6247578").await.unwrap().unwrap();
     assert_eq!(order.status.as_str(), "cancelled");
@@ -695,7 +691,12 @@ async fn the_engine_looks_up_the_email_and_the_named_order_before_the_model_spea
                     .map(|m| m.content.as_str())
                     .collect();
                 assert!(seen.contains(&"yusuf_rossi_9620"), "{seen:?}");
-                assert!(seen.iter().any(|s| s.contains("\"status\":\"delivered\"")));
+                // The order as a fact sheet, then the shopper's question again, last.
+                assert!(seen.iter().any(|s| s.contains("\nstatus: delivered\n")), "{seen:?}");
+                assert_eq!(
+                    seen.last().unwrap(),
+                    &format!("Answer the customer's message \"Hi! What's the status of my order #W2378156? My email is {YUSUF_EMAIL}\" from the results above, with the facts it asks for.")
+                );
                 assert!(
                     request
                         .tools
@@ -1005,8 +1006,13 @@ async fn a_write_with_invented_ids_is_never_listed() {
     assert_eq!(errors.len(), 2, "{errors:?}");
     // Rehearsed, not run: the order is as it was until the shopper's yes.
     assert_eq!(chat.order_status("#W2378156").await, "delivered");
-    chat.say("yes", [Scripted::reply("Your return is requested.")])
-        .await;
+    let outcome = chat.say("yes", []).await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some(
+            "Done: the return of the headphones from order #W2378156 is requested, refunded to your credit card. You'll receive an email on how to return the items. Is there anything else I can help with?"
+        )
+    );
     assert_eq!(chat.order_status("#W2378156").await, "return requested");
 }
 
@@ -1029,8 +1035,7 @@ async fn a_cancellation_with_its_reason_is_listed_without_a_model_step() {
         )
     );
     assert_eq!(chat.order_status("#W6247578").await, "pending");
-    chat.say("Yes", [Scripted::reply("Order #W6247578 is cancelled.")])
-        .await;
+    chat.say("Yes", []).await;
     assert_eq!(chat.order_status("#W6247578").await, "cancelled");
     // Another customer's order is never proposed: the model is asked instead.
     let outcome = chat
@@ -1042,5 +1047,74 @@ async fn a_cancellation_with_its_reason_is_listed_without_a_model_step() {
     assert_eq!(
         outcome.reply.as_deref(),
         Some("That order is not on your account.")
+    );
+}
+
+/// A return whose items and refund the message names is listed by the engine, as a cancellation
+/// is; the yes runs it exactly as listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_return_the_message_fixes_whole_is_listed_by_the_engine() {
+    let chat = chat().await;
+    chat.authenticate().await;
+    let outcome = chat
+        .say(
+            "I want to return the headphones from order #W2378156, refunded to my original payment method.",
+            [],
+        )
+        .await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some(
+            "Before I go ahead, please check these details:\n\nreturn delivered order items\n- order id: #W2378156\n- item ids: 4202497723\n- payment method id: credit_card_9513926\n\nShall I proceed? Please answer yes or no."
+        )
+    );
+    assert_eq!(chat.order_status("#W2378156").await, "delivered");
+    let outcome = chat.say("yes", []).await;
+    assert!(
+        outcome
+            .reply
+            .unwrap()
+            .starts_with("Done: the return of the headphones from order #W2378156 is requested")
+    );
+    assert_eq!(chat.order_status("#W2378156").await, "return requested");
+}
+
+/// An order named before the shopper could be identified is fetched once they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_named_before_a_wrong_email_is_corrected_is_fetched_after() {
+    let chat = chat().await;
+    chat.say(
+        "Hi, my email is yusuf.rossi@example.com. What's the status of order #W2378156?",
+        [Scripted::reply(
+            "I couldn't find that email. Could you check it?",
+        )],
+    )
+    .await;
+    chat.say(
+        &format!("Sorry, my email is {YUSUF_EMAIL}"),
+        [Scripted::With(Box::new(|request| {
+            // The model is reminded of the question the new email completes.
+            assert_eq!(
+                request.messages.last().unwrap().content,
+                "Answer the customer's message \"Hi, my email is yusuf.rossi@example.com. What's the status of order #W2378156?\" from the results above, with the facts it asks for."
+            );
+            clerk::llm::ModelStep::Reply("Order #W2378156 was delivered.".into())
+        }))],
+    )
+    .await;
+    let calls: Vec<String> = trace(&chat)
+        .await
+        .into_iter()
+        .map(|(_, what)| what)
+        .collect();
+    assert!(
+        calls.iter().any(|c| c.ends_with("get_order_details")),
+        "{calls:?}"
+    );
+    assert!(
+        chat.tool_outputs()
+            .await
+            .iter()
+            .any(|o| o.contains(r##""order_id":"#W2378156""##) && o.contains("delivered"))
     );
 }

@@ -28,7 +28,7 @@ says = ["delivered"]
 [[conversation]]
 id = "stalls"
 job = "return"
-shopper = ["My email is yusuf.rossi7301@example.com. Please return the headphones from order #W2378156 to my credit card."]
+shopper = ["My email is yusuf.rossi7301@example.com. Please return the headphones from order #W2378156."]
 customer = "yusuf_rossi_9620"
 calls = ["return_delivered_order_items"]
 says = ["return requested"]
@@ -80,18 +80,17 @@ async fn each_conversation_is_checked_and_each_failure_has_its_cause() {
         Scripted::reply("Hello!"),
         // status: the engine looked the shopper and the order up; the model answers from them.
         Scripted::reply("Your order #W2378156 was delivered."),
-        // stalls: announces the return twice (told once to act), calls nothing.
+        // stalls: announces the return twice (told once to act), calls nothing (no refund
+        // method named, so the engine lists nothing itself).
         Scripted::reply("I will now process the return of your headphones."),
         Scripted::reply("I will now process your return."),
-        // cancel: the message fixes the cancellation whole, so the engine lists it itself; on the
-        // yes it runs it, then:
-        Scripted::reply("Done: your order #W9300146 is cancelled."),
+        // cancel: the message fixes the cancellation whole, so the engine lists it itself, runs
+        // it on the yes and says it is done: no model step.
         // wrong-reason: the wrong reason is listed and confirmed.
         Scripted::call(
             "cancel_pending_order",
             json!({"order_id": "#W9300146", "reason": "ordered by mistake"}),
         ),
-        Scripted::reply("Done: your order #W9300146 is cancelled."),
         // garbled: two steps that are neither a reply nor a call.
         Scripted::Invalid("not JSON".into()),
         Scripted::Invalid("not JSON".into()),

@@ -28,8 +28,8 @@ async fn a_task_passes_only_when_the_store_ends_as_the_reference_leaves_it() {
         // The warm-up step, before any task (it computes the system message once).
         Scripted::reply("Hello!"),
         // Trial 0: the engine itself looks up the email the shopper gave and the order they
-        // named, and lists the cancellation their message fixes whole; on "yes" it runs it, then:
-        Scripted::reply("Done: order #W8835847 is cancelled."),
+        // named, and lists the cancellation their message fixes whole; on "yes" it runs it and
+        // says so: no model step.
         // Trial 1: a read before authentication (refused), then only words.
         Scripted::call("get_order_details", json!({"order_id": "#W8835847"})),
         Scripted::reply("Sorry, I cannot help with that."),

@@ -112,28 +112,11 @@ const FILLER: [&str; 40] = [
 /// describe the item (colour, size, …), and how many products it names. `None` when it names no
 /// product of `names`.
 pub fn product_query(text: &str, names: &[String]) -> Option<(String, usize)> {
-    let words: Vec<String> = text
-        .to_lowercase()
-        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let words = message_words(text);
     let mut found: Vec<&str> = Vec::new();
     let mut used = vec![false; words.len()];
     for name in names {
-        let lower = name.to_lowercase();
-        // A product is named by its last word ("keyboard" for "Mechanical Keyboard"), loosely.
-        let Some(head) = lower.split_whitespace().last() else {
-            continue;
-        };
-        // A short last word ("set", "mat", "kit") names the product only with the word before
-        // it ("luggage set"): "set my address" asks for no luggage.
-        let before = lower.split_whitespace().rev().nth(1);
-        let qualified = head.chars().count() >= 5
-            || before.is_none_or(|b| words.iter().any(|w| same_word(w, b)));
-        if let Some(at) = words.iter().position(|w| same_word(w, head))
-            && qualified
-        {
+        if let Some(at) = product_named_at(&words, name) {
             found.push(name);
             used[at] = true;
         }
@@ -148,6 +131,34 @@ pub fn product_query(text: &str, names: &[String]) -> Option<(String, usize)> {
     let mut query = named.clone();
     query.extend(described.map(|(w, _)| w.clone()));
     Some((query.join(" "), named.len()))
+}
+
+/// A message's words, lower-cased, as product names are matched against them (hyphens and
+/// apostrophes kept: "t-shirt", "i'm").
+pub fn message_words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether a message's `words` ([`message_words`]) name the product `name`.
+pub fn names_product(words: &[String], name: &str) -> bool {
+    product_named_at(words, name).is_some()
+}
+
+/// Where a message's `words` name the product `name`: by its last word ("keyboard" for
+/// "Mechanical Keyboard"), loosely; a short last word ("set", "mat", "kit") only with the word
+/// before it ("luggage set"), since "set my address" asks for no luggage.
+fn product_named_at(words: &[String], name: &str) -> Option<usize> {
+    let lower = name.to_lowercase();
+    let head = lower.split_whitespace().last()?;
+    let before = lower.split_whitespace().rev().nth(1);
+    let qualified =
+        head.chars().count() >= 5 || before.is_none_or(|b| words.iter().any(|w| same_word(w, b)));
+    let at = words.iter().position(|w| same_word(w, head))?;
+    qualified.then_some(at)
 }
 
 /// Whether a shopper's word is a catalog word: the same, its plural, or (for words of five

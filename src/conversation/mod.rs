@@ -14,6 +14,7 @@ pub mod assist;
 pub mod grounding;
 pub mod handoff;
 pub mod policy;
+pub mod proposal;
 
 use crate::error::{Code, HasCode};
 use crate::llm::{
@@ -22,7 +23,7 @@ use crate::llm::{
 use crate::prompts::{PromptError, Prompts, Replies};
 use crate::retail::{Retail, RetailError};
 use crate::store::{ConversationRecord, Store, StoreError, When};
-use crate::tools::{Access, ToolError, ToolRegistry};
+use crate::tools::{Access, ToolError, ToolRegistry, present};
 use policy::Verdict;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -222,6 +223,9 @@ struct Turn<'a> {
     /// When the shopper's message is a plain yes: the bot's reply it answers. A write whose every
     /// detail that reply listed runs on this yes without being listed again (once).
     yes_to: Option<String>,
+    /// The shopper's earlier message this turn answers, when the newest only completes it (a
+    /// corrected email after "what's the status of #W…?").
+    asked_before: Option<String>,
     outcome: TurnOutcome,
 }
 
@@ -437,6 +441,7 @@ impl Engine {
             corrected: false,
             nudged: false,
             yes_to: None,
+            asked_before: None,
             outcome: TurnOutcome {
                 reply: None,
                 state,
@@ -466,7 +471,9 @@ impl Engine {
                     .await?
                 && let Some(pending) = ToolCall::from_stored(stored)
             {
-                self.run_tool(&mut turn, &pending).await?;
+                if let Some(words) = self.run_write(&mut turn, &pending).await? {
+                    return self.reply(turn, &words, "", on_reply).await;
+                }
             }
         }
         // A yes to the bot's own listing of a write (no write of the engine's pending). A yes that
@@ -656,7 +663,9 @@ impl Engine {
                                     .is_some_and(|listing| policy::listed_in(&call, listing)) =>
                         {
                             turn.yes_to = None;
-                            self.run_tool(&mut turn, &call).await?;
+                            if let Some(words) = self.run_write(&mut turn, &call).await? {
+                                return self.reply(turn, &words, "", on_reply).await;
+                            }
                         }
                         Verdict::Confirm if owner.is_some() => {
                             // Listed only if the store would take it now: an invented item or
@@ -730,8 +739,7 @@ impl Engine {
     /// looked up; a product named outside an order question is searched for; the account of a
     /// shopper authenticated by it is read; the orders an authenticated shopper names are fetched
     /// (those of another customer never are). Each is stored as a call and its result, as if the
-    /// model had made it. Returns the write the message fixes whole, if any: the cancellation of
-    /// the one order it names, for a reason the policy accepts.
+    /// model had made it. Returns the write the message fixes whole, if any ([`proposal`]).
     async fn assist(
         &self,
         turn: &mut Turn<'_>,
@@ -758,7 +766,7 @@ impl Engine {
                 }
             }
         }
-        let named = assist::order_ids(text);
+        let mut named = assist::order_ids(text);
         // A product the shopper names (an order aside) is searched for.
         if named.is_empty() {
             let names: Vec<String> = match self.retail.product_types().await {
@@ -778,13 +786,16 @@ impl Engine {
         let Some(user) = turn.authenticated.clone() else {
             return Ok(None);
         };
-        let proposal = match (named.as_slice(), assist::cancel_reason(text)) {
-            ([order_id], Some(reason)) => Some(tool_call(
-                "cancel_pending_order",
-                serde_json::json!({"order_id": order_id, "reason": reason}),
-            )),
-            _ => None,
-        };
+        // A shopper who named their order before they could be identified ("my email is wrong,
+        // try this one") gets it fetched now.
+        if !was_authenticated && named.is_empty() {
+            let earlier = self.earlier_orders(turn.conversation_id, text).await?;
+            if let Some((ids, asked)) = earlier {
+                named = ids;
+                turn.asked_before = Some(asked);
+            }
+        }
+        let proposal = self.propose(text, &named, &user).await?;
         let mut calls = Vec::new();
         if !was_authenticated && (named.is_empty() || assist::about_account(text)) {
             calls.push(tool_call(
@@ -807,6 +818,70 @@ impl Engine {
             }
         }
         Ok(proposal)
+    }
+
+    /// The order ids the shopper named before `newest` (their latest message), in the latest
+    /// earlier message that names any, with that message.
+    async fn earlier_orders(
+        &self,
+        conversation_id: &str,
+        newest: &str,
+    ) -> Result<Option<(Vec<String>, String)>, EngineError> {
+        let messages = self.store.messages(conversation_id).await?;
+        let mut earlier: Vec<_> = messages
+            .iter()
+            .filter(|m| m.role == Role::User.as_str())
+            .collect();
+        // The newest message is stored already: it is skipped.
+        if earlier.last().is_some_and(|m| m.content == newest) {
+            earlier.pop();
+        }
+        Ok(earlier.into_iter().rev().find_map(|message| {
+            let ids = assist::order_ids(&message.content);
+            (!ids.is_empty()).then(|| (ids, message.content.clone()))
+        }))
+    }
+
+    /// The write the shopper's message fixes whole ([`proposal`]), read against their account,
+    /// the one order it names and that order's products; `None` when the words leave anything
+    /// open.
+    async fn propose(
+        &self,
+        text: &str,
+        named: &[String],
+        user_id: &str,
+    ) -> Result<Option<ToolCall>, EngineError> {
+        let Some(intent) = proposal::intent(text, !named.is_empty()) else {
+            return Ok(None);
+        };
+        fn found<T>(result: Result<T, RetailError>) -> Result<Option<T>, EngineError> {
+            match result {
+                Ok(value) => Ok(Some(value)),
+                Err(RetailError::Store(e)) => Err(e.into()),
+                Err(_) => Ok(None),
+            }
+        }
+        let order = match named {
+            [] => None,
+            [order_id] => match found(self.retail.order_details(order_id).await)? {
+                Some(order) => Some(order),
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let Some(user) = found(self.retail.user_details(user_id).await)? else {
+            return Ok(None);
+        };
+        let mut products = Vec::new();
+        if let Some(order) = order.as_ref().filter(|o| o.user_id == user.user_id) {
+            for product_id in proposal::named_products(text, order) {
+                products.extend(found(self.retail.product_details(&product_id).await)?);
+            }
+        }
+        Ok(
+            proposal::propose(text, &intent, &user, order.as_ref(), &products)
+                .map(|p| tool_call(p.tool, p.arguments)),
+        )
     }
 
     /// The bot's reply just before the shopper's newest message, if that is what came before it.
@@ -867,7 +942,18 @@ impl Engine {
     /// Runs a call: stores it and its result, and records an authentication. Returns whether the
     /// tool succeeded.
     async fn run_tool(&self, turn: &mut Turn<'_>, call: &ToolCall) -> Result<bool, EngineError> {
-        self.run_tool_by(turn, call, false).await
+        Ok(self.run_tool_output(turn, call, false).await?.is_some())
+    }
+
+    /// Runs a write the shopper confirmed; returns what to tell them when it ran
+    /// ([`policy::done`]), `None` when it failed (the model explains the store's answer).
+    async fn run_write(
+        &self,
+        turn: &mut Turn<'_>,
+        call: &ToolCall,
+    ) -> Result<Option<String>, EngineError> {
+        let output = self.run_tool_output(turn, call, false).await?;
+        Ok(output.and_then(|output| policy::done(&self.replies.done, call, &output)))
     }
 
     /// Runs a call, made by the engine itself (`by_engine`: recorded so, for staff and the
@@ -878,6 +964,16 @@ impl Engine {
         call: &ToolCall,
         by_engine: bool,
     ) -> Result<bool, EngineError> {
+        Ok(self.run_tool_output(turn, call, by_engine).await?.is_some())
+    }
+
+    /// Runs a call as [`Engine::run_tool_by`] does; returns its output when it succeeded.
+    async fn run_tool_output(
+        &self,
+        turn: &mut Turn<'_>,
+        call: &ToolCall,
+        by_engine: bool,
+    ) -> Result<Option<String>, EngineError> {
         self.store_call(turn.conversation_id, call, by_engine)
             .await?;
         let result = self.tools.call(&call.name, call.arguments.clone()).await;
@@ -910,7 +1006,7 @@ impl Engine {
                 .append_message(turn.conversation_id, Role::System.as_str(), &words, None)
                 .await?;
         }
-        Ok(ok)
+        Ok(ok.then_some(output))
     }
 
     /// Stores a refused call and the reason the model is told.
@@ -1161,9 +1257,33 @@ impl Engine {
                 } else {
                     role
                 },
-                content: stored.content,
+                // An order or an account reads to the model as a fact sheet; the store keeps
+                // the tool's JSON.
+                content: match role {
+                    Role::Tool => present::for_model(&stored.content).unwrap_or(stored.content),
+                    _ => stored.content,
+                },
                 tool_call: stored.tool_call.and_then(|c| serde_json::from_str(&c).ok()),
             });
+        }
+        // After tool results (and any note on a step), the shopper's question is put last
+        // again: a small model answers the question right above it, and loses one asked before
+        // a long record. Not stored, so it is never part of a later step's view.
+        let newest = messages.iter().rposition(|m| m.role == Role::User);
+        if let Some(at) = newest
+            && messages[at..].iter().any(|m| m.role == Role::Tool)
+            && !policy::is_confirmation(&messages[at].content)
+        {
+            let asked = turn
+                .asked_before
+                .as_deref()
+                .unwrap_or(&messages[at].content);
+            let asked: String = asked.chars().take(600).collect();
+            let reminder = self
+                .replies
+                .answer_from_results
+                .replace("{message}", &asked);
+            messages.push(ChatMessage::text(Role::System, reminder));
         }
         Ok(messages)
     }

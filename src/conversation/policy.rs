@@ -174,6 +174,60 @@ pub fn is_confirmation(message: &str) -> bool {
         && !words.iter().any(|w| NOT.contains(w))
 }
 
+/// What to tell the shopper once the confirmed write `call` has run and answered `output` (the
+/// record it changed): its `templates` entry, filled from the call and the record. `None` for a
+/// tool without one, which the model then reports.
+pub fn done(
+    templates: &std::collections::HashMap<String, String>,
+    call: &ToolCall,
+    output: &str,
+) -> Option<String> {
+    let template = templates.get(&call.name)?;
+    let arguments = &call.arguments;
+    let text = |key: &str| arguments.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let address = crate::store::model::Address {
+        address1: text("address1").to_owned(),
+        address2: text("address2").to_owned(),
+        city: text("city").to_owned(),
+        country: text("country").to_owned(),
+        state: text("state").to_owned(),
+        zip: text("zip").to_owned(),
+    };
+    let method = text("payment_method_id");
+    let payment = if method.starts_with("paypal") {
+        "your PayPal account".to_owned()
+    } else if method.starts_with("gift_card") {
+        "your gift card".to_owned()
+    } else if method.starts_with("credit_card") {
+        "your credit card".to_owned()
+    } else {
+        method.to_owned()
+    };
+    let order: Option<crate::store::model::Order> = serde_json::from_str(output).ok();
+    let items: Vec<String> = arguments
+        .get("item_ids")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_str())
+        .filter_map(|id| {
+            let order = order.as_ref()?;
+            order
+                .items
+                .iter()
+                .find(|i| i.item_id == id)
+                .map(|i| i.name.to_lowercase())
+        })
+        .collect();
+    Some(
+        template
+            .replace("{order_id}", text("order_id"))
+            .replace("{address}", &crate::tools::present::address_line(&address))
+            .replace("{payment}", &payment)
+            .replace("{items}", &items.join(" and ")),
+    )
+}
+
 /// The words that list a write to the shopper before asking for a yes: every argument, exactly.
 pub fn describe(call: &ToolCall) -> String {
     let action = call.name.replace('_', " ");
@@ -201,6 +255,53 @@ pub fn describe(call: &ToolCall) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_done_write_is_told_from_the_call_and_its_record() {
+        let templates: std::collections::HashMap<String, String> = [
+            ("modify_user_address", "Now {address}."),
+            (
+                "modify_pending_order_payment",
+                "{order_id} paid with {payment}.",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let call = |name: &str, arguments: serde_json::Value| ToolCall {
+            name: name.into(),
+            arguments,
+        };
+        assert_eq!(
+            done(
+                &templates,
+                &call(
+                    "modify_user_address",
+                    serde_json::json!({"user_id": "u", "address1": "9 Lake View", "address2": "", "city": "Madison", "state": "WI", "country": "USA", "zip": "53703"})
+                ),
+                "{}"
+            )
+            .as_deref(),
+            Some("Now 9 Lake View, Madison, WI 53703, USA.")
+        );
+        assert_eq!(
+            done(
+                &templates,
+                &call(
+                    "modify_pending_order_payment",
+                    serde_json::json!({"order_id": "#W1", "payment_method_id": "paypal_5181300"})
+                ),
+                "{}"
+            )
+            .as_deref(),
+            Some("#W1 paid with your PayPal account.")
+        );
+        // A tool without words: the model reports it.
+        assert_eq!(
+            done(&templates, &call("calculate", serde_json::json!({})), "4"),
+            None
+        );
+    }
 
     #[test]
     fn a_write_is_listed_only_when_every_detail_stands_whole() {

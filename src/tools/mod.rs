@@ -7,6 +7,7 @@
 //! what a conversation may call; this layer itself trusts its caller.
 
 mod merchant_tools;
+pub mod present;
 pub mod schema;
 mod store_tools;
 
