@@ -1065,7 +1065,7 @@ async fn a_return_the_message_fixes_whole_is_listed_by_the_engine() {
     assert_eq!(
         outcome.reply.as_deref(),
         Some(
-            "Before I go ahead, please check these details:\n\nreturn delivered order items\n- order id: #W2378156\n- item ids: 4202497723\n- payment method id: credit_card_9513926\n\nShall I proceed? Please answer yes or no."
+            "Before I go ahead, please check these details:\n\nreturn delivered order items\n- order id: #W2378156\n- item ids: 4202497723 (Headphones: type over-ear, connectivity wireless, color blue)\n- payment method id: credit_card_9513926 (credit card, mastercard ending 2478)\n\nShall I proceed? Please answer yes or no."
         )
     );
     assert_eq!(chat.order_status("#W2378156").await, "delivered");

@@ -854,13 +854,6 @@ impl Engine {
         let Some(intent) = proposal::intent(text, !named.is_empty()) else {
             return Ok(None);
         };
-        fn found<T>(result: Result<T, RetailError>) -> Result<Option<T>, EngineError> {
-            match result {
-                Ok(value) => Ok(Some(value)),
-                Err(RetailError::Store(e)) => Err(e.into()),
-                Err(_) => Ok(None),
-            }
-        }
         let order = match named {
             [] => None,
             [order_id] => match found(self.retail.order_details(order_id).await)? {
@@ -1149,10 +1142,11 @@ impl Engine {
         call: &ToolCall,
         on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
+        let known = self.known_ids(call).await?;
         let listing = self
             .replies
             .confirm
-            .replace("{action}", &policy::describe(call));
+            .replace("{action}", &policy::describe_with(call, &known));
         let action = serde_json::to_string(call).unwrap_or_default();
         let listed = self
             .store
@@ -1164,6 +1158,62 @@ impl Engine {
         on_reply(ReplyEvent::Text(&listing));
         turn.outcome.reply = Some(listing);
         Ok(turn.outcome)
+    }
+
+    /// What the ids of a write are, for its listing: the items of the order it changes and the
+    /// new items it names (by product and options), the customer's payment methods (by kind).
+    /// Read only from the order's own customer.
+    async fn known_ids(&self, call: &ToolCall) -> Result<HashMap<String, String>, EngineError> {
+        let mut known = HashMap::new();
+        let text = |key: &str| call.arguments.get(key).and_then(|v| v.as_str());
+        let order = match text("order_id") {
+            Some(id) => found(self.retail.order_details(id).await)?,
+            None => None,
+        };
+        if let Some(order) = &order {
+            for item in &order.items {
+                known.insert(
+                    item.item_id.clone(),
+                    present::item_words(&item.name, &item.options),
+                );
+            }
+            let new_ids: Vec<&str> = call
+                .arguments
+                .get("new_item_ids")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .collect();
+            let mut products: Vec<&str> =
+                order.items.iter().map(|i| i.product_id.as_str()).collect();
+            products.dedup();
+            for product_id in products.into_iter().filter(|_| !new_ids.is_empty()) {
+                let Some(product) = found(self.retail.product_details(product_id).await)? else {
+                    continue;
+                };
+                for variant in product.variants.values() {
+                    if new_ids.contains(&variant.item_id.as_str()) {
+                        known.insert(
+                            variant.item_id.clone(),
+                            present::item_words(&product.name, &variant.options),
+                        );
+                    }
+                }
+            }
+        }
+        let user_id = order
+            .as_ref()
+            .map(|o| o.user_id.as_str())
+            .or(text("user_id"));
+        if let Some(user_id) = user_id
+            && let Some(user) = found(self.retail.user_details(user_id).await)?
+        {
+            for method in user.payment_methods.values() {
+                known.insert(method.id().to_owned(), present::method_words(method));
+            }
+        }
+        Ok(known)
     }
 
     /// Whether the shopper's newest message is the very next message after the listing at
@@ -1328,6 +1378,16 @@ fn conversational_order(
 pub const ENGINE_CALL: &str = "clerk";
 
 /// A call the engine makes itself.
+/// A record the engine reads for its own use: `None` when there is none, an error only when the
+/// store fails.
+fn found<T>(result: Result<T, RetailError>) -> Result<Option<T>, EngineError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(RetailError::Store(e)) => Err(e.into()),
+        Err(_) => Ok(None),
+    }
+}
+
 fn tool_call(name: &str, arguments: serde_json::Value) -> ToolCall {
     ToolCall {
         name: name.to_owned(),

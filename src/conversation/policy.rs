@@ -228,9 +228,15 @@ pub fn done(
     )
 }
 
-/// The words that list a write to the shopper before asking for a yes: every argument, exactly.
-pub fn describe(call: &ToolCall) -> String {
+/// The words that list a write to the shopper before asking for a yes: every argument, exactly,
+/// each id the shopper may not know by its number followed by what it is (`known`: an item id →
+/// "Headphones: over-ear, wireless, blue", a payment method id → "PayPal").
+pub fn describe_with(call: &ToolCall, known: &std::collections::HashMap<String, String>) -> String {
     let action = call.name.replace('_', " ");
+    let shown = |id: &str| match known.get(id) {
+        Some(what) => format!("{id} ({what})"),
+        None => id.to_owned(),
+    };
     let details: Vec<String> = call
         .arguments
         .as_object()
@@ -238,10 +244,10 @@ pub fn describe(call: &ToolCall) -> String {
         .flatten()
         .map(|(name, value)| {
             let value = match value {
-                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::String(s) => shown(s),
                 serde_json::Value::Array(items) => items
                     .iter()
-                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), shown))
                     .collect::<Vec<_>>()
                     .join(", "),
                 other => other.to_string(),
@@ -250,6 +256,11 @@ pub fn describe(call: &ToolCall) -> String {
         })
         .collect();
     format!("{action}\n{}", details.join("\n"))
+}
+
+/// [`describe_with`] with nothing known beside the ids: for staff, who read ids.
+pub fn describe(call: &ToolCall) -> String {
+    describe_with(call, &std::collections::HashMap::new())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! Only the model's view changes: the conversation stores the tool's JSON, which staff, the
 //! grounding guard and the tau2 replay read. Every fact and id of the record is on the sheet.
 
-use crate::store::model::{Address, Order, PaymentMethod, User};
+use crate::store::model::{Address, Options, Order, PaymentMethod, User};
 use std::fmt::Write;
 
 /// The fact sheet of a tool output that is an order, a customer account or search results;
@@ -94,6 +94,27 @@ pub fn address_line(address: &Address) -> String {
     )
 }
 
+/// An item as people tell it: "Headphones: type over-ear, color blue".
+pub fn item_words(name: &str, options: &Options) -> String {
+    let options: Vec<String> = options
+        .iter()
+        .map(|(name, value)| format!("{name} {value}"))
+        .collect();
+    format!("{name}: {}", options.join(", "))
+}
+
+/// A payment method as people tell it: "PayPal", "credit card, visa ending 1234", "gift card,
+/// balance $62.00".
+pub fn method_words(method: &PaymentMethod) -> String {
+    match method {
+        PaymentMethod::Paypal { .. } => "PayPal".to_owned(),
+        PaymentMethod::CreditCard {
+            brand, last_four, ..
+        } => format!("credit card, {brand} ending {last_four}"),
+        PaymentMethod::GiftCard { balance, .. } => format!("gift card, balance ${balance}"),
+    }
+}
+
 fn order_sheet(order: &Order) -> String {
     let mut sheet = format!(
         "order {} of customer {}\nstatus: {}\nitems:\n",
@@ -102,16 +123,10 @@ fn order_sheet(order: &Order) -> String {
         order.status.as_str()
     );
     for item in &order.items {
-        let options: Vec<String> = item
-            .options
-            .iter()
-            .map(|(name, value)| format!("{name} {value}"))
-            .collect();
         let _ = writeln!(
             sheet,
-            "- {}: {}; ${} (item_id {}, product_id {})",
-            item.name,
-            options.join(", "),
+            "- {}; ${} (item_id {}, product_id {})",
+            item_words(&item.name, &item.options),
             item.price,
             item.item_id,
             item.product_id
@@ -196,17 +211,7 @@ fn user_sheet(user: &User) -> String {
     let methods: Vec<String> = user
         .payment_methods
         .values()
-        .map(|method| match method {
-            PaymentMethod::Paypal { id } => format!("{id} (PayPal)"),
-            PaymentMethod::CreditCard {
-                id,
-                brand,
-                last_four,
-            } => format!("{id} (credit card, {brand} ending {last_four})"),
-            PaymentMethod::GiftCard { id, balance } => {
-                format!("{id} (gift card, balance ${balance})")
-            }
-        })
+        .map(|method| format!("{} ({})", method.id(), method_words(method)))
         .collect();
     format!(
         "customer {}: {} {}, {}\ndefault address: {}\npayment methods: {}\norders: {}",
