@@ -1118,3 +1118,34 @@ async fn an_order_named_before_a_wrong_email_is_corrected_is_fetched_after() {
             .any(|o| o.contains(r##""order_id":"#W2378156""##) && o.contains("delivered"))
     );
 }
+
+/// A request given over several messages is listed once its last detail comes; a "no" to a
+/// listing closes the request it answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_over_several_messages_is_listed_once_complete() {
+    let chat = chat().await;
+    chat.authenticate().await;
+    chat.say(
+        "I want to cancel order #W6247578.",
+        [Scripted::reply("Why would you like to cancel it?")],
+    )
+    .await;
+    let outcome = chat.say("I ordered it by mistake.", []).await;
+    assert!(
+        outcome
+            .reply
+            .as_deref()
+            .unwrap()
+            .contains("cancel pending order\n- order id: #W6247578\n- reason: ordered by mistake"),
+        "{outcome:?}"
+    );
+    chat.say("no", [Scripted::reply("All right, I won't cancel it.")])
+        .await;
+    // The request the "no" answered is closed: these words alone ask for nothing.
+    chat.say(
+        "I no longer need it anyway, but keep it.",
+        [Scripted::reply("Understood.")],
+    )
+    .await;
+    assert_eq!(chat.order_status("#W6247578").await, "pending");
+}

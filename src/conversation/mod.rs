@@ -795,7 +795,16 @@ impl Engine {
                 turn.asked_before = Some(asked);
             }
         }
-        let proposal = self.propose(text, &named, &user).await?;
+        let mut proposal = self.propose(text, &named, &user).await?;
+        // A request given over several messages ("I want to cancel #W…" — "why?" — "I no longer
+        // need it") is read whole once its last detail comes.
+        if proposal.is_none() && named.is_empty() {
+            let request = self.open_request(turn.conversation_id).await?;
+            if request != text {
+                let ids = assist::order_ids(&request);
+                proposal = self.propose(&request, &ids, &user).await?;
+            }
+        }
         let mut calls = Vec::new();
         if !was_authenticated && (named.is_empty() || assist::about_account(text)) {
             calls.push(tool_call(
@@ -840,6 +849,45 @@ impl Engine {
             let ids = assist::order_ids(&message.content);
             (!ids.is_empty()).then(|| (ids, message.content.clone()))
         }))
+    }
+
+    /// The shopper's words of the request still open: their last messages (three at most),
+    /// oldest first, since the last write was listed or run, or a yes or no answered something.
+    async fn open_request(&self, conversation_id: &str) -> Result<String, EngineError> {
+        let messages = self.store.messages(conversation_id).await?;
+        let listing = self.replies.confirm.split("{action}").next().unwrap_or("");
+        let mut words: Vec<&str> = Vec::new();
+        for message in messages.iter().rev() {
+            let role = Role::parse(&message.role).unwrap_or(Role::System);
+            let write_call = message.tool_call.as_deref().is_some_and(|call| {
+                ToolCall::from_stored(call)
+                    .and_then(|call| self.tools.spec(&call.name).map(|spec| spec.access))
+                    == Some(Access::CustomerWrite)
+            });
+            let listed = role == Role::Assistant
+                && message.tool_call.is_none()
+                && !listing.is_empty()
+                && message.content.starts_with(listing.trim_end());
+            if write_call || listed || role == Role::Staff {
+                break;
+            }
+            if role == Role::User {
+                let lower = message.content.trim().to_lowercase();
+                if policy::is_confirmation(&lower)
+                    || lower == "no"
+                    || lower.starts_with("no ")
+                    || lower.starts_with("no,")
+                {
+                    break;
+                }
+                words.push(&message.content);
+                if words.len() == 3 {
+                    break;
+                }
+            }
+        }
+        words.reverse();
+        Ok(words.join("\n"))
     }
 
     /// The write the shopper's message fixes whole ([`proposal`]), read against their account,
@@ -1307,8 +1355,8 @@ impl Engine {
                 } else {
                     role
                 },
-                // An order or an account reads to the model as a fact sheet; the store keeps
-                // the tool's JSON.
+                // An order, an account or search results read to the model as a fact sheet;
+                // the store keeps the tool's JSON.
                 content: match role {
                     Role::Tool => present::for_model(&stored.content).unwrap_or(stored.content),
                     _ => stored.content,
@@ -1377,7 +1425,6 @@ fn conversational_order(
 /// The `by` of a stored call the engine made itself rather than the model.
 pub const ENGINE_CALL: &str = "clerk";
 
-/// A call the engine makes itself.
 /// A record the engine reads for its own use: `None` when there is none, an error only when the
 /// store fails.
 fn found<T>(result: Result<T, RetailError>) -> Result<Option<T>, EngineError> {
@@ -1388,6 +1435,7 @@ fn found<T>(result: Result<T, RetailError>) -> Result<Option<T>, EngineError> {
     }
 }
 
+/// A call the engine makes itself.
 fn tool_call(name: &str, arguments: serde_json::Value) -> ToolCall {
     ToolCall {
         name: name.to_owned(),

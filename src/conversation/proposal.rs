@@ -46,6 +46,16 @@ pub fn intent(text: &str, order_named: bool) -> Option<Intent> {
         return order_named.then_some(Intent::Cancel(reason));
     }
     if let Some(address) = address(text) {
+        // Asked for, not asked about ("was it going to …?").
+        let asks = [
+            "change", "update", "send", "ship", "deliver", "move", "moved", "instead", "new",
+            "switch", "modify", "redirect", "set",
+        ]
+        .iter()
+        .any(|w| word(w));
+        if !asks {
+            return None;
+        }
         if order_named {
             return Some(Intent::OrderAddress(address));
         }
@@ -537,11 +547,25 @@ mod tests {
                 json!({"user_id": "harper_kim_2998", "address1": "9 Lake View", "address2": "Unit 3", "city": "Madison", "state": "WI", "country": "USA", "zip": "53703"})
             )
         );
-        // An address alone changes nothing.
+        // An address alone changes nothing, nor does a question about one.
         assert_eq!(
             proposed(
                 "harper_kim_2998",
                 "Do you ship to 9 Lake View, Madison, WI 53703?"
+            ),
+            None
+        );
+        assert_eq!(
+            proposed(
+                "harper_kim_2998",
+                "Is my address still 9 Lake View, Madison, WI 53703?"
+            ),
+            None
+        );
+        assert_eq!(
+            proposed(
+                "raj_sanchez_2970",
+                "Was #W4566809 going to 123 Main St, Austin, TX 78701?"
             ),
             None
         );
