@@ -470,10 +470,9 @@ impl Engine {
                     .answers_listing(conversation_id, record.pending_listed_at)
                     .await?
                 && let Some(pending) = ToolCall::from_stored(stored)
+                && let Some(words) = self.run_write(&mut turn, &pending).await?
             {
-                if let Some(words) = self.run_write(&mut turn, &pending).await? {
-                    return self.reply(turn, &words, "", on_reply).await;
-                }
+                return self.reply(turn, &words, "", on_reply).await;
             }
         }
         // A yes to the bot's own listing of a write (no write of the engine's pending). A yes that
