@@ -413,6 +413,15 @@ pub struct ServeArgs {
     /// closes [default: 60]
     #[arg(long, env = "CLERK_IDLE_CLOSE_MINUTES", value_name = "MINUTES")]
     pub idle_close_minutes: Option<u64>,
+    /// Addresses of reverse proxies in front of clerk (comma-separated): from them, the client's
+    /// address is read from `X-Forwarded-For`, which is ignored from anyone else [default: none]
+    #[arg(
+        long,
+        env = "CLERK_TRUSTED_PROXIES",
+        value_name = "ADDRESSES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Mark the staff session cookie Secure (when clerk is served behind HTTPS)
     #[arg(long, env = "CLERK_SECURE_COOKIE")]
     pub secure_cookie: bool,
@@ -489,6 +498,8 @@ pub struct FileServeConfig {
     pub chat_turns_per_address: Option<u32>,
     /// See `--chat-turns`.
     pub chat_turns: Option<u32>,
+    /// See `--trusted-proxies`.
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
     /// See `--secure-cookie`.
     pub secure_cookie: Option<bool>,
 }
@@ -549,6 +560,8 @@ pub struct Settings {
     /// How long conversations nobody handles and records of staff actions are kept; `None`:
     /// for ever.
     pub retention: Option<std::time::Duration>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Whether the console's cookie is `Secure`.
     pub secure_cookie: bool,
 }
@@ -645,6 +658,11 @@ impl Settings {
                 file.serve.discord_channels.unwrap_or_default()
             } else {
                 serve_args.discord_channels
+            },
+            trusted_proxies: if serve_args.trusted_proxies.is_empty() {
+                file.serve.trusted_proxies.unwrap_or_default()
+            } else {
+                serve_args.trusted_proxies
             },
             discord_api_proxy: serve_args
                 .discord_api_proxy

@@ -564,3 +564,64 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
         "nothing was answered: {answer}"
     );
 }
+
+/// Behind a trusted reverse proxy, each shopper's address (from `X-Forwarded-For`) has its own
+/// limits; from anyone else the header is ignored, so a client cannot pick a fresh address.
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_count_the_address_a_trusted_proxy_forwards_and_ignore_it_from_others() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let test = tau2_store(Db::Sqlite).await;
+    let serve = |trusted: Vec<std::net::IpAddr>| {
+        let (engine, _model) = common::scripted_engine(&test);
+        let router = clerk::api::router_with(
+            app(&test),
+            clerk::api::Edges {
+                engine: Some(engine),
+                api_key: common::API_KEY.into(),
+                console: clerk::staff::ConsoleConfig::default(),
+                chat_limits: clerk::web::limits::ChatLimits {
+                    conversations_per_hour: 1,
+                    ..Default::default()
+                },
+                telegram: None,
+            },
+        );
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let options = clerk::api::server::ServerOptions {
+                trusted_proxies: trusted,
+                ..Default::default()
+            };
+            tokio::spawn(clerk::api::server::serve_until(
+                listener,
+                router,
+                options,
+                std::future::pending(),
+            ));
+            address
+        }
+    };
+    // A new conversation, as the client `forwarded` (through the proxy at 127.0.0.1).
+    let start = |address: std::net::SocketAddr, forwarded: &'static str| async move {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "POST /chat/api/conversations HTTP/1.1\r\nHost: {address}\r\nX-Forwarded-For: {forwarded}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        answer[9..12].parse::<u16>().unwrap()
+    };
+    let behind_proxy = serve(vec!["127.0.0.1".parse().unwrap()]).await;
+    assert_eq!(start(behind_proxy, "203.0.113.1").await, 201);
+    assert_eq!(start(behind_proxy, "203.0.113.1").await, 429);
+    assert_eq!(start(behind_proxy, "203.0.113.2").await, 201);
+    // What the client writes left of the proxy's entry changes nothing.
+    assert_eq!(start(behind_proxy, "198.51.100.1, 203.0.113.2").await, 429);
+
+    let direct = serve(Vec::new()).await;
+    assert_eq!(start(direct, "203.0.113.3").await, 201);
+    assert_eq!(start(direct, "203.0.113.4").await, 429);
+}

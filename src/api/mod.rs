@@ -254,16 +254,18 @@ async fn nosniff(mut response: Response) -> Response {
     response
 }
 
-/// Serves `router` on `listener` until Ctrl-C or SIGTERM, with the default
-/// [`server::ServerOptions`].
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    server::serve_until(
-        listener,
-        router,
-        server::ServerOptions::default(),
-        shutdown_signal(),
-    )
-    .await
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM, the client's address read through the
+/// `trusted_proxies` ([`server::client_address`]), the other [`server::ServerOptions`] default.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    trusted_proxies: Vec<std::net::IpAddr>,
+) -> std::io::Result<()> {
+    let options = server::ServerOptions {
+        trusted_proxies,
+        ..Default::default()
+    };
+    server::serve_until(listener, router, options, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -695,6 +695,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
                 telegram,
             },
         ),
+        settings.trusted_proxies.clone(),
     )
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -277,6 +277,7 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         idle_close: None,
         retention: None,
         chat_limits: clerk::web::limits::ChatLimits::default(),
+        trusted_proxies: Vec::new(),
         secure_cookie: false,
     }
 }
@@ -294,6 +295,7 @@ pub async fn serve(
     tokio::spawn(clerk::api::serve(
         listener,
         clerk::api::router(app, chat, API_KEY.into()),
+        Vec::new(),
     ));
     address
 }
@@ -340,6 +342,7 @@ pub async fn serve_all(
                 telegram,
             },
         ),
+        Vec::new(),
     ));
     address
 }
