@@ -134,12 +134,19 @@ fn order_sheet(order: &Order) -> String {
         );
     }
     let _ = writeln!(sheet, "shipping address: {}", address_line(&order.address));
-    let item_name = |id: &str| {
-        order
-            .items
+    // Item ids as the items' names, in order ("Lamp, Mat").
+    let names_of = |ids: &[String]| {
+        let names: Vec<String> = ids
             .iter()
-            .find(|item| item.item_id == id)
-            .map_or_else(|| id.to_owned(), |item| item.name.clone())
+            .map(|id| {
+                order
+                    .items
+                    .iter()
+                    .find(|item| &item.item_id == id)
+                    .map_or_else(|| id.clone(), |item| item.name.clone())
+            })
+            .collect();
+        names.join(", ")
     };
     match order.fulfillments.as_slice() {
         [] => sheet.push_str("tracking number: none yet\n"),
@@ -148,12 +155,11 @@ fn order_sheet(order: &Order) -> String {
         }
         shipments => {
             for shipment in shipments {
-                let items: Vec<String> = shipment.item_ids.iter().map(|id| item_name(id)).collect();
                 let _ = writeln!(
                     sheet,
                     "tracking number: {} (for {})",
                     shipment.tracking_id.join(", "),
-                    items.join(", ")
+                    names_of(&shipment.item_ids)
                 );
             }
         }
@@ -179,21 +185,19 @@ fn order_sheet(order: &Order) -> String {
         let _ = writeln!(sheet, "cancel reason: {reason}");
     }
     if let Some(items) = &order.return_items {
-        let names: Vec<String> = items.iter().map(|id| item_name(id)).collect();
         let _ = writeln!(
             sheet,
             "return requested for: {} (item_ids {}), refund to {}",
-            names.join(", "),
+            names_of(items),
             items.join(", "),
             order.return_payment_method_id.as_deref().unwrap_or("?")
         );
     }
     if let (Some(items), Some(new_items)) = (&order.exchange_items, &order.exchange_new_items) {
-        let names: Vec<String> = items.iter().map(|id| item_name(id)).collect();
         let _ = write!(
             sheet,
             "exchange requested for: {} (item_ids {}), new item_ids {}",
-            names.join(", "),
+            names_of(items),
             items.join(", "),
             new_items.join(", ")
         );
