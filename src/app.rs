@@ -3,6 +3,8 @@
 
 use crate::config::Settings;
 use crate::conversation::{Engine, EngineConfig, EngineError};
+use crate::identity::mail::Mailer;
+use crate::identity::{Identity, IdentityConfig};
 use crate::llm::local::{LocalModel, LocalModelConfig};
 use crate::llm::remote::{RemoteModel, RemoteModelConfig};
 use crate::llm::{ChatModel, LlmError};
@@ -28,6 +30,9 @@ pub enum AppError {
     /// The conversation engine could not be set up.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The SMTP settings are unusable.
+    #[error(transparent)]
+    Mail(#[from] crate::identity::mail::MailError),
 }
 
 /// The store, search and tools, ready to serve.
@@ -72,11 +77,36 @@ impl App {
             loaded.model,
             &prompts,
             engine_config(settings),
-        )?;
+        )?
+        .with_identity(self.identity(settings, &prompts)?);
         if let Some(local) = loaded.local {
             local.start_warm_up(engine.system_message().to_owned());
         }
         Ok(engine)
+    }
+}
+
+impl App {
+    /// Shopper verification as `settings` configure it.
+    pub fn identity(&self, settings: &Settings, prompts: &Prompts) -> Result<Identity, AppError> {
+        let config = &settings.identity;
+        let mailer = match (&config.smtp_url, &config.smtp_from) {
+            (Some(url), Some(from)) => Some(Mailer::new(url, from)?),
+            _ => None,
+        };
+        Ok(Identity::new(
+            self.store.clone(),
+            IdentityConfig {
+                secret: config.identity_secret.clone(),
+                shopper_auth: config.shopper_auth.unwrap_or_default(),
+                mailer,
+                email: prompts
+                    .replies()
+                    .map_err(|e| AppError::Engine(e.into()))?
+                    .verified
+                    .email,
+            },
+        ))
     }
 }
 

@@ -425,6 +425,107 @@ pub struct ServeArgs {
     /// Mark the staff session cookie Secure (when clerk is served behind HTTPS)
     #[arg(long, env = "CLERK_SECURE_COOKIE")]
     pub secure_cookie: bool,
+    /// Verified shoppers and the embedded chat.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+/// Verified shoppers and the chat embedded in a store's site: flags of `clerk serve`, and the
+/// `[identity]` table of the configuration file under the same names. Each setting is declared
+/// once, here; [`IdentityArgs::or`] puts the flags over the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityArgs {
+    /// Secret shared with the store's site, which signs its logged-in customer's user id with it
+    /// (a JWT, HS256: claims sub, exp, jti); web conversations opened with such a token start
+    /// authenticated [default: none, signed identity off]
+    #[arg(
+        long,
+        env = "CLERK_IDENTITY_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub identity_secret: Option<String>,
+    /// How shoppers prove who they are: `email` (email, or name and zip, in the chat, as well as
+    /// the verified ways) or `verified` (only a signed identity or a linked app chat) [default: email]
+    #[arg(long, env = "CLERK_SHOPPER_AUTH", value_name = "MODE")]
+    pub shopper_auth: Option<crate::identity::ShopperAuth>,
+    /// SMTP server for link codes by email: smtp://USER:PASSWORD@HOST:587?tls=required
+    /// (STARTTLS), smtps://USER:PASSWORD@HOST:465 (TLS), or smtp://HOST:25 (no TLS: a relay on
+    /// the same machine) [default: none, no email]
+    #[arg(
+        long,
+        env = "CLERK_SMTP_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<String>,
+    /// The sender of those emails, such as `Store <help@store.example>`
+    #[arg(long, env = "CLERK_SMTP_FROM", value_name = "ADDRESS")]
+    pub smtp_from: Option<String>,
+    /// Origins of the store's site that may embed the web chat and call its API
+    /// (comma-separated, such as https://shop.example) [default: none, clerk's own only]
+    #[arg(
+        long,
+        env = "CLERK_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+impl IdentityArgs {
+    /// These settings where given, `file`'s elsewhere.
+    pub fn or(self, file: IdentityArgs) -> IdentityArgs {
+        IdentityArgs {
+            identity_secret: self.identity_secret.or(file.identity_secret),
+            shopper_auth: self.shopper_auth.or(file.shopper_auth),
+            smtp_url: self.smtp_url.or(file.smtp_url),
+            smtp_from: self.smtp_from.or(file.smtp_from),
+            allowed_origins: if self.allowed_origins.is_empty() {
+                file.allowed_origins
+            } else {
+                self.allowed_origins
+            },
+        }
+    }
+
+    /// Checks what cannot work: a short secret, an origin that is not one, email without a
+    /// sender.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.identity_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err(ConfigError::Invalid {
+                name: "identity_secret",
+                message:
+                    "use at least 32 characters of random text (an HMAC key anyone could guess \
+                          lets them sign in as any customer)"
+                        .to_owned(),
+            });
+        }
+        if self.smtp_url.is_some() && self.smtp_from.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "smtp_from",
+                message: "emails need a sender: set smtp_from with the SMTP server".to_owned(),
+            });
+        }
+        for origin in &self.allowed_origins {
+            let valid = origin.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https")
+                    && !rest.is_empty()
+                    && !rest.contains(['/', '?', '#', '*', ' '])
+            });
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    name: "allowed_origins",
+                    message: format!(
+                        "{origin:?} is not an origin: give scheme, host and port only, such as https://shop.example"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The configuration file's shape: the same settings as the flags.
@@ -456,6 +557,9 @@ pub struct FileConfig {
     /// Settings of `clerk serve`.
     #[serde(default)]
     pub serve: FileServeConfig,
+    /// Verified shoppers and the embedded chat (named as their flags).
+    #[serde(default)]
+    pub identity: IdentityArgs,
 }
 
 /// The `[serve]` table of the configuration file.
@@ -564,6 +668,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Whether the console's cookie is `Secure`.
     pub secure_cookie: bool,
+    /// Verified shoppers and the embedded chat.
+    pub identity: IdentityArgs,
 }
 
 impl Settings {
@@ -718,8 +824,10 @@ impl Settings {
                 }
             },
             secure_cookie: serve_args.secure_cookie || file.serve.secure_cookie.unwrap_or(false),
+            identity: serve_args.identity.or(file.identity),
             data_dir,
         };
+        settings.identity.check()?;
         if settings.telegram_webhook_url.is_some()
             && settings
                 .telegram_webhook_secret
@@ -802,6 +910,39 @@ mod tests {
             error
                 .to_string()
                 .contains("a Telegram webhook needs a secret"),
+            "{error}"
+        );
+
+        std::fs::write(
+            &file,
+            "[identity]\nshopper_auth = \"verified\"\nallowed_origins = [\"https://shop.example\"]\n",
+        )
+        .unwrap();
+        let settings = Settings::resolve(&global, None).unwrap();
+        assert_eq!(
+            settings.identity.shopper_auth,
+            Some(crate::identity::ShopperAuth::Verified)
+        );
+        assert_eq!(settings.identity.allowed_origins, ["https://shop.example"]);
+        let flags = ServeArgs {
+            identity: IdentityArgs {
+                allowed_origins: vec!["https://shop.example/page".into()],
+                ..IdentityArgs::default()
+            },
+            ..ServeArgs::default()
+        };
+        let error = Settings::resolve(&global, Some(&flags)).unwrap_err();
+        assert!(error.to_string().contains("is not an origin"), "{error}");
+        let short = ServeArgs {
+            identity: IdentityArgs {
+                identity_secret: Some("secret".into()),
+                ..IdentityArgs::default()
+            },
+            ..ServeArgs::default()
+        };
+        let error = Settings::resolve(&global, Some(&short)).unwrap_err();
+        assert!(
+            error.to_string().contains("at least 32 characters"),
             "{error}"
         );
 

@@ -115,6 +115,19 @@ pub enum Code {
     // Channels.
     /// A messaging app's API failed or refused a request.
     ChannelPlatform,
+    // Verified shoppers.
+    /// An identity token was given to a store that has no identity secret.
+    IdentityNotEnabled,
+    /// An identity token that is malformed, badly signed, expired, too long-lived or used before.
+    InvalidIdentityToken,
+    /// A link code that is wrong, used or expired.
+    InvalidLinkCode,
+    /// Too many link codes asked for or tried in a short time.
+    TooManyAttempts,
+    /// Codes by email were asked for, and no SMTP server is set.
+    EmailNotConfigured,
+    /// The SMTP server could not be reached or refused the email.
+    EmailFailed,
 }
 
 impl Code {
@@ -164,6 +177,12 @@ impl Code {
             Code::InvalidAccount => ("invalid_account", InvalidRequest, 422),
             Code::PasswordHash => ("password_hash_failed", Internal, 500),
             Code::ChannelPlatform => ("channel_platform_error", System, 502),
+            Code::IdentityNotEnabled => ("identity_not_enabled", InvalidRequest, 400),
+            Code::InvalidIdentityToken => ("invalid_identity_token", Auth, 401),
+            Code::InvalidLinkCode => ("invalid_link_code", InvalidRequest, 422),
+            Code::TooManyAttempts => ("too_many_attempts", InvalidRequest, 429),
+            Code::EmailNotConfigured => ("email_not_configured", InvalidRequest, 400),
+            Code::EmailFailed => ("email_failed", System, 502),
         }
     }
 

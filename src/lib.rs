@@ -21,6 +21,7 @@ pub mod config;
 pub mod conversation;
 pub mod error;
 pub mod eval;
+pub mod identity;
 pub mod llm;
 pub mod money;
 pub mod prompts;

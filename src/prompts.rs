@@ -118,6 +118,61 @@ pub struct Replies {
     pub not_taken: String,
     /// A merchant's question could not be answered (the model failed or timed out).
     pub merchant_failed: String,
+    /// What verified shoppers are told (signed identity, linked app chats).
+    pub verified: VerifiedReplies,
+}
+
+/// What clerk says about verifying shoppers (`[verified]` in `prompts/replies.toml`):
+/// `{minutes}` is how long a code works.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifiedReplies {
+    /// The web chat's greeting where shoppers identify only by the store's site.
+    pub web_welcome: String,
+    /// A messaging app's first message where shoppers identify only by a linked account.
+    pub welcome: String,
+    /// An unverified web shopper asks about their orders or account.
+    pub sign_in_web: String,
+    /// An unverified app shopper asks about their orders or account.
+    pub sign_in_app: String,
+    /// Told to the model in a conversation not verified, where email and zip are not taken.
+    pub state_unverified: String,
+    /// How to link an app chat (`/link` alone).
+    pub link_help: String,
+    /// How to link an app chat, where codes by email are not available.
+    pub link_help_site: String,
+    /// A code by email was asked for (the same words whether or not the email is a customer's).
+    pub link_email_sent: String,
+    /// A code by email was asked for, and the store sends no email.
+    pub link_no_email: String,
+    /// The email with the code could not be sent.
+    pub link_email_failed: String,
+    /// The chat is linked.
+    pub linked: String,
+    /// The chat is linked, and a new conversation started (the open one was another customer's).
+    pub linked_new_conversation: String,
+    /// The code is not valid.
+    pub link_invalid: String,
+    /// Too many codes asked for or tried.
+    pub link_throttled: String,
+    /// A link was asked for in a shared channel.
+    pub link_private: String,
+    /// The chat's link was removed.
+    pub unlinked: String,
+    /// `/unlink` in a chat with no link.
+    pub not_linked: String,
+    /// The email that carries a code.
+    pub email: LinkEmail,
+}
+
+/// The email that carries a link code (`{code}`, `{minutes}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkEmail {
+    /// Its subject.
+    pub subject: String,
+    /// Its text.
+    pub body: String,
 }
 
 /// What the simulated shopper of `clerk eval` is told.

@@ -16,6 +16,22 @@ pub fn token() -> String {
     hex(32)
 }
 
+/// The symbols of [`code`]: digits and capital letters without I, L, O and U (Crockford's base
+/// 32), so that a code read aloud or typed from a screen is not mistaken.
+pub const CODE_SYMBOLS: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// `length` random symbols of [`CODE_SYMBOLS`] (5 bits each) from the OS: a code for people to
+/// type.
+pub fn code(length: usize) -> String {
+    let mut buffer = vec![0u8; length];
+    OsRng.fill_bytes(&mut buffer);
+    // 256 is a multiple of 32: every symbol is as likely.
+    buffer
+        .iter()
+        .map(|b| char::from(CODE_SYMBOLS[usize::from(b % 32)]))
+        .collect()
+}
+
 /// A random positive 63-bit number from the OS.
 pub fn positive_i64() -> i64 {
     (OsRng.next_u64() >> 1) as i64
@@ -30,5 +46,9 @@ mod tests {
         assert_eq!(super::hex(8).len(), 16);
         assert!(super::positive_i64() >= 0);
         assert_ne!(super::positive_i64(), super::positive_i64());
+        let code = super::code(8);
+        assert_eq!(code.len(), 8);
+        assert!(code.bytes().all(|b| super::CODE_SYMBOLS.contains(&b)));
+        assert_ne!(super::code(8), super::code(8));
     }
 }

@@ -34,6 +34,7 @@ fn chat_router(
             console: clerk::staff::ConsoleConfig::default(),
             chat_limits,
             telegram: None,
+            allowed_origins: Vec::new(),
         },
     );
     (router, model)

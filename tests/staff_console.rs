@@ -48,6 +48,7 @@ async fn console_on(db: Db, lifetime: Duration) -> Console {
                 ..Default::default()
             },
             telegram: None,
+            allowed_origins: Vec::new(),
         },
     );
     clerk::staff::auth::add_account(&test.store, "maria", "maria-password-1", "staff")

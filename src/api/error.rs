@@ -60,6 +60,9 @@ pub enum ApiError {
     /// An account operation failed.
     #[error(transparent)]
     Account(crate::staff::auth::AccountError),
+    /// A shopper could not be verified, or a link code issued.
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
 }
 
 impl ApiError {
@@ -92,6 +95,7 @@ impl HasCode for ApiError {
             ApiError::Forbidden(_) => Code::Forbidden,
             ApiError::TooManySignInAttempts(_) => Code::TooManySignInAttempts,
             ApiError::Account(e) => e.code(),
+            ApiError::Identity(e) => e.code(),
         }
     }
 }

@@ -49,6 +49,7 @@ pub fn router(app: App, chat: Option<crate::conversation::Engine>, api_key: Stri
             console: crate::staff::ConsoleConfig::default(),
             chat_limits: crate::web::limits::ChatLimits::default(),
             telegram: None,
+            allowed_origins: Vec::new(),
         },
     )
 }
@@ -65,6 +66,8 @@ pub struct Edges {
     pub chat_limits: crate::web::limits::ChatLimits,
     /// The Telegram channel; in webhook mode, its route (`POST /telegram/webhook`) is served.
     pub telegram: Option<Arc<crate::channel::telegram::TelegramChannel>>,
+    /// Origins of the store's site that may embed the web chat and call its API.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The router of clerk's HTTP API with everything `edges` names.
@@ -75,6 +78,7 @@ pub fn router_with(app: App, edges: Edges) -> Router {
         console,
         chat_limits,
         telegram,
+        allowed_origins,
     } = edges;
     let state = ApiState {
         app,
@@ -84,6 +88,7 @@ pub fn router_with(app: App, edges: Edges) -> Router {
     let api = Router::new()
         .route("/tools", get(list_tools))
         .route("/tools/{name}", post(call_tool))
+        .route("/link-codes", post(issue_link_code))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     let store = state.app.store.clone();
     let mut router = Router::new()
@@ -95,7 +100,7 @@ pub fn router_with(app: App, edges: Edges) -> Router {
         router = router
             .nest(
                 "/chat",
-                crate::web::routes(engine.clone(), store, chat_limits),
+                crate::web::routes(engine.clone(), store, chat_limits, &allowed_origins),
             )
             .nest("/staff", crate::staff::routes(engine, console));
     }
@@ -185,23 +190,47 @@ async fn call_tool(
     }
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkCodeRequest {
+    user_id: String,
+}
+
+/// `POST /api/link-codes {"user_id"}`: a one-time code for the store's site to show its
+/// logged-in customer, who sends `/link CODE` in a messaging app to link that chat to their
+/// account.
+async fn issue_link_code(
+    State(state): State<ApiState>,
+    body: Result<Json<LinkCodeRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body.map_err(ApiError::from_rejection)?;
+    let engine = state.engine.as_ref().ok_or(ApiError::NotFound)?;
+    let issued = engine.identity().issue_code(&request.user_id).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(issued)).into_response())
+}
+
 /// Who may show a page in a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub enum Framing<'a> {
     /// Nobody (the staff console).
     Never,
     /// Pages of clerk's own origin.
     SameOrigin,
+    /// Pages of clerk's own origin and of these (the store's site embedding the chat).
+    Origins(&'a [String]),
 }
 
 /// An HTML page with its security headers: a Content-Security-Policy that lets run only the
 /// page's own inline script and style (by their SHA-256) and talk only to clerk's origin, says
 /// who may frame it, `X-Frame-Options` for older browsers, and no caching.
-pub fn html_page(html: &'static str, framing: Framing) -> Response {
+pub fn html_page(html: &'static str, framing: Framing<'_>) -> Response {
     use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
     let (ancestors, frame_options) = match framing {
-        Framing::Never => ("'none'", "DENY"),
-        Framing::SameOrigin => ("'self'", "SAMEORIGIN"),
+        Framing::Never => ("'none'".to_owned(), Some("DENY")),
+        Framing::SameOrigin | Framing::Origins(&[]) => ("'self'".to_owned(), Some("SAMEORIGIN")),
+        // X-Frame-Options cannot name other origins: browsers that know frame-ancestors (all
+        // current ones) follow it instead.
+        Framing::Origins(origins) => (format!("'self' {}", origins.join(" ")), None),
     };
     let policy = format!(
         "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self' data:; \
@@ -214,7 +243,9 @@ pub fn html_page(html: &'static str, framing: Framing) -> Response {
     if let Ok(policy) = policy.parse() {
         headers.insert(CONTENT_SECURITY_POLICY, policy);
     }
-    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static(frame_options));
+    if let Some(frame_options) = frame_options {
+        headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static(frame_options));
+    }
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

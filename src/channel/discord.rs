@@ -77,6 +77,11 @@ impl Outlet for Discord {
     const CHANNEL: &'static str = "discord";
     const MAX_LENGTH: usize = 2000;
 
+    /// A direct message; a guild channel's chat (`channel/member`) is shared by its members.
+    fn private(chat: &str) -> bool {
+        !chat.contains('/')
+    }
+
     async fn send(&self, chat: &str, text: &str) -> Result<String, ChannelError> {
         let message = CreateMessage::new()
             .content(text)

@@ -67,6 +67,11 @@ pub enum Incoming {
     Human,
     /// Starts over (`/reset`): the open conversation is closed.
     Reset,
+    /// Links the chat to the shopper's account (`/link`, `/link CODE`, `/link EMAIL`): what
+    /// follows the command, trimmed.
+    Link(String),
+    /// Removes the chat's link to an account (`/unlink`).
+    Unlink,
     /// Something clerk cannot read (a photo, a sticker…).
     NotText,
 }
@@ -80,6 +85,14 @@ impl Incoming {
             "/start" => Incoming::Start,
             "/human" => Incoming::Human,
             "/reset" => Incoming::Reset,
+            "/link" => Incoming::Link(
+                text.trim_start()
+                    .get(first.len()..)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+            ),
+            "/unlink" => Incoming::Unlink,
             _ => Incoming::Text(text.to_owned()),
         }
     }
@@ -122,6 +135,12 @@ pub trait Outlet: Send + Sync + 'static {
 
     /// Shows that clerk is writing.
     fn typing(&self, chat: &str) -> impl Future<Output = Result<(), ChannelError>> + Send;
+
+    /// Whether a chat is one shopper's alone (a direct message), where an account may be
+    /// linked and a linked account is recognised.
+    fn private(_chat: &str) -> bool {
+        true
+    }
 }
 
 /// Splits a text into pieces no longer than `max` (as `length` counts), at a paragraph, line or
@@ -254,9 +273,99 @@ impl<O: Outlet> Channel<O> {
         Ok(
             match self.store().open_conversation(O::CHANNEL, chat).await? {
                 Some(record) => record.conversation_id,
-                None => self.engine.start(O::CHANNEL, chat).await?.conversation_id,
+                None => self.start(chat).await?,
             },
         )
+    }
+
+    /// A new conversation in `chat`: authenticated as the customer a private chat is linked to.
+    async fn start(&self, chat: &str) -> Result<String, ChannelError> {
+        let linked = match O::private(chat) {
+            true => self.store().linked_customer(O::CHANNEL, chat).await?,
+            false => None,
+        };
+        let record = match linked {
+            Some(user) => self.engine.start_as(O::CHANNEL, chat, &user).await?,
+            None => self.engine.start(O::CHANNEL, chat).await?,
+        };
+        Ok(record.conversation_id)
+    }
+
+    /// `/link` (how to), `/link EMAIL` (a code by email) or `/link CODE` (the chat is linked,
+    /// and the conversation authenticated — or, if it was another customer's, a new one
+    /// started). Returns the words for the shopper and the conversation they belong in.
+    async fn link(
+        &self,
+        chat: &str,
+        conversation: String,
+        argument: &str,
+    ) -> Result<(String, String), ChannelError> {
+        use crate::identity::{CODE_LIFETIME, IdentityError};
+        let verified = &self.engine.replies().verified;
+        let identity = self.engine.identity();
+        let minutes = (CODE_LIFETIME.as_secs() / 60).to_string();
+        let words = |text: &String| text.replace("{minutes}", &minutes);
+        if !O::private(chat) {
+            return Ok((words(&verified.link_private), conversation));
+        }
+        if argument.is_empty() {
+            let help = match identity.mails_codes() {
+                true => &verified.link_help,
+                false => &verified.link_help_site,
+            };
+            return Ok((words(help), conversation));
+        }
+        let outcome = if argument.contains('@') {
+            identity
+                .email_code(O::CHANNEL, chat, argument)
+                .await
+                .map(|()| words(&verified.link_email_sent))
+        } else {
+            match identity.redeem(O::CHANNEL, chat, argument).await {
+                Ok(user) => {
+                    return self.linked(chat, conversation, &user).await;
+                }
+                Err(error) => Err(error),
+            }
+        };
+        let text = match outcome {
+            Ok(text) => text,
+            Err(IdentityError::InvalidCode) => words(&verified.link_invalid),
+            Err(IdentityError::TooManyAttempts(wait)) => verified
+                .link_throttled
+                .replace("{minutes}", &wait.to_string()),
+            Err(IdentityError::MailNotConfigured) => words(&verified.link_no_email),
+            Err(IdentityError::Store(error)) => return Err(error.into()),
+            Err(error) => {
+                tracing::warn!(channel = O::CHANNEL, %error, "a link code could not be sent");
+                words(&verified.link_email_failed)
+            }
+        };
+        Ok((text, conversation))
+    }
+
+    /// The chat was just linked to `user`: the open conversation is theirs from now on, unless
+    /// it is another customer's (one customer per conversation): then a new one starts.
+    async fn linked(
+        &self,
+        chat: &str,
+        conversation: String,
+        user: &str,
+    ) -> Result<(String, String), ChannelError> {
+        let verified = &self.engine.replies().verified;
+        if self.engine.authenticate_open(&conversation, user).await? {
+            return Ok((verified.linked.clone(), conversation));
+        }
+        let record = self.store().conversation(&conversation).await?;
+        if record.and_then(|r| r.authenticated_user).as_deref() == Some(user) {
+            return Ok((verified.linked.clone(), conversation));
+        }
+        self.engine.close(&conversation).await?;
+        let fresh = self.engine.start_as(O::CHANNEL, chat, user).await?;
+        Ok((
+            verified.linked_new_conversation.clone(),
+            fresh.conversation_id,
+        ))
     }
 
     /// Records an update from `chat` (`update_key` unique to it, the same when redelivered),
@@ -306,6 +415,9 @@ impl<O: Outlet> Channel<O> {
             Incoming::Start => Some("/start"),
             Incoming::Human => Some("/human"),
             Incoming::Reset => Some("/reset"),
+            // What follows /link (a code, an email) is not kept in the conversation.
+            Incoming::Link(_) => Some("/link"),
+            Incoming::Unlink => Some("/unlink"),
             Incoming::NotText => {
                 return Ok(Taken {
                     next: Next::Nothing,
@@ -342,10 +454,32 @@ impl<O: Outlet> Channel<O> {
                 });
             }
             Incoming::Start => {
+                let welcome = match self.engine.identity().identify_in_chat() {
+                    true => replies.welcome,
+                    false => replies.verified.welcome,
+                };
                 self.store()
-                    .append_message(&conversation, "assistant", &replies.welcome, None)
+                    .append_message(&conversation, "assistant", &welcome, None)
                     .await?;
-                replies.welcome
+                welcome
+            }
+            Incoming::Link(argument) => {
+                let (words, conversation) = self.link(chat, conversation, &argument).await?;
+                self.store()
+                    .append_message(&conversation, "assistant", &words, None)
+                    .await?;
+                words
+            }
+            Incoming::Unlink => {
+                let verified = &replies.verified;
+                if self.store().unlink_app_account(O::CHANNEL, chat).await? {
+                    // The open conversation was the customer's: the next starts unverified.
+                    self.engine.close(&conversation).await?;
+                    self.start(chat).await?;
+                    verified.unlinked.clone()
+                } else {
+                    verified.not_linked.clone()
+                }
             }
             Incoming::Human => self
                 .engine
@@ -355,7 +489,7 @@ impl<O: Outlet> Channel<O> {
                 .unwrap_or_default(),
             Incoming::Reset => {
                 self.engine.close(&conversation).await?;
-                self.engine.start(O::CHANNEL, chat).await?;
+                self.start(chat).await?;
                 replies.reset
             }
         };
@@ -680,6 +814,12 @@ mod tests {
         assert_eq!(Incoming::parse("/HUMAN@store_bot please"), Incoming::Human);
         assert_eq!(Incoming::parse("/start"), Incoming::Start);
         assert_eq!(Incoming::parse("/reset"), Incoming::Reset);
+        assert_eq!(Incoming::parse("/link"), Incoming::Link(String::new()));
+        assert_eq!(
+            Incoming::parse(" /link@store_bot  k7qx-2m9p "),
+            Incoming::Link("k7qx-2m9p".into())
+        );
+        assert_eq!(Incoming::parse("/unlink"), Incoming::Unlink);
         assert_eq!(
             Incoming::parse("where is /human?"),
             Incoming::Text("where is /human?".into())

@@ -447,6 +447,17 @@ async fn purge_old(store: crate::store::Store, retention: std::time::Duration) {
     }
 }
 
+/// Forgets, once an hour, identity tokens and link codes that expired (a used token is kept until
+/// then, so that it cannot be replayed).
+async fn forget_expired(store: crate::store::Store) {
+    loop {
+        if let Err(error) = store.purge_expired_identity(crate::store::now_ms()).await {
+            tracing::warn!(%error, "forgetting expired identity tokens failed");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
 /// Closes, once a minute, the conversations the bot owns that were idle for `idle`.
 async fn close_idle(store: crate::store::Store, idle: std::time::Duration) {
     let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
@@ -625,6 +636,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
     if let Some(retention) = settings.retention {
         tokio::spawn(purge_old(app.store.clone(), retention));
     }
+    tokio::spawn(forget_expired(app.store.clone()));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -693,6 +705,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
                 },
                 chat_limits: settings.chat_limits,
                 telegram,
+                allowed_origins: settings.identity.allowed_origins.clone(),
             },
         ),
         settings.trusted_proxies.clone(),

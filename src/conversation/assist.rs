@@ -213,6 +213,31 @@ pub fn about_account(text: &str) -> bool {
     .any(|word| lower.contains(word))
 }
 
+/// Whether a message needs the shopper's identity to be answered: it gives an email, a name
+/// with a zip or an order id, or asks about their orders or account.
+pub fn needs_account(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    !emails(text).is_empty()
+        || !order_ids(text).is_empty()
+        || !names_with_zip(text).is_empty()
+        || about_account(text)
+        || [
+            "my order",
+            "an order",
+            "the order",
+            "cancel",
+            "return",
+            "exchange",
+            "track",
+            "deliver",
+            "shipped",
+            "my package",
+            "my parcel",
+        ]
+        .iter()
+        .any(|word| lower.contains(word))
+}
+
 /// The policy's cancellation reason, when `text` asks to cancel an order and gives its reason
 /// ("I no longer need it", "I ordered it by mistake"); `None` when it does not ask, or gives no
 /// reason the policy accepts (the model then asks for one).

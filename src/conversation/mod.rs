@@ -17,6 +17,7 @@ pub mod policy;
 pub mod proposal;
 
 use crate::error::{Code, HasCode};
+use crate::identity::{Identity, IdentityConfig};
 use crate::llm::{
     ChatMessage, ChatModel, LlmError, ModelRequest, ModelStep, Role, ToolCall, protocol,
 };
@@ -184,6 +185,8 @@ pub struct Engine {
     merchant_system: Arc<str>,
     replies: Replies,
     config: EngineConfig,
+    /// How shoppers prove who they are, and the verified ways.
+    identity: Identity,
     busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
@@ -263,13 +266,72 @@ impl Engine {
                 &merchants,
             )
             .into(),
-            store,
             tools,
             model,
             replies: prompts.replies()?,
             config,
+            identity: Identity::new(store.clone(), IdentityConfig::default()),
+            store,
             busy: Arc::default(),
         })
+    }
+
+    /// The same engine, verifying shoppers with `identity` (by default: by email, or name and
+    /// zip, in the chat, with no signed identity nor codes by email).
+    pub fn with_identity(mut self, identity: Identity) -> Engine {
+        self.identity = identity;
+        self
+    }
+
+    /// How shoppers prove who they are.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Starts a conversation already authenticated as customer `user_id` (verified by the
+    /// store's site, or a linked app chat): the model is told, as after an identification.
+    pub async fn start_as(
+        &self,
+        channel: &str,
+        shopper: &str,
+        user_id: &str,
+    ) -> Result<ConversationRecord, EngineError> {
+        let mut record = self.store.create_conversation(channel, shopper).await?;
+        self.authenticate(&record.conversation_id, user_id).await?;
+        record.authenticated_user = Some(user_id.to_owned());
+        Ok(record)
+    }
+
+    /// Records that a conversation is with customer `user_id`, and tells the model.
+    async fn authenticate(&self, conversation_id: &str, user_id: &str) -> Result<(), EngineError> {
+        let words = self.replies.state_authenticated.replace("{user}", user_id);
+        self.store
+            .set_authenticated(conversation_id, user_id)
+            .await?;
+        self.store
+            .append_message(conversation_id, Role::System.as_str(), &words, None)
+            .await?;
+        Ok(())
+    }
+
+    /// Authenticates an open conversation that is not yet (a shopper who linked their app chat
+    /// during it); `false`, changing nothing, when it is authenticated already.
+    pub async fn authenticate_open(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+    ) -> Result<bool, EngineError> {
+        let _turn = self.hold(conversation_id).await;
+        if self
+            .record(conversation_id)
+            .await?
+            .authenticated_user
+            .is_some()
+        {
+            return Ok(false);
+        }
+        self.authenticate(conversation_id, user_id).await?;
+        Ok(true)
     }
 
     /// Starts a conversation for a shopper on a channel.
@@ -278,7 +340,20 @@ impl Engine {
         channel: &str,
         shopper: &str,
     ) -> Result<ConversationRecord, EngineError> {
-        Ok(self.store.create_conversation(channel, shopper).await?)
+        let record = self.store.create_conversation(channel, shopper).await?;
+        if !self.identity.identify_in_chat() && channel != MERCHANT_CHANNEL {
+            // The policy's identification by email is off: the model is told how shoppers are
+            // identified instead.
+            self.store
+                .append_message(
+                    &record.conversation_id,
+                    Role::System.as_str(),
+                    &self.replies.verified.state_unverified,
+                    None,
+                )
+                .await?;
+        }
+        Ok(record)
     }
 
     /// The store the engine writes to.
@@ -454,6 +529,9 @@ impl Engine {
         if state != ConversationState::Bot {
             return Ok(turn.outcome);
         }
+        // A reply made without a model step (a listing, a write done, a transfer) answers every
+        // message stored so far: a message stored after this one came while it was being made.
+        turn.outcome.seen_messages = self.store.messages(conversation_id).await?.len();
 
         // A write the bot listed runs now, exactly as listed, if and only if this message is the
         // shopper's very next after that listing and a plain yes; any other message drops it. Only
@@ -479,6 +557,21 @@ impl Engine {
         // confirmed the engine's listing confirms nothing else.
         if record.pending_action.is_none() && policy::is_confirmation(text) {
             turn.yes_to = self.reply_before_shopper(conversation_id).await?;
+        }
+        // Where shoppers identify only by the store's site or a linked app, one not verified who
+        // asks about their orders or account is told how, without a model step.
+        if !turn.merchant
+            && turn.authenticated.is_none()
+            && !self.identity.identify_in_chat()
+            && assist::needs_account(text)
+        {
+            let verified = &self.replies.verified;
+            let words = if crate::store::PUSH_CHANNELS.contains(&record.channel.as_str()) {
+                verified.sign_in_app.clone()
+            } else {
+                verified.sign_in_web.clone()
+            };
+            return self.reply(turn, &words, "", on_reply).await;
         }
         if !turn.merchant {
             let proposal = self.assist(&mut turn, text).await?;
@@ -515,8 +608,12 @@ impl Engine {
             let messages = self.model_messages(&turn).await?;
             // The system message and the conversation's opening line come first.
             turn.outcome.seen_messages = messages.len().saturating_sub(2);
+            let identify_in_chat = self.identity.identify_in_chat();
             let offered = policy::tools_for(
-                self.tools.specs().cloned(),
+                self.tools
+                    .specs()
+                    .filter(|s| identify_in_chat || s.access != Access::Identify)
+                    .cloned(),
                 turn.authenticated.as_deref(),
                 turn.merchant,
             );
@@ -646,7 +743,7 @@ impl Engine {
                     let verdict = if turn.merchant {
                         policy::judge_for_merchant(access)
                     } else {
-                        policy::judge(access, turn.authenticated.as_deref(), owner.as_deref())
+                        self.judge(access, &turn, owner.as_deref())
                     };
                     match verdict {
                         Verdict::Refuse(why) => self.refuse(&mut turn, &call, &why).await?,
@@ -745,11 +842,12 @@ impl Engine {
         text: &str,
     ) -> Result<Option<ToolCall>, EngineError> {
         let was_authenticated = turn.authenticated.is_some();
-        if !was_authenticated && let Some(email) = assist::emails(text).into_iter().next() {
+        let identify = !was_authenticated && self.identity.identify_in_chat();
+        if identify && let Some(email) = assist::emails(text).into_iter().next() {
             let call = tool_call("find_user_id_by_email", serde_json::json!({"email": email}));
             self.run_tool_by(turn, &call, true).await?;
         }
-        if turn.authenticated.is_none() {
+        if identify && turn.authenticated.is_none() {
             for (first_name, last_name, zip) in assist::names_with_zip(text) {
                 let arguments = serde_json::json!({"first_name": first_name, "last_name": last_name, "zip": zip});
                 // Tried quietly: only a name that matches is shown to the model.
@@ -805,7 +903,10 @@ impl Engine {
             }
         }
         let mut calls = Vec::new();
-        if !was_authenticated && (named.is_empty() || assist::about_account(text)) {
+        // A conversation that started authenticated (a verified shopper) has its account read
+        // at the first message that needs it, as one authenticated by that message.
+        let account_unread = !was_authenticated || !self.account_read(turn.conversation_id).await?;
+        if account_unread && (named.is_empty() || assist::about_account(text)) {
             calls.push(tool_call(
                 "get_user_details",
                 serde_json::json!({"user_id": user}),
@@ -950,11 +1051,26 @@ impl Engine {
             return Ok(policy::judge_for_merchant(access));
         }
         let owner = self.owner_of(call).await?;
-        Ok(policy::judge(
-            access,
-            turn.authenticated.as_deref(),
-            owner.as_deref(),
-        ))
+        Ok(self.judge(access, turn, owner.as_deref()))
+    }
+
+    /// The policy's verdict on a shopper's call; where shoppers identify only by the store's
+    /// site or a linked app, identifying in the chat is refused too.
+    fn judge(&self, access: Access, turn: &Turn<'_>, owner: Option<&str>) -> Verdict {
+        if access == Access::Identify && !self.identity.identify_in_chat() {
+            return Verdict::Refuse(self.replies.verified.state_unverified.clone());
+        }
+        policy::judge(access, turn.authenticated.as_deref(), owner)
+    }
+
+    /// Whether the customer's account was read in this conversation.
+    async fn account_read(&self, conversation_id: &str) -> Result<bool, EngineError> {
+        Ok(self.store.messages(conversation_id).await?.iter().any(|m| {
+            m.tool_call
+                .as_deref()
+                .and_then(ToolCall::from_stored)
+                .is_some_and(|call| call.name == "get_user_details")
+        }))
     }
 
     /// The orders whose details the model already has and no write has changed since.
@@ -1037,14 +1153,8 @@ impl Engine {
             .is_some_and(|s| s.access == Access::Identify);
         if ok && identifies && turn.authenticated.is_none() {
             let user = output.trim().to_owned();
-            let words = self.replies.state_authenticated.replace("{user}", &user);
-            self.store
-                .set_authenticated(turn.conversation_id, &user)
-                .await?;
+            self.authenticate(turn.conversation_id, &user).await?;
             turn.authenticated = Some(user);
-            self.store
-                .append_message(turn.conversation_id, Role::System.as_str(), &words, None)
-                .await?;
         }
         Ok(ok.then_some(output))
     }

@@ -41,7 +41,7 @@ pub const MAX_FAILED_SIGN_INS_PER_ADDRESS: i64 = 20;
 pub const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(500);
 
 /// The window in which failed sign-ins count.
-pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const SIGN_IN_WINDOW: Duration = crate::store::ATTEMPT_WINDOW;
 
 /// The header carrying the session's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -185,7 +185,7 @@ async fn login(
     let window = crate::store::now_ms() - SIGN_IN_WINDOW.as_millis() as i64;
     let reserved = state
         .store()
-        .reserve_sign_in(
+        .reserve_attempts(
             &[
                 (&pair, MAX_FAILED_SIGN_INS),
                 (&from, MAX_FAILED_SIGN_INS_PER_ADDRESS),
@@ -215,7 +215,7 @@ async fn login(
         tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
         return Err(ApiError::InvalidCredentials);
     };
-    state.store().forgive_sign_in(&[&from], &[&pair]).await?;
+    state.store().forgive_attempts(&[&from], &[&pair]).await?;
     let (token, session) = auth::open_session(
         state.store(),
         &username,

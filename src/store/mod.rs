@@ -10,6 +10,7 @@
 mod channels;
 mod conversations;
 mod error;
+mod identity;
 pub mod model;
 mod privacy;
 mod read;
@@ -20,6 +21,7 @@ mod write;
 pub use channels::Outgoing;
 pub use conversations::{ConversationRecord, MessageRecord, PUSH_CHANNELS, When, now_ms};
 pub use error::StoreError;
+pub use identity::CodeScope;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
 pub use snapshot::ImportReport;
 pub use staff::{ActionRecord, QueueEntry, SessionRecord};
@@ -29,6 +31,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// The window in which attempts are counted ([`Store::reserve_attempts`]): failed sign-ins,
+/// link codes asked for and tried.
+pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The SQL database behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ pub struct CustomerData {
     /// Their conversations (those authenticated as them, and every one from an app account they
     /// wrote from), each with every message.
     pub conversations: Vec<ConversationData>,
-    /// The messaging-app accounts they wrote from.
+    /// The messaging-app accounts they wrote from or linked to their account.
     pub app_accounts: Vec<AppAccount>,
 }
 
@@ -88,6 +88,17 @@ impl Store {
                 account: r.shopper.clone(),
             })
             .collect();
+        // App accounts linked to them by code, even before they wrote from them.
+        let linked = sqlx::query("SELECT channel, shopper FROM app_links WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &linked {
+            accounts.push(AppAccount {
+                channel: row.try_get("channel")?,
+                account: row.try_get("shopper")?,
+            });
+        }
         accounts.sort();
         accounts.dedup();
         for account in &accounts {
@@ -146,7 +157,7 @@ impl Store {
     }
 
     /// Erases customer `user_id`, in one transaction: their conversations (with messages, queued
-    /// outbox messages and app update keys) are deleted, and so are the details of staff actions
+    /// outbox messages and app update keys), linked app accounts and unused link codes are deleted, and so are the details of staff actions
     /// on them; their orders are kept for bookkeeping with the address blanked; their record
     /// keeps only its payment methods (which orders' payments name), under a new opaque id, with
     /// name, email and address blanked. `by` is recorded as having done it, with counts and no
@@ -179,6 +190,15 @@ impl Store {
         }
         for id in &ids {
             delete_conversation(&mut tx, id).await?;
+        }
+        // Linked app accounts and unused link codes go with them.
+        for table in ["app_links", "link_codes"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE user_id = $1"
+            )))
+            .bind(user_id)
+            .execute(tx.conn())
+            .await?;
         }
         let opaque = format!("erased_{}", crate::random::hex(8));
         sqlx::query(

@@ -240,25 +240,25 @@ impl Store {
             .collect()
     }
 
-    /// Reserves one sign-in attempt under each of `keys` (each with its limit of failures in a
+    /// Reserves one attempt (a sign-in, a link code asked for or tried) under each of `keys` (each with its limit of failures in a
     /// window that began after `window_start`), in one transaction: counted as a failure until
-    /// [`Store::forgive_sign_in`] says otherwise. Returns `false`, counting nothing, when any key
+    /// [`Store::forgive_attempts`] says otherwise. Returns `false`, counting nothing, when any key
     /// has reached its limit. Of many attempts at once, no more than the limit pass (each
     /// increment is conditional on the count, under the row's lock).
-    pub async fn reserve_sign_in(
+    pub async fn reserve_attempts(
         &self,
         keys: &[(&str, i64)],
         window_start: i64,
     ) -> Result<bool, StoreError> {
         // Windows that ended are forgotten (outside the transaction: no lock is held for it).
-        sqlx::query("DELETE FROM sign_in_throttle WHERE window_start < $1")
+        sqlx::query("DELETE FROM attempt_throttle WHERE window_start < $1")
             .bind(window_start)
             .execute(&self.pool)
             .await?;
         let mut tx = self.write().await?;
         for (key, limit) in keys {
             sqlx::query(
-                "INSERT INTO sign_in_throttle (throttle_key, failures, window_start) \
+                "INSERT INTO attempt_throttle (throttle_key, failures, window_start) \
                  VALUES ($1, 0, $2) ON CONFLICT (throttle_key) DO NOTHING",
             )
             .bind(*key)
@@ -266,7 +266,7 @@ impl Store {
             .execute(tx.conn())
             .await?;
             let counted = sqlx::query(
-                "UPDATE sign_in_throttle SET failures = failures + 1 \
+                "UPDATE attempt_throttle SET failures = failures + 1 \
                  WHERE throttle_key = $1 AND failures < $2",
             )
             .bind(*key)
@@ -285,11 +285,15 @@ impl Store {
 
     /// A reserved attempt succeeded: it is not counted under `keys` (the pair of account and
     /// address starts afresh; `cleared` keys are removed).
-    pub async fn forgive_sign_in(&self, keys: &[&str], cleared: &[&str]) -> Result<(), StoreError> {
+    pub async fn forgive_attempts(
+        &self,
+        keys: &[&str],
+        cleared: &[&str],
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         for key in keys {
             sqlx::query(
-                "UPDATE sign_in_throttle SET failures = failures - 1 \
+                "UPDATE attempt_throttle SET failures = failures - 1 \
                  WHERE throttle_key = $1 AND failures > 0",
             )
             .bind(*key)
@@ -297,7 +301,7 @@ impl Store {
             .await?;
         }
         for key in cleared {
-            sqlx::query("DELETE FROM sign_in_throttle WHERE throttle_key = $1")
+            sqlx::query("DELETE FROM attempt_throttle WHERE throttle_key = $1")
                 .bind(*key)
                 .execute(tx.conn())
                 .await?;

@@ -9,6 +9,11 @@
 //! Each client address has an allowance of conversations and messages, and of replies in the
 //! making at once ([`limits`]).
 //!
+//! A store embeds the chat in its pages with one script tag (`/chat/widget.js`: a button that
+//! opens the chat in a framed panel); the origins of its site (`--allowed-origins`) may frame
+//! the page and call the API. A signed identity token from the store's site
+//! ([`crate::identity::token`]) starts the conversation authenticated as its customer.
+//!
 //! A conversation's id is its key: long and random, known only to the browser that started it.
 //! Only web conversations are reached here: a merchant's (merchant mode, behind the console's
 //! sign-in) or an app's conversation is unknown to this API, whoever holds its id.
@@ -30,6 +35,7 @@ use serde_json::{Value, json};
 use std::convert::Infallible;
 
 const PAGE: &str = include_str!("chat.html");
+const WIDGET: &str = include_str!("widget.js");
 
 #[derive(Clone)]
 struct ChatState {
@@ -56,24 +62,72 @@ impl From<limits::Refusal> for ApiError {
     }
 }
 
-/// The web chat's routes, to be nested under `/chat`, within `limits`.
-pub fn routes(engine: Engine, store: Store, limits: limits::ChatLimits) -> Router {
+/// The web chat's routes, to be nested under `/chat`, within `limits`. Pages of
+/// `allowed_origins` (the store's site) may frame the chat and call its API.
+pub fn routes(
+    engine: Engine,
+    store: Store,
+    limits: limits::ChatLimits,
+    allowed_origins: &[String],
+) -> Router {
+    let framing: std::sync::Arc<[String]> = allowed_origins.into();
+    let mut api = Router::new()
+        .route("/status", get(status))
+        .route("/conversations", post(start))
+        .route("/conversations/{id}", get(history))
+        .route("/conversations/{id}/messages", post(send))
+        .route("/conversations/{id}/resume", post(resume))
+        .route("/conversations/{id}/staff", post(ask_for_staff));
+    if !allowed_origins.is_empty() {
+        api = api.layer(cors(allowed_origins));
+    }
     Router::new()
         .route(
             "/",
-            get(|| async { crate::api::html_page(PAGE, crate::api::Framing::SameOrigin) }),
+            get(move || async move {
+                crate::api::html_page(PAGE, crate::api::Framing::Origins(&framing))
+            }),
         )
-        .route("/api/status", get(status))
-        .route("/api/conversations", post(start))
-        .route("/api/conversations/{id}", get(history))
-        .route("/api/conversations/{id}/messages", post(send))
-        .route("/api/conversations/{id}/resume", post(resume))
-        .route("/api/conversations/{id}/staff", post(ask_for_staff))
+        .route("/widget.js", get(widget))
+        .nest("/api", api)
         .with_state(ChatState {
             engine,
             store,
             limiter: std::sync::Arc::new(limits::Limiter::new(limits)),
         })
+}
+
+/// The store's origins may call the chat's API from their pages (no cookies: a conversation's id
+/// is its key).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderValue, Method, header::CONTENT_TYPE};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// The script a store pastes into its pages: a button that opens the chat in a panel.
+async fn widget() -> Response {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=300"),
+            // Loaded by the store's pages, from another origin.
+            (
+                axum::http::HeaderName::from_static("cross-origin-resource-policy"),
+                "cross-origin",
+            ),
+        ],
+        WIDGET,
+    )
+        .into_response()
 }
 
 /// What the page shows before the first message: the greeting, and whether the assistant is
@@ -92,18 +146,49 @@ async fn status(State(state): State<ChatState>) -> Json<Value> {
             .replace("{seconds}", &left)
             .replace("about a few minutes s", "a few minutes")
     });
-    Json(json!({"welcome": replies.web_welcome, "starting": starting, "model": model}))
+    let welcome = if state.engine.identity().identify_in_chat() {
+        &replies.web_welcome
+    } else {
+        &replies.verified.web_welcome
+    };
+    Json(json!({"welcome": welcome, "starting": starting, "model": model}))
 }
 
+/// What may come with a new conversation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Start {
+    /// A signed identity token from the store's site.
+    identity: Option<String>,
+}
+
+/// Starts a conversation: authenticated as the customer a valid identity token names, if one
+/// comes (an invalid one is refused, and no conversation starts).
 async fn start(
     State(state): State<ChatState>,
     extensions: axum::http::Extensions,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    let start: Start = if body.iter().all(u8::is_ascii_whitespace) {
+        Start { identity: None }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
+    };
     state.limiter.start(client(&extensions))?;
-    let record = state.engine.start(WEB_CHANNEL, "browser").await?;
+    let record = match start.identity.as_deref() {
+        Some(token) => {
+            let user = state.engine.identity().verify_token(token).await?;
+            state.engine.start_as(WEB_CHANNEL, "browser", &user).await?
+        }
+        None => state.engine.start(WEB_CHANNEL, "browser").await?,
+    };
     Ok((
         StatusCode::CREATED,
-        Json(json!({"conversation_id": record.conversation_id, "state": record.state})),
+        Json(json!({
+            "conversation_id": record.conversation_id,
+            "state": record.state,
+            "verified": record.authenticated_user.is_some(),
+        })),
     )
         .into_response())
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod discord;
+pub mod smtp;
 pub mod telegram;
 pub mod webdriver;
 
@@ -163,11 +164,33 @@ pub async fn http(
     path: &str,
     body: Option<&str>,
 ) -> (u16, String) {
+    http_with_headers(address, method, path, body, "").await
+}
+
+/// [`http`] to the tool API, with its key.
+pub async fn http_with_key(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
+    let key = format!("Authorization: Bearer {API_KEY}\r\n");
+    http_with_headers(address, method, path, Some(body), &key).await
+}
+
+/// [`http`] with more header lines (each ending in `\r\n`).
+pub async fn http_with_headers(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &str,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let body = body.unwrap_or("");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -279,6 +302,7 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         chat_limits: clerk::web::limits::ChatLimits::default(),
         trusted_proxies: Vec::new(),
         secure_cookie: false,
+        identity: Default::default(),
     }
 }
 
@@ -340,6 +364,7 @@ pub async fn serve_all(
                 console: clerk::staff::ConsoleConfig::default(),
                 chat_limits: clerk::web::limits::ChatLimits::default(),
                 telegram,
+                allowed_origins: Vec::new(),
             },
         ),
         Vec::new(),
