@@ -561,3 +561,77 @@ async fn a_code_by_email_links_only_the_chat_that_asked_for_it() {
         None
     );
 }
+
+#[tokio::test]
+async fn only_the_stores_origins_may_frame_the_chat_and_call_its_api() {
+    let test = tau2_store(Db::Sqlite).await;
+    let (engine, _model) = common::scripted_engine(&test);
+    let shop = "https://shop.example";
+    let address = common::serve_embeddable(&test, engine, None, vec![shop.into()]).await;
+    let client = reqwest::Client::new();
+    let base = format!("http://{address}");
+
+    // The page names the store as a frame ancestor (and drops X-Frame-Options, which cannot).
+    let page = client.get(format!("{base}/chat")).send().await.unwrap();
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.ends_with("frame-ancestors 'self' https://shop.example"),
+        "{policy}"
+    );
+    assert!(page.headers().get("x-frame-options").is_none());
+
+    // A preflight from the store is allowed; from anyone else it is not.
+    let preflight = |origin: &'static str| {
+        client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{base}/chat/api/conversations"),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let allowed = preflight(shop).await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], shop);
+    let methods = allowed.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(methods, "GET,POST");
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // The script tag's file is served to other origins' pages.
+    let script = client
+        .get(format!("{base}/chat/widget.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        script.headers()["cross-origin-resource-policy"],
+        "cross-origin"
+    );
+    assert!(script.text().await.unwrap().contains("clerk-chat-frame"));
+
+    // Without allowed origins, clerk's own pages alone may frame the chat.
+    let (engine, _model) = common::scripted_engine(&test);
+    let alone = common::serve_all(&test, engine, None).await;
+    let page = client
+        .get(format!("http://{alone}/chat"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["x-frame-options"], "SAMEORIGIN");
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .ends_with("frame-ancestors 'self'")
+    );
+}

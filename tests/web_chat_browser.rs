@@ -202,3 +202,150 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
     .await;
     assert_eq!(shown.as_array().unwrap().len(), 8);
 }
+
+/// A store's page on another origin embeds the chat with the script tag, passing its signed-in
+/// customer's identity token: the bubble opens the chat in a frame, and the shopper's order is
+/// answered without an email. A page of an origin not allowed cannot frame the chat.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_page_on_another_origin_embeds_the_chat_for_its_signed_in_customer() {
+    use clerk::identity::token::{Claims, sign};
+    use clerk::identity::{Identity, IdentityConfig};
+    const SECRET: &str = "the-store-and-clerk-share-this-secret-0123456789";
+    let test = tau2_store(Db::Sqlite).await;
+    let model = Arc::new(ScriptedModel::new([Scripted::reply(
+        "Your order #W2378156 was delivered.",
+    )]));
+    let engine = Engine::new(
+        test.store.clone(),
+        test.tools(),
+        model,
+        &Prompts::new(None),
+        EngineConfig::default(),
+    )
+    .unwrap()
+    .with_identity(Identity::new(
+        test.store.clone(),
+        IdentityConfig {
+            secret: Some(SECRET.into()),
+            ..IdentityConfig::default()
+        },
+    ));
+    // The store's site: one page, served on its own port; `localhost` is the allowed origin,
+    // `127.0.0.1` (the same server under another name) is not.
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_port = site.local_addr().unwrap().port();
+    let clerk_address = common::serve_embeddable(
+        &test,
+        engine,
+        None,
+        vec![format!("http://localhost:{site_port}")],
+    )
+    .await;
+    let now = clerk::store::now_ms() / 1000;
+    let token = sign(
+        &Claims {
+            sub: "yusuf_rossi_9620".into(),
+            exp: now + 600,
+            jti: "page-view-42".into(),
+            nbf: None,
+            iat: Some(now),
+        },
+        SECRET.as_bytes(),
+    );
+    let page = format!(
+        "<!doctype html><html><head><title>Shop</title></head><body><h1>My account</h1>\
+         <script src=\"http://{clerk_address}/chat/widget.js\" data-identity=\"{token}\" async></script>\
+         </body></html>"
+    );
+    tokio::spawn(async move {
+        axum::serve(
+            site,
+            axum::Router::new().route(
+                "/",
+                axum::routing::get(move || {
+                    let page = page.clone();
+                    async move { axum::response::Html(page) }
+                }),
+            ),
+        )
+        .await
+        .unwrap()
+    });
+
+    let browser = Browser::start().await;
+    browser
+        .open(&format!("http://localhost:{site_port}/"))
+        .await;
+    wait_for(
+        &browser,
+        "return !!document.getElementById('clerk-chat-button')",
+        |v| v == &Value::Bool(true),
+    )
+    .await;
+    browser.click("#clerk-chat-button").await;
+    browser.enter_frame("#clerk-chat-frame").await;
+    wait_for(&browser, "return !!document.getElementById('text')", |v| {
+        v == &Value::Bool(true)
+    })
+    .await;
+    // The token is not left in the frame's address.
+    assert_eq!(browser.run("return location.hash").await, "");
+    browser
+        .type_into("#text", "What's the status of my order #W2378156?")
+        .await;
+    browser.click("#send").await;
+    let bubbles = "return [...document.querySelectorAll('.msg:not(.welcome)')].map(e => e.className + ': ' + e.textContent)";
+    let shown = wait_for(&browser, bubbles, |v| {
+        v.as_array()
+            .is_some_and(|a| a.len() == 2 && a[1] != "msg assistant: …")
+    })
+    .await;
+    assert_eq!(
+        shown,
+        serde_json::json!([
+            "msg user: What's the status of my order #W2378156?",
+            "msg assistant: Your order #W2378156 was delivered."
+        ])
+    );
+    let id = browser
+        .run("return localStorage.getItem('clerk-conversation')")
+        .await;
+    let record = test
+        .store
+        .conversation(id.as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.authenticated_user.as_deref(),
+        Some("yusuf_rossi_9620")
+    );
+
+    // The same page under an origin that is not allowed: the browser refuses to show the chat
+    // in its frame (frame-ancestors).
+    browser.leave_frames().await;
+    browser
+        .open(&format!("http://127.0.0.1:{site_port}/"))
+        .await;
+    wait_for(
+        &browser,
+        "return !!document.getElementById('clerk-chat-button')",
+        |v| v == &Value::Bool(true),
+    )
+    .await;
+    browser.click("#clerk-chat-button").await;
+    browser.enter_frame("#clerk-chat-frame").await;
+    // Once the frame has loaded what the browser shows in it:
+    let shown = wait_for(&browser, "return location.href", |v| {
+        v.as_str().is_some_and(|href| href != "about:blank")
+    })
+    .await;
+    assert!(!shown.as_str().unwrap().contains("/chat"), "{shown}");
+    assert_eq!(
+        browser
+            .run("return !!document.getElementById('text')")
+            .await,
+        Value::Bool(false),
+        "the chat must not render in a frame of an origin not allowed"
+    );
+}

@@ -6,7 +6,8 @@
 (() => {
   const script = document.currentScript;
   if (!script || window.clerkChat) return;
-  const chat = new URL("./", script.src);
+  // The chat page, beside this script (…/chat/widget.js → …/chat).
+  const chat = new URL("../chat", script.src);
   const token = script.dataset.identity || "";
   const button = document.createElement("button");
   button.id = "clerk-chat-button";

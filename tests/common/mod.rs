@@ -351,6 +351,16 @@ pub async fn serve_all(
     engine: clerk::conversation::Engine,
     telegram: Option<std::sync::Arc<clerk::channel::telegram::TelegramChannel>>,
 ) -> std::net::SocketAddr {
+    serve_embeddable(test, engine, telegram, Vec::new()).await
+}
+
+/// [`serve_all`], with the web chat embeddable in pages of `allowed_origins`.
+pub async fn serve_embeddable(
+    test: &TestStore,
+    engine: clerk::conversation::Engine,
+    telegram: Option<std::sync::Arc<clerk::channel::telegram::TelegramChannel>>,
+    allowed_origins: Vec<String>,
+) -> std::net::SocketAddr {
     let app = clerk::app::App::with_store(test.store.clone(), &settings_for(test)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -364,7 +374,7 @@ pub async fn serve_all(
                 console: clerk::staff::ConsoleConfig::default(),
                 chat_limits: clerk::web::limits::ChatLimits::default(),
                 telegram,
-                allowed_origins: Vec::new(),
+                allowed_origins,
             },
         ),
         Vec::new(),

@@ -109,6 +109,18 @@ impl Browser {
             .await;
     }
 
+    /// Sends the next commands to the frame an element of the page is (`<iframe>`).
+    pub async fn enter_frame(&self, css: &str) {
+        let element = self.find(css).await;
+        self.command("POST", "/frame", json!({"id": {ELEMENT: element}}))
+            .await;
+    }
+
+    /// Sends the next commands to the page again, out of every frame.
+    pub async fn leave_frames(&self) {
+        self.command("POST", "/frame", json!({"id": null})).await;
+    }
+
     /// Runs a script in the page and returns its result.
     pub async fn run(&self, script: &str) -> Value {
         self.command(
