@@ -425,6 +425,42 @@ async fn only_the_next_message_after_a_listing_confirms_it() {
     assert_eq!(chat.order_status("#W6247578").await, "pending");
 }
 
+/// A review saw a model describe keyboards' switches ("Cherry MX, HyperX and Logitech") with no
+/// product tool called: a reply describing a product type no tool's output named is held, the
+/// model told why; once it looked the catalog up, what the output says is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn products_are_described_only_after_a_tool_looked_them_up() {
+    let chat = chat().await;
+    let outcome = chat
+        .say(
+            "what else do you sell?",
+            [
+                Scripted::reply("We also sell smart watches with leather straps."),
+                Scripted::call("list_all_product_types", json!({})),
+                Scripted::reply("We also sell smart watches, among many other products."),
+            ],
+        )
+        .await;
+    assert_eq!(outcome.held_replies, 1);
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some("We also sell smart watches, among many other products.")
+    );
+    let told = chat
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m.role == "system")
+        .map(|m| m.content)
+        .find(|text| text.contains("was not sent"))
+        .unwrap();
+    assert!(
+        told.contains("leather") && told.contains("smart watch (no product tool looked it up)"),
+        "{told}"
+    );
+    assert!(!chat.shown.lock().unwrap().contains("leather"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn invented_facts_never_reach_the_shopper() {
     let chat = chat().await;
@@ -907,7 +943,7 @@ async fn a_message_sent_during_a_reply_follows_that_reply_in_the_models_view() {
     };
     chat.model.then([
         Scripted::Stall(Duration::from_millis(300)),
-        record_end(ends.clone(), "We sell headphones, speakers and more."),
+        record_end(ends.clone(), "We sell electronics, home goods and more."),
     ]);
     let (engine, id) = (chat.engine.clone(), chat.conversation.clone());
     let turn = tokio::spawn(async move {
@@ -958,7 +994,7 @@ async fn a_message_sent_during_a_reply_follows_that_reply_in_the_models_view() {
         [
             "What do you sell?",
             "Any wireless ones?",
-            "We sell headphones, speakers and more.",
+            "We sell electronics, home goods and more.",
             "Yes, several are wireless."
         ]
     );

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const REPLY: &str =
-    "Yes! Our headphones come over-ear or in-ear, wired or wireless, from about fifty dollars up.";
+    "Yes! Our wireless headphones come over-ear, on-ear or in-ear, in several colours to choose from.";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload() {

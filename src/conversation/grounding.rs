@@ -2,7 +2,9 @@
 //! amounts of money (`$45`, `45.00`, `45 dollars`), order statuses and the words people use for
 //! them ("shipped"), product colours — must each appear in a tool output or in the shopper's own
 //! messages of this conversation; and a sentence that gives one order a status must give it the
-//! status that order's latest record has. A reply that invents one is not sent as it is.
+//! status that order's latest record has. What it says of the store's products must be
+//! supported too ([`CatalogWords`]): an option value only as a source states it, a product type
+//! only once a tool's output named it. A reply that invents one is not sent as it is.
 
 use std::collections::{HashMap, HashSet};
 
@@ -184,6 +186,88 @@ fn contains_word(haystack: &str, word: &str) -> bool {
     })
 }
 
+/// Option values too common in a shop's talk to be read as a product's option.
+const COMMON_VALUES: [&str; 22] = [
+    "standard",
+    "small",
+    "medium",
+    "large",
+    "light",
+    "fixed",
+    "plain",
+    "basic",
+    "custom",
+    "fresh",
+    "adjustable",
+    "women",
+    "expert",
+    "beginner",
+    "professional",
+    "electric",
+    "camera",
+    "laptop",
+    "graphic",
+    "design",
+    "animals",
+    "fantasy",
+];
+
+/// Catalogs with more product types than this are too large for the product-type check (their
+/// "names" are codes, as in a supermarket's history).
+const MAX_PRODUCT_TYPES: usize = 500;
+
+/// What a catalog says of its products, in the words a reply would use (lower case): the names of
+/// its product types, and its distinctive option values ("clicky", "16gb", "leather"; colours are
+/// checked as [`WORDS`]). A reply may state an option value only as a tool's output or the
+/// shopper does, and may describe a product type only once a tool's output of the conversation
+/// named it (a search, a product's or an order's details): a small model readily describes a
+/// catalog it never looked at.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CatalogWords {
+    products: Vec<String>,
+    options: Vec<String>,
+}
+
+impl CatalogWords {
+    /// The words of a catalog with these product type names and option values.
+    pub fn new(
+        products: impl IntoIterator<Item = String>,
+        option_values: impl IntoIterator<Item = String>,
+    ) -> CatalogWords {
+        let mut products: Vec<String> = products
+            .into_iter()
+            .map(|name| name.trim().to_lowercase())
+            .filter(|name| {
+                !name.is_empty()
+                    && name.split_whitespace().count() <= 3
+                    && name.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-')
+            })
+            .collect();
+        products.sort();
+        products.dedup();
+        if products.len() > MAX_PRODUCT_TYPES {
+            products.clear();
+        }
+        let mut options: Vec<String> = option_values
+            .into_iter()
+            .map(|value| value.trim().to_lowercase())
+            .filter(|value| {
+                let letters = value.chars().filter(|c| c.is_alphabetic()).count();
+                let digits = value.chars().any(|c| c.is_ascii_digit());
+                // A quantity with its unit ("16gb", "10 inches"), or a word of five letters or
+                // more that is not common talk; never a bare number (amounts and ids are checked
+                // as such) nor a colour (checked as one).
+                ((digits && letters >= 1) || (!digits && letters >= 5))
+                    && !COMMON_VALUES.contains(&value.as_str())
+                    && !WORDS.contains(&value.as_str())
+            })
+            .collect();
+        options.sort();
+        options.dedup();
+        CatalogWords { products, options }
+    }
+}
+
 /// The facts of `reply` that none of `sources` contains; empty when the reply is grounded.
 pub fn ungrounded<'a>(reply: &str, sources: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     Known::from_sources(sources).missing(reply)
@@ -195,6 +279,19 @@ pub struct Known {
     facts: Facts,
     /// Each order's status in its latest record (by order id, upper case).
     statuses: HashMap<String, String>,
+    /// The catalog's words, when checked.
+    catalog: std::sync::Arc<CatalogWords>,
+    /// The catalog's option values the sources state.
+    options: HashSet<String>,
+    /// The catalog's product types a tool's output named.
+    products: HashSet<String>,
+}
+
+/// Whether `text` (lower case) names a product type (`name`, lower case), or several.
+fn names_product(text: &str, name: &str) -> bool {
+    contains_word(text, name)
+        || contains_word(text, &format!("{name}s"))
+        || contains_word(text, &format!("{name}es"))
 }
 
 impl Known {
@@ -218,6 +315,55 @@ impl Known {
             }
         }
         known
+    }
+
+    /// The same, also checking what replies say of products against `catalog`: option values
+    /// against every source, product types against `tool_outputs` alone.
+    pub fn with_catalog<'a>(
+        mut self,
+        catalog: std::sync::Arc<CatalogWords>,
+        sources: impl IntoIterator<Item = &'a str>,
+        tool_outputs: impl IntoIterator<Item = &'a str>,
+    ) -> Known {
+        let sources: Vec<String> = sources.into_iter().map(str::to_lowercase).collect();
+        self.options = catalog
+            .options
+            .iter()
+            .filter(|value| sources.iter().any(|s| contains_word(s, value)))
+            .cloned()
+            .collect();
+        let outputs: Vec<String> = tool_outputs.into_iter().map(str::to_lowercase).collect();
+        self.products = catalog
+            .products
+            .iter()
+            .filter(|name| outputs.iter().any(|o| names_product(o, name)))
+            .cloned()
+            .collect();
+        self.catalog = catalog;
+        self
+    }
+
+    /// What `reply` says of products that no source supports: an option value no source states,
+    /// a product type no tool's output named.
+    fn unsupported_product_facts(&self, reply: &str) -> Vec<String> {
+        let mut missing = Vec::new();
+        for sentence in sentences(reply) {
+            let lower = sentence.to_lowercase();
+            for value in &self.catalog.options {
+                if contains_word(&lower, value)
+                    && !negated(&lower, value)
+                    && !self.options.contains(value)
+                {
+                    missing.push(value.clone());
+                }
+            }
+            for name in &self.catalog.products {
+                if names_product(&lower, name) && !self.products.contains(name) {
+                    missing.push(format!("{name} (no product tool looked it up)"));
+                }
+            }
+        }
+        missing
     }
 
     /// A status given to one order, in a sentence of `reply`, that its latest record does not
@@ -293,6 +439,7 @@ impl Known {
                     .map(|s| (*s).to_owned()),
             )
             .chain(self.wrong_statuses(reply))
+            .chain(self.unsupported_product_facts(reply))
             .collect();
         missing.sort();
         missing.dedup();
@@ -355,6 +502,69 @@ impl Release {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn keyboards() -> std::sync::Arc<CatalogWords> {
+        std::sync::Arc::new(CatalogWords::new(
+            ["Mechanical Keyboard".to_owned(), "T-Shirt".to_owned()],
+            ["clicky", "linear", "tactile", "small", "10", "16GB", "black", "RGB"]
+                .map(str::to_owned),
+        ))
+    }
+
+    fn product_gaps(reply: &str, sources: &[&str], outputs: &[&str]) -> Vec<String> {
+        Known::from_sources(sources.iter().copied())
+            .with_catalog(keyboards(), sources.iter().copied(), outputs.iter().copied())
+            .missing(reply)
+    }
+
+    #[test]
+    fn catalog_words_keep_what_describes_a_product() {
+        let words = keyboards();
+        assert_eq!(words.products, ["mechanical keyboard", "t-shirt"]);
+        // Not "small" (common talk), "10" (a number), "black" (a colour, checked as one).
+        assert_eq!(words.options, ["16gb", "clicky", "linear", "tactile"]);
+    }
+
+    /// A review found a reply offering "Cherry MX, HyperX and Logitech" switches with no product
+    /// tool called: describing a product type nobody looked up is held, and so is an option value
+    /// no output gives.
+    #[test]
+    fn products_are_described_only_from_what_a_tool_returned() {
+        let reply = "Our mechanical keyboards come with clicky or linear switches.";
+        assert_eq!(
+            product_gaps(reply, &["do you sell mechanical keyboards?"], &[]),
+            [
+                "clicky",
+                "linear",
+                "mechanical keyboard (no product tool looked it up)"
+            ]
+        );
+        let search = r#"[{"name": "Mechanical Keyboard", "variants": [{"options": {"switch type": "clicky"}}, {"options": {"switch type": "linear"}}]}]"#;
+        assert!(product_gaps(reply, &[search], &[search]).is_empty());
+        assert_eq!(
+            product_gaps(
+                "They come with tactile switches too.",
+                &[search],
+                &[search]
+            ),
+            ["tactile"]
+        );
+        // Denied, an option is not stated; named by the shopper, it is grounded.
+        assert!(product_gaps("We have no tactile ones.", &[search], &[search]).is_empty());
+        assert!(
+            product_gaps(
+                "Tactile ones are out of stock.",
+                &[search, "I want tactile"],
+                &[search]
+            )
+            .is_empty()
+        );
+        // A shopper naming a product type is not a tool looking it up.
+        assert_eq!(
+            product_gaps("Our t-shirts are soft.", &["any t-shirts?"], &[]),
+            ["t-shirt (no product tool looked it up)"]
+        );
+    }
 
     #[test]
     fn finds_ids_amounts_and_statuses() {

@@ -23,7 +23,7 @@ use crate::llm::{
 };
 use crate::prompts::{PromptError, Prompts, Replies};
 use crate::retail::{Retail, RetailError};
-use crate::store::{ConversationRecord, Store, StoreError, When};
+use crate::store::{CatalogStamp, ConversationRecord, Store, StoreError, When};
 use crate::tools::{Access, ToolError, ToolRegistry, present};
 use policy::Verdict;
 use std::collections::HashMap;
@@ -187,6 +187,8 @@ pub struct Engine {
     config: EngineConfig,
     /// How shoppers prove who they are, and the verified ways.
     identity: Identity,
+    /// The catalog's words for the grounding guard, as of a catalog version.
+    catalog_words: Arc<tokio::sync::Mutex<Option<(CatalogStamp, Arc<grounding::CatalogWords>)>>>,
     busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
@@ -271,6 +273,7 @@ impl Engine {
             replies: prompts.replies()?,
             config,
             identity: Identity::new(store.clone(), IdentityConfig::default()),
+            catalog_words: Arc::default(),
             store,
             busy: Arc::default(),
         })
@@ -619,10 +622,25 @@ impl Engine {
             );
             // The reply reaches the shopper as it is generated, but only as far as the grounding
             // guard has checked it.
-            let sources = self.sources(conversation_id).await?;
-            let release = Mutex::new(grounding::Release::new(grounding::Known::from_sources(
-                sources.iter().map(String::as_str),
-            )));
+            let sources = self.store.messages(conversation_id).await?;
+            let outputs = || {
+                sources
+                    .iter()
+                    .filter(|m| m.role == Role::Tool.as_str())
+                    .map(|m| m.content.as_str())
+            };
+            let said = || {
+                sources
+                    .iter()
+                    .filter(|m| m.role == Role::Tool.as_str() || m.role == Role::User.as_str())
+                    .map(|m| m.content.as_str())
+            };
+            let known = grounding::Known::from_sources(said()).with_catalog(
+                self.catalog_words().await?,
+                said(),
+                outputs(),
+            );
+            let release = Mutex::new(grounding::Release::new(known));
             let stream = |piece: &str| {
                 let mut release = release.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(text) = release.push(piece) {
@@ -1412,15 +1430,25 @@ impl Engine {
     }
 
     /// What a reply may draw its facts from: tool outputs and the shopper's messages.
-    async fn sources(&self, conversation_id: &str) -> Result<Vec<String>, EngineError> {
-        Ok(self
-            .store
-            .messages(conversation_id)
-            .await?
-            .into_iter()
-            .filter(|m| m.role == Role::Tool.as_str() || m.role == Role::User.as_str())
-            .map(|m| m.content)
-            .collect())
+    /// The catalog's words for the grounding guard, read again whenever the catalog changed.
+    async fn catalog_words(&self) -> Result<Arc<grounding::CatalogWords>, EngineError> {
+        let stamp = self.store.catalog_stamp().await?;
+        let mut cached = self.catalog_words.lock().await;
+        if let Some((at, words)) = cached.as_ref()
+            && *at == stamp
+        {
+            return Ok(words.clone());
+        }
+        let products = self.store.products().await?;
+        let words = Arc::new(grounding::CatalogWords::new(
+            products.iter().map(|p| p.name.clone()),
+            products
+                .iter()
+                .flat_map(|p| p.variants.values())
+                .flat_map(|v| v.options.values().cloned()),
+        ));
+        *cached = Some((stamp, words.clone()));
+        Ok(words)
     }
 
     /// Where the model stands: ready, or still starting and how far along.
