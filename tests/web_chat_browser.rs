@@ -14,8 +14,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-const REPLY: &str =
-    "Yes! Our wireless headphones come over-ear, on-ear or in-ear, in several colours to choose from.";
+const REPLY: &str = "Yes! Our wireless headphones come over-ear, on-ear or in-ear, in several colours to choose from.";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload() {

@@ -240,7 +240,9 @@ impl CatalogWords {
             .filter(|name| {
                 !name.is_empty()
                     && name.split_whitespace().count() <= 3
-                    && name.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-')
+                    && name
+                        .chars()
+                        .all(|c| c.is_alphabetic() || c == ' ' || c == '-')
             })
             .collect();
         products.sort();
@@ -506,14 +508,20 @@ mod tests {
     fn keyboards() -> std::sync::Arc<CatalogWords> {
         std::sync::Arc::new(CatalogWords::new(
             ["Mechanical Keyboard".to_owned(), "T-Shirt".to_owned()],
-            ["clicky", "linear", "tactile", "small", "10", "16GB", "black", "RGB"]
-                .map(str::to_owned),
+            [
+                "clicky", "linear", "tactile", "small", "10", "16GB", "black", "RGB",
+            ]
+            .map(str::to_owned),
         ))
     }
 
     fn product_gaps(reply: &str, sources: &[&str], outputs: &[&str]) -> Vec<String> {
         Known::from_sources(sources.iter().copied())
-            .with_catalog(keyboards(), sources.iter().copied(), outputs.iter().copied())
+            .with_catalog(
+                keyboards(),
+                sources.iter().copied(),
+                outputs.iter().copied(),
+            )
             .missing(reply)
     }
 
@@ -542,11 +550,7 @@ mod tests {
         let search = r#"[{"name": "Mechanical Keyboard", "variants": [{"options": {"switch type": "clicky"}}, {"options": {"switch type": "linear"}}]}]"#;
         assert!(product_gaps(reply, &[search], &[search]).is_empty());
         assert_eq!(
-            product_gaps(
-                "They come with tactile switches too.",
-                &[search],
-                &[search]
-            ),
+            product_gaps("They come with tactile switches too.", &[search], &[search]),
             ["tactile"]
         );
         // Denied, an option is not stated; named by the shopper, it is grounded.

@@ -188,9 +188,12 @@ pub struct Engine {
     /// How shoppers prove who they are, and the verified ways.
     identity: Identity,
     /// The catalog's words for the grounding guard, as of a catalog version.
-    catalog_words: Arc<tokio::sync::Mutex<Option<(CatalogStamp, Arc<grounding::CatalogWords>)>>>,
+    catalog_words: Arc<tokio::sync::Mutex<Option<CachedCatalogWords>>>,
     busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
+
+/// The catalog's words for the grounding guard, and the catalog version they were read at.
+type CachedCatalogWords = (CatalogStamp, Arc<grounding::CatalogWords>);
 
 /// Held while a turn of one conversation runs: turns of a conversation in this process take
 /// turns (a shopper reloading the page mid-turn must not start a second answer).
