@@ -10,7 +10,7 @@ mod common;
 use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
 use clerk::conversation::Engine;
 use clerk::llm::scripted::{Scripted, ScriptedModel};
-use common::telegram::{FakeTelegram, TOKEN, Waits};
+use common::telegram::{FakeTelegram, Waits, config, open_conversation};
 use common::{Db, TestStore, tau2_store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,18 +23,6 @@ struct Running {
     model: Arc<ScriptedModel>,
     fake: FakeTelegram,
     task: tokio::task::JoinHandle<()>,
-}
-
-fn config(fake: &FakeTelegram, edit_interval: Duration) -> TelegramConfig {
-    TelegramConfig {
-        token: TOKEN.into(),
-        api_url: Some(fake.url.parse().unwrap()),
-        webhook_url: None,
-        webhook_secret: None,
-        poll_timeout: Duration::from_secs(2),
-        edit_interval,
-        outbox_retry: clerk::channel::OutboxRetry::default(),
-    }
 }
 
 fn run(
@@ -65,14 +53,6 @@ async fn start(edit_interval: Duration) -> Running {
         fake,
         task,
     }
-}
-
-async fn conversation_of(test: &TestStore, chat: i64) -> clerk::store::ConversationRecord {
-    test.store
-        .open_conversation("telegram", &chat.to_string())
-        .await
-        .unwrap()
-        .expect("a conversation for the chat")
 }
 
 #[tokio::test]
@@ -117,7 +97,7 @@ async fn a_conversation_streams_by_edits_escapes_html_and_shows_typing() {
     assert!(typing[0].at <= sends[0].at);
 
     // The conversation is stored as the shopper's.
-    let record = conversation_of(&r.test, CHAT).await;
+    let record = open_conversation(&r.test, CHAT).await;
     let messages = r
         .test
         .store
@@ -145,7 +125,7 @@ async fn a_conversation_streams_by_edits_escapes_html_and_shows_typing() {
         .await;
     assert_eq!(r.fake.texts(CHAT).len(), 2);
     assert_eq!(
-        conversation_of(&r.test, CHAT).await.conversation_id,
+        open_conversation(&r.test, CHAT).await.conversation_id,
         record.conversation_id
     );
     r.task.abort();
@@ -206,7 +186,7 @@ async fn a_redelivered_update_is_answered_once() {
         r.fake.texts(CHAT),
         vec!["Hello! How can I help?".to_owned()]
     );
-    let record = conversation_of(&r.test, CHAT).await;
+    let record = open_conversation(&r.test, CHAT).await;
     let users = r
         .test
         .store
@@ -264,7 +244,7 @@ async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
         r.fake.texts(CHAT)[1],
         "I've asked a member of our team to join this conversation. They will reply here as soon as they can."
     );
-    let record = conversation_of(&r.test, CHAT).await;
+    let record = open_conversation(&r.test, CHAT).await;
     assert_eq!(record.state, "waiting_for_staff");
     let queue = r
         .test
@@ -369,7 +349,7 @@ async fn many_chats_at_once_each_get_exactly_their_answers() {
             .await;
     }
     for chat in 0..CHATS {
-        let record = conversation_of(&r.test, 10_000 + chat).await;
+        let record = open_conversation(&r.test, 10_000 + chat).await;
         let messages = r
             .test
             .store

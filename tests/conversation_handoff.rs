@@ -25,16 +25,6 @@ async fn engine(db: Db, model: Arc<ScriptedModel>) -> (TestStore, Engine) {
     (test, engine)
 }
 
-async fn roles_and_texts(test: &TestStore, id: &str) -> Vec<(String, String)> {
-    test.store
-        .messages(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.role, m.content))
-        .collect()
-}
-
 async fn one_take_wins_and_only_the_owner_acts(db: Db) {
     let model = Arc::new(ScriptedModel::new([]));
     let (test, engine) = engine(db, model.clone()).await;
@@ -119,7 +109,7 @@ async fn one_take_wins_and_only_the_owner_acts(db: Db) {
     let outcome = engine.turn(&id, "one more thing", &|_| {}).await.unwrap();
     assert_eq!(outcome.reply.as_deref(), Some("Glad to help again."));
 
-    let shown: Vec<(String, String)> = roles_and_texts(&test, &id)
+    let shown: Vec<(String, String)> = common::transcript(&test, &id)
         .await
         .into_iter()
         .filter(|(role, _)| role != "system")
@@ -188,7 +178,7 @@ async fn a_handoff_during_a_turn_cancels_its_reply() {
         (outcome.reply, outcome.state),
         (None, ConversationState::WaitingForStaff)
     );
-    let texts: Vec<String> = roles_and_texts(&test, &id)
+    let texts: Vec<String> = common::transcript(&test, &id)
         .await
         .into_iter()
         .map(|(_, text)| text)
@@ -228,7 +218,7 @@ async fn the_bot_never_answers_a_staff_owned_conversation(db: Db) {
         for turn in racing {
             turn.await.unwrap().unwrap();
         }
-        let messages = roles_and_texts(&test, &id).await;
+        let messages = common::transcript(&test, &id).await;
         let taken = messages
             .iter()
             .position(|(role, text)| role == "system" && text.starts_with("Taken by staff"))

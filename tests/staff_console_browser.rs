@@ -5,9 +5,9 @@
 
 mod common;
 
-use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
+use clerk::channel::telegram::TelegramChannel;
 use clerk::llm::scripted::Scripted;
-use common::telegram::{FakeTelegram, TOKEN, Waits};
+use common::telegram::{FakeTelegram, Waits};
 use common::webdriver::{Browser, wait_for};
 use common::{Db, tau2_store};
 use serde_json::Value;
@@ -26,15 +26,7 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     let fake = FakeTelegram::start().await.unwrap();
     let telegram = Arc::new(TelegramChannel::new(
         engine.clone(),
-        TelegramConfig {
-            token: TOKEN.into(),
-            api_url: Some(fake.url.parse().unwrap()),
-            webhook_url: None,
-            webhook_secret: None,
-            poll_timeout: Duration::from_secs(2),
-            edit_interval: Duration::from_millis(100),
-            outbox_retry: clerk::channel::OutboxRetry::default(),
-        },
+        common::telegram::config(&fake, Duration::from_millis(100)),
     ));
     let running = telegram.clone();
     let task = tokio::spawn(async move { running.run().await.unwrap() });

@@ -7,15 +7,15 @@
 
 mod common;
 
-use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
+use clerk::channel::telegram::TelegramChannel;
 use clerk::conversation::Engine;
 use clerk::identity::token::{Claims, sign};
 use clerk::identity::{Identity, IdentityConfig, ShopperAuth};
 use clerk::llm::scripted::Scripted;
 use clerk::prompts::Prompts;
 use common::smtp::SmtpServer;
-use common::telegram::{FakeTelegram, TOKEN, Waits};
-use common::{Db, TestStore, http, sse_events, tau2_store};
+use common::telegram::{FakeTelegram, Waits, open_conversation};
+use common::{Db, TestStore, http, sse_events, tau2_store, transcript};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,17 +59,6 @@ fn identity(test: &TestStore, auth: ShopperAuth, mail: Option<&SmtpServer>) -> I
 
 fn start_body(token: &str) -> String {
     json!({ "identity": token }).to_string()
-}
-
-/// The messages of a conversation as (role, text).
-async fn transcript(test: &TestStore, id: &str) -> Vec<(String, String)> {
-    test.store
-        .messages(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.role, m.content))
-        .collect()
 }
 
 async fn signed_identity_starts_a_conversation_as_its_customer_once(db: Db) {
@@ -289,27 +278,11 @@ async fn where_shoppers_are_verified_an_email_typed_in_the_chat_identifies_nobod
 fn telegram(engine: &Engine, fake: &FakeTelegram) -> Arc<TelegramChannel> {
     let channel = Arc::new(TelegramChannel::new(
         engine.clone(),
-        TelegramConfig {
-            token: TOKEN.into(),
-            api_url: Some(fake.url.parse().unwrap()),
-            webhook_url: None,
-            webhook_secret: None,
-            poll_timeout: Duration::from_secs(2),
-            edit_interval: Duration::from_millis(200),
-            outbox_retry: clerk::channel::OutboxRetry::default(),
-        },
+        common::telegram::config(fake, Duration::from_millis(200)),
     ));
     let running = channel.clone();
     tokio::spawn(async move { running.run().await.unwrap() });
     channel
-}
-
-async fn open_conversation(test: &TestStore, chat: i64) -> clerk::store::ConversationRecord {
-    test.store
-        .open_conversation("telegram", &chat.to_string())
-        .await
-        .unwrap()
-        .expect("a conversation for the chat")
 }
 
 #[tokio::test]

@@ -202,6 +202,20 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
     assert_eq!(shown.as_array().unwrap().len(), 8);
 }
 
+/// Opens a store's page, presses its chat button, and sends the next commands into the chat's
+/// frame.
+async fn open_embedded_chat(browser: &Browser, page: &str) {
+    browser.open(page).await;
+    wait_for(
+        browser,
+        "return !!document.getElementById('clerk-chat-button')",
+        |v| v == &Value::Bool(true),
+    )
+    .await;
+    browser.click("#clerk-chat-button").await;
+    browser.enter_frame("#clerk-chat-frame").await;
+}
+
 /// A store's page on another origin embeds the chat with the script tag, passing its signed-in
 /// customer's identity token: the bubble opens the chat in a frame, and the shopper's order is
 /// answered without an email. A page of an origin not allowed cannot frame the chat.
@@ -211,18 +225,9 @@ async fn a_store_page_on_another_origin_embeds_the_chat_for_its_signed_in_custom
     use clerk::identity::{Identity, IdentityConfig};
     const SECRET: &str = "the-store-and-clerk-share-this-secret-0123456789";
     let test = tau2_store(Db::Sqlite).await;
-    let model = Arc::new(ScriptedModel::new([Scripted::reply(
-        "Your order #W2378156 was delivered.",
-    )]));
-    let engine = Engine::new(
-        test.store.clone(),
-        test.tools(),
-        model,
-        &Prompts::new(None),
-        EngineConfig::default(),
-    )
-    .unwrap()
-    .with_identity(Identity::new(
+    let (engine, model) = common::scripted_engine(&test);
+    model.then([Scripted::reply("Your order #W2378156 was delivered.")]);
+    let engine = engine.with_identity(Identity::new(
         test.store.clone(),
         IdentityConfig {
             secret: Some(SECRET.into()),
@@ -272,17 +277,7 @@ async fn a_store_page_on_another_origin_embeds_the_chat_for_its_signed_in_custom
     });
 
     let browser = Browser::start().await;
-    browser
-        .open(&format!("http://localhost:{site_port}/"))
-        .await;
-    wait_for(
-        &browser,
-        "return !!document.getElementById('clerk-chat-button')",
-        |v| v == &Value::Bool(true),
-    )
-    .await;
-    browser.click("#clerk-chat-button").await;
-    browser.enter_frame("#clerk-chat-frame").await;
+    open_embedded_chat(&browser, &format!("http://localhost:{site_port}/")).await;
     wait_for(&browser, "return !!document.getElementById('text')", |v| {
         v == &Value::Bool(true)
     })
@@ -323,17 +318,7 @@ async fn a_store_page_on_another_origin_embeds_the_chat_for_its_signed_in_custom
     // The same page under an origin that is not allowed: the browser refuses to show the chat
     // in its frame (frame-ancestors).
     browser.leave_frames().await;
-    browser
-        .open(&format!("http://127.0.0.1:{site_port}/"))
-        .await;
-    wait_for(
-        &browser,
-        "return !!document.getElementById('clerk-chat-button')",
-        |v| v == &Value::Bool(true),
-    )
-    .await;
-    browser.click("#clerk-chat-button").await;
-    browser.enter_frame("#clerk-chat-frame").await;
+    open_embedded_chat(&browser, &format!("http://127.0.0.1:{site_port}/")).await;
     // Once the frame has loaded what the browser shows in it:
     let shown = wait_for(&browser, "return location.href", |v| {
         v.as_str().is_some_and(|href| href != "about:blank")

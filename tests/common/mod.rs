@@ -269,6 +269,17 @@ pub fn sse_events(body: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The messages of a conversation as (role, text).
+pub async fn transcript(test: &TestStore, id: &str) -> Vec<(String, String)> {
+    test.store
+        .messages(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.role, m.content))
+        .collect()
+}
+
 /// Settings for a test's store, its index and the bundled model (or `CLERK_MODEL`).
 pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
     clerk::config::Settings {

@@ -23,3 +23,32 @@ impl Waits for FakeTelegram {
         );
     }
 }
+
+/// The open conversation of a Telegram chat (the test fails if there is none).
+pub async fn open_conversation(
+    test: &super::TestStore,
+    chat: i64,
+) -> clerk::store::ConversationRecord {
+    test.store
+        .open_conversation("telegram", &chat.to_string())
+        .await
+        .unwrap()
+        .expect("a conversation for the chat")
+}
+
+/// Telegram's settings for a channel talking to the stand-in, editing at most once per
+/// `edit_interval`.
+pub fn config(
+    fake: &FakeTelegram,
+    edit_interval: std::time::Duration,
+) -> clerk::channel::telegram::TelegramConfig {
+    clerk::channel::telegram::TelegramConfig {
+        token: TOKEN.into(),
+        api_url: Some(fake.url.parse().unwrap()),
+        webhook_url: None,
+        webhook_secret: None,
+        poll_timeout: std::time::Duration::from_secs(2),
+        edit_interval,
+        outbox_retry: clerk::channel::OutboxRetry::default(),
+    }
+}
