@@ -601,6 +601,43 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
     );
 }
 
+/// A client that sends a request's headers and then only part of its body gets an error once
+/// the body has paused too long, and the request does nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_stops_arriving_fails_the_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let test = tau2_store(Db::Sqlite).await;
+    let router = clerk::api::router(app(&test), None, common::API_KEY.into());
+    let options = clerk::api::server::ServerOptions {
+        body_read_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let address = serve_with(router, options).await;
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    let body = r##"{"order_id": "#W6247578", "reason": "no longer needed"}"##;
+    slow.write_all(
+        format!(
+            "POST /api/tools/cancel_pending_order HTTP/1.1\r\nHost: localhost\r\n\
+             Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{}",
+            common::API_KEY,
+            body.len(),
+            &body[..10]
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    // Bounded only so that a server that waits for ever fails the test instead of hanging it.
+    let ended = tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut answer)).await;
+    assert!(ended.is_ok(), "the server kept waiting for the body");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    let order = test.store.order("#W6247578").await.unwrap().unwrap();
+    assert_eq!(order.status.as_str(), "pending", "nothing was done");
+}
+
 /// Behind a trusted reverse proxy, each shopper's address (from `X-Forwarded-For`) has its own
 /// limits; from anyone else the header is ignored, so a client cannot pick a fresh address.
 #[tokio::test(flavor = "multi_thread")]

@@ -1,7 +1,8 @@
 //! The HTTP server's connections: accepts them, tells each request its client's address (the
 //! sign-in throttle and the chat's limits use it; behind a trusted reverse proxy, the address
 //! the proxy forwards), closes a connection whose request headers do
-//! not arrive within a time limit (a client that sends half a request holds nothing for long),
+//! not arrive within a time limit, and fails a request whose body pauses longer than another (a
+//! client that sends half a request holds nothing for long),
 //! and on Ctrl-C or SIGTERM stops accepting and lets open requests finish for a few seconds.
 
 use axum::Router;
@@ -19,6 +20,8 @@ use tower::ServiceExt;
 pub struct ServerOptions {
     /// How long a connection may take to send a request's headers.
     pub header_read_timeout: Duration,
+    /// How long a request's body may pause between two pieces before the request fails.
+    pub body_read_timeout: Duration,
     /// How long open requests may run on after a shutdown signal.
     pub shutdown_grace: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client ([`client_address`]).
@@ -26,10 +29,11 @@ pub struct ServerOptions {
 }
 
 impl Default for ServerOptions {
-    /// Ten seconds for the headers; five seconds of grace.
+    /// Ten seconds for the headers and for each pause in a body; five seconds of grace.
     fn default() -> ServerOptions {
         ServerOptions {
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
             trusted_proxies: Vec::new(),
         }
@@ -72,6 +76,8 @@ pub async fn serve_until(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let trusted: std::sync::Arc<[IpAddr]> = options.trusted_proxies.clone().into();
+    let (header_read_timeout, body_read_timeout) =
+        (options.header_read_timeout, options.body_read_timeout);
     let (closing, _) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut connections = tokio::task::JoinSet::new();
@@ -94,14 +100,20 @@ pub async fn serve_until(
             // What the limits and the logs know the client by.
             let client = client_address(remote, request.headers(), &trusted);
             request.extensions_mut().insert(ConnectInfo(client));
-            router.clone().oneshot(request.map(Body::new))
+            // A body that stops arriving fails the request instead of holding it open.
+            router.clone().oneshot(request.map(|body| {
+                Body::new(tower_http::timeout::TimeoutBody::new(
+                    body_read_timeout,
+                    body,
+                ))
+            }))
         });
         let mut closing = closing.subscribe();
         connections.spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(options.header_read_timeout);
+                .header_read_timeout(header_read_timeout);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let mut connection = std::pin::pin!(connection);
             tokio::select! {
