@@ -1,6 +1,11 @@
 //! Configuration. Every setting comes, in order of precedence, from a command-line flag, its
 //! `CLERK_*` environment variable, the configuration file (`--config`, or `clerk.toml` in the
 //! working folder when present), or its default. [`Settings`] is the result.
+//!
+//! A setting is declared once, as a field of [`GlobalArgs`], [`ServeArgs`] or [`IdentityArgs`]:
+//! the same struct reads the flags (clap) and the file's top level, `[serve]` or `[identity]`
+//! table (serde, unknown keys refused); each struct's `or` puts the flags over the file, and
+//! [`Settings::resolve`] applies the defaults.
 
 use crate::error::{Code, HasCode};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -55,11 +60,14 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Settings every command shares.
-#[derive(Debug, Clone, Default, Args)]
+/// Settings every command shares: flags, and the configuration file's top-level keys under the
+/// same names.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct GlobalArgs {
     /// Configuration file (TOML) [default: ./clerk.toml when present]
     #[arg(long, env = "CLERK_CONFIG", global = true, value_name = "FILE")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// The store's database: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://DATA_DIR/store.db]
     #[arg(long, env = "CLERK_DATABASE", global = true, value_name = "URL")]
@@ -327,8 +335,10 @@ pub enum CatalogCommand {
     },
 }
 
-/// Settings of `clerk serve`.
-#[derive(Debug, Clone, Default, Args)]
+/// Settings of `clerk serve`: flags, and the `[serve]` table of the configuration file under the
+/// same names.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "CLERK_LISTEN", value_name = "ADDR")]
@@ -425,8 +435,9 @@ pub struct ServeArgs {
     /// Mark the staff session cookie Secure (when clerk is served behind HTTPS)
     #[arg(long, env = "CLERK_SECURE_COOKIE")]
     pub secure_cookie: bool,
-    /// Verified shoppers and the embedded chat.
+    /// Verified shoppers and the embedded chat (the file's `[identity]` table).
     #[command(flatten)]
+    #[serde(skip)]
     pub identity: IdentityArgs,
 }
 
@@ -528,84 +539,74 @@ impl IdentityArgs {
     }
 }
 
-/// The configuration file's shape: the same settings as the flags.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// See `--database`.
-    pub database: Option<String>,
-    /// See `--data-dir`.
-    pub data_dir: Option<PathBuf>,
-    /// See `--index-dir`.
-    pub index_dir: Option<PathBuf>,
-    /// See `--prompts-dir`.
-    pub prompts_dir: Option<PathBuf>,
-    /// See `--log`.
-    pub log: Option<String>,
-    /// See `--model`.
-    pub model: Option<PathBuf>,
-    /// See `--model-timeout`.
-    pub model_timeout: Option<u64>,
-    /// See `--model-url`.
-    pub model_url: Option<String>,
-    /// See `--model-name`.
-    pub model_name: Option<String>,
-    /// See `--model-api-key`.
-    pub model_api_key: Option<String>,
-    /// See `--model-constrained`.
-    pub model_constrained: Option<bool>,
-    /// Settings of `clerk serve`.
-    #[serde(default)]
-    pub serve: FileServeConfig,
-    /// Verified shoppers and the embedded chat (named as their flags).
-    #[serde(default)]
-    pub identity: IdentityArgs,
+/// The configuration file: the shared settings at the top, then the `[serve]` and `[identity]`
+/// tables, each setting named as its flag.
+#[derive(Debug, Clone, Default)]
+struct FileConfig {
+    global: GlobalArgs,
+    serve: ServeArgs,
+    identity: IdentityArgs,
 }
 
-/// The `[serve]` table of the configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileServeConfig {
-    /// See `--listen`.
-    pub listen: Option<SocketAddr>,
-    /// See `--api-key`.
-    pub api_key: Option<String>,
-    /// See `--demo`.
-    pub demo: Option<bool>,
-    /// See `--telegram-token`.
-    pub telegram_token: Option<String>,
-    /// See `--telegram-api-url`.
-    pub telegram_api_url: Option<String>,
-    /// See `--telegram-webhook-url`.
-    pub telegram_webhook_url: Option<String>,
-    /// See `--telegram-webhook-secret`.
-    pub telegram_webhook_secret: Option<String>,
-    /// See `--discord-token`.
-    pub discord_token: Option<String>,
-    /// See `--discord-channels`.
-    pub discord_channels: Option<Vec<u64>>,
-    /// See `--discord-api-proxy`.
-    pub discord_api_proxy: Option<String>,
-    /// See `--edit-interval-ms`.
-    pub edit_interval_ms: Option<u64>,
-    /// See `--session-hours`.
-    pub session_hours: Option<u64>,
-    /// See `--idle-close-minutes`.
-    pub idle_close_minutes: Option<u64>,
-    /// See `--retention-days`.
-    pub retention_days: Option<u64>,
-    /// See `--chat-conversations-per-hour`.
-    pub chat_conversations_per_hour: Option<u32>,
-    /// See `--chat-messages-per-minute`.
-    pub chat_messages_per_minute: Option<u32>,
-    /// See `--chat-turns-per-address`.
-    pub chat_turns_per_address: Option<u32>,
-    /// See `--chat-turns`.
-    pub chat_turns: Option<u32>,
-    /// See `--trusted-proxies`.
-    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
-    /// See `--secure-cookie`.
-    pub secure_cookie: Option<bool>,
+impl GlobalArgs {
+    /// These settings where given, `file`'s elsewhere.
+    fn or(self, file: GlobalArgs) -> GlobalArgs {
+        GlobalArgs {
+            config: self.config,
+            database: self.database.or(file.database),
+            data_dir: self.data_dir.or(file.data_dir),
+            index_dir: self.index_dir.or(file.index_dir),
+            prompts_dir: self.prompts_dir.or(file.prompts_dir),
+            log: self.log.or(file.log),
+            model: self.model.or(file.model),
+            model_timeout: self.model_timeout.or(file.model_timeout),
+            model_url: self.model_url.or(file.model_url),
+            model_name: self.model_name.or(file.model_name),
+            model_api_key: self.model_api_key.or(file.model_api_key),
+            model_constrained: self.model_constrained || file.model_constrained,
+        }
+    }
+}
+
+/// The flag's list when one was given, else the file's.
+fn list_or<T>(flag: Vec<T>, file: Vec<T>) -> Vec<T> {
+    if flag.is_empty() { file } else { flag }
+}
+
+impl ServeArgs {
+    /// These settings where given, `file`'s elsewhere (`identity` is taken from the file's own
+    /// table by [`IdentityArgs::or`]).
+    fn or(self, file: ServeArgs) -> ServeArgs {
+        ServeArgs {
+            listen: self.listen.or(file.listen),
+            api_key: self.api_key.or(file.api_key),
+            demo: self.demo || file.demo,
+            telegram_token: self.telegram_token.or(file.telegram_token),
+            telegram_api_url: self.telegram_api_url.or(file.telegram_api_url),
+            telegram_webhook_url: self.telegram_webhook_url.or(file.telegram_webhook_url),
+            telegram_webhook_secret: self
+                .telegram_webhook_secret
+                .or(file.telegram_webhook_secret),
+            discord_token: self.discord_token.or(file.discord_token),
+            discord_channels: list_or(self.discord_channels, file.discord_channels),
+            discord_api_proxy: self.discord_api_proxy.or(file.discord_api_proxy),
+            edit_interval_ms: self.edit_interval_ms.or(file.edit_interval_ms),
+            session_hours: self.session_hours.or(file.session_hours),
+            chat_conversations_per_hour: self
+                .chat_conversations_per_hour
+                .or(file.chat_conversations_per_hour),
+            chat_messages_per_minute: self
+                .chat_messages_per_minute
+                .or(file.chat_messages_per_minute),
+            chat_turns_per_address: self.chat_turns_per_address.or(file.chat_turns_per_address),
+            chat_turns: self.chat_turns.or(file.chat_turns),
+            retention_days: self.retention_days.or(file.retention_days),
+            idle_close_minutes: self.idle_close_minutes.or(file.idle_close_minutes),
+            trusted_proxies: list_or(self.trusted_proxies, file.trusted_proxies),
+            secure_cookie: self.secure_cookie || file.secure_cookie,
+            identity: self.identity,
+        }
+    }
 }
 
 /// Every setting, resolved.
@@ -683,147 +684,67 @@ impl Settings {
             None if Path::new("clerk.toml").exists() => read_file(Path::new("clerk.toml"))?,
             None => FileConfig::default(),
         };
-        let serve_args = serve.cloned().unwrap_or_default();
-        let data_dir = global
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("data"));
+        let global = global.clone().or(file.global);
+        let serve_args = serve.cloned().unwrap_or_default().or(file.serve);
+        let data_dir = global.data_dir.unwrap_or_else(|| PathBuf::from("data"));
         let database = global
             .database
-            .clone()
-            .or(file.database)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("store.db").display()));
         let default_prompts = Path::new("prompts");
         let settings = Settings {
             database,
-            index_dir: global
-                .index_dir
-                .clone()
-                .or(file.index_dir)
-                .unwrap_or_else(|| PathBuf::from("index")),
+            index_dir: global.index_dir.unwrap_or_else(|| PathBuf::from("index")),
             prompts_dir: global
                 .prompts_dir
-                .clone()
-                .or(file.prompts_dir)
                 .or_else(|| default_prompts.is_dir().then(|| default_prompts.to_owned())),
-            log: global
-                .log
-                .clone()
-                .or(file.log)
-                .unwrap_or_else(|| "info".to_owned()),
-            model: global
-                .model
-                .clone()
-                .or(file.model)
-                .unwrap_or_else(default_model_path),
-            model_timeout: std::time::Duration::from_secs(
-                global.model_timeout.or(file.model_timeout).unwrap_or(600),
-            ),
-            model_url: global
-                .model_url
-                .clone()
-                .or(file.model_url)
-                .filter(|u| !u.is_empty()),
-            model_name: global
-                .model_name
-                .clone()
-                .or(file.model_name)
-                .unwrap_or_else(|| "default".to_owned()),
-            model_api_key: global
-                .model_api_key
-                .clone()
-                .or(file.model_api_key)
-                .filter(|k| !k.is_empty()),
-            model_constrained: global.model_constrained || file.model_constrained.unwrap_or(false),
+            log: global.log.unwrap_or_else(|| "info".to_owned()),
+            model: global.model.unwrap_or_else(default_model_path),
+            model_timeout: std::time::Duration::from_secs(global.model_timeout.unwrap_or(600)),
+            model_url: global.model_url.filter(|u| !u.is_empty()),
+            model_name: global.model_name.unwrap_or_else(|| "default".to_owned()),
+            model_api_key: global.model_api_key.filter(|k| !k.is_empty()),
+            model_constrained: global.model_constrained,
             listen: serve_args
                 .listen
-                .or(file.serve.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            api_key: serve_args
-                .api_key
-                .or(file.serve.api_key)
-                .filter(|k| !k.is_empty()),
-            demo: serve_args.demo || file.serve.demo.unwrap_or(false),
-            telegram_token: serve_args
-                .telegram_token
-                .or(file.serve.telegram_token)
-                .filter(|t| !t.is_empty()),
-            telegram_api_url: serve_args.telegram_api_url.or(file.serve.telegram_api_url),
-            telegram_webhook_url: serve_args
-                .telegram_webhook_url
-                .or(file.serve.telegram_webhook_url),
-            telegram_webhook_secret: serve_args
-                .telegram_webhook_secret
-                .or(file.serve.telegram_webhook_secret),
-            discord_token: serve_args
-                .discord_token
-                .or(file.serve.discord_token)
-                .filter(|t| !t.is_empty()),
-            discord_channels: if serve_args.discord_channels.is_empty() {
-                file.serve.discord_channels.unwrap_or_default()
-            } else {
-                serve_args.discord_channels
-            },
-            trusted_proxies: if serve_args.trusted_proxies.is_empty() {
-                file.serve.trusted_proxies.unwrap_or_default()
-            } else {
-                serve_args.trusted_proxies
-            },
-            discord_api_proxy: serve_args
-                .discord_api_proxy
-                .or(file.serve.discord_api_proxy),
+            api_key: serve_args.api_key.filter(|k| !k.is_empty()),
+            demo: serve_args.demo,
+            telegram_token: serve_args.telegram_token.filter(|t| !t.is_empty()),
+            telegram_api_url: serve_args.telegram_api_url,
+            telegram_webhook_url: serve_args.telegram_webhook_url,
+            telegram_webhook_secret: serve_args.telegram_webhook_secret,
+            discord_token: serve_args.discord_token.filter(|t| !t.is_empty()),
+            discord_channels: serve_args.discord_channels,
+            trusted_proxies: serve_args.trusted_proxies,
+            discord_api_proxy: serve_args.discord_api_proxy,
             edit_interval: std::time::Duration::from_millis(
-                serve_args
-                    .edit_interval_ms
-                    .or(file.serve.edit_interval_ms)
-                    .unwrap_or(1000),
+                serve_args.edit_interval_ms.unwrap_or(1000),
             ),
             session_lifetime: std::time::Duration::from_secs(
-                3600 * serve_args
-                    .session_hours
-                    .or(file.serve.session_hours)
-                    .unwrap_or(12)
-                    .max(1),
+                3600 * serve_args.session_hours.unwrap_or(12).max(1),
             ),
-            idle_close: Some(
-                serve_args
-                    .idle_close_minutes
-                    .or(file.serve.idle_close_minutes)
-                    .unwrap_or(60),
-            )
-            .filter(|minutes| *minutes > 0)
-            .map(|minutes| std::time::Duration::from_secs(60 * minutes)),
-            retention: Some(
-                serve_args
-                    .retention_days
-                    .or(file.serve.retention_days)
-                    .unwrap_or(365),
-            )
-            .filter(|days| *days > 0)
-            .map(|days| std::time::Duration::from_secs(86_400 * days)),
+            idle_close: Some(serve_args.idle_close_minutes.unwrap_or(60))
+                .filter(|minutes| *minutes > 0)
+                .map(|minutes| std::time::Duration::from_secs(60 * minutes)),
+            retention: Some(serve_args.retention_days.unwrap_or(365))
+                .filter(|days| *days > 0)
+                .map(|days| std::time::Duration::from_secs(86_400 * days)),
             chat_limits: {
                 let default = crate::web::limits::ChatLimits::default();
                 crate::web::limits::ChatLimits {
                     conversations_per_hour: serve_args
                         .chat_conversations_per_hour
-                        .or(file.serve.chat_conversations_per_hour)
                         .unwrap_or(default.conversations_per_hour),
                     messages_per_minute: serve_args
                         .chat_messages_per_minute
-                        .or(file.serve.chat_messages_per_minute)
                         .unwrap_or(default.messages_per_minute),
                     turns_per_address: serve_args
                         .chat_turns_per_address
-                        .or(file.serve.chat_turns_per_address)
                         .unwrap_or(default.turns_per_address),
-                    turns: serve_args
-                        .chat_turns
-                        .or(file.serve.chat_turns)
-                        .unwrap_or(default.turns),
+                    turns: serve_args.chat_turns.unwrap_or(default.turns),
                 }
             },
-            secure_cookie: serve_args.secure_cookie || file.serve.secure_cookie.unwrap_or(false),
+            secure_cookie: serve_args.secure_cookie,
             identity: serve_args.identity.or(file.identity),
             data_dir,
         };
@@ -871,9 +792,29 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    let invalid = |e: toml::de::Error| ConfigError::Parse {
         path: path.to_owned(),
         message: e.to_string(),
+    };
+    let mut top: toml::Table = toml::from_str(&text).map_err(invalid)?;
+    // The tables first; what is left are the shared settings (an unknown key is an error in each).
+    let mut table = |name: &str| -> Result<toml::Table, ConfigError> {
+        match top.remove(name) {
+            None => Ok(toml::Table::new()),
+            Some(toml::Value::Table(table)) => Ok(table),
+            Some(_) => Err(ConfigError::Parse {
+                path: path.to_owned(),
+                message: format!("`{name}` must be a table: [{name}]"),
+            }),
+        }
+    };
+    let serve = table("serve")?.try_into().map_err(invalid)?;
+    let identity = table("identity")?.try_into().map_err(invalid)?;
+    let global = top.try_into().map_err(invalid)?;
+    Ok(FileConfig {
+        global,
+        serve,
+        identity,
     })
 }
 
@@ -951,6 +892,35 @@ mod tests {
         assert!(
             error.to_string().contains("unknown field `databse`"),
             "{error}"
+        );
+        std::fs::write(&file, "[serve]\nlisten_on = \"127.0.0.1:1\"\n").unwrap();
+        let error = Settings::resolve(&global, None).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `listen_on`"),
+            "{error}"
+        );
+        std::fs::write(&file, "serve = 1\n").unwrap();
+        let error = Settings::resolve(&global, None).unwrap_err();
+        assert!(error.to_string().contains("must be a table"), "{error}");
+        // A flag beats the file's `[serve]` value, lists included.
+        std::fs::write(
+            &file,
+            "[serve]\ndemo = true\ntrusted_proxies = [\"10.0.0.1\"]\nretention_days = 7\n",
+        )
+        .unwrap();
+        let flags = ServeArgs {
+            trusted_proxies: vec!["10.0.0.2".parse().unwrap()],
+            ..ServeArgs::default()
+        };
+        let settings = Settings::resolve(&global, Some(&flags)).unwrap();
+        assert!(settings.demo);
+        assert_eq!(
+            settings.trusted_proxies,
+            ["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            settings.retention,
+            Some(std::time::Duration::from_secs(7 * 86_400))
         );
     }
 }
