@@ -1,5 +1,5 @@
 //! The one table of error codes. Each layer has its own `thiserror` enum (`StoreError`,
-//! `RetailError`, `ToolError`, `SearchError`, `ConfigError`, `ApiError`); each of their variants
+//! `RetailError`, `ToolError`, `SearchError`, `ConfigError`, `HttpError`); each of their variants
 //! maps to a [`Code`] here, and each code to a stable name, a type and an HTTP status. Clients
 //! match on the name, which never changes once published; the message is for people.
 

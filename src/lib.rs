@@ -21,6 +21,7 @@ pub mod config;
 pub mod conversation;
 pub mod error;
 pub mod eval;
+pub mod http;
 pub mod identity;
 pub mod llm;
 pub mod money;

@@ -26,9 +26,9 @@ fn chat_router(
     std::sync::Arc<clerk::llm::scripted::ScriptedModel>,
 ) {
     let (engine, model) = common::scripted_engine(test);
-    let router = clerk::api::router_with(
+    let router = clerk::http::router_with(
         app(test),
-        clerk::api::Edges {
+        clerk::http::Edges {
             engine: Some(engine),
             api_key: common::API_KEY.into(),
             console: clerk::staff::ConsoleConfig::default(),
@@ -43,11 +43,11 @@ fn chat_router(
 /// Serves `router` on a free port of 127.0.0.1 with `options`, for as long as the test runs.
 async fn serve_with(
     router: axum::Router,
-    options: clerk::api::server::ServerOptions,
+    options: clerk::http::server::ServerOptions,
 ) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(clerk::api::server::serve_until(
+    tokio::spawn(clerk::http::server::serve_until(
         listener,
         router,
         options,
@@ -78,7 +78,7 @@ fn post(path: &str, body: impl Into<Body>) -> Request<Body> {
 #[tokio::test(flavor = "multi_thread")]
 async fn tool_calls_answer_results_refusals_and_errors_in_stable_shapes() {
     let test = tau2_store(Db::Sqlite).await;
-    let router = clerk::api::router(app(&test), None, common::API_KEY.into());
+    let router = clerk::http::router(app(&test), None, common::API_KEY.into());
 
     let (status, body) = send(
         &router,
@@ -140,7 +140,7 @@ async fn tool_calls_answer_results_refusals_and_errors_in_stable_shapes() {
         ),
         (
             "/api/tools/calculate",
-            "x".repeat(clerk::api::MAX_BODY_BYTES + 1),
+            "x".repeat(clerk::http::MAX_BODY_BYTES + 1),
             StatusCode::PAYLOAD_TOO_LARGE,
             json!({"message": "the request body is larger than 65536 bytes", "code": "payload_too_large", "type": "invalid_request"}),
         ),
@@ -179,7 +179,7 @@ async fn tool_calls_answer_results_refusals_and_errors_in_stable_shapes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tool_api_always_needs_the_key_and_health_shows_the_store_only_with_it() {
     let test = tau2_store(Db::Sqlite).await;
-    let router = clerk::api::router(app(&test), None, "s3cret-key".into());
+    let router = clerk::http::router(app(&test), None, "s3cret-key".into());
     let get = |path: &str, key: Option<&str>, host: &str| {
         let mut request = Request::get(path).header("host", host);
         if let Some(key) = key {
@@ -239,7 +239,7 @@ async fn the_tool_api_always_needs_the_key_and_health_shows_the_store_only_with_
         json!(["order_id", "reason"])
     );
     // An empty key opens nothing.
-    let open = clerk::api::router(app(&test), None, String::new());
+    let open = clerk::http::router(app(&test), None, String::new());
     assert_eq!(
         send(&open, get("/api/tools", Some("Bearer "), "localhost"))
             .await
@@ -277,7 +277,7 @@ async fn the_tool_api_always_needs_the_key_and_health_shows_the_store_only_with_
 async fn the_public_chat_refuses_merchant_and_app_conversations() {
     let test = tau2_store(Db::Sqlite).await;
     let (engine, model) = common::scripted_engine(&test);
-    let router = clerk::api::router(app(&test), Some(engine.clone()), common::API_KEY.into());
+    let router = clerk::http::router(app(&test), Some(engine.clone()), common::API_KEY.into());
     for (channel, shopper) in [("merchant", "demo"), ("telegram", "12345")] {
         let id = engine
             .start(channel, shopper)
@@ -349,7 +349,7 @@ async fn the_public_chat_refuses_merchant_and_app_conversations() {
 async fn internal_errors_reach_clients_as_an_error_id_not_their_detail() {
     let test = tau2_store(Db::Sqlite).await;
     let (engine, _model) = common::scripted_engine(&test);
-    let router = clerk::api::router(app(&test), Some(engine), common::API_KEY.into());
+    let router = clerk::http::router(app(&test), Some(engine), common::API_KEY.into());
     test.store.close().await;
     let requests = [
         post(
@@ -537,7 +537,7 @@ async fn the_public_chat_limits_each_address() {
 async fn pages_carry_a_content_security_policy_and_framing_rules() {
     let test = tau2_store(Db::Sqlite).await;
     let (engine, _model) = common::scripted_engine(&test);
-    let router = clerk::api::router(app(&test), Some(engine), common::API_KEY.into());
+    let router = clerk::http::router(app(&test), Some(engine), common::API_KEY.into());
     let headers = |path: &'static str| {
         let router = router.clone();
         async move {
@@ -577,8 +577,8 @@ async fn pages_carry_a_content_security_policy_and_framing_rules() {
 async fn a_half_sent_request_is_closed_after_the_header_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let test = tau2_store(Db::Sqlite).await;
-    let router = clerk::api::router(app(&test), None, common::API_KEY.into());
-    let options = clerk::api::server::ServerOptions {
+    let router = clerk::http::router(app(&test), None, common::API_KEY.into());
+    let options = clerk::http::server::ServerOptions {
         header_read_timeout: Duration::from_millis(300),
         ..Default::default()
     };
@@ -607,8 +607,8 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
 async fn a_body_that_stops_arriving_fails_the_request() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let test = tau2_store(Db::Sqlite).await;
-    let router = clerk::api::router(app(&test), None, common::API_KEY.into());
-    let options = clerk::api::server::ServerOptions {
+    let router = clerk::http::router(app(&test), None, common::API_KEY.into());
+    let options = clerk::http::server::ServerOptions {
         body_read_timeout: Duration::from_millis(300),
         ..Default::default()
     };
@@ -652,7 +652,7 @@ async fn limits_count_the_address_a_trusted_proxy_forwards_and_ignore_it_from_ot
                 ..Default::default()
             },
         );
-        let options = clerk::api::server::ServerOptions {
+        let options = clerk::http::server::ServerOptions {
             trusted_proxies: trusted,
             ..Default::default()
         };

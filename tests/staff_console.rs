@@ -7,7 +7,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use clerk::api::{Edges, router_with};
+use clerk::http::{Edges, router_with};
 use clerk::app::App;
 use clerk::conversation::Engine;
 use clerk::llm::scripted::{Scripted, ScriptedModel};

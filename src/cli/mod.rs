@@ -3,13 +3,13 @@
 
 pub mod demo;
 
-use crate::api;
 use crate::app::App;
 use crate::config::{
     BenchCommand, CatalogCommand, Cli, Command, CustomerCommand, EvalCommand, Format, IndexCommand,
     ServeArgs, Settings, StaffCommand,
 };
 use crate::conversation::ReplyEvent;
+use crate::http;
 use crate::money::Cents;
 use crate::store::Store;
 use crate::store::model::StoreSnapshot;
@@ -692,11 +692,11 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
             }
         });
     }
-    api::serve(
+    http::serve(
         listener,
-        api::router_with(
+        http::router_with(
             app,
-            api::Edges {
+            http::Edges {
                 engine: Some(engine),
                 api_key,
                 console: crate::staff::ConsoleConfig {

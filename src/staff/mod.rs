@@ -10,8 +10,8 @@
 
 pub mod auth;
 
-use crate::api::ApiError;
 use crate::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANNEL};
+use crate::http::HttpError;
 use crate::store::{ConversationRecord, QueueEntry, SessionRecord, Store};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -81,7 +81,7 @@ pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
     Router::new()
         .route(
             "/",
-            get(|| async { crate::api::html_page(PAGE, crate::api::Framing::Never) }),
+            get(|| async { crate::http::page::html_page(PAGE, crate::http::page::Framing::Never) }),
         )
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
@@ -109,25 +109,25 @@ fn session_token(headers: &HeaderMap) -> Option<&str> {
     auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok()))
 }
 
-/// The signed-in session of a request, or [`ApiError::NotSignedIn`].
-async fn session(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
+/// The signed-in session of a request, or [`HttpError::NotSignedIn`].
+async fn session(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, HttpError> {
     let Some(token) = session_token(headers) else {
-        return Err(ApiError::NotSignedIn);
+        return Err(HttpError::NotSignedIn);
     };
     state
         .store()
         .session(&auth::digest(token))
         .await?
-        .ok_or(ApiError::NotSignedIn)
+        .ok_or(HttpError::NotSignedIn)
 }
 
 /// As [`session`], for a request that changes something: the CSRF token must match too.
-async fn acting(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
+async fn acting(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, HttpError> {
     let session = session(state, headers).await?;
     let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     match given {
         Some(given) if auth::same_secret(given, &session.csrf_token) => Ok(session),
-        _ => Err(ApiError::CsrfRejected),
+        _ => Err(HttpError::CsrfRejected),
     }
 }
 
@@ -162,8 +162,8 @@ async fn login(
     headers: HeaderMap,
     extensions: axum::http::Extensions,
     body: Result<Json<Credentials>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let Json(credentials) = body.map_err(ApiError::from_rejection)?;
+) -> Result<Response, HttpError> {
+    let Json(credentials) = body.map_err(HttpError::from_rejection)?;
     // Whatever session the browser came with ends here: the new one is never one it chose.
     if let Some(old) = session_token(&headers) {
         state.store().delete_session(&auth::digest(old)).await?;
@@ -171,7 +171,7 @@ async fn login(
     // Names are at most 64 characters: a longer one is no account's.
     if credentials.username.chars().count() > 64 {
         tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
-        return Err(ApiError::InvalidCredentials);
+        return Err(HttpError::InvalidCredentials);
     }
     let username = credentials.username;
     // Guessing is limited per account and client address, and per address, across instances:
@@ -195,13 +195,13 @@ async fn login(
         .await?;
     if !reserved {
         tracing::warn!(%address, "staff sign-in refused: too many failures");
-        return Err(ApiError::TooManySignInAttempts(
+        return Err(HttpError::TooManySignInAttempts(
             SIGN_IN_WINDOW.as_secs() / 60,
         ));
     }
     let role = auth::check_password(state.store(), &username, &credentials.password)
         .await
-        .map_err(ApiError::Account)?;
+        .map_err(HttpError::Account)?;
     let Some(role) = role else {
         tracing::warn!(%address, "staff sign-in refused");
         // Recorded under the name only if it is an account's (a stranger's guesses at names
@@ -213,7 +213,7 @@ async fn login(
                 .await?;
         }
         tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
-        return Err(ApiError::InvalidCredentials);
+        return Err(HttpError::InvalidCredentials);
     };
     state.store().forgive_attempts(&[&from], &[&pair]).await?;
     let (token, session) = auth::open_session(
@@ -242,7 +242,7 @@ async fn login(
 async fn logout(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let session = acting(&state, &headers).await?;
     if let Some(token) = session_token(&headers) {
         state.store().delete_session(&auth::digest(token)).await?;
@@ -261,7 +261,7 @@ async fn logout(
 async fn me(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     Ok(Json(me_body(&session(&state, &headers).await?)))
 }
 
@@ -287,7 +287,7 @@ const QUEUE_BOT_CONVERSATIONS: i64 = 50;
 /// The open conversations: every one waiting for staff, then every one staff have, then the
 /// latest the bot owns (in each group, newest change first). However many shoppers only chat
 /// with the bot, none waiting for a person is ever left out.
-async fn queue_body(store: &Store) -> Result<Value, ApiError> {
+async fn queue_body(store: &Store) -> Result<Value, HttpError> {
     let mut entries = store
         .conversations_in(
             &[
@@ -314,7 +314,7 @@ async fn queue_body(store: &Store) -> Result<Value, ApiError> {
 async fn queue(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     session(&state, &headers).await?;
     Ok(Json(queue_body(state.store()).await?))
 }
@@ -324,7 +324,7 @@ async fn queue(
 async fn events(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, HttpError> {
     session(&state, &headers).await?;
     let token = session_token(&headers)
         .map(auth::digest)
@@ -374,7 +374,7 @@ async fn events(
 async fn actions(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     session(&state, &headers).await?;
     Ok(Json(json!({"actions": state.store().actions(200).await?})))
 }
@@ -392,12 +392,12 @@ struct TranscriptPage {
 }
 
 /// A conversation of a shopper (not a merchant's), or not found.
-async fn shopper_conversation(store: &Store, id: &str) -> Result<ConversationRecord, ApiError> {
+async fn shopper_conversation(store: &Store, id: &str) -> Result<ConversationRecord, HttpError> {
     store
         .conversation(id)
         .await?
         .filter(|r| r.channel != MERCHANT_CHANNEL)
-        .ok_or_else(|| ApiError::Engine(EngineError::UnknownConversation(id.to_owned())))
+        .ok_or_else(|| HttpError::Engine(EngineError::UnknownConversation(id.to_owned())))
 }
 
 /// A conversation: its messages, tool calls and their results included — the latest 200, or a
@@ -409,7 +409,7 @@ async fn transcript(
     headers: HeaderMap,
     Path(id): Path<String>,
     axum::extract::Query(page): axum::extract::Query<TranscriptPage>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     session(&state, &headers).await?;
     let record = shopper_conversation(state.store(), &id).await?;
     let limit = page
@@ -447,12 +447,12 @@ async fn take(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let session = acting(&state, &headers).await?;
     shopper_conversation(state.store(), &id).await?;
     let taken = state.engine.take(&id, &session.username).await?;
     if !taken {
-        return Err(ApiError::Engine(EngineError::NotOwner(id)));
+        return Err(HttpError::Engine(EngineError::NotOwner(id)));
     }
     state
         .store()
@@ -475,9 +475,9 @@ async fn reply(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<TextBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let session = acting(&state, &headers).await?;
-    let Json(body) = body.map_err(ApiError::from_rejection)?;
+    let Json(body) = body.map_err(HttpError::from_rejection)?;
     shopper_conversation(state.store(), &id).await?;
     let seq = state
         .engine
@@ -499,7 +499,7 @@ async fn hand_back(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let session = acting(&state, &headers).await?;
     shopper_conversation(state.store(), &id).await?;
     let words = state.engine.hand_back(&id, &session.username).await?;
@@ -516,7 +516,7 @@ async fn close(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let session = acting(&state, &headers).await?;
     let record = shopper_conversation(state.store(), &id).await?;
     // A conversation a member of staff has is theirs to close (or a merchant's, who runs the store).
@@ -524,7 +524,7 @@ async fn close(
         && record.assigned_to.as_deref() != Some(session.username.as_str())
         && session.role != "merchant"
     {
-        return Err(ApiError::Engine(EngineError::NotOwner(id)));
+        return Err(HttpError::Engine(EngineError::NotOwner(id)));
     }
     let was_open = state.engine.close(&id).await?;
     state
@@ -536,11 +536,11 @@ async fn close(
     ))
 }
 
-/// A merchant's session, or [`ApiError::Forbidden`] for staff.
-async fn merchant(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
+/// A merchant's session, or [`HttpError::Forbidden`] for staff.
+async fn merchant(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, HttpError> {
     let session = acting(state, headers).await?;
     if session.role != "merchant" {
-        return Err(ApiError::Forbidden(
+        return Err(HttpError::Forbidden(
             "merchant mode is for merchant accounts",
         ));
     }
@@ -548,8 +548,8 @@ async fn merchant(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRe
 }
 
 /// The answer for a customer id no record has (`user_not_found`, as the tools answer it).
-fn no_such_customer() -> ApiError {
-    ApiError::Tool(crate::tools::ToolError::Refused(
+fn no_such_customer() -> HttpError {
+    HttpError::Tool(crate::tools::ToolError::Refused(
         crate::retail::RetailError::UserNotFound,
     ))
 }
@@ -560,7 +560,7 @@ async fn customer_export(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let session = merchant(&state, &headers).await?;
     let data = state
         .store()
@@ -579,7 +579,7 @@ async fn customer_erase(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let session = merchant(&state, &headers).await?;
     let erasure = state
         .store()
@@ -592,7 +592,7 @@ async fn customer_erase(
 async fn merchant_start(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let session = merchant(&state, &headers).await?;
     let record = state
         .engine
@@ -619,9 +619,9 @@ async fn merchant_message(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<TextBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let session = merchant(&state, &headers).await?;
-    let Json(body) = body.map_err(ApiError::from_rejection)?;
+    let Json(body) = body.map_err(HttpError::from_rejection)?;
     // A merchant reaches only their own merchant conversations.
     let mine = state
         .store()
@@ -629,7 +629,7 @@ async fn merchant_message(
         .await?
         .is_some_and(|r| r.channel == MERCHANT_CHANNEL && r.shopper == session.username);
     if !mine {
-        return Err(ApiError::Engine(EngineError::UnknownConversation(id)));
+        return Err(HttpError::Engine(EngineError::UnknownConversation(id)));
     }
     let outcome = state.engine.turn(&id, &body.text, &|_| {}).await?;
     Ok(Json(

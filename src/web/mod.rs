@@ -20,8 +20,8 @@
 
 pub mod limits;
 
-use crate::api::ApiError;
 use crate::conversation::{Engine, ReplyEvent};
+use crate::http::HttpError;
 use crate::store::Store;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -51,13 +51,13 @@ fn client(extensions: &axum::http::Extensions) -> std::net::IpAddr {
         .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |info| info.0.ip())
 }
 
-impl From<limits::Refusal> for ApiError {
-    fn from(refusal: limits::Refusal) -> ApiError {
+impl From<limits::Refusal> for HttpError {
+    fn from(refusal: limits::Refusal) -> HttpError {
         match refusal {
             limits::Refusal::RateLimited(wait) => {
-                ApiError::RateLimited(wait.as_secs_f64().ceil() as u64)
+                HttpError::RateLimited(wait.as_secs_f64().ceil() as u64)
             }
-            limits::Refusal::Busy => ApiError::TooManyReplies,
+            limits::Refusal::Busy => HttpError::TooManyReplies,
         }
     }
 }
@@ -85,7 +85,7 @@ pub fn routes(
         .route(
             "/",
             get(move || async move {
-                crate::api::html_page(PAGE, crate::api::Framing::Origins(&framing))
+                crate::http::page::html_page(PAGE, crate::http::page::Framing::Origins(&framing))
             }),
         )
         .route("/widget.js", get(widget))
@@ -168,11 +168,11 @@ async fn start(
     State(state): State<ChatState>,
     extensions: axum::http::Extensions,
     body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let start: Start = if body.iter().all(u8::is_ascii_whitespace) {
         Start { identity: None }
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
+        serde_json::from_slice(&body).map_err(|e| HttpError::MalformedJson(e.to_string()))?
     };
     state.limiter.start(client(&extensions))?;
     let record = match start.identity.as_deref() {
@@ -200,14 +200,14 @@ const WEB_CHANNEL: &str = "web";
 async fn web_conversation(
     state: &ChatState,
     id: &str,
-) -> Result<crate::store::ConversationRecord, ApiError> {
+) -> Result<crate::store::ConversationRecord, HttpError> {
     state
         .store
         .conversation(id)
         .await?
         .filter(|record| record.channel == WEB_CHANNEL)
         .ok_or_else(|| {
-            ApiError::Engine(crate::conversation::EngineError::UnknownConversation(
+            HttpError::Engine(crate::conversation::EngineError::UnknownConversation(
                 id.to_owned(),
             ))
         })
@@ -217,7 +217,7 @@ async fn web_conversation(
 async fn history(
     State(state): State<ChatState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let record = web_conversation(&state, &id).await?;
     let messages: Vec<Value> = state
         .store
@@ -243,13 +243,13 @@ async fn send(
     Path(id): Path<String>,
     extensions: axum::http::Extensions,
     body: Result<Json<Message>, JsonRejection>,
-) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let Json(message) = body.map_err(ApiError::from_rejection)?;
+) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, HttpError> {
+    let Json(message) = body.map_err(HttpError::from_rejection)?;
     // Refuse what the engine would refuse before any stream starts, with a proper status.
     state.engine.check_message(&message.text)?;
     let record = web_conversation(&state, &id).await?;
     if record.state == crate::conversation::ConversationState::Closed.as_str() {
-        return Err(ApiError::Engine(crate::conversation::EngineError::Closed(
+        return Err(HttpError::Engine(crate::conversation::EngineError::Closed(
             id,
         )));
     }
@@ -262,7 +262,7 @@ async fn resume(
     State(state): State<ChatState>,
     Path(id): Path<String>,
     extensions: axum::http::Extensions,
-) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, HttpError> {
     web_conversation(&state, &id).await?;
     let permit = state.limiter.turn(client(&extensions))?;
     Ok(stream_turn(state.engine, id, None, permit))
@@ -273,7 +273,7 @@ async fn resume(
 async fn ask_for_staff(
     State(state): State<ChatState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     web_conversation(&state, &id).await?;
     let outcome = state.engine.ask_for_staff(&id, &|_| {}).await?;
     Ok(Json(

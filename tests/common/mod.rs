@@ -327,9 +327,9 @@ pub async fn serve(
 ) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(clerk::api::serve(
+    tokio::spawn(clerk::http::serve(
         listener,
-        clerk::api::router(app, chat, API_KEY.into()),
+        clerk::http::router(app, chat, API_KEY.into()),
         Vec::new(),
     ));
     address
@@ -375,11 +375,11 @@ pub async fn serve_embeddable(
     let app = clerk::app::App::with_store(test.store.clone(), &settings_for(test)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(clerk::api::serve(
+    tokio::spawn(clerk::http::serve(
         listener,
-        clerk::api::router_with(
+        clerk::http::router_with(
             app,
-            clerk::api::Edges {
+            clerk::http::Edges {
                 engine: Some(engine),
                 api_key: API_KEY.into(),
                 console: clerk::staff::ConsoleConfig::default(),

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 /// What the HTTP API answers with an error status.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum HttpError {
     /// The body is not a JSON document (or not sent as `application/json`).
     #[error("the request body must be JSON: {0}")]
     MalformedJson(String),
@@ -65,48 +65,48 @@ pub enum ApiError {
     Identity(#[from] crate::identity::IdentityError),
 }
 
-impl ApiError {
+impl HttpError {
     /// Maps axum's JSON body rejection.
-    pub fn from_rejection(rejection: JsonRejection) -> ApiError {
+    pub fn from_rejection(rejection: JsonRejection) -> HttpError {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
+            HttpError::PayloadTooLarge
         } else {
-            ApiError::MalformedJson(rejection.body_text())
+            HttpError::MalformedJson(rejection.body_text())
         }
     }
 }
 
-impl HasCode for ApiError {
+impl HasCode for HttpError {
     fn code(&self) -> Code {
         match self {
-            ApiError::MalformedJson(_) => Code::MalformedJson,
-            ApiError::PayloadTooLarge => Code::PayloadTooLarge,
-            ApiError::MissingApiKey => Code::MissingApiKey,
-            ApiError::InvalidApiKey => Code::InvalidApiKey,
-            ApiError::NotFound => Code::NotFound,
-            ApiError::RateLimited(_) => Code::RateLimited,
-            ApiError::TooManyReplies => Code::TooManyReplies,
-            ApiError::Tool(e) => e.code(),
-            ApiError::Store(e) => e.code(),
-            ApiError::Engine(e) => e.code(),
-            ApiError::NotSignedIn => Code::NotSignedIn,
-            ApiError::InvalidCredentials => Code::InvalidCredentials,
-            ApiError::CsrfRejected => Code::CsrfRejected,
-            ApiError::Forbidden(_) => Code::Forbidden,
-            ApiError::TooManySignInAttempts(_) => Code::TooManySignInAttempts,
-            ApiError::Account(e) => e.code(),
-            ApiError::Identity(e) => e.code(),
+            HttpError::MalformedJson(_) => Code::MalformedJson,
+            HttpError::PayloadTooLarge => Code::PayloadTooLarge,
+            HttpError::MissingApiKey => Code::MissingApiKey,
+            HttpError::InvalidApiKey => Code::InvalidApiKey,
+            HttpError::NotFound => Code::NotFound,
+            HttpError::RateLimited(_) => Code::RateLimited,
+            HttpError::TooManyReplies => Code::TooManyReplies,
+            HttpError::Tool(e) => e.code(),
+            HttpError::Store(e) => e.code(),
+            HttpError::Engine(e) => e.code(),
+            HttpError::NotSignedIn => Code::NotSignedIn,
+            HttpError::InvalidCredentials => Code::InvalidCredentials,
+            HttpError::CsrfRejected => Code::CsrfRejected,
+            HttpError::Forbidden(_) => Code::Forbidden,
+            HttpError::TooManySignInAttempts(_) => Code::TooManySignInAttempts,
+            HttpError::Account(e) => e.code(),
+            HttpError::Identity(e) => e.code(),
         }
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code().http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = match &self {
-            ApiError::RateLimited(seconds) => Some(*seconds),
-            ApiError::TooManyReplies => Some(5),
+            HttpError::RateLimited(seconds) => Some(*seconds),
+            HttpError::TooManyReplies => Some(5),
             _ => None,
         };
         let mut response = (status, Json(self.public_body())).into_response();
