@@ -310,7 +310,11 @@ async fn the_public_chat_refuses_merchant_and_app_conversations() {
             assert_eq!(send(&router, request).await, unknown, "{channel}: {action}");
         }
         let record = test.store.conversation(&id).await.unwrap().unwrap();
-        assert_eq!(record.state, "bot", "{channel}: not handed over");
+        assert_eq!(
+            record.state,
+            clerk::conversation::ConversationState::Bot,
+            "{channel}: not handed over"
+        );
         assert_eq!(
             test.store.messages(&id).await.unwrap().len(),
             1,

@@ -153,7 +153,10 @@ async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignore
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(dm.state, "waiting_for_staff");
+    assert_eq!(
+        dm.state,
+        clerk::conversation::ConversationState::WaitingForStaff
+    );
     // No message the bot sends or edits may ping anyone, whatever the model wrote.
     let writes = fake.message_writes();
     assert!(

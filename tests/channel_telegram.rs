@@ -245,11 +245,17 @@ async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
         "I've asked a member of our team to join this conversation. They will reply here as soon as they can."
     );
     let record = open_conversation(&r.test, CHAT).await;
-    assert_eq!(record.state, "waiting_for_staff");
+    assert_eq!(
+        record.state,
+        clerk::conversation::ConversationState::WaitingForStaff
+    );
     let queue = r
         .test
         .store
-        .conversations_in(&["waiting_for_staff"], 10)
+        .conversations_in(
+            &[clerk::conversation::ConversationState::WaitingForStaff],
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(queue.len(), 1);

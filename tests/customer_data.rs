@@ -177,7 +177,7 @@ async fn old_conversations_are_purged_but_not_one_waiting_for_staff() {
     assert!(store.messages(&old).await.unwrap().is_empty());
     assert_eq!(
         store.conversation(&waiting).await.unwrap().unwrap().state,
-        "waiting_for_staff"
+        clerk::conversation::ConversationState::WaitingForStaff
     );
 }
 

@@ -7,9 +7,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use clerk::http::{Edges, router_with};
 use clerk::app::App;
 use clerk::conversation::Engine;
+use clerk::http::{Edges, router_with};
 use clerk::llm::scripted::{Scripted, ScriptedModel};
 use clerk::staff::ConsoleConfig;
 use common::{Db, TestStore, tau2_store};
@@ -204,7 +204,10 @@ async fn every_staff_and_merchant_endpoint_refuses_requests_without_a_session() 
     }
     // Nothing changed.
     let record = c.test.store.conversation(&id).await.unwrap().unwrap();
-    assert_eq!(record.state, "waiting_for_staff");
+    assert_eq!(
+        record.state,
+        clerk::conversation::ConversationState::WaitingForStaff
+    );
     // The page itself is public (it shows the sign-in form), and uncached.
     let page = c
         .router
@@ -322,7 +325,7 @@ async fn state_changes_need_the_csrf_token_and_every_action_is_recorded() {
     }
     assert_eq!(
         c.test.store.conversation(&id).await.unwrap().unwrap().state,
-        "waiting_for_staff"
+        clerk::conversation::ConversationState::WaitingForStaff
     );
 
     // The queue shows it, with why.
@@ -927,7 +930,7 @@ async fn staff_close_only_their_own_and_a_reset_password_ends_old_sessions() {
     );
     assert_eq!(
         c.test.store.conversation(&id).await.unwrap().unwrap().state,
-        "staff"
+        clerk::conversation::ConversationState::Staff
     );
     let closed = send(
         &c.router,

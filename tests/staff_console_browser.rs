@@ -139,7 +139,7 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     })
     .await;
     let state = test.store.conversation(&id).await.unwrap().unwrap().state;
-    assert_eq!(state, "bot");
+    assert_eq!(state, clerk::conversation::ConversationState::Bot);
     let actions: Vec<String> = test
         .store
         .actions(10)

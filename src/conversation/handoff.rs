@@ -157,7 +157,7 @@ impl Engine {
             .hand_to_staff(conversation_id, "the customer asked for a person")
             .await?;
         let record = self.record(conversation_id).await?;
-        let state = ConversationState::parse(&record.state)?;
+        let state = record.state;
         if state == ConversationState::Closed {
             return Err(EngineError::Closed(conversation_id.to_owned()));
         }
@@ -267,11 +267,10 @@ impl Engine {
             ConversationState::Bot,
             ConversationState::WaitingForStaff,
             ConversationState::Staff,
-        ]
-        .map(ConversationState::as_str);
+        ];
         Ok(self
             .store
-            .move_conversation(conversation_id, &open, ConversationState::Closed.as_str())
+            .move_conversation(conversation_id, &open, ConversationState::Closed)
             .await?)
     }
 
@@ -308,7 +307,7 @@ mod tests {
             conversation_id: "c1".into(),
             channel: "telegram".into(),
             shopper: "4242".into(),
-            state: "bot".into(),
+            state: ConversationState::Bot,
             authenticated_user: Some("yusuf_rossi_9620".into()),
             pending_action: None,
             pending_listed_at: None,

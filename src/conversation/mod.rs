@@ -23,6 +23,7 @@ use crate::llm::{
 };
 use crate::prompts::{PromptError, Prompts, Replies};
 use crate::retail::{Retail, RetailError};
+pub use crate::store::ConversationState;
 use crate::store::{CatalogStamp, ConversationRecord, Store, StoreError, When};
 use crate::tools::{Access, ToolError, ToolRegistry, present};
 use policy::Verdict;
@@ -33,41 +34,6 @@ use std::time::Duration;
 /// The channel of merchants' conversations (merchant mode), opened only through the staff
 /// console by a merchant account; every other channel is a shopper's.
 pub const MERCHANT_CHANNEL: &str = "merchant";
-
-/// Who answers a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConversationState {
-    /// The bot.
-    Bot,
-    /// Nobody yet: the bot handed over, or the shopper asked for a person.
-    WaitingForStaff,
-    /// A member of staff.
-    Staff,
-    /// Nobody: the conversation is over.
-    Closed,
-}
-
-impl ConversationState {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConversationState::Bot => "bot",
-            ConversationState::WaitingForStaff => "waiting_for_staff",
-            ConversationState::Staff => "staff",
-            ConversationState::Closed => "closed",
-        }
-    }
-
-    fn parse(name: &str) -> Result<ConversationState, EngineError> {
-        [Self::Bot, Self::WaitingForStaff, Self::Staff, Self::Closed]
-            .into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| {
-                EngineError::Store(StoreError::Corrupt(format!("conversation state {name:?}")))
-            })
-    }
-}
 
 /// Limits of a turn.
 #[derive(Debug, Clone)]
@@ -416,7 +382,7 @@ impl Engine {
         let text = self.check_message(text)?;
         let _turn = self.hold(conversation_id).await;
         let record = self.record(conversation_id).await?;
-        let state = ConversationState::parse(&record.state)?;
+        let state = record.state;
         if state == ConversationState::Closed {
             return Err(EngineError::Closed(conversation_id.to_owned()));
         }
@@ -459,7 +425,7 @@ impl Engine {
         // After a turn still running here, the message is answered and there is nothing to do.
         let _turn = self.hold(conversation_id).await;
         let record = self.record(conversation_id).await?;
-        if record.state != ConversationState::Bot.as_str() {
+        if record.state != ConversationState::Bot {
             return Ok(None);
         }
         let messages = self.store.messages(conversation_id).await?;
@@ -497,7 +463,7 @@ impl Engine {
             });
         Ok(reply.map(|m| TurnOutcome {
             reply: Some(m.content.clone()),
-            state: ConversationState::parse(&record.state).unwrap_or(ConversationState::Bot),
+            state: record.state,
             refused_calls: 0,
             held_replies: 0,
             escalated: false,
@@ -513,7 +479,7 @@ impl Engine {
         on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
         let conversation_id = record.conversation_id.as_str();
-        let state = ConversationState::parse(&record.state)?;
+        let state = record.state;
         let mut turn = Turn {
             conversation_id,
             started_at: record.created_at,
@@ -608,7 +574,7 @@ impl Engine {
         self.model.ready().await;
 
         for _ in 0..self.config.max_steps {
-            if self.record(conversation_id).await?.state != ConversationState::Bot.as_str() {
+            if self.record(conversation_id).await?.state != ConversationState::Bot {
                 return self.cancelled(turn).await;
             }
             let messages = self.model_messages(&turn).await?;
@@ -1237,7 +1203,7 @@ impl Engine {
         // The bot's own words go out only while it owns the conversation: a handoff in the
         // middle of the turn cancels them (checked in the same transaction as the write).
         let when = match turn.outcome.state {
-            ConversationState::Bot => When::InState(ConversationState::Bot.as_str()),
+            ConversationState::Bot => When::InState(ConversationState::Bot),
             _ => When::Always,
         };
         // What the model had seen when it wrote the reply: a message of the shopper's after that
@@ -1274,7 +1240,7 @@ impl Engine {
             state = %record.state,
             "turn cancelled: the bot no longer owns the conversation"
         );
-        turn.outcome.state = ConversationState::parse(&record.state)?;
+        turn.outcome.state = record.state;
         turn.outcome.reply = None;
         Ok(turn.outcome)
     }

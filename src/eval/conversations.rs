@@ -377,7 +377,7 @@ async fn run_case(
             failures.push((Failure::WrongAnswer, format!("no reply says {fact:?}")));
         }
     }
-    let with_staff = record.state != ConversationState::Bot.as_str();
+    let with_staff = record.state != ConversationState::Bot;
     if with_staff && !case.handoff {
         let why = record
             .handoff_summary

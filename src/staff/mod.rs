@@ -290,21 +290,18 @@ const QUEUE_BOT_CONVERSATIONS: i64 = 50;
 async fn queue_body(store: &Store) -> Result<Value, HttpError> {
     let mut entries = store
         .conversations_in(
-            &[
-                ConversationState::WaitingForStaff.as_str(),
-                ConversationState::Staff.as_str(),
-            ],
+            &[ConversationState::WaitingForStaff, ConversationState::Staff],
             i64::MAX,
         )
         .await?;
-    entries.sort_by_key(|e| e.record.state != ConversationState::WaitingForStaff.as_str());
+    entries.sort_by_key(|e| e.record.state != ConversationState::WaitingForStaff);
     let waiting = entries
         .iter()
-        .filter(|e| e.record.state == ConversationState::WaitingForStaff.as_str())
+        .filter(|e| e.record.state == ConversationState::WaitingForStaff)
         .count();
     entries.extend(
         store
-            .conversations_in(&[ConversationState::Bot.as_str()], QUEUE_BOT_CONVERSATIONS)
+            .conversations_in(&[ConversationState::Bot], QUEUE_BOT_CONVERSATIONS)
             .await?,
     );
     let entries: Vec<Value> = entries.iter().map(entry).collect();
@@ -459,7 +456,7 @@ async fn take(
         .record_action(&session.username, "take", Some(&id), None)
         .await?;
     Ok(Json(
-        json!({"conversation_id": id, "state": "staff", "assigned_to": session.username}),
+        json!({"conversation_id": id, "state": ConversationState::Staff, "assigned_to": session.username}),
     ))
 }
 
@@ -508,7 +505,7 @@ async fn hand_back(
         .record_action(&session.username, "hand_back", Some(&id), None)
         .await?;
     Ok(Json(
-        json!({"conversation_id": id, "state": "bot", "told": words}),
+        json!({"conversation_id": id, "state": ConversationState::Bot, "told": words}),
     ))
 }
 
@@ -520,7 +517,7 @@ async fn close(
     let session = acting(&state, &headers).await?;
     let record = shopper_conversation(state.store(), &id).await?;
     // A conversation a member of staff has is theirs to close (or a merchant's, who runs the store).
-    if record.state == ConversationState::Staff.as_str()
+    if record.state == ConversationState::Staff
         && record.assigned_to.as_deref() != Some(session.username.as_str())
         && session.role != "merchant"
     {
@@ -532,7 +529,7 @@ async fn close(
         .record_action(&session.username, "close", Some(&id), None)
         .await?;
     Ok(Json(
-        json!({"conversation_id": id, "state": "closed", "was_open": was_open}),
+        json!({"conversation_id": id, "state": ConversationState::Closed, "was_open": was_open}),
     ))
 }
 

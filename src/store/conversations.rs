@@ -5,6 +5,46 @@ use super::{Store, StoreError, WriteTx};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+/// Who answers a conversation (stored by its name, [`ConversationState::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// The bot.
+    Bot,
+    /// Nobody yet: the bot handed over, or the shopper asked for a person.
+    WaitingForStaff,
+    /// A member of staff.
+    Staff,
+    /// Nobody: the conversation is over.
+    Closed,
+}
+
+impl std::fmt::Display for ConversationState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ConversationState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Bot => "bot",
+            ConversationState::WaitingForStaff => "waiting_for_staff",
+            ConversationState::Staff => "staff",
+            ConversationState::Closed => "closed",
+        }
+    }
+
+    /// The state of a stored name.
+    pub fn parse(name: &str) -> Result<ConversationState, StoreError> {
+        [Self::Bot, Self::WaitingForStaff, Self::Staff, Self::Closed]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| StoreError::Corrupt(format!("conversation state {name:?}")))
+    }
+}
+
 /// A conversation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationRecord {
@@ -15,7 +55,7 @@ pub struct ConversationRecord {
     /// The shopper's identity on that channel.
     pub shopper: String,
     /// Who answers: `bot`, `waiting_for_staff`, `staff`, `closed`.
-    pub state: String,
+    pub state: ConversationState,
     /// The customer it authenticated as.
     pub authenticated_user: Option<String>,
     /// The write awaiting confirmation, as JSON; it exists only together with the bot's message
@@ -71,7 +111,7 @@ pub enum When<'a> {
     /// Whatever the conversation's state.
     Always,
     /// Only while the conversation is in this state (a bot's reply: only while the bot owns it).
-    InState(&'a str),
+    InState(ConversationState),
     /// Only while this member of staff owns the conversation.
     OwnedBy(&'a str),
 }
@@ -107,13 +147,15 @@ pub(super) async fn append_in(
     let Some(found) = found else {
         return Err(StoreError::UnknownConversation(conversation_id.to_owned()));
     };
-    let state: String = found.try_get("state")?;
+    let state = ConversationState::parse(&found.try_get::<String, _>("state")?)?;
     let assigned_to: Option<String> = found.try_get("assigned_to")?;
     let channel: String = found.try_get("channel")?;
     let allowed = match when {
         When::Always => true,
         When::InState(wanted) => state == wanted,
-        When::OwnedBy(staff) => state == "staff" && assigned_to.as_deref() == Some(staff),
+        When::OwnedBy(staff) => {
+            state == ConversationState::Staff && assigned_to.as_deref() == Some(staff)
+        }
     };
     if !allowed {
         return Ok(None);
@@ -159,7 +201,7 @@ pub(super) fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreErro
         conversation_id: row.try_get("conversation_id")?,
         channel: row.try_get("channel")?,
         shopper: row.try_get("shopper")?,
-        state: row.try_get("state")?,
+        state: ConversationState::parse(&row.try_get::<String, _>("state")?)?,
         authenticated_user: row.try_get("authenticated_user")?,
         pending_action: row.try_get("pending_action")?,
         pending_listed_at: row.try_get("pending_listed_at")?,
@@ -183,7 +225,7 @@ impl Store {
             conversation_id: format!("c{}", crate::random::hex(16)),
             channel: channel.to_owned(),
             shopper: shopper.to_owned(),
-            state: "bot".to_owned(),
+            state: ConversationState::Bot,
             authenticated_user: None,
             pending_action: None,
             pending_listed_at: None,
@@ -199,7 +241,7 @@ impl Store {
         .bind(&record.conversation_id)
         .bind(&record.channel)
         .bind(&record.shopper)
-        .bind(&record.state)
+        .bind(record.state.as_str())
         .bind(now)
         .bind(now)
         .execute(&self.pool)
@@ -382,7 +424,7 @@ impl Store {
         let Some((seq, _)) = append_in(
             &mut tx,
             conversation_id,
-            When::InState("bot"),
+            When::InState(ConversationState::Bot),
             "assistant",
             listing,
             None,
@@ -430,8 +472,8 @@ impl Store {
     pub async fn move_conversation(
         &self,
         conversation_id: &str,
-        from: &[&str],
-        to: &str,
+        from: &[ConversationState],
+        to: ConversationState,
     ) -> Result<bool, StoreError> {
         if from.is_empty() {
             return Ok(false);
@@ -443,11 +485,11 @@ impl Store {
             placeholders.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(to)
+            .bind(to.as_str())
             .bind(now_ms())
             .bind(conversation_id);
         for state in from {
-            query = query.bind(*state);
+            query = query.bind(state.as_str());
         }
         let moved = query.execute(&self.pool).await?.rows_affected() == 1;
         self.touched();

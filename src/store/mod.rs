@@ -19,7 +19,9 @@ mod staff;
 mod write;
 
 pub use channels::Outgoing;
-pub use conversations::{ConversationRecord, MessageRecord, PUSH_CHANNELS, When, now_ms};
+pub use conversations::{
+    ConversationRecord, ConversationState, MessageRecord, PUSH_CHANNELS, When, now_ms,
+};
 pub use error::StoreError;
 pub use identity::CodeScope;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};

@@ -31,7 +31,7 @@ pub struct ConversationData {
     /// Its channel.
     pub channel: String,
     /// Who answered it last.
-    pub state: String,
+    pub state: super::ConversationState,
     /// When it started, Unix milliseconds.
     pub created_at: i64,
     /// Every message: `[seq, role, text, tool call (JSON) or null, Unix milliseconds]`.

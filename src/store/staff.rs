@@ -193,7 +193,7 @@ impl Store {
     /// nothing was said yet is left out (a visitor who never wrote).
     pub async fn conversations_in(
         &self,
-        states: &[&str],
+        states: &[super::ConversationState],
         limit: i64,
     ) -> Result<Vec<QueueEntry>, StoreError> {
         if states.is_empty() {
@@ -213,7 +213,7 @@ impl Store {
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit);
         for state in states {
-            query = query.bind(*state);
+            query = query.bind(state.as_str());
         }
         query
             .fetch_all(&self.pool)

@@ -248,7 +248,7 @@ async fn send(
     // Refuse what the engine would refuse before any stream starts, with a proper status.
     state.engine.check_message(&message.text)?;
     let record = web_conversation(&state, &id).await?;
-    if record.state == crate::conversation::ConversationState::Closed.as_str() {
+    if record.state == crate::conversation::ConversationState::Closed {
         return Err(HttpError::Engine(crate::conversation::EngineError::Closed(
             id,
         )));
