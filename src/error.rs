@@ -126,8 +126,6 @@ pub enum Code {
     TooManyAttempts,
     /// Codes by email were asked for, and no SMTP server is set.
     EmailNotConfigured,
-    /// The SMTP server could not be reached or refused the email.
-    EmailFailed,
 }
 
 impl Code {
@@ -182,7 +180,6 @@ impl Code {
             Code::InvalidLinkCode => ("invalid_link_code", InvalidRequest, 422),
             Code::TooManyAttempts => ("too_many_attempts", InvalidRequest, 429),
             Code::EmailNotConfigured => ("email_not_configured", InvalidRequest, 400),
-            Code::EmailFailed => ("email_failed", System, 502),
         }
     }
 

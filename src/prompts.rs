@@ -145,8 +145,6 @@ pub struct VerifiedReplies {
     pub link_email_sent: String,
     /// A code by email was asked for, and the store sends no email.
     pub link_no_email: String,
-    /// The email with the code could not be sent.
-    pub link_email_failed: String,
     /// The chat is linked.
     pub linked: String,
     /// The chat is linked, and a new conversation started (the open one was another customer's).

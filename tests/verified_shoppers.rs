@@ -608,3 +608,65 @@ async fn only_the_stores_origins_may_frame_the_chat_and_call_its_api() {
             .ends_with("frame-ancestors 'self'")
     );
 }
+
+/// A chat linked while its conversation is another customer's — and while the model is still
+/// answering there: `/link` is answered at once (it waits for no turn), the conversation stays
+/// the other customer's (it never changes hands), and a new one starts as the linked customer.
+#[tokio::test]
+async fn linking_during_another_customers_conversation_starts_a_new_one_at_once() {
+    let test = tau2_store(Db::Sqlite).await;
+    let (engine, model) = common::scripted_engine(&test);
+    let engine = engine.with_identity(identity(&test, ShopperAuth::Email, None));
+    let verified = engine.replies().verified.clone();
+    let fake = FakeTelegram::start().await.unwrap();
+    let _channel = telegram(&engine, &fake);
+    const CHAT: i64 = 555;
+    const OTHER: &str = "mei_kovacs_8020";
+
+    // The shopper identifies as another customer by email; the model then takes a minute.
+    model.then([Scripted::Stall(Duration::from_secs(60))]);
+    fake.push(FakeTelegram::text_update(
+        1,
+        CHAT,
+        "my email is mei.kovacs8232@example.com, what are my orders?",
+    ));
+    let first = loop {
+        let record = test
+            .store
+            .open_conversation("telegram", &CHAT.to_string())
+            .await
+            .unwrap();
+        if let Some(record) = record.filter(|r| r.authenticated_user.is_some()) {
+            break record;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(first.authenticated_user.as_deref(), Some(OTHER));
+
+    let code = engine.identity().issue_code(USER).await.unwrap().code;
+    fake.push(FakeTelegram::text_update(2, CHAT, &format!("/link {code}")));
+    // The fake's wait gives up after 20 s: well before the model's minute is over.
+    fake.wait_for("linked", |f| {
+        f.texts(CHAT).contains(&verified.linked_new_conversation)
+    })
+    .await;
+    let fresh = open_conversation(&test, CHAT).await;
+    assert_ne!(fresh.conversation_id, first.conversation_id);
+    assert_eq!(fresh.authenticated_user.as_deref(), Some(USER));
+    let old = test
+        .store
+        .conversation(&first.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.authenticated_user.as_deref(), Some(OTHER));
+    assert_eq!(old.state, clerk::conversation::ConversationState::Closed);
+    // And the store never lets a conversation change hands.
+    assert!(
+        !test
+            .store
+            .set_authenticated(&first.conversation_id, USER)
+            .await
+            .unwrap()
+    );
+}

@@ -336,9 +336,15 @@ impl<O: Outlet> Channel<O> {
                 .replace("{minutes}", &wait.to_string()),
             Err(IdentityError::MailNotConfigured) => words(&verified.link_no_email),
             Err(IdentityError::Store(error)) => return Err(error.into()),
-            Err(error) => {
-                tracing::warn!(channel = O::CHANNEL, %error, "a link code could not be sent");
-                words(&verified.link_email_failed)
+            // Not what /link can meet (tokens and the API's errors), but never lost silently.
+            Err(
+                error @ (IdentityError::NotEnabled
+                | IdentityError::InvalidToken(_)
+                | IdentityError::Replayed
+                | IdentityError::UnknownCustomer),
+            ) => {
+                tracing::warn!(channel = O::CHANNEL, %error, "/link failed");
+                words(&verified.link_invalid)
             }
         };
         Ok((text, conversation))
@@ -353,7 +359,7 @@ impl<O: Outlet> Channel<O> {
         user: &str,
     ) -> Result<(String, String), ChannelError> {
         let verified = &self.engine.replies().verified;
-        if self.engine.authenticate_open(&conversation, user).await? {
+        if self.engine.authenticate(&conversation, user).await? {
             return Ok((verified.linked.clone(), conversation));
         }
         let record = self.store().conversation(&conversation).await?;

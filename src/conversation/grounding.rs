@@ -216,6 +216,10 @@ const COMMON_VALUES: [&str; 22] = [
 /// "names" are codes, as in a supermarket's history).
 const MAX_PRODUCT_TYPES: usize = 500;
 
+/// Catalogs with more distinctive option values than this are too large for the option check
+/// (each released word of a reply is checked against every value).
+const MAX_OPTION_VALUES: usize = 2000;
+
 /// What a catalog says of its products, in the words a reply would use (lower case): the names of
 /// its product types, and its distinctive option values ("clicky", "16gb", "leather"; colours are
 /// checked as [`WORDS`]). A reply may state an option value only as a tool's output or the
@@ -266,6 +270,9 @@ impl CatalogWords {
             .collect();
         options.sort();
         options.dedup();
+        if options.len() > MAX_OPTION_VALUES {
+            options.clear();
+        }
         CatalogWords { products, options }
     }
 }

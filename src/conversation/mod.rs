@@ -274,35 +274,26 @@ impl Engine {
         Ok(record)
     }
 
-    /// Records that a conversation is with customer `user_id`, and tells the model.
-    async fn authenticate(&self, conversation_id: &str, user_id: &str) -> Result<(), EngineError> {
-        let words = self.replies.state_authenticated.replace("{user}", user_id);
-        self.store
-            .set_authenticated(conversation_id, user_id)
-            .await?;
-        self.store
-            .append_message(conversation_id, Role::System.as_str(), &words, None)
-            .await?;
-        Ok(())
-    }
-
-    /// Authenticates an open conversation that is not yet (a shopper who linked their app chat
-    /// during it); `false`, changing nothing, when it is authenticated already.
-    pub async fn authenticate_open(
+    /// Authenticates a conversation that is not yet as customer `user_id` (a shopper who
+    /// linked their app chat during it), and tells the model; `false`, changing nothing, when
+    /// it is authenticated already. It does not wait for a turn in progress: the store's
+    /// conditional write decides, and the turn goes on as whoever it authenticated first.
+    pub async fn authenticate(
         &self,
         conversation_id: &str,
         user_id: &str,
     ) -> Result<bool, EngineError> {
-        let _turn = self.hold(conversation_id).await;
-        if self
-            .record(conversation_id)
+        if !self
+            .store
+            .set_authenticated(conversation_id, user_id)
             .await?
-            .authenticated_user
-            .is_some()
         {
             return Ok(false);
         }
-        self.authenticate(conversation_id, user_id).await?;
+        let words = self.replies.state_authenticated.replace("{user}", user_id);
+        self.store
+            .append_message(conversation_id, Role::System.as_str(), &words, None)
+            .await?;
         Ok(true)
     }
 
@@ -1140,8 +1131,12 @@ impl Engine {
             .is_some_and(|s| s.access == Access::Identify);
         if ok && identifies && turn.authenticated.is_none() {
             let user = output.trim().to_owned();
-            self.authenticate(turn.conversation_id, &user).await?;
-            turn.authenticated = Some(user);
+            turn.authenticated = if self.authenticate(turn.conversation_id, &user).await? {
+                Some(user)
+            } else {
+                // Authenticated meanwhile (an app chat linked during the turn): that stands.
+                self.record(turn.conversation_id).await?.authenticated_user
+            };
         }
         Ok(ok.then_some(output))
     }

@@ -82,9 +82,6 @@ pub enum IdentityError {
     /// Codes by email need an SMTP server, and none is set.
     #[error("codes by email are not available (no SMTP server is set)")]
     MailNotConfigured,
-    /// The email could not be sent.
-    #[error(transparent)]
-    Mail(#[from] mail::MailError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -100,7 +97,6 @@ impl crate::error::HasCode for IdentityError {
             IdentityError::InvalidCode => Code::InvalidLinkCode,
             IdentityError::TooManyAttempts(_) => Code::TooManyAttempts,
             IdentityError::MailNotConfigured => Code::EmailNotConfigured,
-            IdentityError::Mail(_) => Code::EmailFailed,
             IdentityError::Store(e) => e.code(),
         }
     }
@@ -225,13 +221,19 @@ impl Identity {
             text.replace("{code}", &display_code(&code))
                 .replace("{minutes}", &(CODE_LIFETIME.as_secs() / 60).to_string())
         };
-        mailer
-            .send(
-                &email,
-                &fill(&self.config.email.subject),
-                &fill(&self.config.email.body),
-            )
-            .await?;
+        // Sent on its own task: the shopper is answered at once, in the same time whether or
+        // not the address is a customer's (waiting for the mail server only for a customer's
+        // would tell), and a slow mail server holds up no app's updates.
+        let (mailer, subject, body) = (
+            mailer.clone(),
+            fill(&self.config.email.subject),
+            fill(&self.config.email.body),
+        );
+        tokio::spawn(async move {
+            if let Err(error) = mailer.send(&email, &subject, &body).await {
+                tracing::warn!(%error, "a link code could not be emailed");
+            }
+        });
         Ok(())
     }
 

@@ -109,13 +109,17 @@ pub fn verify(token: &str, secret: &[u8], now: i64) -> Result<Claims, TokenError
     if claims.sub.trim().is_empty() || claims.jti.is_empty() || claims.jti.len() > 200 {
         return Err(TokenError::Malformed);
     }
-    if claims.exp + LEEWAY_SECONDS <= now {
+    // Saturating: the claims are numbers of any size the signer chose.
+    if claims.exp.saturating_add(LEEWAY_SECONDS) <= now {
         return Err(TokenError::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECONDS) {
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECONDS))
+    {
         return Err(TokenError::NotYetValid);
     }
-    if claims.exp > now + MAX_LIFETIME_SECONDS + LEEWAY_SECONDS {
+    if claims.exp > now.saturating_add(MAX_LIFETIME_SECONDS + LEEWAY_SECONDS) {
         return Err(TokenError::TooLongLived);
     }
     Ok(claims)
@@ -198,6 +202,17 @@ mod tests {
         assert_eq!(
             verify(&sign(&kept, SECRET), SECRET, NOW),
             Err(TokenError::TooLongLived)
+        );
+        // Extreme numbers are refused, not overflowed.
+        kept.exp = i64::MAX;
+        assert_eq!(
+            verify(&sign(&kept, SECRET), SECRET, NOW),
+            Err(TokenError::TooLongLived)
+        );
+        kept.exp = i64::MIN;
+        assert_eq!(
+            verify(&sign(&kept, SECRET), SECRET, NOW),
+            Err(TokenError::Expired)
         );
     }
 

@@ -391,23 +391,27 @@ impl Store {
         rows.iter().map(message).collect()
     }
 
-    /// Records who the conversation authenticated as.
+    /// Records who the conversation authenticated as, if it is not authenticated yet (one
+    /// customer per conversation: it never changes afterwards, whoever else tries at the same
+    /// time); whether it was recorded.
     pub async fn set_authenticated(
         &self,
         conversation_id: &str,
         authenticated_user: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let set = sqlx::query(
             "UPDATE conversations SET authenticated_user = $1, updated_at = $2 \
-             WHERE conversation_id = $3",
+             WHERE conversation_id = $3 AND authenticated_user IS NULL",
         )
         .bind(authenticated_user)
         .bind(now_ms())
         .bind(conversation_id)
         .execute(&self.pool)
-        .await?;
+        .await?
+        .rows_affected()
+            == 1;
         self.touched();
-        Ok(())
+        Ok(set)
     }
 
     /// The bot lists a write and asks for the shopper's yes: in one transaction, and only while
