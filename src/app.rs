@@ -9,10 +9,11 @@ use crate::llm::local::{LocalModel, LocalModelConfig};
 use crate::llm::remote::{RemoteModel, RemoteModelConfig};
 use crate::llm::{ChatModel, LlmError};
 use crate::prompts::Prompts;
+use crate::recommend::{Params, Recommender};
 use crate::retail::Retail;
 use crate::search::CatalogSearch;
 use crate::store::{Store, StoreError};
-use crate::tools::{ToolError, ToolRegistry};
+use crate::tools::{SharedRecommender, ToolError, ToolRegistry};
 use std::sync::Arc;
 
 /// Why clerk could not be assembled.
@@ -30,6 +31,9 @@ pub enum AppError {
     /// The conversation engine could not be set up.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A trained model could not be loaded.
+    #[error(transparent)]
+    Recommender(#[from] crate::recommend::RecommendError),
     /// The SMTP settings are unusable.
     #[error(transparent)]
     Mail(#[from] crate::identity::mail::MailError),
@@ -44,6 +48,8 @@ pub struct App {
     pub search: CatalogSearch,
     /// The tools.
     pub tools: ToolRegistry,
+    /// The recommender the tools use (none until `clerk train`).
+    pub recommender: SharedRecommender,
 }
 
 impl App {
@@ -53,16 +59,47 @@ impl App {
         App::with_store(store, settings)
     }
 
+    /// Trains the recommender on the store's order history, saves it under the data directory
+    /// and puts it to use.
+    pub async fn train_recommender(
+        &self,
+        settings: &Settings,
+    ) -> Result<Arc<Recommender>, AppError> {
+        let baskets = self.store.baskets().await?;
+        let model =
+            tokio::task::spawn_blocking(move || Recommender::train(&baskets, Params::default()))
+                .await
+                .expect("training does not panic");
+        model.save(&settings.data_dir)?;
+        let model = Arc::new(model);
+        *self
+            .recommender
+            .write()
+            .expect("the recommender's lock is never poisoned") = Some(model.clone());
+        Ok(model)
+    }
+
     /// Assembles clerk around an open store.
     pub fn with_store(store: Store, settings: &Settings) -> Result<App, AppError> {
         let prompts = Prompts::new(settings.prompts_dir.as_deref());
         let search = CatalogSearch::new(store.clone(), &settings.index_dir);
-        let tools =
-            ToolRegistry::for_store(Retail::new(store.clone()), Some(search.clone()), &prompts)?;
+        let recommender: SharedRecommender = Default::default();
+        if let Some(model) = Recommender::load(&settings.data_dir)? {
+            *recommender
+                .write()
+                .expect("the recommender's lock is never poisoned") = Some(Arc::new(model));
+        }
+        let tools = ToolRegistry::for_store(
+            Retail::new(store.clone()),
+            Some(search.clone()),
+            recommender.clone(),
+            &prompts,
+        )?;
         Ok(App {
             store,
             search,
             tools,
+            recommender,
         })
     }
 

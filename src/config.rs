@@ -123,6 +123,9 @@ pub enum Format {
     /// The tau2-retail `db.json` shape: products, users and orders.
     #[value(name = "tau2-retail")]
     Tau2Retail,
+    /// The Ta-Feng supermarket's transaction lines (CSV, gzipped or not): import only.
+    #[value(name = "ta-feng")]
+    TaFeng,
 }
 
 /// What to do.
@@ -142,6 +145,10 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Train the store's models on its order history and save them, with what they saw, under
+    /// the data directory (`models/`): the recommender. A running server loads them at its
+    /// next start.
+    Train,
     /// Print the whole store.
     Export {
         /// The format.
@@ -260,6 +267,42 @@ pub enum BenchCommand {
         /// only clerk is measured
         #[arg(long, env = "CLERK_LLAMA_BENCH", value_name = "PATH")]
         llama_bench: Option<PathBuf>,
+    },
+    /// The recommender on the Ta-Feng history with its last 30 days held out (HR@10, NDCG@10),
+    /// beside global popularity and "own most-bought, then popular" on the same split.
+    Recommend {
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/recommend.json")]
+        output: PathBuf,
+        /// The Ta-Feng CSV, gzipped or not (`scripts/fetch-data ta-feng` fetches it).
+        #[arg(
+            long,
+            default_value = "data/datasets/ta_feng.csv.gz",
+            value_name = "FILE"
+        )]
+        data: PathBuf,
+        /// A purchase this many days old counts half [default: the recommender's own]
+        #[arg(long)]
+        half_life_days: Option<f64>,
+        /// Weight of items bought together with the customer's [default: the recommender's own]
+        #[arg(long)]
+        together_weight: Option<f64>,
+        /// Weight of recent popularity [default: the recommender's own]
+        #[arg(long)]
+        popular_weight: Option<f64>,
+        /// "Recent" popularity: the last this many days [default: the recommender's own]
+        #[arg(long)]
+        popular_days: Option<i64>,
+        /// An item's popularity halves over this many days [default: the recommender's own]
+        #[arg(long)]
+        popularity_half_life_days: Option<f64>,
+        /// Use only the history up to this day (YYYY-MM-DD), e.g. to check the knobs on an
+        /// earlier split than the one reported
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        /// Neighbours kept per item [default: the recommender's own]
+        #[arg(long)]
+        neighbours: Option<usize>,
     },
 }
 

@@ -50,6 +50,8 @@ pub enum Code {
     // Tools.
     /// No tool by that name.
     UnknownTool,
+    /// The tool's model has not been trained on this store yet (`clerk train`).
+    ModelNotTrained,
     /// Tool arguments that do not fit the tool's schema.
     InvalidToolArguments,
     // Search.
@@ -146,6 +148,7 @@ impl Code {
             Code::InsufficientBalance => ("insufficient_balance", InvalidRequest, 409),
             Code::InvalidExpression => ("invalid_expression", InvalidRequest, 422),
             Code::UnknownTool => ("unknown_tool", InvalidRequest, 404),
+            Code::ModelNotTrained => ("model_not_trained", InvalidRequest, 409),
             Code::InvalidToolArguments => ("invalid_tool_arguments", InvalidRequest, 400),
             Code::SearchIndex => ("search_index_error", Internal, 500),
             Code::InvalidDatabaseUrl => ("invalid_database_url", InvalidRequest, 400),

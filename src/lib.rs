@@ -10,7 +10,7 @@
 //! - [`retail`] holds the store's order operations and their rules, as pure functions on records.
 //! - [`search`] is the product index (tantivy) kept in step with the catalog.
 //! - [`store`] persists everything through sqlx, on SQLite or PostgreSQL.
-//! - [`money`], [`error`] and [`config`] are shared by every layer.
+//! - [`money`], [`dates`], [`error`] and [`config`] are shared by every layer.
 
 pub mod api;
 pub mod app;
@@ -19,14 +19,17 @@ pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod conversation;
+pub mod dates;
 pub mod error;
 pub mod eval;
 pub mod http;
 pub mod identity;
+pub mod import;
 pub mod llm;
 pub mod money;
 pub mod prompts;
 pub mod random;
+pub mod recommend;
 pub mod retail;
 pub mod search;
 pub mod staff;

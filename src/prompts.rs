@@ -61,6 +61,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "modify_pending_order_items",
     "modify_pending_order_payment",
     "modify_user_address",
+    "recommend_products",
     "return_delivered_order_items",
     "search_products",
     "store_overview",

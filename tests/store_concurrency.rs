@@ -52,6 +52,7 @@ fn store_of_orders(amounts: &[Cents]) -> StoreSnapshot {
                     amount: *amount,
                     payment_method_id: GIFT_CARD.into(),
                 }],
+                placed_at: None,
                 cancel_reason: None,
                 exchange_items: None,
                 exchange_new_items: None,

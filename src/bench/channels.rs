@@ -48,7 +48,12 @@ pub async fn run(scratch: &Path, options: ChannelBench) -> anyhow::Result<Value>
     .await?;
     let model = Arc::new(ScriptedModel::new([]));
     let prompts = Prompts::new(None);
-    let tools = ToolRegistry::for_store(Retail::new(store.clone()), None, &prompts)?;
+    let tools = ToolRegistry::for_store(
+        Retail::new(store.clone()),
+        None,
+        Default::default(),
+        &prompts,
+    )?;
     let engine = Engine::new(
         store.clone(),
         tools,

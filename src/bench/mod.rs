@@ -7,6 +7,7 @@
 
 pub mod channels;
 pub mod llm;
+pub mod recommend;
 pub mod search;
 pub mod telegram_stub;
 

@@ -51,7 +51,7 @@ pub struct Latency {
     pub p99_us: f64,
 }
 
-fn latency(mut samples: Vec<Duration>) -> Latency {
+pub(crate) fn latency(mut samples: Vec<Duration>) -> Latency {
     samples.sort();
     let at = |q: f64| {
         let i = ((samples.len() as f64 - 1.0) * q).round() as usize;

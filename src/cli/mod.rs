@@ -97,6 +97,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::write_results(&output, &results?)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Train => train(&settings).await,
+        Command::Bench(BenchCommand::Recommend {
+            output,
+            data,
+            half_life_days,
+            together_weight,
+            popular_weight,
+            popular_days,
+            popularity_half_life_days,
+            neighbours,
+            until,
+        }) => {
+            let until = match until.as_deref().map(crate::dates::parse_iso) {
+                None => None,
+                Some(Some(day)) => Some(day),
+                Some(None) => anyhow::bail!("--until takes a date as YYYY-MM-DD"),
+            };
+            let defaults = crate::recommend::Params::default();
+            let params = crate::recommend::Params {
+                half_life_days: half_life_days.unwrap_or(defaults.half_life_days),
+                together_weight: together_weight.unwrap_or(defaults.together_weight),
+                popular_weight: popular_weight.unwrap_or(defaults.popular_weight),
+                popular_days: popular_days.unwrap_or(defaults.popular_days),
+                popularity_half_life_days: popularity_half_life_days
+                    .unwrap_or(defaults.popularity_half_life_days),
+                neighbours: neighbours.unwrap_or(defaults.neighbours),
+                ..defaults
+            };
+            let results = tokio::task::spawn_blocking(move || {
+                crate::bench::recommend::run(&data, params, until)
+            })
+            .await??;
+            crate::bench::write_results(&output, &results)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Eval(EvalCommand::Tau2 {
             tasks,
             limit,
@@ -525,12 +560,16 @@ async fn import(
     file: &Path,
     replace: bool,
 ) -> anyhow::Result<ExitCode> {
-    let Format::Tau2Retail = format;
     let started = Instant::now();
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let snapshot: StoreSnapshot = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a tau2-retail store", file.display()))?;
+    let snapshot = match format {
+        Format::Tau2Retail => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a tau2-retail store", file.display()))?
+        }
+        Format::TaFeng => read_ta_feng(file)?,
+    };
     let app = App::open(settings).await?;
     load(&app, &snapshot, replace).await?;
     eprintln!(
@@ -539,6 +578,54 @@ async fn import(
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Trains every model on the store's history, with a progress bar, and prints what each saw.
+async fn train(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let app = App::open(settings).await?;
+    let bar = indicatif::ProgressBar::new_spinner().with_message("recommender: reading orders");
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let model = app.train_recommender(settings).await?;
+    bar.finish_and_clear();
+    let report = &model.report;
+    eprintln!(
+        "recommender: {} orders of {} customers, {} items, trained in {:.2} s, saved to {}",
+        report.orders,
+        report.customers,
+        report.items,
+        report.seconds,
+        settings
+            .data_dir
+            .join(crate::recommend::MODEL_FILE)
+            .display()
+    );
+    println!("{}", serde_json::json!({ "recommender": report }));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a Ta-Feng file with a progress bar, reporting the rows it skips by line number.
+fn read_ta_feng(file: &Path) -> anyhow::Result<StoreSnapshot> {
+    let bar = indicatif::ProgressBar::new_spinner().with_message("reading");
+    let history = crate::import::ta_feng::read(crate::import::open(file)?, &mut |line| {
+        bar.set_message(format!("reading line {line}"));
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    report_bad_rows(file, &history.bad_rows);
+    Ok(crate::import::ta_feng::snapshot(&history.lines))
+}
+
+/// Tells which rows an import skipped (the first 20, then how many more).
+fn report_bad_rows(file: &Path, bad_rows: &[crate::import::BadRow]) {
+    for row in bad_rows.iter().take(20) {
+        eprintln!("{}:{}: skipped: {}", file.display(), row.line, row.reason);
+    }
+    if bad_rows.len() > 20 {
+        eprintln!("… and {} more rows skipped", bad_rows.len() - 20);
+    }
+    if !bad_rows.is_empty() {
+        eprintln!("{} rows skipped in all", bad_rows.len());
+    }
 }
 
 /// Imports `snapshot` with a progress bar, then brings the search index up to date.
@@ -569,7 +656,9 @@ async fn export(
     format: Format,
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
-    let Format::Tau2Retail = format;
+    if format != Format::Tau2Retail {
+        anyhow::bail!("clerk exports the tau2-retail shape only; other formats are for import");
+    }
     let store = Store::connect(&settings.database).await?;
     let snapshot = store.export().await?;
     // Indented by four spaces, as tau2's own db.json.
@@ -616,6 +705,17 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         if counts.products + counts.users + counts.orders == 0 {
             tracing::info!("loading the demo store");
             load(&app, &demo::snapshot()?, false).await?;
+        }
+        // The demo's recommender is trained at once (a second on the demo store); a merchant's
+        // own store runs `clerk train`.
+        let untrained = app
+            .recommender
+            .read()
+            .expect("the recommender's lock is never poisoned")
+            .is_none();
+        if untrained {
+            let model = app.train_recommender(settings).await?;
+            tracing::info!(orders = model.report.orders, "recommender trained");
         }
     }
     app.search.refresh().await?;

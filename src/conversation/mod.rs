@@ -222,7 +222,12 @@ impl Engine {
         let merchants = policy::tools_for(tools.specs().cloned(), None, true);
         Ok(Engine {
             retail: Retail::new(store.clone()),
-            rehearsal: ToolRegistry::for_store(Retail::rehearsal(store.clone()), None, prompts)?,
+            rehearsal: ToolRegistry::for_store(
+                Retail::rehearsal(store.clone()),
+                None,
+                Default::default(),
+                prompts,
+            )?,
             system: protocol::system_message(
                 &prompts.system()?,
                 &prompts.policy()?,

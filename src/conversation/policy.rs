@@ -21,7 +21,7 @@ pub enum Verdict {
 /// become another customer.
 pub fn offered(access: Access, authenticated: Option<&str>) -> bool {
     match access {
-        Access::Public | Access::Handoff => true,
+        Access::Public | Access::Personal | Access::Handoff => true,
         Access::Identify => authenticated.is_none(),
         Access::CustomerRead | Access::CustomerWrite => authenticated.is_some(),
         Access::Merchant => false,
@@ -31,7 +31,7 @@ pub fn offered(access: Access, authenticated: Option<&str>) -> bool {
 /// Whether a tool may be offered in a merchant's conversation: the catalog and the merchant's
 /// tools, nothing that acts as or on one customer, and no handoff (the merchant is the store).
 pub fn offered_to_merchant(access: Access) -> bool {
-    matches!(access, Access::Public | Access::Merchant)
+    matches!(access, Access::Public | Access::Personal | Access::Merchant)
 }
 
 /// Judges a tool call in a merchant's conversation.
@@ -51,6 +51,16 @@ pub fn judge_for_merchant(access: Access) -> Verdict {
 pub fn judge(access: Access, authenticated: Option<&str>, owner: Option<&str>) -> Verdict {
     match access {
         Access::Public | Access::Handoff => Verdict::Run,
+        Access::Personal => match (authenticated, owner) {
+            (_, None) => Verdict::Run,
+            (Some(user), Some(owner)) if owner == user => Verdict::Run,
+            (None, Some(_)) => Verdict::Refuse(
+                "a customer's own history needs them authenticated first: find their user id by email, or by name and zip code".into(),
+            ),
+            (Some(user), Some(_)) => Verdict::Refuse(format!(
+                "that belongs to another customer; this conversation can only access the records of {user}"
+            )),
+        },
         Access::Merchant => Verdict::Refuse("that tool is for the store's merchant, not for customers".into()),
         Access::Identify => match authenticated {
             None => Verdict::Run,

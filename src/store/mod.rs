@@ -10,6 +10,7 @@
 mod channels;
 mod conversations;
 mod error;
+mod history;
 mod identity;
 pub mod model;
 mod privacy;
@@ -23,6 +24,7 @@ pub use conversations::{
     ConversationRecord, ConversationState, MessageRecord, PUSH_CHANNELS, When, now_ms,
 };
 pub use error::StoreError;
+pub use history::{Basket, Purchase};
 pub use identity::CodeScope;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
 pub use snapshot::ImportReport;

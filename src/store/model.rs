@@ -267,6 +267,10 @@ pub struct Order {
     pub fulfillments: Vec<Fulfillment>,
     /// Payments and refunds, oldest first.
     pub payment_history: Vec<Payment>,
+    /// When it was placed (ISO 8601: `2000-11-01` or `2000-11-01T09:30:00Z`); stores imported
+    /// without dates, such as the tau2 store, have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_at: Option<String>,
     /// Why it was cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,

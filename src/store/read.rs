@@ -102,6 +102,7 @@ fn order_row(row: &AnyRow) -> Result<Order, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("order status {status:?}")))?,
         fulfillments: Vec::new(),
         payment_history: Vec::new(),
+        placed_at: row.try_get("placed_at")?,
         cancel_reason: row.try_get("cancel_reason")?,
         exchange_items: optional_json(row, "exchange_items")?,
         exchange_new_items: optional_json(row, "exchange_new_items")?,

@@ -203,6 +203,7 @@ pub(super) fn order_values(position: i64, order: &Order) -> Vec<Value> {
         order.order_id.as_str().into(),
         order.user_id.as_str().into(),
         position.into(),
+        order.placed_at.clone().into(),
     ];
     row.extend(address_values(&order.address));
     row.extend(order_state_values(order));
@@ -234,7 +235,7 @@ const ORDER_STATE_COLUMNS: [&str; 8] = [
 ];
 
 pub(super) fn order_columns() -> Vec<&'static str> {
-    let mut columns = vec!["order_id", "user_id", "position"];
+    let mut columns = vec!["order_id", "user_id", "position", "placed_at"];
     columns.extend(ADDRESS_COLUMNS);
     columns.extend(ORDER_STATE_COLUMNS);
     columns

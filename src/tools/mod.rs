@@ -8,6 +8,7 @@
 
 mod merchant_tools;
 pub mod present;
+mod recommend_tools;
 pub mod schema;
 mod store_tools;
 
@@ -23,6 +24,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use recommend_tools::SharedRecommender;
+
 /// What a tool touches, from the least to the most sensitive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +40,9 @@ pub enum Access {
     CustomerWrite,
     /// Hands the conversation to a person.
     Handoff,
+    /// The catalog for anyone, and — given a `user_id` — that customer's own history, only in
+    /// the conversation authenticated as them.
+    Personal,
     /// Reads the whole store for its merchant: only in a merchant's conversation, never a
     /// shopper's.
     Merchant,
@@ -91,6 +97,9 @@ pub enum ToolError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// The tool's model has not been trained on this store yet.
+    #[error("the {0} has not been trained on this store yet (the merchant runs `clerk train`)")]
+    NotTrained(&'static str),
     /// A tool's description could not be loaded.
     #[error(transparent)]
     Prompt(#[from] PromptError),
@@ -103,7 +112,7 @@ impl ToolError {
     /// Whether the store refused the operation by its rules (as opposed to a call that was
     /// malformed, or a failure of clerk itself).
     pub fn is_refusal(&self) -> bool {
-        matches!(self, ToolError::Refused(_))
+        matches!(self, ToolError::Refused(_) | ToolError::NotTrained(_))
     }
 
     /// The text the agent sees for this error.
@@ -136,6 +145,7 @@ impl HasCode for ToolError {
             ToolError::UnknownTool(_) => Code::UnknownTool,
             ToolError::InvalidArguments { .. } => Code::InvalidToolArguments,
             ToolError::Refused(e) => e.code(),
+            ToolError::NotTrained(_) => Code::ModelNotTrained,
             ToolError::Search(e) => e.code(),
             ToolError::Store(e) => e.code(),
             ToolError::Prompt(_) | ToolError::MissingDescription(_) => Code::InvalidConfig,
@@ -155,16 +165,20 @@ impl ToolRegistry {
         ToolRegistry::default()
     }
 
-    /// The store's tools: its sixteen operations, product search when an index is given, and the
-    /// merchant's tools.
+    /// The store's tools: its sixteen operations, product search when an index is given, the
+    /// recommender, and the merchant's tools.
     pub fn for_store(
         retail: Retail,
         search: Option<CatalogSearch>,
+        recommender: SharedRecommender,
         prompts: &Prompts,
     ) -> Result<ToolRegistry, ToolError> {
         let mut registry = ToolRegistry::new();
         let store = retail.store().clone();
         for tool in store_tools::all(retail, search) {
+            registry.register(tool, prompts)?;
+        }
+        for tool in recommend_tools::all(store.clone(), recommender) {
             registry.register(tool, prompts)?;
         }
         for tool in merchant_tools::all(store) {

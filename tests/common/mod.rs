@@ -114,6 +114,7 @@ impl TestStore {
         ToolRegistry::for_store(
             Retail::new(self.store.clone()),
             Some(self.search()),
+            Default::default(),
             &Prompts::new(None),
         )
         .unwrap()

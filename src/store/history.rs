@@ -1,0 +1,84 @@
+//! The order history as the models read it: each order's customer, day and items. Cancelled
+//! orders are left out (nothing was bought); orders without a date (stores imported without
+//! them) count as undated.
+
+use super::{Store, StoreError};
+use crate::dates;
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// One order as the models see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Basket {
+    /// The customer.
+    pub customer: String,
+    /// The day it was placed (days since 1970-01-01), when the store knows it.
+    pub day: Option<i64>,
+    /// The item ids bought (an item bought twice appears twice).
+    pub items: Vec<String>,
+}
+
+/// One of a customer's purchases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Purchase {
+    /// The item.
+    pub item: String,
+    /// The order it was in.
+    pub order: String,
+    /// The day of the order, when known.
+    pub day: Option<i64>,
+}
+
+impl Store {
+    /// Every order not cancelled, oldest first (undated ones in the store's order, first).
+    pub async fn baskets(&self) -> Result<Vec<Basket>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.order_id, o.user_id, o.placed_at, i.item_id FROM orders o \
+             JOIN order_items i ON i.order_id = o.order_id \
+             WHERE o.status <> 'cancelled' \
+             ORDER BY (o.placed_at IS NOT NULL), o.placed_at, o.position, i.position",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut baskets: Vec<Basket> = Vec::new();
+        let mut at: HashMap<String, usize> = HashMap::new();
+        for row in rows {
+            let order_id: String = row.try_get("order_id")?;
+            let item: String = row.try_get("item_id")?;
+            if let Some(&i) = at.get(&order_id) {
+                baskets[i].items.push(item);
+                continue;
+            }
+            let placed_at: Option<String> = row.try_get("placed_at")?;
+            at.insert(order_id, baskets.len());
+            baskets.push(Basket {
+                customer: row.try_get("user_id")?,
+                day: placed_at.as_deref().and_then(dates::parse_iso),
+                items: vec![item],
+            });
+        }
+        Ok(baskets)
+    }
+
+    /// What one customer bought: every item of their orders not cancelled, with its day.
+    pub async fn purchases(&self, user_id: &str) -> Result<Vec<Purchase>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.order_id, o.placed_at, i.item_id FROM orders o \
+             JOIN order_items i ON i.order_id = o.order_id \
+             WHERE o.user_id = $1 AND o.status <> 'cancelled' ORDER BY o.position, i.position",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let placed_at: Option<String> = row.try_get("placed_at")?;
+                Ok(Purchase {
+                    item: row.try_get("item_id")?,
+                    order: row.try_get("order_id")?,
+                    day: placed_at.as_deref().and_then(dates::parse_iso),
+                })
+            })
+            .collect()
+    }
+}
