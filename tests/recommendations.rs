@@ -307,7 +307,10 @@ async fn a_customers_history_is_theirs_alone() {
         "Error: that belongs to another customer; this conversation can only access the records of yusuf_rossi_9620"
     );
     let own: Value = serde_json::from_str(&last_two[1]).unwrap();
-    assert_eq!(own["based_on"], "this customer's orders");
+    assert_eq!(
+        own["based_on"],
+        "this customer's orders and what customers bought"
+    );
     let catalog = test.store.products().await.unwrap();
     for suggestion in own["suggestions"].as_array().unwrap() {
         let item = suggestion["item_id"].as_str().unwrap();

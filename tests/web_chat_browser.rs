@@ -333,3 +333,71 @@ async fn a_store_page_on_another_origin_embeds_the_chat_for_its_signed_in_custom
         "the chat must not render in a frame of an origin not allowed"
     );
 }
+
+/// A signed-in shopper asks what to buy next: the agent's `recommend_products` call runs on
+/// their own orders, and the page shows the suggestion with its reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shopper_asks_for_a_recommendation_and_sees_it_with_its_reason() {
+    let test = tau2_store(Db::Sqlite).await;
+    let settings = common::settings_for(&test);
+    let app = App::with_store(test.store.clone(), &settings).unwrap();
+    app.train_recommender(&settings).await.unwrap();
+    // What the tool will answer, to script a reply that states it.
+    let args = serde_json::json!({"user_id": "yusuf_rossi_9620", "limit": 3});
+    let output: Value = serde_json::from_str(
+        &app.tools
+            .call("recommend_products", args.clone())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let first = &output["suggestions"][0];
+    let reply = format!(
+        "From your orders: the {} (item {}), {}.",
+        first["name"].as_str().unwrap(),
+        first["item_id"].as_str().unwrap(),
+        first["why"][0].as_str().unwrap()
+    );
+    let model = Arc::new(ScriptedModel::new([
+        Scripted::call("recommend_products", args),
+        Scripted::reply(&reply),
+    ]));
+    let engine = Engine::new(
+        test.store.clone(),
+        app.tools.clone(),
+        model.clone(),
+        &Prompts::new(None),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let address = common::serve(app, Some(engine)).await;
+
+    let browser = Browser::start().await;
+    browser.open(&format!("http://{address}/chat")).await;
+    browser
+        .type_into(
+            "#text",
+            "Hi, I'm yusuf.rossi7301@example.com. What should I buy next?",
+        )
+        .await;
+    browser.click("#send").await;
+    let bubbles = "return [...document.querySelectorAll('.msg:not(.welcome)')].map(e => e.className + ': ' + e.textContent)";
+    let shown = wait_for(&browser, bubbles, |v| {
+        v.as_array().is_some_and(|a| {
+            a.len() == 2 && a[1].as_str() == Some(&format!("msg assistant: {reply}"))
+        })
+    })
+    .await;
+    assert_eq!(
+        shown[0],
+        "msg user: Hi, I'm yusuf.rossi7301@example.com. What should I buy next?"
+    );
+    // The suggestion is an item he can order, and the model was offered the tool.
+    assert_eq!(first["available"], true);
+    assert!(
+        model
+            .tools_offered()
+            .iter()
+            .all(|offered| offered.contains(&"recommend_products".to_owned()))
+    );
+}

@@ -21,6 +21,7 @@ async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
         settings.model.display()
     );
     let app = App::with_store(test.store.clone(), &settings).unwrap();
+    app.train_recommender(&settings).await.unwrap();
     let engine = app.engine(&settings).await.unwrap();
     let address = common::serve(app, Some(engine)).await;
 
@@ -122,4 +123,43 @@ async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["user", "assistant"]);
+
+    // He asks what to buy next: the recommender's suggestions, from his own orders, reach him.
+    let (status, stream) = http(
+        address,
+        "POST",
+        &format!("/chat/api/conversations/{id}/messages"),
+        Some(&serde_json::json!({"text": "What would you recommend I buy next?"}).to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{stream}");
+    let events = sse_events(&stream);
+    let (last, done) = events.last().expect("a closing event");
+    assert_eq!(last, "done", "{stream}");
+    assert_eq!(done["state"], "bot", "{stream}");
+    let reply = done["reply"].as_str().expect("a reply").to_lowercase();
+    let messages = test.store.messages(&id).await.unwrap();
+    let call = messages
+        .iter()
+        .position(|m| {
+            m.tool_call
+                .as_ref()
+                .is_some_and(|c| c.contains("\"recommend_products\""))
+        })
+        .expect("recommend_products was called");
+    let output: Value = serde_json::from_str(&messages[call + 1].content).unwrap();
+    assert_eq!(
+        output["based_on"], "this customer's orders and what customers bought",
+        "{output}"
+    );
+    let names: Vec<String> = output["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(
+        names.iter().any(|name| reply.contains(name.as_str())),
+        "the reply names none of the suggestions {names:?}: {reply:?}"
+    );
 }

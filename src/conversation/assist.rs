@@ -213,6 +213,27 @@ pub fn about_account(text: &str) -> bool {
     .any(|word| lower.contains(word))
 }
 
+/// Whether a message asks what to buy: a recommendation, a suggestion, ideas.
+pub fn asks_for_suggestions(text: &str) -> bool {
+    let lower = text.to_lowercase().replace('’', "'");
+    [
+        "recommend",
+        "suggest",
+        "what should i buy",
+        "what should i get",
+        "what else should i",
+        "what else could i",
+        "what to buy",
+        "buy next",
+        "any ideas",
+        "ideas for",
+        "might i like",
+        "would i like",
+    ]
+    .iter()
+    .any(|phrase| lower.contains(phrase))
+}
+
 /// Whether a message needs the shopper's identity to be answered: it gives an email, a name
 /// with a zip or an order id, or asks about their orders or account.
 pub fn needs_account(text: &str) -> bool {
@@ -340,6 +361,25 @@ pub fn promises_action(reply: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_for_suggestions_are_told_from_other_questions() {
+        for asked in [
+            "What would you recommend I buy next?",
+            "Can you suggest something for my kitchen?",
+            "any ideas for a gift?",
+            "What should I get with it?",
+        ] {
+            assert!(asks_for_suggestions(asked), "{asked}");
+        }
+        for other in [
+            "Where is my order #W2378156?",
+            "Do you sell water bottles?",
+            "I want to return my keyboard",
+        ] {
+            assert!(!asks_for_suggestions(other), "{other}");
+        }
+    }
 
     #[test]
     fn emails_are_found_however_they_are_written() {

@@ -815,7 +815,8 @@ impl Engine {
 
     /// The steps the policy makes deterministic, taken before the model is asked
     /// ([`assist`]): an email, or a name with a zip, in an unauthenticated shopper's message is
-    /// looked up; a product named outside an order question is searched for; the account of a
+    /// looked up; a product named outside an order question is searched for; a request for
+    /// suggestions gets the recommender's; the account of a
     /// shopper authenticated by it is read; the orders an authenticated shopper names are fetched
     /// (those of another customer never are). Each is stored as a call and its result, as if the
     /// model had made it. Returns the write the message fixes whole, if any ([`proposal`]).
@@ -863,7 +864,17 @@ impl Engine {
                 self.run_tool_by(turn, &call, true).await?;
             }
         }
+        // A shopper who asks what to buy gets the recommender's suggestions (last, so that the
+        // model reads them right before the question): from their own orders once
+        // authenticated, else what customers bought lately.
+        let suggest = named.is_empty()
+            && assist::asks_for_suggestions(text)
+            && self.tools.spec("recommend_products").is_some();
         let Some(user) = turn.authenticated.clone() else {
+            if suggest {
+                let call = tool_call("recommend_products", serde_json::json!({"limit": 3}));
+                self.run_tool_by(turn, &call, true).await?;
+            }
             return Ok(None);
         };
         // A shopper who named their order before they could be identified ("my email is wrong,
@@ -903,6 +914,12 @@ impl Engine {
                 .take(3)
                 .map(|id| tool_call("get_order_details", serde_json::json!({"order_id": id}))),
         );
+        if suggest {
+            calls.push(tool_call(
+                "recommend_products",
+                serde_json::json!({"user_id": user, "limit": 3}),
+            ));
+        }
         for call in calls {
             // The same gate as the model's calls: another customer's order is never fetched.
             if self.verdict(turn, &call).await? == Verdict::Run {

@@ -299,7 +299,10 @@ pub(super) async fn scratch_app(
     store.import(snapshot, true, &mut |_, _, _| {}).await?;
     let mut settings = settings.clone();
     settings.index_dir = scratch.join(format!("{name}-index"));
+    // Its own models, trained on its own copy, as the demo trains its own.
+    settings.data_dir = scratch.join(format!("{name}-data"));
     let app = App::with_store(store.clone(), &settings)?;
+    app.train_recommender(&settings).await?;
     Ok((app, store))
 }
 

@@ -115,9 +115,9 @@ impl Tool for RecommendProducts {
                         .await
                         .map_err(ToolError::Store)?;
                     let based_on = if history.is_empty() {
-                        "what other customers bought lately (no orders of this customer yet)"
+                        "what customers bought (no orders of this customer yet)"
                     } else {
-                        "this customer's orders"
+                        "this customer's orders and what customers bought"
                     };
                     (
                         based_on.into(),
@@ -128,7 +128,7 @@ impl Tool for RecommendProducts {
                 }
             } else {
                 (
-                    "what customers bought lately".into(),
+                    "what customers bought".into(),
                     model.for_customer(&[], limit, &available),
                 )
             };
