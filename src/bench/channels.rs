@@ -129,7 +129,7 @@ pub async fn run(scratch: &Path, options: ChannelBench) -> anyhow::Result<Value>
     let rate = |d: Duration| total as f64 / d.as_secs_f64();
     Ok(json!({
         "benchmark": "channels",
-        "machine": {"cpus": std::thread::available_parallelism().map_or(1, |n| n.get())},
+        "machine": {"cpus": super::threads()},
         "model": "scripted (instant replies): clerk's own cost only",
         "throughput": {
             "chats": options.chats,

@@ -73,7 +73,7 @@ pub async fn run(
     scratch: &Path,
     llama_bench: Option<&Path>,
 ) -> anyhow::Result<LlmResults> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = super::threads();
     let store = Store::connect(&format!("sqlite://{}", scratch.join("bench.db").display())).await?;
     store
         .import(&crate::cli::demo::snapshot()?, true, &mut |_, _, _| {})

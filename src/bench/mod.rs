@@ -3,13 +3,29 @@
 //! product search against an in-memory scan; [`llm`] times the in-process model against
 //! llama.cpp on the same GGUF file; [`channels`] times messages through the Telegram channel
 //! (against [`telegram_stub`], a Bot API stand-in on 127.0.0.1) beside the same turns through
-//! the engine directly, and the handoff's latency to the staff console's live queue.
+//! the engine directly, and the handoff's latency to the staff console's live queue;
+//! [`recommend`] scores the recommender on the Ta-Feng history beside popularity and "own
+//! most-bought, then popular" on the same split.
 
 pub mod channels;
 pub mod llm;
 pub mod recommend;
 pub mod search;
 pub mod telegram_stub;
+
+/// The build profile the figures were measured in: `debug` or `release`.
+pub fn profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
+
+/// The machine's available parallelism.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 /// Writes `results` as pretty JSON to `output` (creating its folder) and to standard output.
 pub fn write_results(

@@ -164,12 +164,8 @@ pub fn run(path: &Path, params: Params, until: Option<i64>) -> Result<BenchResul
     })
     .collect();
     Ok(BenchResults {
-        profile: if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        profile: super::profile(),
+        threads: super::threads(),
         data: path.display().to_string(),
         lines,
         bad_rows: bad_rows.len(),

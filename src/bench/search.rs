@@ -123,12 +123,8 @@ pub async fn run(
     let (clerk_search, scan_peer) = (latency(ours), latency(peer));
     store.close().await;
     Ok(BenchResults {
-        profile: if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        profile: super::profile(),
+        threads: super::threads(),
         import_seconds,
         index_build_seconds,
         indexed_items: search.documents(),

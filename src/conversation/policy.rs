@@ -31,7 +31,7 @@ pub fn offered(access: Access, authenticated: Option<&str>) -> bool {
 /// Whether a tool may be offered in a merchant's conversation: the catalog and the merchant's
 /// tools, nothing that acts as or on one customer, and no handoff (the merchant is the store).
 pub fn offered_to_merchant(access: Access) -> bool {
-    matches!(access, Access::Public | Access::Personal | Access::Merchant)
+    matches!(access, Access::Public | Access::Merchant)
 }
 
 /// Judges a tool call in a merchant's conversation.
@@ -421,5 +421,19 @@ mod tests {
         ));
         assert!(matches!(judge_for_merchant(Handoff), Verdict::Refuse(_)));
         assert!(!offered(CustomerRead, None) && offered(CustomerWrite, Some("a")));
+        // Personal tools: offered to every shopper; a customer's own history only to them.
+        assert!(offered(Personal, None) && offered(Personal, Some("a")));
+        assert_eq!(judge(Personal, None, None), Verdict::Run);
+        assert_eq!(judge(Personal, Some("a"), Some("a")), Verdict::Run);
+        assert!(matches!(
+            judge(Personal, None, Some("a")),
+            Verdict::Refuse(_)
+        ));
+        assert!(matches!(
+            judge(Personal, Some("a"), Some("b")),
+            Verdict::Refuse(_)
+        ));
+        // Not in merchant mode: it can read one customer's history.
+        assert!(matches!(judge_for_merchant(Personal), Verdict::Refuse(_)));
     }
 }

@@ -100,7 +100,7 @@ pub fn read(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Result<Histor
                 reason: e.to_string(),
             }),
         }
-        if line % 50_000 == 0 {
+        if line.is_multiple_of(50_000) {
             progress(line);
         }
     }

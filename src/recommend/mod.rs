@@ -405,11 +405,6 @@ impl Recommender {
         })
     }
 
-    /// Whether the model has seen `item` in an order.
-    pub fn knows(&self, item: &str) -> bool {
-        self.index.contains_key(item)
-    }
-
     /// Adds the popular items as candidates (enough to fill the list even when many are
     /// filtered out), then every candidate's popularity to its score.
     fn add_popular(&self, scores: &mut HashMap<u32, Scored>, limit: usize) {
