@@ -143,9 +143,20 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
     )
     .await;
     let id = id.as_str().unwrap();
+    // The bot's whole reply is shown (a request for a person while it is still being written
+    // would cancel it, as it should).
     wait_for(&browser, bubbles, |v| {
-        v.as_array().is_some_and(|a| a.len() == 2)
+        v.as_array().is_some_and(|a| {
+            a.len() == 2
+                && a[1].as_str() == Some("msg assistant: I can help with that. What is your email?")
+        })
     })
+    .await;
+    wait_for(
+        &browser,
+        "return document.querySelector('#send').disabled",
+        |v| v == &Value::Bool(false),
+    )
     .await;
 
     // The shopper asks for a person; staff take the conversation and reply.
@@ -289,6 +300,13 @@ async fn a_store_page_on_another_origin_embeds_the_chat_for_its_signed_in_custom
         .await;
     browser.click("#send").await;
     let bubbles = "return [...document.querySelectorAll('.msg:not(.welcome)')].map(e => e.className + ': ' + e.textContent)";
+    // The turn is over when the page lets the shopper send again.
+    wait_for(
+        &browser,
+        "return document.querySelector('#send').disabled",
+        |v| v == &Value::Bool(false),
+    )
+    .await;
     let shown = wait_for(&browser, bubbles, |v| {
         v.as_array()
             .is_some_and(|a| a.len() == 2 && a[1] != "msg assistant: …")
