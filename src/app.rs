@@ -31,7 +31,7 @@ pub enum AppError {
     /// The conversation engine could not be set up.
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// A trained model could not be loaded.
+    /// A trained model could not be saved.
     #[error(transparent)]
     Recommender(#[from] crate::recommend::RecommendError),
     /// The SMTP settings are unusable.
@@ -84,10 +84,16 @@ impl App {
         let prompts = Prompts::new(settings.prompts_dir.as_deref());
         let search = CatalogSearch::new(store.clone(), &settings.index_dir);
         let recommender: SharedRecommender = Default::default();
-        if let Some(model) = Recommender::load(&settings.data_dir)? {
-            *recommender
-                .write()
-                .expect("the recommender's lock is never poisoned") = Some(Arc::new(model));
+        // A model that cannot be read (another version, a damaged file) is left unused, so
+        // that clerk still serves and `clerk train` can replace it.
+        match Recommender::load(&settings.data_dir) {
+            Ok(Some(model)) => {
+                *recommender
+                    .write()
+                    .expect("the recommender's lock is never poisoned") = Some(Arc::new(model));
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "the saved recommender is not used"),
         }
         let tools = ToolRegistry::for_store(
             Retail::new(store.clone()),

@@ -50,7 +50,7 @@ pub enum Code {
     // Tools.
     /// No tool by that name.
     UnknownTool,
-    /// The tool's model has not been trained on this store yet (`clerk train`).
+    /// The tool has no trained model for this store (`clerk train`).
     ModelNotTrained,
     /// Tool arguments that do not fit the tool's schema.
     InvalidToolArguments,

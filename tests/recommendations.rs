@@ -16,6 +16,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+const NOT_TRAINED: &str =
+    "no recommender is trained for this store yet (the merchant runs `clerk train`)";
+
 fn sample() -> PathBuf {
     common::fixtures().join("ta-feng/ta_feng_sample.csv")
 }
@@ -88,10 +91,7 @@ fn import_train_recommend(db: &[&str]) {
         "{stderr}"
     );
     let answer = tool(d, db, json!({}));
-    assert_eq!(
-        answer,
-        json!({"ok": false, "error": "the recommender has not been trained on this store yet (the merchant runs `clerk train`)"})
-    );
+    assert_eq!(answer, json!({"ok": false, "error": NOT_TRAINED}));
 
     let mut train = db.to_vec();
     train.push("train");
@@ -169,6 +169,24 @@ fn import_train_recommend(db: &[&str]) {
         }
     }
     assert!(checked > 0, "{together:?}");
+
+    // A damaged model file stops nothing: the tool says it has no model, `clerk train`
+    // replaces the file.
+    std::fs::write(
+        d.join("data/models/recommender.json"),
+        b"{\"format\": 1, \"items\"",
+    )
+    .unwrap();
+    assert_eq!(
+        tool(d, db, json!({})),
+        json!({"ok": false, "error": NOT_TRAINED})
+    );
+    let (code, _, stderr) = run_clerk(d, &train);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        suggestions(&tool(d, db, json!({"user_id": customer, "limit": 10}))),
+        again
+    );
 
     // Unknown ids are refused plainly.
     assert_eq!(

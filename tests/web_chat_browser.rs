@@ -14,6 +14,18 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The engine over `app`'s tools, answering with the scripted `model`.
+fn engine_on(test: &common::TestStore, app: &App, model: Arc<ScriptedModel>) -> Engine {
+    Engine::new(
+        test.store.clone(),
+        app.tools.clone(),
+        model,
+        &Prompts::new(None),
+        EngineConfig::default(),
+    )
+    .unwrap()
+}
+
 const REPLY: &str = "Yes! Our wireless headphones come over-ear, on-ear or in-ear, in several colours to choose from.";
 
 #[tokio::test(flavor = "multi_thread")]
@@ -25,14 +37,7 @@ async fn a_shopper_chats_in_the_page_and_finds_the_conversation_after_a_reload()
         Scripted::Stall(Duration::from_millis(300)),
         Scripted::SlowReply(REPLY.into(), Duration::from_millis(150)),
     ]));
-    let engine = Engine::new(
-        test.store.clone(),
-        app.tools.clone(),
-        model,
-        &Prompts::new(None),
-        EngineConfig::default(),
-    )
-    .unwrap();
+    let engine = engine_on(&test, &app, model);
     let address = common::serve(app, Some(engine)).await;
 
     let browser = Browser::start().await;
@@ -121,14 +126,7 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
     let model = Arc::new(ScriptedModel::new([Scripted::reply(
         "I can help with that. What is your email?",
     )]));
-    let engine = Engine::new(
-        test.store.clone(),
-        app.tools.clone(),
-        model.clone(),
-        &Prompts::new(None),
-        EngineConfig::default(),
-    )
-    .unwrap();
+    let engine = engine_on(&test, &app, model.clone());
     let address = common::serve(app, Some(engine.clone())).await;
 
     let browser = Browser::start().await;
@@ -380,14 +378,7 @@ async fn a_shopper_asks_for_a_recommendation_and_sees_it_with_its_reason() {
         Scripted::call("recommend_products", args),
         Scripted::reply(&reply),
     ]));
-    let engine = Engine::new(
-        test.store.clone(),
-        app.tools.clone(),
-        model.clone(),
-        &Prompts::new(None),
-        EngineConfig::default(),
-    )
-    .unwrap();
+    let engine = engine_on(&test, &app, model.clone());
     let address = common::serve(app, Some(engine)).await;
 
     let browser = Browser::start().await;

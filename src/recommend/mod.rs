@@ -493,13 +493,21 @@ impl Recommender {
                 reason: format!("format {} instead of {FORMAT}", model.format),
             });
         }
-        if model.neighbours.len() != model.items.len()
-            || model.popularity.len() != model.items.len()
-            || model.repeat_rate.len() != model.items.len()
+        let n = model.items.len();
+        let in_range = |item: u32| (item as usize) < n;
+        if model.neighbours.len() != n
+            || model.popularity.len() != n
+            || model.repeat_rate.len() != n
+            || !model
+                .neighbours
+                .iter()
+                .flatten()
+                .all(|nb| in_range(nb.item))
+            || !model.popular.iter().all(|(item, _)| in_range(*item))
         {
             return Err(RecommendError::Format {
                 path,
-                reason: "its neighbour lists do not match its items".into(),
+                reason: "its lists do not match its items".into(),
             });
         }
         model.index = model

@@ -97,8 +97,8 @@ pub enum ToolError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
-    /// The tool's model has not been trained on this store yet.
-    #[error("the {0} has not been trained on this store yet (the merchant runs `clerk train`)")]
+    /// The tool has no trained model for this store (never trained, or its file unreadable).
+    #[error("no {0} is trained for this store yet (the merchant runs `clerk train`)")]
     NotTrained(&'static str),
     /// A tool's description could not be loaded.
     #[error(transparent)]
