@@ -12,8 +12,10 @@ use crate::prompts::Prompts;
 use crate::recommend::{Params, Recommender};
 use crate::retail::Retail;
 use crate::search::CatalogSearch;
+use crate::sentiment::SentimentModel;
+use crate::sentiment::train::{Example, Params as SentimentParams};
 use crate::store::{Store, StoreError};
-use crate::tools::{SharedRecommender, ToolError, ToolRegistry};
+use crate::tools::{Models, ToolError, ToolRegistry};
 use std::sync::Arc;
 
 /// Why clerk could not be assembled.
@@ -34,6 +36,9 @@ pub enum AppError {
     /// A trained model could not be saved.
     #[error(transparent)]
     Recommender(#[from] crate::recommend::RecommendError),
+    /// The sentiment model could not be trained or saved.
+    #[error(transparent)]
+    Sentiment(#[from] crate::sentiment::SentimentError),
     /// The SMTP settings are unusable.
     #[error(transparent)]
     Mail(#[from] crate::identity::mail::MailError),
@@ -48,9 +53,13 @@ pub struct App {
     pub search: CatalogSearch,
     /// The tools.
     pub tools: ToolRegistry,
-    /// The recommender the tools use (none until `clerk train`).
-    pub recommender: SharedRecommender,
+    /// The trained models the tools use.
+    pub models: Models,
 }
+
+/// The fewest reviews `clerk train` trains a store's own sentiment model on; below it, the
+/// bundled model stays in use.
+pub const MIN_STORE_REVIEWS: i64 = 1000;
 
 impl App {
     /// Opens the store named in `settings` (migrating it), and registers the tools.
@@ -73,22 +82,65 @@ impl App {
         model.save(&settings.data_dir)?;
         let model = Arc::new(model);
         *self
+            .models
             .recommender
             .write()
             .expect("the recommender's lock is never poisoned") = Some(model.clone());
         Ok(model)
     }
 
+    /// Trains the sentiment model on the store's reviews, saves it under the data directory and
+    /// puts it to use; `None` (the bundled model stays) when the store has fewer than
+    /// [`MIN_STORE_REVIEWS`].
+    pub async fn train_sentiment(
+        &self,
+        settings: &Settings,
+    ) -> Result<Option<Arc<SentimentModel>>, AppError> {
+        if self.store.review_count().await? < MIN_STORE_REVIEWS {
+            return Ok(None);
+        }
+        let examples: Vec<Example> = self
+            .store
+            .all_reviews()
+            .await?
+            .into_iter()
+            .map(|r| Example {
+                label: crate::sentiment::Label::of_rating(r.rating),
+                title: r.title,
+                text: r.text,
+            })
+            .collect();
+        let model = tokio::task::spawn_blocking(move || {
+            crate::sentiment::train::train(&examples, SentimentParams::default(), "store reviews")
+        })
+        .await
+        .expect("training does not panic")?;
+        model.save(&settings.data_dir)?;
+        let model = Arc::new(model);
+        *self
+            .models
+            .sentiment
+            .write()
+            .expect("the sentiment model's lock is never poisoned") = model.clone();
+        Ok(Some(model))
+    }
+
     /// Assembles clerk around an open store.
     pub fn with_store(store: Store, settings: &Settings) -> Result<App, AppError> {
         let prompts = Prompts::new(settings.prompts_dir.as_deref());
         let search = CatalogSearch::new(store.clone(), &settings.index_dir);
-        let recommender: SharedRecommender = Default::default();
+        let models = Models::default();
         // A model that cannot be read (another version, a damaged file) is left unused, so
         // that clerk still serves and `clerk train` can replace it.
+        *models
+            .sentiment
+            .write()
+            .expect("the sentiment model's lock is never poisoned") =
+            crate::sentiment::load_or_bundled(&settings.data_dir);
         match Recommender::load(&settings.data_dir) {
             Ok(Some(model)) => {
-                *recommender
+                *models
+                    .recommender
                     .write()
                     .expect("the recommender's lock is never poisoned") = Some(Arc::new(model));
             }
@@ -98,14 +150,14 @@ impl App {
         let tools = ToolRegistry::for_store(
             Retail::new(store.clone()),
             Some(search.clone()),
-            recommender.clone(),
+            models.clone(),
             &prompts,
         )?;
         Ok(App {
             store,
             search,
             tools,
-            recommender,
+            models,
         })
     }
 

@@ -126,6 +126,9 @@ pub enum Format {
     /// The Ta-Feng supermarket's transaction lines (CSV, gzipped or not): import only.
     #[value(name = "ta-feng")]
     TaFeng,
+    /// Product reviews (CSV: clerk's `product_id,user_id,rating,title,text,date`, or the Women's
+    /// E-Commerce Clothing Reviews, whose garments become the catalog): import only.
+    Reviews,
 }
 
 /// What to do.
@@ -145,10 +148,27 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
     },
-    /// Train the store's models on its order history and save them, with what they saw, under
-    /// the data directory (`models/`): the recommender. A running server loads them at its
-    /// next start.
+    /// Train the store's models on its history and save them, with what they saw, under the
+    /// data directory (`models/`): the recommender (from the orders) and the sentiment model
+    /// (from the store's reviews, when it has at least 1,000). A running server loads them at
+    /// its next start.
     Train,
+    /// Score text read from standard input, one line each: one JSON object per line,
+    /// `{"label":"negative|neutral|positive","score":-1..1}`, read as a shopper's message (the
+    /// VADER lexicon) or, with `--review`, as a review (the trained model). With `--train FILE`,
+    /// train a model on a reviews CSV instead (the shapes `clerk import reviews` reads) and write
+    /// it to `--output`.
+    Sentiment {
+        /// Read each line as a product review (the trained model) rather than a chat message.
+        #[arg(long)]
+        review: bool,
+        /// Train on this reviews CSV (gzipped or not) instead of scoring.
+        #[arg(long, value_name = "FILE")]
+        train: Option<PathBuf>,
+        /// Where `--train` writes the model [default: the data directory's models/sentiment.json]
+        #[arg(long, value_name = "FILE", requires = "train")]
+        output: Option<PathBuf>,
+    },
     /// Print the whole store.
     Export {
         /// The format.
@@ -303,6 +323,22 @@ pub enum BenchCommand {
         /// Neighbours kept per item [default: the recommender's own]
         #[arg(long)]
         neighbours: Option<usize>,
+    },
+    /// The sentiment model on the Women's E-Commerce Clothing Reviews (a stratified 80/20
+    /// split, fixed seed) beside the VADER lexicon and TF-IDF + logistic regression trained in
+    /// the same run: macro-F1 and accuracy; and the three on the short chat messages of
+    /// `fixtures/sentiment/chat_messages.tsv`.
+    Sentiment {
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/sentiment.json")]
+        output: PathBuf,
+        /// The reviews CSV (`scripts/fetch-data reviews` fetches it).
+        #[arg(
+            long,
+            default_value = "data/datasets/womens_clothing_ecommerce_reviews.csv.gz",
+            value_name = "FILE"
+        )]
+        data: PathBuf,
     },
 }
 

@@ -32,6 +32,7 @@ pub mod random;
 pub mod recommend;
 pub mod retail;
 pub mod search;
+pub mod sentiment;
 pub mod staff;
 pub mod store;
 pub mod tools;

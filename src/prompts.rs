@@ -63,6 +63,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "modify_user_address",
     "recommend_products",
     "return_delivered_order_items",
+    "review_summary",
     "search_products",
     "store_overview",
     "transfer_to_human_agents",
@@ -101,6 +102,8 @@ pub struct Replies {
     pub staff_requested: String,
     /// The shopper asked for a person while one is already on the way or here.
     pub staff_already: String,
+    /// Added once to the bot's reply when the shopper sounds clearly upset.
+    pub upset_offer: String,
     /// Staff gave the conversation back to the bot.
     pub handed_back: String,
     /// A member of staff took the conversation.

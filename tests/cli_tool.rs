@@ -266,8 +266,9 @@ fn settings_come_from_flags_environment_and_file() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 19);
+    assert_eq!(names.len(), 20);
     assert!(names.contains(&"store_overview") && names.contains(&"recommend_products"));
+    assert!(names.contains(&"review_summary"));
     assert!(
         names.contains(&"search_products") && names.contains(&"exchange_delivered_order_items")
     );

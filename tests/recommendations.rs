@@ -258,7 +258,10 @@ async fn a_customers_history_is_theirs_alone() {
     let tools = ToolRegistry::for_store(
         Retail::new(test.store.clone()),
         Some(test.search()),
-        Arc::new(std::sync::RwLock::new(Some(Arc::new(model)))),
+        clerk::tools::Models {
+            recommender: Arc::new(std::sync::RwLock::new(Some(Arc::new(model)))),
+            ..Default::default()
+        },
         &Prompts::new(None),
     )
     .unwrap();

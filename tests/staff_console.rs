@@ -1078,3 +1078,87 @@ async fn a_long_transcript_comes_in_pages() {
     assert_eq!(seqs, (0..total - 200).collect::<Vec<_>>());
     assert_eq!(first.body["earlier"], false);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upset_shopper_is_offered_a_person_once_and_comes_first_in_the_queue() {
+    let c = console(Duration::from_secs(3600)).await;
+    let offer = "I'm sorry about this. If you'd rather talk to a person from our team, just say so and I'll pass this conversation on.";
+
+    // An upset shopper: the bot's reply offers a person, once.
+    let upset = c
+        .engine
+        .start("web", "angry-browser")
+        .await
+        .unwrap()
+        .conversation_id;
+    c.model.then([Scripted::reply(
+        "I am sorry to hear that. Which order is it?",
+    )]);
+    let outcome = c
+        .engine
+        .turn(
+            &upset,
+            "This is ridiculous, I'm furious: the package arrived broken and nobody answers!",
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some(format!("I am sorry to hear that. Which order is it?\n\n{offer}").as_str())
+    );
+    c.model
+        .then([Scripted::reply("Which order number is it, please?")]);
+    let outcome = c
+        .engine
+        .turn(&upset, "This is terrible, I'm still angry.", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some("Which order number is it, please?")
+    );
+    // A calm shopper is not offered one.
+    let calm = c
+        .engine
+        .start("web", "calm-browser")
+        .await
+        .unwrap()
+        .conversation_id;
+    c.model.then([Scripted::reply("Sure, which order?")]);
+    let outcome = c
+        .engine
+        .turn(&calm, "Please cancel my pending order.", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(outcome.reply.as_deref(), Some("Sure, which order?"));
+
+    // Both wait for staff; the calm one changed last, yet the upset one comes first.
+    c.engine.ask_for_staff(&upset, &|_| {}).await.unwrap();
+    c.engine.ask_for_staff(&calm, &|_| {}).await.unwrap();
+    let (token, _) = sign_in(&c.router, "maria", "maria-password-1").await;
+    let queue = send(
+        &c.router,
+        "GET",
+        "/staff/api/queue",
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(queue.body["waiting"], 2);
+    let conversations = queue.body["conversations"].as_array().unwrap();
+    let ids: Vec<&str> = conversations
+        .iter()
+        .map(|e| e["conversation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [upset.as_str(), calm.as_str()]);
+    assert_eq!(conversations[0]["mood"]["label"], "upset");
+    assert!(conversations[0]["mood"]["score"].as_f64().unwrap() <= -0.5);
+    assert_eq!(
+        conversations[1]["mood"],
+        json!({"score": 0.077, "label": "calm"})
+    );
+    let stored = c.test.store.conversation(&upset).await.unwrap().unwrap();
+    assert!(stored.mood.unwrap() <= clerk::store::UPSET);
+}

@@ -5,12 +5,15 @@
 //! (against [`telegram_stub`], a Bot API stand-in on 127.0.0.1) beside the same turns through
 //! the engine directly, and the handoff's latency to the staff console's live queue;
 //! [`recommend`] scores the recommender on the Ta-Feng history beside popularity and "own
-//! most-bought, then popular" on the same split.
+//! most-bought, then popular" on the same split; [`sentiment`] scores the sentiment model on the
+//! clothing reviews and on chat messages beside the VADER lexicon and TF-IDF + logistic
+//! regression.
 
 pub mod channels;
 pub mod llm;
 pub mod recommend;
 pub mod search;
+pub mod sentiment;
 pub mod telegram_stub;
 
 /// The build profile the figures were measured in: `debug` or `release`.

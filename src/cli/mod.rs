@@ -2,6 +2,7 @@
 //! the binary's edge: errors become a message on standard error and an exit code.
 
 pub mod demo;
+mod reviews;
 
 use crate::app::App;
 use crate::config::{
@@ -98,6 +99,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Train => train(&settings).await,
+        Command::Bench(BenchCommand::Sentiment { output, data }) => {
+            let results =
+                tokio::task::spawn_blocking(move || crate::bench::sentiment::run(&data)).await??;
+            crate::bench::write_results(&output, &results)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sentiment {
+            review,
+            train,
+            output,
+        } => reviews::sentiment(&settings, review, train.as_deref(), output.as_deref()).await,
         Command::Bench(BenchCommand::Recommend {
             output,
             data,
@@ -562,6 +574,7 @@ async fn import(
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let snapshot = match format {
+        Format::Reviews => return reviews::import(settings, file, replace).await,
         Format::Tau2Retail => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
@@ -586,6 +599,8 @@ async fn train(settings: &Settings) -> anyhow::Result<ExitCode> {
     let bar = indicatif::ProgressBar::new_spinner().with_message("recommender: reading orders");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let model = app.train_recommender(settings).await?;
+    bar.set_message("sentiment: reading reviews");
+    let sentiment = app.train_sentiment(settings).await?;
     bar.finish_and_clear();
     let report = &model.report;
     eprintln!(
@@ -599,7 +614,37 @@ async fn train(settings: &Settings) -> anyhow::Result<ExitCode> {
             .join(crate::recommend::MODEL_FILE)
             .display()
     );
-    println!("{}", serde_json::json!({ "recommender": report }));
+    let sentiment_report = match &sentiment {
+        Some(model) => {
+            let r = &model.report;
+            eprintln!(
+                "sentiment: {} reviews ({} negative, {} neutral, {} positive), macro-F1 {:.3} on the \
+                 fifth held out, trained in {:.1} s, saved to {}",
+                r.examples.iter().sum::<usize>(),
+                r.examples[0],
+                r.examples[1],
+                r.examples[2],
+                r.validation_macro_f1,
+                r.seconds,
+                settings
+                    .data_dir
+                    .join(crate::sentiment::MODEL_FILE)
+                    .display()
+            );
+            json!(r)
+        }
+        None => {
+            eprintln!(
+                "sentiment: fewer than {} reviews in the store, the bundled model stays in use",
+                crate::app::MIN_STORE_REVIEWS
+            );
+            Value::Null
+        }
+    };
+    println!(
+        "{}",
+        json!({ "recommender": report, "sentiment": sentiment_report })
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -709,6 +754,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         // The demo's recommender is trained at once (a second on the demo store); a merchant's
         // own store runs `clerk train`.
         let untrained = app
+            .models
             .recommender
             .read()
             .expect("the recommender's lock is never poisoned")

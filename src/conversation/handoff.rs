@@ -315,6 +315,7 @@ mod tests {
             handoff_summary: None,
             created_at: 0,
             updated_at: 0,
+            mood: None,
         };
         let messages = [
             message(0, "user", "My email is yusuf.rossi7301@example.com", None),

@@ -200,6 +200,8 @@ struct Turn<'a> {
     /// The shopper's earlier message this turn answers, when the newest only completes it (a
     /// corrected email after "what's the status of #W…?").
     asked_before: Option<String>,
+    /// The shopper sounds clearly upset and was not offered a person yet: the reply offers one.
+    offer_person: bool,
     outcome: TurnOutcome,
 }
 
@@ -485,6 +487,7 @@ impl Engine {
             nudged: false,
             yes_to: None,
             asked_before: None,
+            offer_person: false,
             outcome: TurnOutcome {
                 reply: None,
                 state,
@@ -499,7 +502,19 @@ impl Engine {
         }
         // A reply made without a model step (a listing, a write done, a transfer) answers every
         // message stored so far: a message stored after this one came while it was being made.
-        turn.outcome.seen_messages = self.store.messages(conversation_id).await?.len();
+        let messages = self.store.messages(conversation_id).await?;
+        turn.outcome.seen_messages = messages.len();
+        // A clearly upset shopper is offered a person in this reply, once per conversation.
+        let upset = crate::sentiment::lexicon::Lexicon::bundled()
+            .message(text)
+            .score
+            * 1000.0
+            <= crate::store::UPSET as f32;
+        turn.offer_person = upset
+            && !turn.merchant
+            && !messages.iter().any(|m| {
+                m.role == Role::Assistant.as_str() && m.content.contains(&self.replies.upset_offer)
+            });
 
         // A write the bot listed runs now, exactly as listed, if and only if this message is the
         // shopper's very next after that listing and a plain yes; any other message drops it. Only
@@ -1226,6 +1241,13 @@ impl Engine {
         // What the model had seen when it wrote the reply: a message of the shopper's after that
         // came meanwhile, and is shown to the model after the reply.
         let answers_through = (turn.outcome.seen_messages as i64).checked_sub(1);
+        let offered;
+        let text = if turn.offer_person && !turn.outcome.escalated {
+            offered = format!("{text}\n\n{}", self.replies.upset_offer);
+            offered.as_str()
+        } else {
+            text
+        };
         let written = self
             .store
             .append_reply(turn.conversation_id, when, text, answers_through)

@@ -3,7 +3,9 @@
 //! then loads them in one transaction, all or nothing ([`crate::store::Store::import`]).
 //!
 //! - [`ta_feng`]: the Ta-Feng supermarket's transaction lines (Nov 2000 – Feb 2001).
+//! - [`reviews`]: product reviews (clerk's CSV, or the Women's E-Commerce Clothing Reviews).
 
+pub mod reviews;
 pub mod ta_feng;
 
 use std::io::{BufRead, BufReader, Read};

@@ -12,7 +12,7 @@ pub mod auth;
 
 use crate::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANNEL};
 use crate::http::HttpError;
-use crate::store::{ConversationRecord, QueueEntry, SessionRecord, Store};
+use crate::store::{ConversationRecord, QueueEntry, SessionRecord, Store, UPSET};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -278,15 +278,29 @@ fn entry(entry: &QueueEntry) -> Value {
         "why": record.handoff_summary.as_deref().and_then(|s| s.lines().next()).map(|l| l.trim_start_matches("Why: ")),
         "last_message": entry.last_shown.as_ref().map(|m| json!({"role": m.role, "text": m.content, "at": m.created_at})),
         "updated_at": record.updated_at,
+        "mood": record.mood.map(|m| json!({
+            "score": m as f64 / 1000.0,
+            "label": mood_label(m),
+        })),
     })
+}
+
+/// A mood in words, as the console shows it.
+fn mood_label(mood: i64) -> &'static str {
+    match mood {
+        m if m <= UPSET => "upset",
+        m if m <= -200 => "unhappy",
+        m if m < 300 => "calm",
+        _ => "happy",
+    }
 }
 
 /// How many of the conversations the bot owns the queue shows (the latest).
 const QUEUE_BOT_CONVERSATIONS: i64 = 50;
 
-/// The open conversations: every one waiting for staff, then every one staff have, then the
-/// latest the bot owns (in each group, newest change first). However many shoppers only chat
-/// with the bot, none waiting for a person is ever left out.
+/// The open conversations: every one waiting for staff (upset shoppers first), then every one
+/// staff have, then the latest the bot owns (in each group, newest change first). However many
+/// shoppers only chat with the bot, none waiting for a person is ever left out.
 async fn queue_body(store: &Store) -> Result<Value, HttpError> {
     let mut entries = store
         .conversations_in(
@@ -294,7 +308,11 @@ async fn queue_body(store: &Store) -> Result<Value, HttpError> {
             i64::MAX,
         )
         .await?;
-    entries.sort_by_key(|e| e.record.state != ConversationState::WaitingForStaff);
+    // A stable sort: within each group, the newest change stays first.
+    entries.sort_by_key(|e| {
+        let upset = e.record.mood.is_some_and(|m| m <= UPSET);
+        (e.record.state != ConversationState::WaitingForStaff, !upset)
+    });
     let waiting = entries
         .iter()
         .filter(|e| e.record.state == ConversationState::WaitingForStaff)

@@ -72,6 +72,22 @@ pub struct ConversationRecord {
     pub created_at: i64,
     /// Unix milliseconds of the last change.
     pub updated_at: i64,
+    /// How the shopper sounds, in thousandths from -1000 (furious) to 1000 (delighted): each of
+    /// their messages is scored as it is stored ([`mood_after`]); `None` until they write.
+    pub mood: Option<i64>,
+}
+
+/// A mood at or below this (thousandths) is an upset shopper: the staff queue puts them first
+/// among those waiting, and the bot offers them a person.
+pub const UPSET: i64 = -500;
+
+/// The conversation's mood after a shopper's message that reads `score` (thousandths): a worse
+/// message counts at once, a better one halfway (an upset shopper calms down slowly).
+pub fn mood_after(before: Option<i64>, score: i64) -> i64 {
+    match before {
+        Some(before) if score >= before => (before + score) / 2,
+        _ => score,
+    }
 }
 
 /// A message as stored.
@@ -182,6 +198,26 @@ pub(super) async fn append_in(
         .bind(conversation_id)
         .execute(tx.conn())
         .await?;
+    // Every shopper's message, from any channel, passes here: its mood is read as it arrives
+    // (the VADER lexicon, made for short messages; see `crate::sentiment::lexicon`).
+    if role == "user" {
+        let before: Option<i64> =
+            sqlx::query_scalar("SELECT mood FROM conversations WHERE conversation_id = $1")
+                .bind(conversation_id)
+                .fetch_one(tx.conn())
+                .await?;
+        let score = crate::sentiment::lexicon::Lexicon::bundled()
+            .message(content)
+            .score;
+        sqlx::query("UPDATE conversations SET mood = $1 WHERE conversation_id = $2")
+            .bind(mood_after(
+                before,
+                (f64::from(score) * 1000.0).round() as i64,
+            ))
+            .bind(conversation_id)
+            .execute(tx.conn())
+            .await?;
+    }
     Ok(Some((seq, channel)))
 }
 
@@ -209,6 +245,7 @@ pub(super) fn conversation(row: &AnyRow) -> Result<ConversationRecord, StoreErro
         handoff_summary: row.try_get("handoff_summary")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        mood: row.try_get("mood")?,
     })
 }
 
@@ -233,6 +270,7 @@ impl Store {
             handoff_summary: None,
             created_at: now,
             updated_at: now,
+            mood: None,
         };
         sqlx::query(
             "INSERT INTO conversations (conversation_id, channel, shopper, state, created_at, updated_at) \

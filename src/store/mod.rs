@@ -15,18 +15,21 @@ mod identity;
 pub mod model;
 mod privacy;
 mod read;
+mod reviews;
 mod snapshot;
 mod staff;
 mod write;
 
 pub use channels::Outgoing;
 pub use conversations::{
-    ConversationRecord, ConversationState, MessageRecord, PUSH_CHANNELS, When, now_ms,
+    ConversationRecord, ConversationState, MessageRecord, PUSH_CHANNELS, UPSET, When, mood_after,
+    now_ms,
 };
 pub use error::StoreError;
 pub use history::{Basket, Purchase};
 pub use identity::CodeScope;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
+pub use reviews::{NewReview, Review};
 pub use snapshot::ImportReport;
 pub use staff::{ActionRecord, QueueEntry, SessionRecord};
 

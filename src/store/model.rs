@@ -307,7 +307,7 @@ pub const ORDER_OPTIONAL_FIELDS: [&str; 7] = [
 
 /// A whole store in the tau2-retail `db.json` shape: what `clerk import` reads and `clerk export`
 /// writes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSnapshot {
     /// Products by product id.

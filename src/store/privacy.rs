@@ -219,6 +219,11 @@ impl Store {
             .execute(tx.conn())
             .await?;
         }
+        // Their reviews keep their words, not who wrote them.
+        sqlx::query("UPDATE reviews SET user_id = NULL WHERE user_id = $1")
+            .bind(user_id)
+            .execute(tx.conn())
+            .await?;
         let orders = sqlx::query(
             "UPDATE orders SET user_id = $1, address1 = '', address2 = '', city = '', country = '', \
              state = '', zip = '' WHERE user_id = $2",

@@ -18,7 +18,8 @@ pub struct ImportReport {
 }
 
 /// Tables in the order their rows must be deleted (children first).
-const TABLES_CHILDREN_FIRST: [&str; 9] = [
+const TABLES_CHILDREN_FIRST: [&str; 10] = [
+    "reviews",
     "user_orders",
     "payment_history",
     "fulfillments",

@@ -9,6 +9,7 @@
 mod merchant_tools;
 pub mod present;
 mod recommend_tools;
+mod review_tools;
 pub mod schema;
 mod store_tools;
 
@@ -16,6 +17,7 @@ use crate::error::{Code, HasCode};
 use crate::prompts::{PromptError, Prompts};
 use crate::retail::{Retail, RetailError};
 use crate::search::{CatalogSearch, SearchError};
+use crate::sentiment::{SentimentModel, SharedSentiment};
 use crate::store::StoreError;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -25,6 +27,26 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use recommend_tools::SharedRecommender;
+
+/// The trained models the tools read, each shared so that `clerk train` (or a restart) can
+/// replace it under the tools' feet.
+#[derive(Debug, Clone)]
+pub struct Models {
+    /// The recommender (none until `clerk train`).
+    pub recommender: SharedRecommender,
+    /// The sentiment model (the bundled one until the store trains its own).
+    pub sentiment: SharedSentiment,
+}
+
+impl Default for Models {
+    /// No recommender, and the bundled sentiment model.
+    fn default() -> Models {
+        Models {
+            recommender: Default::default(),
+            sentiment: Arc::new(std::sync::RwLock::new(SentimentModel::bundled())),
+        }
+    }
+}
 
 /// What a tool touches, from the least to the most sensitive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -166,11 +188,11 @@ impl ToolRegistry {
     }
 
     /// The store's tools: its sixteen operations, product search when an index is given, the
-    /// recommender, and the merchant's tools.
+    /// recommender, the review summary, and the merchant's tools.
     pub fn for_store(
         retail: Retail,
         search: Option<CatalogSearch>,
-        recommender: SharedRecommender,
+        models: Models,
         prompts: &Prompts,
     ) -> Result<ToolRegistry, ToolError> {
         let mut registry = ToolRegistry::new();
@@ -178,7 +200,10 @@ impl ToolRegistry {
         for tool in store_tools::all(retail, search) {
             registry.register(tool, prompts)?;
         }
-        for tool in recommend_tools::all(store.clone(), recommender) {
+        for tool in recommend_tools::all(store.clone(), models.recommender) {
+            registry.register(tool, prompts)?;
+        }
+        for tool in review_tools::all(store.clone(), models.sentiment) {
             registry.register(tool, prompts)?;
         }
         for tool in merchant_tools::all(store) {

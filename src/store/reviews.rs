@@ -1,0 +1,153 @@
+//! Product reviews: stars, title and text, and the customer when known. The review analyzer
+//! reads them ([`crate::sentiment`], the `review_summary` tool); `clerk import reviews` writes
+//! them.
+
+use super::write::{Value, insert_rows};
+use super::{Store, StoreError};
+use sqlx::Row;
+use std::collections::HashSet;
+
+/// One review.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Review {
+    /// The review's id (`R0000001`…, given on import).
+    pub review_id: String,
+    /// The product reviewed.
+    pub product_id: String,
+    /// The customer who wrote it, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Stars, 1 to 5.
+    pub rating: u8,
+    /// Its title (possibly empty).
+    pub title: String,
+    /// Its text (possibly empty when the title says it all).
+    pub text: String,
+    /// When it was written (ISO 8601), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placed_at: Option<String>,
+}
+
+/// A review to add: a [`Review`] without its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReview {
+    /// The product reviewed.
+    pub product_id: String,
+    /// The customer who wrote it, when known.
+    pub user_id: Option<String>,
+    /// Stars, 1 to 5.
+    pub rating: u8,
+    /// Its title.
+    pub title: String,
+    /// Its text.
+    pub text: String,
+    /// When it was written (ISO 8601), when known.
+    pub placed_at: Option<String>,
+}
+
+const COLUMNS: [&str; 8] = [
+    "review_id",
+    "position",
+    "product_id",
+    "user_id",
+    "rating",
+    "title",
+    "body",
+    "placed_at",
+];
+
+impl Store {
+    /// Adds `reviews` in one transaction (all or none), after the store's own, or instead of
+    /// them when `replace` is set. Every product must exist (the importer reports the ones that
+    /// do not before calling this). Returns how many the store now holds.
+    pub async fn add_reviews(
+        &self,
+        reviews: &[NewReview],
+        replace: bool,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.write().await?;
+        if replace {
+            sqlx::query("DELETE FROM reviews")
+                .execute(tx.conn())
+                .await?;
+        }
+        let start: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position) + 1, 0) FROM reviews")
+            .fetch_one(tx.conn())
+            .await?;
+        let rows = reviews
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let position = start + i as i64;
+                vec![
+                    Value::from(format!("R{:07}", position + 1)),
+                    Value::Int(position),
+                    r.product_id.as_str().into(),
+                    r.user_id.clone().into(),
+                    Value::Int(i64::from(r.rating)),
+                    r.title.as_str().into(),
+                    r.text.as_str().into(),
+                    r.placed_at.clone().into(),
+                ]
+            })
+            .collect();
+        insert_rows(tx.conn(), "reviews", &COLUMNS, rows).await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reviews")
+            .fetch_one(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(total)
+    }
+
+    /// The reviews of one product, in the order they were added.
+    pub async fn reviews_of(&self, product_id: &str) -> Result<Vec<Review>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT review_id, product_id, user_id, rating, title, body, placed_at FROM reviews \
+             WHERE product_id = $1 ORDER BY position",
+        )
+        .bind(product_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(review).collect()
+    }
+
+    /// Every review, in the order they were added (for training).
+    pub async fn all_reviews(&self) -> Result<Vec<Review>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT review_id, product_id, user_id, rating, title, body, placed_at FROM reviews \
+             ORDER BY position",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(review).collect()
+    }
+
+    /// How many reviews the store holds.
+    pub async fn review_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM reviews")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Every product id of the catalog.
+    pub async fn product_ids(&self) -> Result<HashSet<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT product_id FROM products")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect())
+    }
+}
+
+fn review(row: &sqlx::any::AnyRow) -> Result<Review, StoreError> {
+    let rating: i64 = row.try_get("rating")?;
+    Ok(Review {
+        review_id: row.try_get("review_id")?,
+        product_id: row.try_get("product_id")?,
+        user_id: row.try_get("user_id")?,
+        rating: u8::try_from(rating).unwrap_or(0),
+        title: row.try_get("title")?,
+        text: row.try_get("body")?,
+        placed_at: row.try_get("placed_at")?,
+    })
+}

@@ -1,0 +1,286 @@
+//! Product reviews as a merchant and a shopper meet them: the clothing reviews imported (the
+//! garments becoming the catalog, rows without words reported by line and skipped), the
+//! `review_summary` tool checked against counts made here from the file itself, quotes only
+//! from the product's own reviews, a store's own sentiment model trained by `clerk train`,
+//! saved and read again by the next process, and `clerk sentiment` on standard input.
+
+mod common;
+
+use common::run_clerk;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+fn sample() -> PathBuf {
+    common::fixtures().join("reviews/clothing_sample.csv.gz")
+}
+
+/// The sample's reviews as (line, garment, rating, title, text), read here independently.
+fn reviews() -> Vec<(u64, String, u8, String, String)> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(sample()).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    reader
+        .records()
+        .enumerate()
+        .map(|(i, r)| {
+            let r = r.unwrap();
+            (
+                i as u64 + 2,
+                r[0].to_owned(),
+                r[4].parse().unwrap(),
+                r[2].to_owned(),
+                r[3].to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn summary(dir: &Path, product: &str) -> Value {
+    let args = json!({ "product_id": product }).to_string();
+    let (code, stdout, stderr) = run_clerk(dir, &["tool", "review_summary", "--args", &args]);
+    assert_eq!(code, 0, "{stderr}");
+    let answer: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    serde_json::from_str(answer["output"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn clothing_reviews_import_and_summarise_from_their_own_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = sample().display().to_string();
+    let all = reviews();
+    let empty: Vec<u64> = all
+        .iter()
+        .filter(|r| r.3.is_empty() && r.4.is_empty())
+        .map(|r| r.0)
+        .collect();
+    assert!(!empty.is_empty());
+
+    let (code, _, stderr) = run_clerk(d, &["import", "reviews", &file]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} rows skipped in all", empty.len())),
+        "{stderr}"
+    );
+    // The first twenty are named by line.
+    for line in empty.iter().take(20) {
+        assert!(
+            stderr.contains(&format!(
+                "clothing_sample.csv.gz:{line}: skipped: neither a title nor a review text"
+            )),
+            "{stderr}"
+        );
+    }
+    let kept = all.len() - empty.len();
+    assert!(
+        stderr.contains(&format!("{kept} reviews imported ({kept} in the store)")),
+        "{stderr}"
+    );
+
+    // The dress's summary: the stars counted here from the file.
+    let dress: Vec<_> = all
+        .iter()
+        .filter(|r| r.1 == "1080" && !(r.3.is_empty() && r.4.is_empty()))
+        .collect();
+    let mut stars: HashMap<String, usize> = HashMap::new();
+    for r in &dress {
+        *stars.entry(r.2.to_string()).or_default() += 1;
+    }
+    let out = summary(d, "1080");
+    assert_eq!(out["product_id"], "1080");
+    assert_eq!(out["name"], "Dresses 1080");
+    assert_eq!(out["reviews"], dress.len());
+    for n in 1..=5 {
+        assert_eq!(
+            out["ratings"][n.to_string()],
+            stars.get(&n.to_string()).copied().unwrap_or(0),
+            "{out}"
+        );
+    }
+    let mean = dress.iter().map(|r| f64::from(r.2)).sum::<f64>() / dress.len() as f64;
+    assert_eq!(out["average_rating"], (mean * 10.0).round() / 10.0);
+    let shares = &out["sentiment"];
+    let total: f64 = ["positive", "neutral", "negative"]
+        .iter()
+        .map(|k| shares[k].as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 0.02, "{shares}");
+    assert!(shares["positive"].as_f64().unwrap() > shares["negative"].as_f64().unwrap());
+
+    // Aspects: found in the texts, each quote a real clause of this dress's own reviews.
+    let aspects = out["aspects"].as_array().unwrap();
+    assert!(aspects.len() >= 3, "{out}");
+    let names: Vec<&str> = aspects
+        .iter()
+        .map(|a| a["aspect"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"fit") || names.contains(&"size"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"dress"),
+        "the product is not its own aspect: {names:?}"
+    );
+    let own: Vec<String> = dress.iter().map(|r| format!("{}\n{}", r.3, r.4)).collect();
+    let others: Vec<String> = all
+        .iter()
+        .filter(|r| r.1 != "1080")
+        .map(|r| format!("{}\n{}", r.3, r.4))
+        .collect();
+    let mut quotes = 0;
+    for aspect in aspects {
+        let reviews = aspect["reviews"].as_u64().unwrap();
+        assert!(reviews >= 2 && reviews as usize <= dress.len());
+        let (p, n) = (
+            aspect["positive"].as_f64().unwrap(),
+            aspect["negative"].as_f64().unwrap(),
+        );
+        assert!((0.0..=1.0).contains(&p) && (0.0..=1.0).contains(&n) && p + n <= 1.0001);
+        for side in ["positive_quote", "negative_quote"] {
+            if let Some(quote) = aspect[side].as_str() {
+                quotes += 1;
+                assert!(own.iter().any(|t| t.contains(quote)), "{quote}");
+                assert!(
+                    !others.iter().any(|t| t.contains(quote)) || quote.len() < 30,
+                    "a quote of another product's review: {quote}"
+                );
+                let word = aspect["aspect"].as_str().unwrap();
+                assert!(quote.to_lowercase().contains(word), "{word}: {quote}");
+            }
+        }
+    }
+    assert!(quotes >= 3, "{out}");
+
+    // Unknown products are refused plainly.
+    let (code, stdout, _) = run_clerk(
+        d,
+        &[
+            "tool",
+            "review_summary",
+            "--args",
+            r#"{"product_id":"nope"}"#,
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(stdout.trim()).unwrap(),
+        json!({"ok": false, "error": "Product not found"})
+    );
+
+    // `clerk train` trains the store's own sentiment model (over 1,000 reviews), saves it, and
+    // the next process reads it.
+    let (code, stdout, stderr) = run_clerk(d, &["train"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let sentiment = &report["sentiment"];
+    assert_eq!(sentiment["source"], "store reviews");
+    let by_class: u64 = sentiment["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_class as usize, kept);
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("data/models/sentiment.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["report"], *sentiment);
+    assert_eq!(saved["format"], 1);
+    let again = summary(d, "1080");
+    assert_eq!(again["ratings"], out["ratings"]);
+    assert!(again["aspects"].as_array().unwrap().len() >= 3);
+}
+
+#[test]
+fn clerk_sentiment_scores_each_line_of_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(common::clerk_bin())
+        .args(["sentiment"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"This is ridiculous, nobody answers and I'm furious.\nWhere is my order #W2378156?\nThank you so much, that was really helpful!\n",
+        )
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let labels: Vec<&str> = lines.iter().map(|l| l["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["negative", "neutral", "positive"]);
+    assert!(lines[0]["score"].as_f64().unwrap() < -0.5);
+    assert_eq!(lines[1]["score"], 0.0);
+    assert!(lines[2]["score"].as_f64().unwrap() > 0.5);
+}
+
+#[test]
+fn reviews_of_unknown_products_are_reported_and_the_rest_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = common::fixtures()
+        .join("tau2-retail/db.json")
+        .display()
+        .to_string();
+    let (code, _, stderr) = run_clerk(d, &["import", "tau2-retail", &db]);
+    assert_eq!(code, 0, "{stderr}");
+    let csv = d.join("reviews.csv");
+    std::fs::write(
+        &csv,
+        "product_id,user_id,rating,title,text,date\n\
+         8310926033,yusuf_rossi_9620,2,Too loud,The water bottle leaks and the lid squeaks.,2026-11-02\n\
+         0000000000,,5,Great,Love it,\n\
+         8310926033,,6,Bad,Rating out of range,\n\
+         8310926033,,5,Great bottle,Keeps my coffee hot all day.,\n",
+    )
+    .unwrap();
+    let file = csv.display().to_string();
+    let (code, _, stderr) = run_clerk(d, &["import", "reviews", &file]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("reviews.csv:3: skipped: no product 0000000000 in the store")
+            && stderr.contains("reviews.csv:4: skipped: rating \"6\" is not 1 to 5")
+            && stderr.contains("2 reviews imported (2 in the store)"),
+        "{stderr}"
+    );
+    let out = summary(d, "8310926033");
+    assert_eq!(out["reviews"], 2);
+    assert_eq!(
+        out["ratings"],
+        json!({"1": 0, "2": 1, "3": 0, "4": 0, "5": 1})
+    );
+    assert_eq!(out["average_rating"], 3.5);
+    // The export of the store (the tau2 shape) is unchanged by reviews.
+    let (code, stdout, _) = run_clerk(d, &["export", "tau2-retail"]);
+    assert_eq!(code, 0);
+    let exported: Value = serde_json::from_str(&stdout).unwrap();
+    let original: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixtures().join("tau2-retail/db.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(exported, original);
+    // A product without reviews says so.
+    let none = summary(d, "4760268021");
+    assert_eq!(
+        none,
+        json!({"product_id": "4760268021", "name": "Laptop", "reviews": 0, "note": "this product has no reviews yet"})
+    );
+}
