@@ -58,8 +58,33 @@ async fn exported_then_erased(db: Db) {
         .await
         .unwrap();
 
+    // A review of his, and one by nobody known.
+    let review = |user: Option<&str>, text: &str| clerk::store::NewReview {
+        product_id: "8310926033".into(),
+        user_id: user.map(str::to_owned),
+        rating: 2,
+        title: "Leaks".into(),
+        text: text.into(),
+        placed_at: Some("2026-11-02".into()),
+    };
+    store
+        .add_reviews(
+            &[
+                review(Some(YUSUF), "The lid leaks."),
+                review(None, "Mine leaks too."),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+
     let data = store.customer_data(YUSUF).await.unwrap().unwrap();
     let data = serde_json::to_value(&data).unwrap();
+    assert_eq!(
+        data["reviews"],
+        json!([{"review_id": "R0000001", "product_id": "8310926033", "user_id": YUSUF, "rating": 2,
+                "title": "Leaks", "text": "The lid leaks.", "placed_at": "2026-11-02"}])
+    );
     assert_eq!(data["user"]["email"], YUSUF_EMAIL);
     let order_ids = data["user"]["orders"].as_array().unwrap().clone();
     assert_eq!(data["orders"].as_array().unwrap().len(), order_ids.len());
@@ -120,6 +145,11 @@ async fn exported_then_erased(db: Db) {
             "{personal} is still in the store"
         );
     }
+    // His review keeps its words, not his name.
+    let reviews = store.reviews_of("8310926033").await.unwrap();
+    assert_eq!(reviews.len(), 2);
+    assert_eq!(reviews[0].text, "The lid leaks.");
+    assert_eq!(reviews[0].user_id, None);
     let actions = store.actions(10).await.unwrap();
     assert_eq!(actions[0].action, "customer_erased");
     assert_eq!(actions[0].username, "owner");

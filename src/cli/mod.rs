@@ -599,7 +599,7 @@ async fn train(settings: &Settings) -> anyhow::Result<ExitCode> {
     let bar = indicatif::ProgressBar::new_spinner().with_message("recommender: reading orders");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let model = app.train_recommender(settings).await?;
-    bar.set_message("sentiment: reading reviews");
+    bar.set_message("sentiment: training on the store's reviews (a minute or two per 20,000)");
     let sentiment = app.train_sentiment(settings).await?;
     bar.finish_and_clear();
     let report = &model.report;

@@ -21,6 +21,8 @@ pub struct CustomerData {
     pub conversations: Vec<ConversationData>,
     /// The messaging-app accounts they wrote from or linked to their account.
     pub app_accounts: Vec<AppAccount>,
+    /// The product reviews they wrote.
+    pub reviews: Vec<super::Review>,
 }
 
 /// A conversation with its messages.
@@ -148,11 +150,13 @@ impl Store {
                     .collect(),
             });
         }
+        let reviews = self.reviews_by(user_id).await?;
         Ok(Some(CustomerData {
             user,
             orders,
             conversations,
             app_accounts,
+            reviews,
         }))
     }
 

@@ -111,6 +111,18 @@ impl Store {
         rows.iter().map(review).collect()
     }
 
+    /// The reviews one customer wrote, in the order they were added.
+    pub async fn reviews_by(&self, user_id: &str) -> Result<Vec<Review>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT review_id, product_id, user_id, rating, title, body, placed_at FROM reviews \
+             WHERE user_id = $1 ORDER BY position",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(review).collect()
+    }
+
     /// Every review, in the order they were added (for training).
     pub async fn all_reviews(&self) -> Result<Vec<Review>, StoreError> {
         let rows = sqlx::query(
