@@ -1161,4 +1161,18 @@ async fn an_upset_shopper_is_offered_a_person_once_and_comes_first_in_the_queue(
     );
     let stored = c.test.store.conversation(&upset).await.unwrap().unwrap();
     assert!(stored.mood.unwrap() <= clerk::store::UPSET);
+    // The case summary says so, after who the customer is.
+    let summary = stored.handoff_summary.unwrap();
+    let line = summary.lines().nth(2).unwrap();
+    assert!(line.starts_with("Mood: upset (-0."), "{summary}");
+    let calm_summary = c
+        .test
+        .store
+        .conversation(&calm)
+        .await
+        .unwrap()
+        .unwrap()
+        .handoff_summary
+        .unwrap();
+    assert!(!calm_summary.contains("Mood:"), "{calm_summary}");
 }

@@ -35,6 +35,14 @@ pub fn summary(record: &ConversationRecord, messages: &[MessageRecord], why: &st
             record.channel, record.shopper
         ),
     });
+    // Staff see first when the shopper is unhappy or upset.
+    if let Some(mood) = record.mood.filter(|&m| m <= crate::store::UNHAPPY) {
+        lines.push(format!(
+            "Mood: {} ({:.2})",
+            crate::store::mood_label(mood),
+            mood as f64 / 1000.0
+        ));
+    }
     let mut orders: Vec<String> = messages
         .iter()
         .filter(|m| m.role == Role::User.as_str() || m.role == Role::Tool.as_str())

@@ -507,9 +507,8 @@ impl Engine {
         // A clearly upset shopper is offered a person in this reply, once per conversation.
         let upset = crate::sentiment::lexicon::Lexicon::bundled()
             .message(text)
-            .score
-            * 1000.0
-            <= crate::store::UPSET as f32;
+            .thousandths()
+            <= crate::store::UPSET;
         turn.offer_person = upset
             && !turn.merchant
             && !messages.iter().any(|m| {

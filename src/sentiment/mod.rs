@@ -107,6 +107,13 @@ pub struct Sentiment {
     pub score: f32,
 }
 
+impl Sentiment {
+    /// The score in thousandths (-1000 to 1000), as the store keeps a conversation's mood.
+    pub fn thousandths(&self) -> i64 {
+        (f64::from(self.score) * 1000.0).round() as i64
+    }
+}
+
 /// What a model was trained on, and how well it did on the reviews held out while tuning.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainReport {

@@ -12,7 +12,7 @@ pub mod auth;
 
 use crate::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANNEL};
 use crate::http::HttpError;
-use crate::store::{ConversationRecord, QueueEntry, SessionRecord, Store, UPSET};
+use crate::store::{ConversationRecord, QueueEntry, SessionRecord, Store, UPSET, mood_label};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -283,16 +283,6 @@ fn entry(entry: &QueueEntry) -> Value {
             "label": mood_label(m),
         })),
     })
-}
-
-/// A mood in words, as the console shows it.
-fn mood_label(mood: i64) -> &'static str {
-    match mood {
-        m if m <= UPSET => "upset",
-        m if m <= -200 => "unhappy",
-        m if m < 300 => "calm",
-        _ => "happy",
-    }
 }
 
 /// How many of the conversations the bot owns the queue shows (the latest).

@@ -81,6 +81,19 @@ pub struct ConversationRecord {
 /// among those waiting, and the bot offers them a person.
 pub const UPSET: i64 = -500;
 
+/// A mood at or below this (thousandths) is an unhappy shopper: the case summary says so.
+pub const UNHAPPY: i64 = -200;
+
+/// A mood in words, as staff read it: upset, unhappy, calm or happy.
+pub fn mood_label(mood: i64) -> &'static str {
+    match mood {
+        m if m <= UPSET => "upset",
+        m if m <= UNHAPPY => "unhappy",
+        m if m < 300 => "calm",
+        _ => "happy",
+    }
+}
+
 /// The conversation's mood after a shopper's message that reads `score` (thousandths): a worse
 /// message counts at once, a better one halfway (an upset shopper calms down slowly).
 pub fn mood_after(before: Option<i64>, score: i64) -> i64 {
@@ -155,7 +168,7 @@ pub(super) async fn append_in(
 ) -> Result<Option<(i64, String)>, StoreError> {
     let lock = tx.backend.row_lock();
     let found = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT state, assigned_to, channel FROM conversations WHERE conversation_id = $1{lock}"
+        "SELECT state, assigned_to, channel, mood FROM conversations WHERE conversation_id = $1{lock}"
     )))
     .bind(conversation_id)
     .fetch_optional(tx.conn())
@@ -201,19 +214,12 @@ pub(super) async fn append_in(
     // Every shopper's message, from any channel, passes here: its mood is read as it arrives
     // (the VADER lexicon, made for short messages; see `crate::sentiment::lexicon`).
     if role == "user" {
-        let before: Option<i64> =
-            sqlx::query_scalar("SELECT mood FROM conversations WHERE conversation_id = $1")
-                .bind(conversation_id)
-                .fetch_one(tx.conn())
-                .await?;
+        let before: Option<i64> = found.try_get("mood")?;
         let score = crate::sentiment::lexicon::Lexicon::bundled()
             .message(content)
-            .score;
+            .thousandths();
         sqlx::query("UPDATE conversations SET mood = $1 WHERE conversation_id = $2")
-            .bind(mood_after(
-                before,
-                (f64::from(score) * 1000.0).round() as i64,
-            ))
+            .bind(mood_after(before, score))
             .bind(conversation_id)
             .execute(tx.conn())
             .await?;

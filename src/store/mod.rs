@@ -22,8 +22,8 @@ mod write;
 
 pub use channels::Outgoing;
 pub use conversations::{
-    ConversationRecord, ConversationState, MessageRecord, PUSH_CHANNELS, UPSET, When, mood_after,
-    now_ms,
+    ConversationRecord, ConversationState, MessageRecord, PUSH_CHANNELS, UNHAPPY, UPSET, When,
+    mood_after, mood_label, now_ms,
 };
 pub use error::StoreError;
 pub use history::{Basket, Purchase};
