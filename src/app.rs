@@ -104,11 +104,7 @@ impl App {
             .all_reviews()
             .await?
             .into_iter()
-            .map(|r| Example {
-                label: crate::sentiment::Label::of_rating(r.rating),
-                title: r.title,
-                text: r.text,
-            })
+            .map(|r| Example::rated(r.rating, r.title, r.text))
             .collect();
         let model = tokio::task::spawn_blocking(move || {
             crate::sentiment::train::train(&examples, SentimentParams::default(), "store reviews")

@@ -98,11 +98,7 @@ pub fn run(data: &Path) -> anyhow::Result<BenchResults> {
     let examples: Vec<Example> = file
         .rows
         .into_iter()
-        .map(|row| Example {
-            label: Label::of_rating(row.review.rating),
-            title: row.review.title,
-            text: row.review.text,
-        })
+        .map(|row| Example::rated(row.review.rating, row.review.title, row.review.text))
         .collect();
     let labels: Vec<usize> = examples.iter().map(|e| e.label.index()).collect();
     let (train_ix, test_ix) = stratified_split(&labels, 0.2, SEED);

@@ -5,7 +5,6 @@ use super::{EXIT_USAGE, load, report_bad_rows};
 use crate::app::App;
 use crate::config::Settings;
 use crate::import::reviews::ReviewFile;
-use crate::sentiment::Label;
 use crate::sentiment::train::{Example, Params};
 use crate::store::model::StoreSnapshot;
 use std::io::{BufRead, Write};
@@ -75,11 +74,7 @@ pub fn examples(file: &Path) -> anyhow::Result<Vec<Example>> {
     Ok(read
         .rows
         .into_iter()
-        .map(|row| Example {
-            label: Label::of_rating(row.review.rating),
-            title: row.review.title,
-            text: row.review.text,
-        })
+        .map(|row| Example::rated(row.review.rating, row.review.title, row.review.text))
         .collect())
 }
 

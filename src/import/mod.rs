@@ -36,6 +36,25 @@ pub struct BadRow {
     pub reason: String,
 }
 
+/// A CSV reader over `input` (rows of any length) and its header's names, trimmed and without
+/// a byte-order mark; `what` names the file's kind in the error when it has no header.
+pub fn csv_with_header<R: std::io::Read>(
+    input: R,
+    what: &str,
+) -> Result<(csv::Reader<R>, Vec<String>), ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(input);
+    let header = reader
+        .headers()
+        .map_err(|e| ImportError::Format(format!("not a {what} file: {e}")))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
+        .collect();
+    Ok((reader, header))
+}
+
 /// Opens `path` for reading, decompressing it when its name ends in `.gz`.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead>, ImportError> {
     let file = std::fs::File::open(path).map_err(|source| ImportError::Io {

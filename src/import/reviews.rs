@@ -52,16 +52,7 @@ pub struct ReviewFile {
 /// Reads a reviews CSV of either shape. A row that cannot be read is reported and skipped; a
 /// file whose header is neither shape is refused.
 pub fn read(input: impl BufRead) -> Result<ReviewFile, ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(input);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| ImportError::Format(format!("not a reviews file: {e}")))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
-        .collect();
+    let (mut reader, header) = super::csv_with_header(input, "reviews")?;
     let find = |name: &str| header.iter().position(|h| h == name);
     let clothing = CLOTHING_COLUMNS.iter().all(|c| find(c).is_some());
     let columns: Vec<usize> = if clothing {

@@ -65,16 +65,7 @@ pub struct History {
 /// 50,000 lines. A row that cannot be read is reported and skipped; a file whose header is not
 /// Ta-Feng's is refused.
 pub fn read(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Result<History, ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(input);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| ImportError::Format(format!("not a Ta-Feng file: {e}")))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
-        .collect();
+    let (mut reader, header) = super::csv_with_header(input, "Ta-Feng")?;
     if header != COLUMNS {
         return Err(ImportError::Format(format!(
             "not a Ta-Feng file: the header must be {}, not {}",

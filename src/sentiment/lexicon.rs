@@ -23,41 +23,12 @@ const NEGATION_FACTOR: f32 = -0.74;
 /// VADER's normalisation constant.
 const ALPHA: f32 = 15.0;
 
-/// Words VADER treats as negations.
-const NEGATIONS: &[&str] = &[
-    "not",
-    "no",
-    "never",
-    "none",
-    "nothing",
-    "nowhere",
-    "neither",
-    "nor",
-    "cannot",
-    "without",
-    "don't",
-    "didn't",
-    "doesn't",
-    "isn't",
-    "wasn't",
-    "aren't",
-    "weren't",
-    "won't",
-    "wouldn't",
-    "couldn't",
-    "can't",
-    "shouldn't",
-    "hasn't",
-    "haven't",
-    "hadn't",
-    "dont",
-    "didnt",
-    "doesnt",
-    "isnt",
-    "wasnt",
-    "cant",
-    "wont",
-];
+/// Words VADER treats as negations besides the model's ([`super::text::NEGATIONS`]).
+const MORE_NEGATIONS: &[&str] = &["none", "nowhere", "neither", "without"];
+
+fn negation(word: &str) -> bool {
+    super::text::NEGATIONS.contains(&word) || MORE_NEGATIONS.contains(&word)
+}
 
 /// The VADER lexicon: each word's mean valence (-4 to 4).
 #[derive(Debug, Clone)]
@@ -104,9 +75,7 @@ impl Lexicon {
             let Some(&valence) = self.valence.get(word.as_str()) else {
                 continue;
             };
-            let negated = words[i.saturating_sub(3)..i]
-                .iter()
-                .any(|w| NEGATIONS.contains(&w.as_str()));
+            let negated = words[i.saturating_sub(3)..i].iter().any(|w| negation(w));
             sum += if negated {
                 valence * NEGATION_FACTOR
             } else {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 /// The words that turn the meaning of the words after them.
-const NEGATIONS: &[&str] = &[
+pub(super) const NEGATIONS: &[&str] = &[
     "not",
     "no",
     "never",

@@ -22,6 +22,17 @@ pub struct Example {
     pub label: Label,
 }
 
+impl Example {
+    /// A review as an example: its stars give its class.
+    pub fn rated(rating: u8, title: String, text: String) -> Example {
+        Example {
+            title,
+            text,
+            label: Label::of_rating(rating),
+        }
+    }
+}
+
 /// How a model is trained.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {

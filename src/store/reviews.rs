@@ -101,37 +101,42 @@ impl Store {
 
     /// The reviews of one product, in the order they were added.
     pub async fn reviews_of(&self, product_id: &str) -> Result<Vec<Review>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT review_id, product_id, user_id, rating, title, body, placed_at FROM reviews \
-             WHERE product_id = $1 ORDER BY position",
-        )
-        .bind(product_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(review).collect()
+        self.select_reviews("WHERE product_id = $1", Some(product_id))
+            .await
     }
 
     /// The reviews one customer wrote, in the order they were added.
     pub async fn reviews_by(&self, user_id: &str) -> Result<Vec<Review>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT review_id, product_id, user_id, rating, title, body, placed_at FROM reviews \
-             WHERE user_id = $1 ORDER BY position",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(review).collect()
+        self.select_reviews("WHERE user_id = $1", Some(user_id))
+            .await
     }
 
     /// Every review, in the order they were added (for training).
     pub async fn all_reviews(&self) -> Result<Vec<Review>, StoreError> {
-        let rows = sqlx::query(
+        self.select_reviews("", None).await
+    }
+
+    /// The reviews `condition` (with `value` bound as `$1`) selects, in the order they were
+    /// added.
+    async fn select_reviews(
+        &self,
+        condition: &'static str,
+        value: Option<&str>,
+    ) -> Result<Vec<Review>, StoreError> {
+        let sql = format!(
             "SELECT review_id, product_id, user_id, rating, title, body, placed_at FROM reviews \
-             ORDER BY position",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(review).collect()
+             {condition} ORDER BY position"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(value) = value {
+            query = query.bind(value);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(review)
+            .collect()
     }
 
     /// How many reviews the store holds.

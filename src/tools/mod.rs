@@ -175,6 +175,14 @@ impl HasCode for ToolError {
     }
 }
 
+/// A tool's arguments read into `T`; a mismatch is [`ToolError::InvalidArguments`].
+fn parse_args<T: serde::de::DeserializeOwned>(tool: &str, args: Value) -> Result<T, ToolError> {
+    serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments {
+        tool: tool.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 /// Tools by name, in registration order.
 #[derive(Clone, Default)]
 pub struct ToolRegistry {

@@ -4,7 +4,7 @@
 //! product (anyone): what is bought together with it, then what is popular lately. Never an
 //! unavailable item; every suggestion says why in words the agent can repeat.
 
-use super::{Access, Tool, ToolError, ToolFuture};
+use super::{Access, Tool, ToolError, ToolFuture, parse_args};
 use crate::recommend::{Reason, Recommender, Suggestion};
 use crate::retail::RetailError;
 use crate::store::model::{Options, Product};
@@ -66,11 +66,7 @@ impl Tool for RecommendProducts {
 
     fn call(&self, args: Value) -> ToolFuture<'_> {
         Box::pin(async move {
-            let args: Args =
-                serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments {
-                    tool: self.name().into(),
-                    message: e.to_string(),
-                })?;
+            let args: Args = parse_args(self.name(), args)?;
             let model = self
                 .model
                 .read()

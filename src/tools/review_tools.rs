@@ -3,7 +3,7 @@
 //! share positive and negative and real sentences quoted for each side. Only the product's own
 //! reviews are read; who wrote them is never said.
 
-use super::{Access, Tool, ToolError, ToolFuture};
+use super::{Access, Tool, ToolError, ToolFuture, parse_args};
 use crate::retail::RetailError;
 use crate::sentiment::{Label, SharedSentiment, aspects};
 use crate::store::Store;
@@ -50,11 +50,7 @@ impl Tool for ReviewSummary {
 
     fn call(&self, args: Value) -> ToolFuture<'_> {
         Box::pin(async move {
-            let args: Args =
-                serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments {
-                    tool: self.name().into(),
-                    message: e.to_string(),
-                })?;
+            let args: Args = parse_args(self.name(), args)?;
             let product = self
                 .store
                 .product(&args.product_id)

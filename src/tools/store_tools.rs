@@ -2,12 +2,11 @@
 //! reference's) and product search. Records are answered as compact JSON, in the reference's
 //! shape (an order lists its unset optional fields as null); user lookups answer the bare id.
 
-use super::{Access, Tool, ToolError, ToolFuture};
+use super::{Access, Tool, ToolError, ToolFuture, parse_args as parse};
 use crate::retail::{Retail, calculate::calculate};
 use crate::search::{CatalogSearch, SearchRequest};
 use crate::store::model::{Address, ORDER_OPTIONAL_FIELDS, Order};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -245,13 +244,6 @@ struct PaymentArgs {
 struct SummaryArgs {
     #[allow(dead_code)]
     summary: String,
-}
-
-fn parse<T: DeserializeOwned>(tool: &str, args: Value) -> Result<T, ToolError> {
-    serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments {
-        tool: tool.to_owned(),
-        message: e.to_string(),
-    })
 }
 
 fn json(value: &impl serde::Serialize) -> String {
