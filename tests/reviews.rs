@@ -284,3 +284,72 @@ fn reviews_of_unknown_products_are_reported_and_the_rest_imported() {
         json!({"product_id": "4760268021", "name": "Laptop", "reviews": 0, "note": "this product has no reviews yet"})
     );
 }
+
+/// A shopper who asks what reviewers say of a product gets its summary without a model step,
+/// and the reply that names what reviewers complain of is allowed (the quotes are tool output).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shopper_asking_about_reviews_gets_the_products_summary() {
+    use clerk::llm::scripted::Scripted;
+    let test = common::tau2_store(common::Db::Sqlite).await;
+    let review = |rating: u8, text: &str| clerk::store::NewReview {
+        product_id: "8310926033".into(),
+        user_id: None,
+        rating,
+        title: String::new(),
+        text: text.into(),
+        placed_at: None,
+    };
+    test.store
+        .add_reviews(
+            &[
+                review(1, "The lid leaks. The lid is flimsy and cracked in a week."),
+                review(5, "Keeps water cold all day. The lid is sturdy."),
+                review(
+                    2,
+                    "The lid was loose and it leaks everywhere, so disappointed.",
+                ),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    let (engine, model) = common::scripted_engine(&test);
+    let id = engine
+        .start("web", "shopper")
+        .await
+        .unwrap()
+        .conversation_id;
+    model.then([Scripted::reply(
+        "Reviewers mostly complain that the lid leaks; one says it keeps water cold all day.",
+    )]);
+    let outcome = engine
+        .turn(
+            &id,
+            "What do reviewers say about the water bottle?",
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some("Reviewers mostly complain that the lid leaks; one says it keeps water cold all day.")
+    );
+    let messages = test.store.messages(&id).await.unwrap();
+    let call = messages
+        .iter()
+        .find_map(|m| m.tool_call.as_deref())
+        .expect("clerk called a tool");
+    let call: Value = serde_json::from_str(call).unwrap();
+    assert_eq!(call["name"], "review_summary");
+    assert_eq!(call["arguments"], json!({"product_id": "8310926033"}));
+    assert_eq!(call["by"], "clerk");
+    let output: Value =
+        serde_json::from_str(&messages.iter().find(|m| m.role == "tool").unwrap().content).unwrap();
+    assert_eq!(output["reviews"], 3);
+    assert_eq!(
+        output["ratings"],
+        json!({"1": 1, "2": 1, "3": 0, "4": 0, "5": 1})
+    );
+    assert_eq!(output["aspects"][0]["aspect"], "lid", "{output}");
+    assert_eq!(output["aspects"][0]["reviews"], 3);
+}

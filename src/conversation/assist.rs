@@ -234,6 +234,52 @@ pub fn asks_for_suggestions(text: &str) -> bool {
     .any(|phrase| lower.contains(phrase))
 }
 
+/// Whether a message asks what reviewers or customers say of a product.
+pub fn asks_about_reviews(text: &str) -> bool {
+    let lower = text.to_lowercase().replace('’', "'");
+    [
+        "review",
+        "people say",
+        "customers say",
+        "others say",
+        "people think",
+        "customers think",
+        "people saying",
+        "complain",
+        "rated",
+        "rating",
+        "stars",
+    ]
+    .iter()
+    .any(|phrase| lower.contains(phrase))
+}
+
+/// The one product a message names, of `products` (name, product id): by its id written out
+/// ("1078"), else by its name when exactly one product's name is in the message. `None` when it
+/// names none, or several.
+pub fn one_product(text: &str, products: &[(String, String)]) -> Option<String> {
+    let words = message_words(text);
+    let by_id: Vec<&String> = products
+        .iter()
+        .map(|(_, id)| id)
+        .filter(|id| words.iter().any(|w| w == &id.to_lowercase()))
+        .collect();
+    match by_id.as_slice() {
+        [one] => return Some((*one).clone()),
+        [] => {}
+        _ => return None,
+    }
+    let named: Vec<&String> = products
+        .iter()
+        .filter(|(name, _)| names_product(&words, name))
+        .map(|(_, id)| id)
+        .collect();
+    match named.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
+}
+
 /// Whether a message needs the shopper's identity to be answered: it gives an email, a name
 /// with a zip or an order id, or asks about their orders or account.
 pub fn needs_account(text: &str) -> bool {
@@ -379,6 +425,35 @@ mod tests {
         ] {
             assert!(!asks_for_suggestions(other), "{other}");
         }
+    }
+
+    #[test]
+    fn review_questions_and_the_one_product_they_name_are_told() {
+        for asked in [
+            "What do reviewers say about the Water Bottle?",
+            "Any complaints about dress 1078?",
+            "how is it rated?",
+            "What do people think of the hiking boots?",
+        ] {
+            assert!(asks_about_reviews(asked), "{asked}");
+        }
+        assert!(!asks_about_reviews("Where is my order #W2378156?"));
+        let products = [
+            ("Water Bottle".to_owned(), "8310926033".to_owned()),
+            ("Dresses 1078".to_owned(), "1078".to_owned()),
+            ("Dresses 1080".to_owned(), "1080".to_owned()),
+        ];
+        assert_eq!(
+            one_product("reviews of the water bottle?", &products).as_deref(),
+            Some("8310926033")
+        );
+        assert_eq!(
+            one_product("what do people say about 1078", &products).as_deref(),
+            Some("1078")
+        );
+        // Two dresses by name: which one is not known.
+        assert_eq!(one_product("reviews of the dresses?", &products), None);
+        assert_eq!(one_product("reviews of 1078 and 1080?", &products), None);
     }
 
     #[test]

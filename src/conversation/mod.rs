@@ -862,14 +862,25 @@ impl Engine {
             }
         }
         let mut named = assist::order_ids(text);
-        // A product the shopper names (an order aside) is searched for.
+        // A product the shopper names (an order aside) is searched for; asked what its reviewers
+        // say, its reviews are summarised instead.
         if named.is_empty() {
-            let names: Vec<String> = match self.retail.product_types().await {
-                Ok(types) => types.into_iter().map(|(name, _)| name).collect(),
+            let types: Vec<(String, String)> = match self.retail.product_types().await {
+                Ok(types) => types,
                 Err(RetailError::Store(e)) => return Err(e.into()),
                 Err(_) => Vec::new(),
             };
-            if let Some((query, products)) = assist::product_query(text, &names) {
+            let reviewed = assist::asks_about_reviews(text)
+                && self.tools.spec("review_summary").is_some()
+                && self.store().review_count().await? > 0;
+            let names: Vec<String> = types.iter().map(|(name, _)| name.clone()).collect();
+            if let Some(product) = assist::one_product(text, &types).filter(|_| reviewed) {
+                let call = tool_call(
+                    "review_summary",
+                    serde_json::json!({ "product_id": product }),
+                );
+                self.run_tool_by(turn, &call, true).await?;
+            } else if let Some((query, products)) = assist::product_query(text, &names) {
                 // One product a name: each costs the model hundreds of tokens to read.
                 let call = tool_call(
                     "search_products",
