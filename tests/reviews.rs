@@ -196,6 +196,15 @@ fn clothing_reviews_import_and_summarise_from_their_own_words() {
     let again = summary(d, "1080");
     assert_eq!(again["ratings"], out["ratings"]);
     assert!(again["aspects"].as_array().unwrap().len() >= 3);
+
+    // A damaged model file stops nothing: the bundled model reads the reviews meanwhile.
+    std::fs::write(
+        d.join("data/models/sentiment.json"),
+        b"{\"format\": 1, \"terms\"",
+    )
+    .unwrap();
+    let fallback = summary(d, "1080");
+    assert_eq!(fallback, out);
 }
 
 #[test]
