@@ -91,10 +91,11 @@ impl App {
 
     /// Trains the sentiment model on the store's reviews, saves it under the data directory and
     /// puts it to use; `None` (the bundled model stays) when the store has fewer than
-    /// [`MIN_STORE_REVIEWS`].
+    /// [`MIN_STORE_REVIEWS`]. `progress` is told each stage as it begins.
     pub async fn train_sentiment(
         &self,
         settings: &Settings,
+        progress: impl Fn(&'static str) + Send + 'static,
     ) -> Result<Option<Arc<SentimentModel>>, AppError> {
         if self.store.review_count().await? < MIN_STORE_REVIEWS {
             return Ok(None);
@@ -107,7 +108,12 @@ impl App {
             .map(|r| Example::rated(r.rating, r.title, r.text))
             .collect();
         let model = tokio::task::spawn_blocking(move || {
-            crate::sentiment::train::train(&examples, SentimentParams::default(), "store reviews")
+            crate::sentiment::train::train_reporting(
+                &examples,
+                SentimentParams::default(),
+                "store reviews",
+                &progress,
+            )
         })
         .await
         .expect("training does not panic")?;

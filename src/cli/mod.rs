@@ -599,8 +599,13 @@ async fn train(settings: &Settings) -> anyhow::Result<ExitCode> {
     let bar = indicatif::ProgressBar::new_spinner().with_message("recommender: reading orders");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let model = app.train_recommender(settings).await?;
-    bar.set_message("sentiment: training on the store's reviews (a minute or two per 20,000)");
-    let sentiment = app.train_sentiment(settings).await?;
+    bar.set_message("sentiment: reading reviews");
+    let stage = bar.clone();
+    let sentiment = app
+        .train_sentiment(settings, move |what| {
+            stage.set_message(format!("sentiment: {what}"));
+        })
+        .await?;
     bar.finish_and_clear();
     let report = &model.report;
     eprintln!(

@@ -96,8 +96,14 @@ pub async fn sentiment(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let stage = bar.clone();
         let model = tokio::task::spawn_blocking(move || {
-            crate::sentiment::train::train(&examples, Params::default(), &source)
+            crate::sentiment::train::train_reporting(
+                &examples,
+                Params::default(),
+                &source,
+                &|what| stage.set_message(what),
+            )
         })
         .await??;
         bar.finish_and_clear();

@@ -88,7 +88,18 @@ pub fn train(
     params: Params,
     source: &str,
 ) -> Result<SentimentModel, SentimentError> {
+    train_reporting(examples, params, source, &|_| {})
+}
+
+/// As [`train`], telling `progress` each stage as it begins (for a progress line).
+pub fn train_reporting(
+    examples: &[Example],
+    params: Params,
+    source: &str,
+    progress: &dyn Fn(&'static str),
+) -> Result<SentimentModel, SentimentError> {
     let started = Instant::now();
+    progress("reading the terms");
     let mut examples_by_class = [0usize; 3];
     for example in examples {
         examples_by_class[example.label.index()] += 1;
@@ -145,6 +156,7 @@ pub fn train(
         .collect();
 
     // Keep the terms that tell the classes apart best (χ², as scikit-learn computes it).
+    progress("choosing the terms");
     let keep = chi2_best(&rows, &labels, terms.len(), params.features);
     let kept_terms: Vec<String> = keep.iter().map(|&f| terms[f].to_owned()).collect();
     let kept_idf: Vec<f32> = keep.iter().map(|&f| idf[f]).collect();
@@ -164,6 +176,7 @@ pub fn train(
 
     // Offsets: fit on four fifths, choose the offsets that maximise macro-F1 on the rest.
     let (offsets, validation_macro_f1) = if params.tune_offsets {
+        progress("fitting on four fifths, to tune the offsets on the rest");
         let (fit_part, held_out) = stratified_split(&labels, 0.2, 7);
         let (weights, intercept) = fit(&rows, &labels, &fit_part, keep.len(), params)?;
         let logits: Vec<[f32; 3]> = held_out
@@ -187,6 +200,7 @@ pub fn train(
     } else {
         ([0.0; 3], f64::NAN)
     };
+    progress("fitting on all");
     let all: Vec<usize> = (0..rows.len()).collect();
     let (weights, intercept) = fit(&rows, &labels, &all, keep.len(), params)?;
     Ok(SentimentModel {
