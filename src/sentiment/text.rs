@@ -152,13 +152,14 @@ pub fn tf_idf(counts: &TermCounts, index: &HashMap<String, u32>, idf: &[f32]) ->
             Some((feature, (1.0 + (n as f32).ln()) * idf[feature as usize]))
         })
         .collect();
+    // In feature order before summing: the same text gives the same bits on every run.
+    weights.sort_by_key(|(feature, _)| *feature);
     let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
     if norm > 0.0 {
         for (_, w) in &mut weights {
             *w /= norm;
         }
     }
-    weights.sort_by_key(|(feature, _)| *feature);
     weights
 }
 
