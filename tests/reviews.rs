@@ -270,6 +270,11 @@ fn reviews_of_unknown_products_are_reported_and_the_rest_imported() {
             && stderr.contains("2 reviews imported (2 in the store)"),
         "{stderr}"
     );
+    // The clothing set is a whole catalog: into a store that has one, it is refused whole.
+    let clothing = sample().display().to_string();
+    let (code, _, stderr) = run_clerk(d, &["import", "reviews", &clothing]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--replace"), "{stderr}");
     let out = summary(d, "8310926033");
     assert_eq!(out["reviews"], 2);
     assert_eq!(

@@ -680,13 +680,23 @@ fn report_bad_rows(file: &Path, bad_rows: &[crate::import::BadRow]) {
 
 /// Imports `snapshot` with a progress bar, then brings the search index up to date.
 async fn load(app: &App, snapshot: &StoreSnapshot, replace: bool) -> anyhow::Result<()> {
+    load_with_reviews(app, snapshot, &[], replace).await
+}
+
+/// As [`load`], with the catalog's reviews in the same transaction.
+async fn load_with_reviews(
+    app: &App,
+    snapshot: &StoreSnapshot,
+    reviews: &[crate::store::NewReview],
+    replace: bool,
+) -> anyhow::Result<()> {
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let report = app
         .store
-        .import(snapshot, replace, &mut |stage, done, total| {
+        .import_with_reviews(snapshot, reviews, replace, &mut |stage, done, total| {
             bar.set_message(stage);
             bar.set_length(total as u64);
             bar.set_position(done as u64);

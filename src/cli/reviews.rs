@@ -1,31 +1,43 @@
 //! `clerk import reviews` and `clerk sentiment`: reviews into the store, and the sentiment
 //! model on the command line (score lines of text, or train on a reviews file).
 
-use super::{EXIT_USAGE, load, report_bad_rows};
+use super::{EXIT_USAGE, load_with_reviews, report_bad_rows};
 use crate::app::App;
 use crate::config::Settings;
 use crate::import::reviews::ReviewFile;
 use crate::sentiment::train::{Example, Params};
+use crate::store::NewReview;
 use crate::store::model::StoreSnapshot;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Imports a reviews CSV. The clothing data set's garments are imported first as the catalog
-/// (into an empty store, or replacing it with `replace`); reviews of products the store does
-/// not have are reported by line and skipped; the reviews are added in one transaction (after
-/// the store's own, or instead of them with `replace`).
+/// Imports a reviews CSV. The clothing data set's garments and their reviews are imported as
+/// the catalog, in one transaction (into an empty store, or replacing it with `replace`);
+/// otherwise reviews of products the store does not have are reported by line and skipped, and
+/// the rest added in one transaction (after the store's own, or instead of them with `replace`).
 pub async fn import(settings: &Settings, file: &Path, replace: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut read = read_file(file)?;
     let app = App::open(settings).await?;
     if !read.products.is_empty() {
+        // The clothing set: its garments and their reviews, in one transaction.
         let snapshot = StoreSnapshot {
             products: std::mem::take(&mut read.products),
             ..StoreSnapshot::default()
         };
-        load(&app, &snapshot, replace).await?;
+        let reviews: Vec<NewReview> = read.rows.into_iter().map(|row| row.review).collect();
+        report_bad_rows(file, &read.bad_rows);
+        load_with_reviews(&app, &snapshot, &reviews, replace).await?;
+        eprintln!(
+            "{} reviews imported ({} in the store) from {} in {:.2} s",
+            reviews.len(),
+            app.store.review_count().await?,
+            file.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let known = app.store.product_ids().await?;
     let mut reviews = Vec::with_capacity(read.rows.len());

@@ -74,24 +74,7 @@ impl Store {
         let start: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position) + 1, 0) FROM reviews")
             .fetch_one(tx.conn())
             .await?;
-        let rows = reviews
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let position = start + i as i64;
-                vec![
-                    Value::from(format!("R{:07}", position + 1)),
-                    Value::Int(position),
-                    r.product_id.as_str().into(),
-                    r.user_id.clone().into(),
-                    Value::Int(i64::from(r.rating)),
-                    r.title.as_str().into(),
-                    r.text.as_str().into(),
-                    r.placed_at.clone().into(),
-                ]
-            })
-            .collect();
-        insert_rows(tx.conn(), "reviews", &COLUMNS, rows).await?;
+        insert(tx.conn(), start, reviews).await?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reviews")
             .fetch_one(tx.conn())
             .await?;
@@ -154,6 +137,32 @@ impl Store {
             .into_iter()
             .collect())
     }
+}
+
+/// Writes `reviews` with ids and places from `start` on (`R` and the place from 1, seven digits).
+pub(super) async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    start: i64,
+    reviews: &[NewReview],
+) -> Result<(), StoreError> {
+    let rows = reviews
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let position = start + i as i64;
+            vec![
+                Value::from(format!("R{:07}", position + 1)),
+                Value::Int(position),
+                r.product_id.as_str().into(),
+                r.user_id.clone().into(),
+                Value::Int(i64::from(r.rating)),
+                r.title.as_str().into(),
+                r.text.as_str().into(),
+                r.placed_at.clone().into(),
+            ]
+        })
+        .collect();
+    insert_rows(conn, "reviews", &COLUMNS, rows).await
 }
 
 fn review(row: &sqlx::any::AnyRow) -> Result<Review, StoreError> {

@@ -90,6 +90,19 @@ impl Store {
         replace: bool,
         progress: &mut dyn FnMut(&'static str, usize, usize),
     ) -> Result<ImportReport, StoreError> {
+        self.import_with_reviews(snapshot, &[], replace, progress)
+            .await
+    }
+
+    /// As [`Store::import`], with `reviews` of the snapshot's products written in the same
+    /// transaction (a catalog that comes with its reviews is imported whole or not at all).
+    pub async fn import_with_reviews(
+        &self,
+        snapshot: &StoreSnapshot,
+        reviews: &[super::NewReview],
+        replace: bool,
+        progress: &mut dyn FnMut(&'static str, usize, usize),
+    ) -> Result<ImportReport, StoreError> {
         snapshot.validate()?;
         let mut tx = self.write().await?;
         let counts = read::counts(tx.conn()).await?;
@@ -171,6 +184,11 @@ impl Store {
             user_order_rows,
         )
         .await?;
+        if !reviews.is_empty() {
+            progress("reviews", 0, reviews.len());
+            super::reviews::insert(tx.conn(), 0, reviews).await?;
+            progress("reviews", reviews.len(), reviews.len());
+        }
         write::bump_catalog_version(tx.conn()).await?;
         tx.commit().await?;
         Ok(ImportReport {
