@@ -6,7 +6,7 @@ CREATE TABLE reviews (
     position BIGINT NOT NULL,
     product_id TEXT NOT NULL REFERENCES products (product_id),
     user_id TEXT,
-    rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    rating BIGINT NOT NULL CHECK (rating BETWEEN 1 AND 5),
     title TEXT NOT NULL,
     body TEXT NOT NULL,
     placed_at TEXT

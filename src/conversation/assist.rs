@@ -215,43 +215,49 @@ pub fn about_account(text: &str) -> bool {
 
 /// Whether a message asks what to buy: a recommendation, a suggestion, ideas.
 pub fn asks_for_suggestions(text: &str) -> bool {
+    says_any(
+        text,
+        &[
+            "recommend",
+            "suggest",
+            "what should i buy",
+            "what should i get",
+            "what else should i",
+            "what else could i",
+            "what to buy",
+            "buy next",
+            "any ideas",
+            "ideas for",
+            "might i like",
+            "would i like",
+        ],
+    )
+}
+
+/// Whether `text`, lower-cased (curly apostrophes read as straight), holds any of `phrases`.
+fn says_any(text: &str, phrases: &[&str]) -> bool {
     let lower = text.to_lowercase().replace('’', "'");
-    [
-        "recommend",
-        "suggest",
-        "what should i buy",
-        "what should i get",
-        "what else should i",
-        "what else could i",
-        "what to buy",
-        "buy next",
-        "any ideas",
-        "ideas for",
-        "might i like",
-        "would i like",
-    ]
-    .iter()
-    .any(|phrase| lower.contains(phrase))
+    phrases.iter().any(|phrase| lower.contains(phrase))
 }
 
 /// Whether a message asks what reviewers or customers say of a product.
 pub fn asks_about_reviews(text: &str) -> bool {
-    let lower = text.to_lowercase().replace('’', "'");
-    [
-        "review",
-        "people say",
-        "customers say",
-        "others say",
-        "people think",
-        "customers think",
-        "people saying",
-        "complain",
-        "rated",
-        "rating",
-        "stars",
-    ]
-    .iter()
-    .any(|phrase| lower.contains(phrase))
+    says_any(
+        text,
+        &[
+            "review",
+            "people say",
+            "customers say",
+            "others say",
+            "people think",
+            "customers think",
+            "people saying",
+            "complain",
+            "rated",
+            "rating",
+            "stars",
+        ],
+    )
 }
 
 /// The one product a message names, of `products` (name, product id): by its id written out

@@ -505,10 +505,7 @@ impl Engine {
         let messages = self.store.messages(conversation_id).await?;
         turn.outcome.seen_messages = messages.len();
         // A clearly upset shopper is offered a person in this reply, once per conversation.
-        let upset = crate::sentiment::lexicon::Lexicon::bundled()
-            .message(text)
-            .thousandths()
-            <= crate::store::UPSET;
+        let upset = crate::sentiment::message_mood(text) <= crate::store::UPSET;
         turn.offer_person = upset
             && !turn.merchant
             && !messages.iter().any(|m| {

@@ -249,6 +249,13 @@ impl SentimentModel {
     }
 }
 
+/// How a shopper's message reads, in thousandths from -1000 to 1000: the VADER lexicon
+/// ([`lexicon`]), which reads short chat far better than the review-trained model. The store
+/// keeps it as the conversation's mood; the engine offers a person on a clearly upset message.
+pub fn message_mood(text: &str) -> i64 {
+    lexicon::Lexicon::bundled().message(text).thousandths()
+}
+
 /// The loaded sentiment model every part of clerk reads; `clerk train` swaps it.
 pub type SharedSentiment = Arc<std::sync::RwLock<Arc<SentimentModel>>>;
 

@@ -211,13 +211,11 @@ pub(super) async fn append_in(
         .bind(conversation_id)
         .execute(tx.conn())
         .await?;
-    // Every shopper's message, from any channel, passes here: its mood is read as it arrives
-    // (the VADER lexicon, made for short messages; see `crate::sentiment::lexicon`).
+    // Every shopper's message, from any channel, passes here: its mood is read as it arrives and
+    // kept in the same transaction (`crate::sentiment::message_mood`, a pure function of the text).
     if role == "user" {
         let before: Option<i64> = found.try_get("mood")?;
-        let score = crate::sentiment::lexicon::Lexicon::bundled()
-            .message(content)
-            .thousandths();
+        let score = crate::sentiment::message_mood(content);
         sqlx::query("UPDATE conversations SET mood = $1 WHERE conversation_id = $2")
             .bind(mood_after(before, score))
             .bind(conversation_id)
