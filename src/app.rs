@@ -130,8 +130,13 @@ impl App {
     /// Assembles clerk around an open store.
     pub fn with_store(store: Store, settings: &Settings) -> Result<App, AppError> {
         let prompts = Prompts::new(settings.prompts_dir.as_deref());
-        let search = CatalogSearch::new(store.clone(), &settings.index_dir);
-        let models = Models::default();
+        let embedder = crate::embed::Embedder::load_or_warn(&settings.embedding_model);
+        let search =
+            CatalogSearch::new(store.clone(), &settings.index_dir).with_embedder(embedder.clone());
+        let models = Models {
+            embedder,
+            ..Models::default()
+        };
         // A model that cannot be read (another version, a damaged file) is left unused, so
         // that clerk still serves and `clerk train` can replace it.
         *models

@@ -115,6 +115,14 @@ pub struct GlobalArgs {
     /// on a GPU [default: false]
     #[arg(long, env = "CLERK_MODEL_CONSTRAINED", global = true)]
     pub model_constrained: bool,
+    /// The sentence-embedding model's folder (all-MiniLM-L6-v2: config.json, model.safetensors,
+    /// tokenizer.json); without it search matches words only [default: ~/.cache/clerk/models/all-MiniLM-L6-v2]
+    #[arg(long, env = "CLERK_EMBEDDING_MODEL", global = true, value_name = "DIR")]
+    pub embedding_model: Option<PathBuf>,
+    /// Folder of the store's help articles (Markdown, one per file), searched by `search_help`
+    /// and reloaded when they change [default: ./help when present]
+    #[arg(long, env = "CLERK_HELP_DIR", global = true, value_name = "DIR")]
+    pub help_dir: Option<PathBuf>,
 }
 
 /// A data format clerk imports and exports.
@@ -643,6 +651,8 @@ impl GlobalArgs {
             model_name: self.model_name.or(file.model_name),
             model_api_key: self.model_api_key.or(file.model_api_key),
             model_constrained: self.model_constrained || file.model_constrained,
+            embedding_model: self.embedding_model.or(file.embedding_model),
+            help_dir: self.help_dir.or(file.help_dir),
         }
     }
 }
@@ -713,6 +723,10 @@ pub struct Settings {
     pub model_api_key: Option<String>,
     /// Whether decoding is constrained to the step schema.
     pub model_constrained: bool,
+    /// The sentence-embedding model's folder.
+    pub embedding_model: PathBuf,
+    /// The help articles' folder, if any.
+    pub help_dir: Option<PathBuf>,
     /// Address `serve` listens on.
     pub listen: SocketAddr,
     /// Key for the HTTP API, if any.
@@ -783,6 +797,12 @@ impl Settings {
             model_name: global.model_name.unwrap_or_else(|| "default".to_owned()),
             model_api_key: global.model_api_key.filter(|k| !k.is_empty()),
             model_constrained: global.model_constrained,
+            embedding_model: global
+                .embedding_model
+                .unwrap_or_else(crate::embed::default_dir),
+            help_dir: global
+                .help_dir
+                .or_else(|| Some(PathBuf::from("help")).filter(|dir| dir.is_dir())),
             listen: serve_args
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
@@ -857,13 +877,18 @@ impl Settings {
 
 /// Where `scripts/fetch-model` puts the bundled model.
 pub fn default_model_path() -> PathBuf {
-    let cache = std::env::var_os("CLERK_MODEL_DIR")
+    model_cache_dir().join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+}
+
+/// Where `scripts/fetch-model` puts the models it fetches: `$CLERK_MODEL_DIR`, by default
+/// `~/.cache/clerk/models`.
+pub fn model_cache_dir() -> PathBuf {
+    std::env::var_os("CLERK_MODEL_DIR")
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/clerk/models"))
         })
-        .unwrap_or_else(|| PathBuf::from(".cache/clerk/models"));
-    cache.join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+        .unwrap_or_else(|| PathBuf::from(".cache/clerk/models"))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

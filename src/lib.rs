@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod conversation;
 pub mod dates;
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod http;

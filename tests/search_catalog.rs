@@ -82,6 +82,7 @@ async fn filters_restrict_items_and_the_tool_answers_whole_hits() {
                 ..SearchFilters::default()
             },
             limit: Some(20),
+            facets: false,
         })
         .await
         .unwrap();
@@ -109,6 +110,7 @@ async fn the_index_follows_every_catalog_edit() {
             ..SearchFilters::default()
         },
         limit: None,
+        facets: false,
     };
     let ids = |results: clerk::search::SearchResults| -> Vec<String> {
         results
@@ -178,4 +180,91 @@ async fn an_index_folder_pointed_at_another_store_is_rebuilt() {
             .products
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn facets_count_every_matching_item_and_each_value_filters() {
+    let test = tau2_store(Db::Sqlite).await;
+    let search = test.search();
+    let results = search
+        .search(SearchRequest {
+            query: "t-shirt".into(),
+            facets: true,
+            ..SearchRequest::default()
+        })
+        .await
+        .unwrap();
+    let facets = results.facets.expect("facets were asked for");
+    // Counted independently from db.json: the T-Shirt's items by color and by price band.
+    let shirt = common::tau2_db_json()["products"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|p| p["name"] == "T-Shirt")
+        .unwrap()
+        .clone();
+    let items: Vec<&serde_json::Value> = shirt["variants"].as_object().unwrap().values().collect();
+    assert_eq!(
+        serde_json::to_value(&facets.products).unwrap(),
+        json!([{"value": "T-Shirt", "count": items.len()}])
+    );
+    let mut colors: std::collections::BTreeMap<String, u64> = Default::default();
+    for item in &items {
+        *colors
+            .entry(item["options"]["color"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    let counted: std::collections::BTreeMap<String, u64> = facets.options["color"]
+        .iter()
+        .map(|v| (v.value.clone(), v.count))
+        .collect();
+    assert_eq!(counted, colors);
+    let in_bands: u64 = facets.prices.iter().map(|b| b.count).sum();
+    assert_eq!(in_bands, items.len() as u64);
+    let under_50 = items
+        .iter()
+        .filter(|i| i["price"].as_f64().unwrap() < 50.0)
+        .count() as u64;
+    let band = facets
+        .prices
+        .iter()
+        .find(|b| b.min_price == 25.0)
+        .expect("T-shirts cost 25 to 50 dollars");
+    assert_eq!((band.max_price, band.count), (Some(50.0), under_50));
+    // Each value is a filter: the color with the most items gives exactly that many.
+    let (color, count) = colors.iter().max_by_key(|(_, n)| **n).unwrap();
+    let filtered = search
+        .search(SearchRequest {
+            query: "t-shirt".into(),
+            filters: SearchFilters {
+                options: [("color".to_owned(), color.clone())].into_iter().collect(),
+                product: Some("t-shirt".into()),
+                ..SearchFilters::default()
+            },
+            facets: true,
+            ..SearchRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(filtered.products.len(), 1);
+    assert_eq!(filtered.products[0].matching_items as u64, *count);
+    assert_eq!(
+        serde_json::to_value(&filtered.facets.unwrap().options["color"]).unwrap(),
+        json!([{"value": color, "count": count}])
+    );
+    // Without words, the product filter alone lists that product's items; a search that does
+    // not ask for facets carries none.
+    let by_product = search
+        .search(SearchRequest {
+            filters: SearchFilters {
+                product: Some("Yoga Mat".into()),
+                ..SearchFilters::default()
+            },
+            ..SearchRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_product.facets, None);
+    let names: Vec<&str> = by_product.products.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Yoga Mat"]);
 }

@@ -26,7 +26,7 @@ fn queries() -> Vec<SearchRequest> {
             max_price,
             ..SearchFilters::default()
         },
-        limit: None,
+        ..SearchRequest::default()
     };
     vec![
         text("wireless headphones"),

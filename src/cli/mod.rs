@@ -61,6 +61,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 started.elapsed().as_millis(),
                 app.search.dir().display()
             );
+            if app.search.hybrid() {
+                let started = Instant::now();
+                let products = app.search.embed_catalog().await?;
+                eprintln!(
+                    "embedded {products} products in {} ms",
+                    started.elapsed().as_millis()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Search { output, rounds }) => {
@@ -780,6 +788,16 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         }
     }
     app.search.refresh().await?;
+    if app.search.hybrid() {
+        // The catalog's vectors are computed (or read back) in the background; search matches
+        // words only until they are ready.
+        let search = app.search.clone();
+        tokio::spawn(async move {
+            if let Err(error) = search.embed_catalog().await {
+                tracing::warn!(%error, "search stays by words only");
+            }
+        });
+    }
     if settings.demo && app.store.account_count().await? == 0 {
         // The demo store gets one merchant account (merchants are staff too), so that the
         // console can be tried at once; its password is random and shown once, here.

