@@ -268,6 +268,13 @@ pub enum BenchCommand {
         /// Passes over the benchmark's queries.
         #[arg(long, default_value_t = 200)]
         rounds: usize,
+        /// Products of the generated catalog on which clerk and SQLite FTS5 are compared (0:
+        /// skip that part).
+        #[arg(long, default_value_t = 1_000_000)]
+        products: usize,
+        /// Passes over the queries on the generated catalog.
+        #[arg(long, default_value_t = 5)]
+        scale_rounds: usize,
     },
     /// Messages per second through the Telegram channel (a scripted model, a Bot API stand-in on
     /// 127.0.0.1) beside the engine directly, and the handoff's latency to the staff console.

@@ -57,6 +57,8 @@ pub enum Code {
     // Search.
     /// The search index failed.
     SearchIndex,
+    /// The help articles could not be read or searched.
+    HelpArticles,
     // Store.
     /// The database URL is not one clerk supports.
     InvalidDatabaseUrl,
@@ -151,6 +153,7 @@ impl Code {
             Code::ModelNotTrained => ("model_not_trained", InvalidRequest, 409),
             Code::InvalidToolArguments => ("invalid_tool_arguments", InvalidRequest, 400),
             Code::SearchIndex => ("search_index_error", Internal, 500),
+            Code::HelpArticles => ("help_articles_error", Internal, 500),
             Code::InvalidDatabaseUrl => ("invalid_database_url", InvalidRequest, 400),
             Code::StoreUnreachable => ("store_unreachable", System, 503),
             Code::StoreMigration => ("store_migration_failed", System, 500),

@@ -21,6 +21,7 @@ pub mod config;
 pub mod conversation;
 pub mod dates;
 pub mod embed;
+pub mod help;
 pub mod error;
 pub mod eval;
 pub mod http;

@@ -64,6 +64,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "recommend_products",
     "return_delivered_order_items",
     "review_summary",
+    "search_help",
     "search_products",
     "store_overview",
     "transfer_to_human_agents",
@@ -104,6 +105,8 @@ pub struct Replies {
     pub staff_already: String,
     /// Added once to the bot's reply when the shopper sounds clearly upset.
     pub upset_offer: String,
+    /// Added to a reply answered from a help article that does not name it (`{title}`).
+    pub help_source: String,
     /// Staff gave the conversation back to the bot.
     pub handed_back: String,
     /// A member of staff took the conversation.

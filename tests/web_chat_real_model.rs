@@ -1,7 +1,9 @@
 //! End to end with the real bundled model on the CPU, as the README's example goes: a shopper opens
 //! the web chat over HTTP, asks for their order's status with their email, and gets the order's
 //! real status, streamed as server-sent events as the model writes it; the stored conversation
-//! holds every message, and the page's status says when the model is ready. Bounded by token
+//! holds every message, and the page's status says when the model is ready. He then asks what to
+//! buy (the recommender's suggestions) and whether the store ships to Canada (the help article's
+//! answer). Bounded by token
 //! limits (each model step may generate at most a few hundred tokens, a turn at most eight
 //! steps), not by timing assertions.
 
@@ -14,7 +16,10 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
     let test = tau2_store(Db::Sqlite).await;
-    let settings = common::settings_for(&test);
+    let mut settings = common::settings_for(&test);
+    // The demo's help articles, searched with the sentence model.
+    settings.help_dir = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("help"));
+    settings.embedding_model = common::embedding_model_dir();
     assert!(
         settings.model.is_file(),
         "no model at {}: scripts/test fetches it with scripts/fetch-model",
@@ -162,4 +167,38 @@ async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
         names.iter().any(|name| reply.contains(name.as_str())),
         "the reply names none of the suggestions {names:?}: {reply:?}"
     );
+
+    // He asks how the store works: the engine finds the help article, and the model answers
+    // from it.
+    let (status, stream) = http(
+        address,
+        "POST",
+        &format!("/chat/api/conversations/{id}/messages"),
+        Some(&serde_json::json!({"text": "Do you ship to Canada?"}).to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{stream}");
+    let events = sse_events(&stream);
+    let (last, done) = events.last().expect("a closing event");
+    assert_eq!(last, "done", "{stream}");
+    assert_eq!(done["state"], "bot", "{stream}");
+    let reply = done["reply"].as_str().expect("a reply").to_lowercase();
+    let messages = test.store.messages(&id).await.unwrap();
+    assert!(
+        messages.iter().any(|m| m
+            .tool_call
+            .as_ref()
+            .is_some_and(|c| c.contains("\"search_help\""))),
+        "search_help was not called: {messages:#?}"
+    );
+    // The article's answer (the United States only, not Canada), and where it comes from.
+    assert!(
+        ["united states", "u.s.", "usa"]
+            .iter()
+            .any(|place| reply.contains(place))
+            || (reply.contains("canada") && (reply.contains("not") || reply.starts_with("no"))),
+        "the reply does not give the article's answer: {reply:?}"
+    );
+    assert!(reply.contains("shipping and delivery"), "{reply:?}");
+    eprintln!("help reply: {reply}");
 }

@@ -13,6 +13,7 @@ pub mod channels;
 pub mod llm;
 pub mod recommend;
 pub mod search;
+pub mod search_scale;
 pub mod sentiment;
 pub mod telegram_stub;
 

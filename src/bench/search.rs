@@ -87,6 +87,12 @@ pub struct BenchResults {
     pub p50_ratio_clerk_over_scan: f64,
     /// clerk's 99th percentile over the peer's.
     pub p99_ratio_clerk_over_scan: f64,
+    /// Recall@10 on the real catalogs, by words alone and hybrid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relevance: Option<super::search_scale::Relevance>,
+    /// clerk beside SQLite FTS5 on a generated catalog of a million products.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<super::search_scale::Scale>,
 }
 
 /// Runs the benchmark in `scratch` (a folder it may fill) with `rounds` passes over the queries.
@@ -133,6 +139,8 @@ pub async fn run(
         p99_ratio_clerk_over_scan: clerk_search.p99_us / scan_peer.p99_us,
         clerk_search,
         scan_peer,
+        relevance: None,
+        scale: None,
     })
 }
 

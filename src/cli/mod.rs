@@ -71,10 +71,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(BenchCommand::Search { output, rounds }) => {
+        Command::Bench(BenchCommand::Search {
+            output,
+            rounds,
+            products,
+            scale_rounds,
+        }) => {
             let scratch = tempfile_dir()?;
-            let results =
-                crate::bench::search::run(&demo::snapshot()?, &scratch, rounds.max(1)).await;
+            let snapshot = demo::snapshot()?;
+            let embedder = crate::embed::Embedder::load_or_warn(&settings.embedding_model);
+            let results = async {
+                let mut results =
+                    crate::bench::search::run(&snapshot, &scratch, rounds.max(1)).await?;
+                results.relevance = Some(crate::bench::search_scale::relevance(
+                    &snapshot,
+                    &scratch,
+                    embedder.as_deref(),
+                )?);
+                if products > 0 {
+                    results.scale = Some(
+                        crate::bench::search_scale::scale(
+                            &snapshot,
+                            products,
+                            scale_rounds.max(1),
+                            &scratch,
+                            embedder.as_deref(),
+                        )
+                        .await?,
+                    );
+                }
+                anyhow::Ok(results)
+            }
+            .await;
             let _ = std::fs::remove_dir_all(&scratch);
             crate::bench::write_results(&output, &results?)?;
             Ok(ExitCode::SUCCESS)

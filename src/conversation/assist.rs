@@ -240,6 +240,43 @@ fn says_any(text: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|phrase| lower.contains(phrase))
 }
 
+/// Whether a message asks how the store works — shipping, gift cards, how long a refund
+/// takes, the store's policies — which its help articles answer.
+pub fn asks_how_the_store_works(text: &str) -> bool {
+    says_any(
+        text,
+        &[
+            "do you ship",
+            "do you deliver",
+            "ship to ",
+            "deliver to ",
+            "shipping cost",
+            "how do gift card",
+            "how does a gift card",
+            "how do gift-card",
+            "gift cards work",
+            "gift card work",
+            "how long does",
+            "how long do",
+            "how long will",
+            "how does it work",
+            "how do returns",
+            "how do exchanges",
+            "how do i return",
+            "how do i exchange",
+            "how do i cancel",
+            "can i cancel",
+            "can i return",
+            "can i exchange",
+            "what is your",
+            "what's your",
+            "what are your",
+            "policy",
+            "policies",
+        ],
+    )
+}
+
 /// Whether a message asks what reviewers or customers say of a product.
 pub fn asks_about_reviews(text: &str) -> bool {
     says_any(

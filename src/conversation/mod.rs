@@ -202,6 +202,9 @@ struct Turn<'a> {
     asked_before: Option<String>,
     /// The shopper sounds clearly upset and was not offered a person yet: the reply offers one.
     offer_person: bool,
+    /// The help article whose passage `search_help` found first this turn: a reply that does not
+    /// name it says where its answer comes from.
+    help_article: Option<String>,
     outcome: TurnOutcome,
 }
 
@@ -488,6 +491,7 @@ impl Engine {
             yes_to: None,
             asked_before: None,
             offer_person: false,
+            help_article: None,
             outcome: TurnOutcome {
                 reply: None,
                 state,
@@ -884,6 +888,15 @@ impl Engine {
                     serde_json::json!({"query": query.chars().take(200).collect::<String>(), "limit": products.min(3)}),
                 );
                 self.run_tool_by(turn, &call, true).await?;
+            } else if assist::asks_how_the_store_works(text)
+                && self.tools.spec("search_help").is_some()
+            {
+                // The store's help articles answer it: the model reads the passages found.
+                let call = tool_call(
+                    "search_help",
+                    serde_json::json!({"query": text.chars().take(300).collect::<String>()}),
+                );
+                self.run_tool_by(turn, &call, true).await?;
             }
         }
         // A shopper who asks what to buy gets the recommender's suggestions (last, so that the
@@ -1169,6 +1182,11 @@ impl Engine {
         self.store
             .append_message(turn.conversation_id, Role::Tool.as_str(), &output, None)
             .await?;
+        if ok && call.name == "search_help" {
+            turn.help_article = serde_json::from_str::<serde_json::Value>(&output)
+                .ok()
+                .and_then(|v| v["passages"][0]["title"].as_str().map(str::to_owned));
+        }
         let identifies = self
             .tools
             .spec(&call.name)
@@ -1248,13 +1266,20 @@ impl Engine {
         // What the model had seen when it wrote the reply: a message of the shopper's after that
         // came meanwhile, and is shown to the model after the reply.
         let answers_through = (turn.outcome.seen_messages as i64).checked_sub(1);
-        let offered;
-        let text = if turn.offer_person && !turn.outcome.escalated {
-            offered = format!("{text}\n\n{}", self.replies.upset_offer);
-            offered.as_str()
-        } else {
-            text
-        };
+        let mut text = text.to_owned();
+        if let Some(title) = &turn.help_article
+            && !turn.outcome.escalated
+            && !text.to_lowercase().contains(&title.to_lowercase())
+        {
+            text = format!(
+                "{text}\n\n{}",
+                self.replies.help_source.replace("{title}", title)
+            );
+        }
+        if turn.offer_person && !turn.outcome.escalated {
+            text = format!("{text}\n\n{}", self.replies.upset_offer);
+        }
+        let text = text.as_str();
         let written = self
             .store
             .append_reply(turn.conversation_id, when, text, answers_through)

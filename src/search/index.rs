@@ -173,7 +173,8 @@ fn schema() -> (Schema, Fields) {
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let fields = Fields {
-        product_id: builder.add_text_field("product_id", STRING | STORED),
+        // Fast: a search groups its best items by product before reading any stored document.
+        product_id: builder.add_text_field("product_id", STRING | STORED | FAST),
         item_id: builder.add_text_field("item_id", STRING | STORED),
         name: builder.add_text_field("name", stemmed.clone() | STORED),
         options_text: builder.add_text_field("options_text", stemmed),
@@ -354,7 +355,7 @@ impl ProductIndex {
     ) -> Result<SearchResults, SearchError> {
         let limit = request.limit.unwrap_or(5).clamp(1, 20);
         let searcher = self.reader.searcher();
-        let words = self.word_queries(&request.query)?;
+        let words = self.word_queries(&searcher, &request.query)?;
         let by_words = if words.is_empty() && !similar.is_empty() {
             // Nothing the words could match (no word the analyser keeps): meaning alone ranks.
             IndexMap::new()
@@ -409,8 +410,35 @@ impl ProductIndex {
     ) -> Result<IndexMap<String, ProductHit>, SearchError> {
         let f = self.fields;
         let top = searcher.search(query, &TopDocs::with_limit(items.max(1)).order_by_score())?;
+        let mut columns = std::collections::HashMap::new();
         let mut products: IndexMap<String, ProductHit> = IndexMap::new();
+        let mut product_id = String::new();
         for (score, address) in top {
+            // The item's product from the fast field; the stored document (a block to
+            // decompress) is read only for the items a hit lists.
+            let column = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .str("product_id")?,
+                ),
+            };
+            product_id.clear();
+            if let Some(column) = column.as_ref() {
+                if let Some(ord) = column.term_ords(address.doc_id).next() {
+                    column
+                        .ord_to_str(ord, &mut product_id)
+                        .map_err(|e| SearchError::Index(e.into()))?;
+                }
+            }
+            if let Some(hit) = products.get_mut(&product_id) {
+                hit.matching_items += 1;
+                if hit.items.len() >= ITEMS_PER_HIT {
+                    continue;
+                }
+            }
             let document: TantivyDocument = searcher.doc(address)?;
             let text = |field| {
                 document
@@ -439,14 +467,11 @@ impl ProductIndex {
                 .or_insert_with(|| ProductHit {
                     product_id: text(f.product_id),
                     name: text(f.name),
-                    matching_items: 0,
+                    matching_items: 1,
                     items: Vec::new(),
                     score,
                 });
-            hit.matching_items += 1;
-            if hit.items.len() < ITEMS_PER_HIT {
-                hit.items.push(item);
-            }
+            hit.items.push(item);
         }
         Ok(products)
     }
@@ -458,7 +483,7 @@ impl ProductIndex {
         request: &SearchRequest,
         similar: &[String],
     ) -> Result<Facets, SearchError> {
-        let words = self.word_queries(&request.query)?;
+        let words = self.word_queries(searcher, &request.query)?;
         let matched: Box<dyn Query> = match (words.is_empty(), similar.is_empty()) {
             (true, true) => Box::new(AllQuery),
             (true, false) => self.products_query(similar),
@@ -591,23 +616,33 @@ impl ProductIndex {
     }
 
     /// One optional clause per word of the query: the word in the name (weighted double) or in
-    /// the options, exactly or, for long words, within one typo.
-    fn word_queries(&self, text: &str) -> Result<Clauses, SearchError> {
+    /// the options, exactly or — for a long word the catalog does not have as it is written —
+    /// within one typo.
+    fn word_queries(
+        &self,
+        searcher: &tantivy::Searcher,
+        text: &str,
+    ) -> Result<Clauses, SearchError> {
         let f = self.fields;
         let mut analyzer = self.index.tokenizer_for_field(f.name)?;
         let mut clauses: Clauses = Vec::new();
         let mut stream = analyzer.token_stream(text);
         while let Some(token) = stream.next() {
             let letters = text[token.offset_from..token.offset_to].chars().count();
+            let fields = [(f.name, 2.0), (f.options_text, 1.0)];
+            let mut known = false;
+            for (field, _) in fields {
+                known |= searcher.doc_freq(&Term::from_field_text(field, &token.text))? > 0;
+            }
             let mut alternatives: Clauses = Vec::new();
-            for (field, weight) in [(f.name, 2.0), (f.options_text, 1.0)] {
+            for (field, weight) in fields {
                 let term = Term::from_field_text(field, &token.text);
                 let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
                 alternatives.push((
                     Occur::Should,
                     Box::new(BoostQuery::new(Box::new(exact), weight)),
                 ));
-                if letters >= FUZZY_MIN_LETTERS {
+                if letters >= FUZZY_MIN_LETTERS && !known {
                     let fuzzy = FuzzyTermQuery::new(term, 1, true);
                     alternatives.push((
                         Occur::Should,

@@ -245,15 +245,8 @@ impl CatalogSearch {
             _ => None,
         };
         tokio::task::spawn_blocking(move || {
-            let similar: Vec<String> = match vectors {
-                Some((embedder, vectors)) => {
-                    let query = embedder.embed_one(&request.query)?;
-                    vectors
-                        .nearest(&query, NEAREST, MIN_SIMILARITY)
-                        .into_iter()
-                        .map(|(id, _)| id)
-                        .collect()
-                }
+            let similar = match vectors {
+                Some((embedder, vectors)) => near(&embedder, &vectors, &request.query)?,
                 None => Vec::new(),
             };
             index.search_near(&request, &similar)
@@ -265,6 +258,21 @@ impl CatalogSearch {
     pub fn documents(&self) -> u64 {
         self.index.get().map_or(0, |index| index.documents())
     }
+}
+
+/// The products the sentence model finds near `query`, most similar first: what hybrid search
+/// fuses with the words' ranking.
+pub fn near(
+    embedder: &crate::embed::Embedder,
+    vectors: &ProductVectors,
+    query: &str,
+) -> Result<Vec<String>, SearchError> {
+    let query = embedder.embed_one(query)?;
+    Ok(vectors
+        .nearest(&query, NEAREST, MIN_SIMILARITY)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
 }
 
 impl std::fmt::Debug for CatalogSearch {

@@ -116,6 +116,18 @@ impl ProductVectors {
         })
     }
 
+    /// Vectors given whole (`data`: one row of [`DIM`] values per id), as a benchmark builds a
+    /// catalog too large to embed.
+    pub(crate) fn from_parts(stamp: CatalogStamp, ids: Vec<String>, data: Vec<f32>) -> ProductVectors {
+        assert_eq!(ids.len() * DIM, data.len(), "one row per id");
+        ProductVectors {
+            stamp,
+            hashes: vec![0; ids.len()],
+            ids,
+            data,
+        }
+    }
+
     fn row(&self, i: usize) -> &[f32] {
         &self.data[i * DIM..(i + 1) * DIM]
     }
@@ -127,7 +139,12 @@ impl ProductVectors {
             .map(|i| (i, dot(self.row(i), query)))
             .filter(|(_, s)| *s >= min_similarity)
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if scored.len() > k && k > 0 {
+            scored.select_nth_unstable_by(k - 1, order);
+            scored.truncate(k);
+        }
+        scored.sort_by(order);
         scored
             .into_iter()
             .take(k)

@@ -6,6 +6,7 @@
 //! Each tool also says what it touches ([`Access`]), so that the conversation engine can decide
 //! what a conversation may call; this layer itself trusts its caller.
 
+mod help_tools;
 mod merchant_tools;
 pub mod present;
 mod recommend_tools;
@@ -28,8 +29,8 @@ use std::sync::Arc;
 
 pub use recommend_tools::SharedRecommender;
 
-/// The trained models the tools read, each shared so that `clerk train` (or a restart) can
-/// replace it under the tools' feet.
+/// The trained models and the knowledge the tools read, each model shared so that `clerk train`
+/// (or a restart) can replace it under the tools' feet.
 #[derive(Debug, Clone)]
 pub struct Models {
     /// The recommender (none until `clerk train`).
@@ -38,15 +39,18 @@ pub struct Models {
     pub sentiment: SharedSentiment,
     /// The sentence-embedding model, when it is installed.
     pub embedder: Option<crate::embed::SharedEmbedder>,
+    /// The store's help articles, when it has a folder of them (`search_help`).
+    pub help: Option<Arc<crate::help::HelpArticles>>,
 }
 
 impl Default for Models {
-    /// No recommender, the bundled sentiment model, no sentence embeddings.
+    /// No recommender, the bundled sentiment model, no sentence embeddings, no help articles.
     fn default() -> Models {
         Models {
             recommender: Default::default(),
             sentiment: Arc::new(std::sync::RwLock::new(SentimentModel::bundled())),
             embedder: None,
+            help: None,
         }
     }
 }
@@ -119,6 +123,9 @@ pub enum ToolError {
     /// Searching failed.
     #[error(transparent)]
     Search(SearchError),
+    /// The help articles could not be read or searched.
+    #[error(transparent)]
+    Help(#[from] crate::help::HelpError),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -172,6 +179,7 @@ impl HasCode for ToolError {
             ToolError::Refused(e) => e.code(),
             ToolError::NotTrained(_) => Code::ModelNotTrained,
             ToolError::Search(e) => e.code(),
+            ToolError::Help(_) => Code::HelpArticles,
             ToolError::Store(e) => e.code(),
             ToolError::Prompt(_) | ToolError::MissingDescription(_) => Code::InvalidConfig,
         }
@@ -216,6 +224,9 @@ impl ToolRegistry {
         }
         for tool in review_tools::all(store.clone(), models.sentiment) {
             registry.register(tool, prompts)?;
+        }
+        if let Some(help) = models.help {
+            registry.register(Arc::new(help_tools::SearchHelp { help }), prompts)?;
         }
         for tool in merchant_tools::all(store) {
             registry.register(tool, prompts)?;

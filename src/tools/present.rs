@@ -1,4 +1,5 @@
-//! How the store's records read to a model: an order, a customer account or search results as
+//! How the store's records read to a model: an order, a customer account, search results or help
+//! passages as
 //! a short fact sheet, one labelled line per fact ("status: processed", "tracking number:
 //! 235384470799"), rather than the nested JSON the tools answer with. A 1.5B model answers "what's in my order?"
 //! from the sheet and loses itself in the JSON; and the sheet is a third shorter (on the demo
@@ -11,7 +12,8 @@
 use crate::store::model::{Address, Options, Order, PaymentMethod, User};
 use std::fmt::Write;
 
-/// The fact sheet of a tool output that is an order, a customer account or search results;
+/// The fact sheet of a tool output that is an order, a customer account, search results or help
+/// passages;
 /// `None` for any other output, which the model reads as it is.
 pub fn for_model(output: &str) -> Option<String> {
     let output = output.trim();
@@ -25,7 +27,29 @@ pub fn for_model(output: &str) -> Option<String> {
         return Some(user_sheet(&user));
     }
     let value: serde_json::Value = serde_json::from_str(output).ok()?;
-    search_sheet(&value)
+    search_sheet(&value).or_else(|| help_sheet(&value))
+}
+
+/// Help passages: each under its article's title (and section), so that the model names it.
+fn help_sheet(value: &serde_json::Value) -> Option<String> {
+    let passages = value.get("passages")?.as_array()?;
+    if passages.is_empty() {
+        return Some("no help article answers this".to_owned());
+    }
+    let mut sheet = String::new();
+    for passage in passages {
+        let title = passage.get("title")?.as_str()?;
+        let text = passage.get("text")?.as_str()?;
+        match passage.get("section").and_then(|s| s.as_str()) {
+            Some(section) => {
+                let _ = writeln!(sheet, "article \"{title}\", section \"{section}\": {text}");
+            }
+            None => {
+                let _ = writeln!(sheet, "article \"{title}\": {text}");
+            }
+        }
+    }
+    Some(sheet.trim_end().to_owned())
 }
 
 /// Search results: each product with its items, one line an item, and what its options offer
@@ -284,6 +308,20 @@ mod tests {
              payment methods: gift_card_8541487 (gift card, balance $62.00); credit_card_1 (credit card, visa ending 1234); paypal_6228291 (PayPal)\n\
              orders: #W2417020, #W5605613"
         );
+    }
+
+    #[test]
+    fn help_passages_read_under_their_articles_title() {
+        let output = serde_json::json!({"passages": [
+            {"title": "Gift cards", "path": "gift-cards.md", "text": "A gift card has a balance."},
+            {"title": "Gift cards", "path": "gift-cards.md", "section": "Refunds", "text": "At once."},
+        ]});
+        assert_eq!(
+            for_model(&output.to_string()).unwrap(),
+            "article \"Gift cards\": A gift card has a balance.\narticle \"Gift cards\", section \"Refunds\": At once."
+        );
+        let none = serde_json::json!({"passages": [], "note": "no help article answers this"});
+        assert_eq!(for_model(&none.to_string()).unwrap(), "no help article answers this");
     }
 
     #[test]
