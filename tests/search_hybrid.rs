@@ -171,3 +171,53 @@ async fn vectors_survive_a_restart_and_follow_catalog_edits() {
     assert_eq!(mug.items.len(), 1);
     assert_eq!(mug.items[0].item_id, "9990000012");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_product_nobody_bought_yet_is_recommended_like_the_one_asked_about() {
+    let test = store_with_a_travel_mug().await;
+    let search = hybrid(&test);
+    search.embed_catalog().await.unwrap();
+    let baskets = test.store.baskets().await.unwrap();
+    let models = clerk::tools::Models::default();
+    *models.recommender.write().unwrap() = Some(std::sync::Arc::new(
+        clerk::recommend::Recommender::train(&baskets, Default::default()),
+    ));
+    let tools = clerk::tools::ToolRegistry::for_store(
+        clerk::retail::Retail::new(test.store.clone()),
+        Some(search),
+        models,
+        &clerk::prompts::Prompts::new(None),
+    )
+    .unwrap();
+    let bottle = test
+        .store
+        .products()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "Water Bottle")
+        .unwrap();
+    let output = tools
+        .call(
+            "recommend_products",
+            serde_json::json!({"product_id": bottle.product_id, "limit": 5}),
+        )
+        .await
+        .unwrap();
+    let output: serde_json::Value = serde_json::from_str(&output).unwrap();
+    let suggestions = output["suggestions"].as_array().unwrap();
+    let mug = suggestions
+        .iter()
+        .find(|s| s["name"] == "Insulated Travel Mug")
+        .unwrap_or_else(|| panic!("the mug is not suggested: {output}"));
+    assert_eq!(
+        mug["why"],
+        serde_json::json!(["like the Water Bottle, by its description"])
+    );
+    assert_eq!(mug["item_id"], "9990000011");
+    // Nothing unavailable, and not the product asked about.
+    for suggestion in suggestions {
+        assert_eq!(suggestion["available"], true);
+        assert_ne!(suggestion["product_id"], bottle.product_id.as_str());
+    }
+}

@@ -182,9 +182,23 @@ impl Embedder {
     }
 }
 
-/// The dot product of two vectors: their cosine similarity when both are unit vectors.
+/// The dot product of two vectors: their cosine similarity when both are unit vectors. Summed
+/// in eight lanes, which the compiler turns into SIMD (a plain sum of floats it may not reorder).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut lanes = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
 }
 
 /// The default folder of the model: `$CLERK_MODEL_DIR/all-MiniLM-L6-v2`, where
@@ -213,5 +227,10 @@ mod tests {
         let a = [0.6, 0.8];
         assert!((dot(&a, &a) - 1.0).abs() < 1e-6);
         assert!(dot(&a, &[0.8, -0.6]).abs() < 1e-6);
+        // Lanes and remainder: the same as the plain sum.
+        let x: Vec<f32> = (0..21).map(|i| i as f32 * 0.5).collect();
+        let y: Vec<f32> = (0..21).map(|i| 1.0 - i as f32 * 0.1).collect();
+        let plain: f32 = x.iter().zip(&y).map(|(a, b)| a * b).sum();
+        assert!((dot(&x, &y) - plain).abs() < 1e-3);
     }
 }

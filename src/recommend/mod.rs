@@ -155,6 +155,12 @@ pub enum Reason {
         /// How many orders held both.
         orders: u32,
     },
+    /// Its name and options read like the product asked about (the sentence model): how a
+    /// product nobody has bought yet is suggested.
+    Similar {
+        /// The product asked about, by name.
+        to: String,
+    },
     /// Many customers bought it lately.
     Popular {
         /// How many customers.

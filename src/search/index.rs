@@ -568,7 +568,8 @@ impl ProductIndex {
         ))
     }
 
-    /// `matched`, restricted by the filters.
+    /// `matched`, restricted by the filters (`matched` itself when there are none, so that a
+    /// union of words keeps its pruning).
     fn filtered(&self, matched: Box<dyn Query>, filters: &SearchFilters) -> Box<dyn Query> {
         let f = self.fields;
         let mut clauses: Clauses = vec![(Occur::Must, matched)];
@@ -612,6 +613,9 @@ impl ProductIndex {
                 )),
             ));
         }
+        if clauses.len() == 1 {
+            return clauses.pop().expect("one clause").1;
+        }
         Box::new(BooleanQuery::new(clauses))
     }
 
@@ -650,7 +654,10 @@ impl ProductIndex {
                     ));
                 }
             }
-            clauses.push((Occur::Should, Box::new(BooleanQuery::new(alternatives))));
+            // Flat, not one boolean per word: the scores sum the same, and a union of term
+            // queries alone is what tantivy's block-max WAND can prune (top items without
+            // scoring every item that has a common word).
+            clauses.extend(alternatives);
         }
         Ok(clauses)
     }

@@ -235,6 +235,30 @@ impl CatalogSearch {
         Ok(count)
     }
 
+    /// The products whose text is most like `product_id`'s (at least `min_similarity`), most
+    /// similar first, at most `k`; none until the catalog's vectors are ready.
+    pub async fn similar_products(
+        &self,
+        product_id: &str,
+        k: usize,
+        min_similarity: f32,
+    ) -> Result<Vec<(String, f32)>, SearchError> {
+        self.refresh().await?;
+        let Some(vectors) = self.current_vectors().await? else {
+            return Ok(Vec::new());
+        };
+        let Some(vector) = vectors.vector_of(product_id) else {
+            return Ok(Vec::new());
+        };
+        let vector = vector.to_vec();
+        Ok(vectors
+            .nearest(&vector, k + 1, min_similarity)
+            .into_iter()
+            .filter(|(id, _)| id != product_id)
+            .take(k)
+            .collect())
+    }
+
     /// Searches the catalog as it is now: by words and, once the catalog's vectors are ready, by
     /// meaning too.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResults, SearchError> {

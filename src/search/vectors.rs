@@ -128,6 +128,12 @@ impl ProductVectors {
         }
     }
 
+    /// The vector of one product.
+    pub fn vector_of(&self, product_id: &str) -> Option<&[f32]> {
+        let i = self.ids.iter().position(|id| id == product_id)?;
+        Some(self.row(i))
+    }
+
     fn row(&self, i: usize) -> &[f32] {
         &self.data[i * DIM..(i + 1) * DIM]
     }

@@ -216,10 +216,10 @@ impl ToolRegistry {
     ) -> Result<ToolRegistry, ToolError> {
         let mut registry = ToolRegistry::new();
         let store = retail.store().clone();
-        for tool in store_tools::all(retail, search) {
+        for tool in store_tools::all(retail, search.clone()) {
             registry.register(tool, prompts)?;
         }
-        for tool in recommend_tools::all(store.clone(), models.recommender) {
+        for tool in recommend_tools::all(store.clone(), models.recommender, search) {
             registry.register(tool, prompts)?;
         }
         for tool in review_tools::all(store.clone(), models.sentiment) {

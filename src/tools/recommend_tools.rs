@@ -7,6 +7,7 @@
 use super::{Access, Tool, ToolError, ToolFuture, parse_args};
 use crate::recommend::{Reason, Recommender, Suggestion};
 use crate::retail::RetailError;
+use crate::search::CatalogSearch;
 use crate::store::model::{Options, Product};
 use crate::store::{CatalogStamp, Store};
 use serde::Deserialize;
@@ -19,11 +20,20 @@ use tokio::sync::Mutex;
 /// which `clerk train` or a restart replaces.
 pub type SharedRecommender = Arc<std::sync::RwLock<Option<Arc<Recommender>>>>;
 
-/// The tools over `model` and `store`.
-pub(super) fn all(store: Store, model: SharedRecommender) -> Vec<Arc<dyn Tool>> {
+/// The least similarity of two products' texts for one to be suggested as like the other.
+const MIN_SIMILAR: f32 = 0.5;
+
+/// The tools over `model` and `store`; with `search`'s product vectors, products like the one
+/// asked about are suggested too, whether or not anyone bought them yet.
+pub(super) fn all(
+    store: Store,
+    model: SharedRecommender,
+    search: Option<CatalogSearch>,
+) -> Vec<Arc<dyn Tool>> {
     vec![Arc::new(RecommendProducts {
         store,
         model,
+        search,
         catalog: Mutex::new(None),
     })]
 }
@@ -32,6 +42,7 @@ pub(super) fn all(store: Store, model: SharedRecommender) -> Vec<Arc<dyn Tool>> 
 struct RecommendProducts {
     store: Store,
     model: SharedRecommender,
+    search: Option<CatalogSearch>,
     /// Items by id, read again whenever the catalog changed.
     catalog: Mutex<Option<(CatalogStamp, Arc<Catalog>)>>,
 }
@@ -80,9 +91,12 @@ impl Tool for RecommendProducts {
                 if !catalog.contains_key(item_id) {
                     return Err(ToolError::Refused(RetailError::ItemNotFound));
                 }
+                let product_id = catalog[item_id].product_id.clone();
+                let together = model.for_items(std::slice::from_ref(item_id), limit, &available);
                 (
                     format!("item {item_id}"),
-                    model.for_items(std::slice::from_ref(item_id), limit, &available),
+                    self.with_similar(together, &product_id, limit, &catalog)
+                        .await?,
                 )
             } else if let Some(product_id) = &args.product_id {
                 let items: Vec<String> = catalog
@@ -93,9 +107,11 @@ impl Tool for RecommendProducts {
                 if items.is_empty() {
                     return Err(ToolError::Refused(RetailError::ProductNotFound));
                 }
+                let together = model.for_items(&items, limit, &available);
                 (
                     format!("product {product_id}"),
-                    model.for_items(&items, limit, &available),
+                    self.with_similar(together, product_id, limit, &catalog)
+                        .await?,
                 )
             } else if let Some(user_id) = &args.user_id {
                 if self
@@ -134,6 +150,66 @@ impl Tool for RecommendProducts {
 }
 
 impl RecommendProducts {
+    /// The suggestions bought together with the product, then (with the sentence model) an
+    /// available item of each product most like it, then what is popular.
+    async fn with_similar(
+        &self,
+        suggestions: Vec<Suggestion>,
+        product_id: &str,
+        limit: usize,
+        catalog: &Catalog,
+    ) -> Result<Vec<Suggestion>, ToolError> {
+        let Some(search) = &self.search else {
+            return Ok(suggestions);
+        };
+        let similar = search.similar_products(product_id, limit * 2, MIN_SIMILAR).await?;
+        if similar.is_empty() {
+            return Ok(suggestions);
+        }
+        let to = catalog
+            .values()
+            .find(|e| e.product_id == product_id)
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        let (mut together, popular): (Vec<Suggestion>, Vec<Suggestion>) =
+            suggestions.into_iter().partition(|s| {
+                s.reasons
+                    .iter()
+                    .any(|r| !matches!(r, Reason::Popular { .. }))
+            });
+        let taken = |list: &[Suggestion], product: &str| {
+            list.iter()
+                .any(|s| catalog.get(&s.item_id).is_some_and(|e| e.product_id == product))
+        };
+        for (other, similarity) in similar {
+            if together.len() >= limit {
+                break;
+            }
+            if taken(&together, &other) {
+                continue;
+            }
+            // Its cheapest available item.
+            let item = catalog
+                .iter()
+                .filter(|(_, e)| e.product_id == other && e.available)
+                .min_by(|a, b| a.1.price.cmp(&b.1.price).then(a.0.cmp(b.0)));
+            if let Some((item_id, _)) = item {
+                together.push(Suggestion {
+                    item_id: item_id.clone(),
+                    score: f64::from(similarity),
+                    reasons: vec![Reason::Similar { to: to.clone() }],
+                });
+            }
+        }
+        for suggestion in popular {
+            if together.len() >= limit {
+                break;
+            }
+            together.push(suggestion);
+        }
+        Ok(together)
+    }
+
     async fn catalog(&self) -> Result<Arc<Catalog>, ToolError> {
         let stamp = self.store.catalog_stamp().await.map_err(ToolError::Store)?;
         let mut cached = self.catalog.lock().await;
@@ -196,6 +272,7 @@ fn present(based_on: &str, suggestions: &[Suggestion], catalog: &Catalog) -> Val
                         "bought together with {} in {orders} orders",
                         describe(with_item)
                     ),
+                    Reason::Similar { to } => format!("like the {to}, by its description"),
                     Reason::Popular { customers, days } => match days {
                         Some(days) => format!(
                             "bought by {customers} customers in the store's last {days} days"
