@@ -43,6 +43,9 @@ pub enum EvalError {
     /// A prompt file is broken.
     #[error(transparent)]
     Prompt(#[from] PromptError),
+    /// A scratch store's catalog could not be indexed or embedded.
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
 }
 
 /// One task: who the shopper is and what they want, and the reference actions.
@@ -303,6 +306,16 @@ pub(super) async fn scratch_app(
     settings.data_dir = scratch.join(format!("{name}-data"));
     let app = App::with_store(store.clone(), &settings)?;
     app.train_recommender(&settings).await?;
+    if app.search.hybrid() {
+        // The catalog's vectors are ready before the first message, so that no case's search
+        // depends on timing: the copies share their product texts, so the vectors of the first
+        // copy serve every other (only changed texts are embedded again).
+        let shared = scratch.join("vectors.bin");
+        let _ = std::fs::create_dir_all(&settings.index_dir);
+        let _ = std::fs::copy(&shared, settings.index_dir.join("vectors.bin"));
+        app.search.embed_catalog().await?;
+        let _ = std::fs::copy(settings.index_dir.join("vectors.bin"), &shared);
+    }
     Ok((app, store))
 }
 

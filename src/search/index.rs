@@ -356,12 +356,16 @@ impl ProductIndex {
         let limit = request.limit.unwrap_or(5).clamp(1, 20);
         let searcher = self.reader.searcher();
         let words = self.word_queries(&searcher, &request.query)?;
+        let mut by_words_query = None;
         let by_words = if words.is_empty() && !similar.is_empty() {
             // Nothing the words could match (no word the analyser keeps): meaning alone ranks.
             IndexMap::new()
         } else {
             let query = self.filtered(self.words_query(words)?, &request.filters);
-            self.products(&searcher, &query, limit * 40)?
+            // Enough items to list each product's best; how many match is counted after.
+            let found = self.products(&searcher, &query, limit * ITEMS_PER_HIT)?;
+            by_words_query = Some(query);
+            found
         };
         let mut fused: IndexMap<String, ProductHit> = IndexMap::new();
         let mut scores: std::collections::HashMap<String, f32> = Default::default();
@@ -393,6 +397,23 @@ impl ProductIndex {
         // Stable: equal scores keep the words' order.
         products.sort_by(|a, b| b.score.total_cmp(&a.score));
         products.truncate(limit);
+        // Each product's matching items, all counted: its items under the filters when meaning
+        // found it, else those the words match.
+        for hit in &mut products {
+            let query: Box<dyn Query> = match &by_words_query {
+                Some(words) if !similar.contains(&hit.product_id) => {
+                    Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, self.products_query(std::slice::from_ref(&hit.product_id))),
+                        (Occur::Must, words.box_clone()),
+                    ]))
+                }
+                _ => self.filtered(
+                    self.products_query(std::slice::from_ref(&hit.product_id)),
+                    &request.filters,
+                ),
+            };
+            hit.matching_items = searcher.search(&query, &tantivy::collector::Count)?;
+        }
         let facets = if request.facets {
             Some(self.facets(&searcher, request, similar)?)
         } else {
@@ -647,11 +668,18 @@ impl ProductIndex {
                     Box::new(BoostQuery::new(Box::new(exact), weight)),
                 ));
                 if letters >= FUZZY_MIN_LETTERS && !known {
-                    let fuzzy = FuzzyTermQuery::new(term, 1, true);
-                    alternatives.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(fuzzy), weight * 0.5)),
-                    ));
+                    // The catalog's words within one typo, each a term query of its own (so
+                    // that the union stays prunable), at half weight.
+                    for near in typo_neighbours(searcher, &term)? {
+                        let near = TermQuery::new(
+                            Term::from_field_text(field, &near),
+                            IndexRecordOption::WithFreqs,
+                        );
+                        alternatives.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(Box::new(near), weight * 0.5)),
+                        ));
+                    }
                 }
             }
             // Flat, not one boolean per word: the scores sum the same, and a union of term
@@ -661,6 +689,38 @@ impl ProductIndex {
         }
         Ok(clauses)
     }
+}
+
+/// Typo neighbours of a word taken at most, the most frequent first.
+const TYPO_NEIGHBOURS: usize = 8;
+
+/// The words of `term`'s field within one edit or transposition of it, in every segment.
+fn typo_neighbours(searcher: &tantivy::Searcher, term: &Term) -> Result<Vec<String>, SearchError> {
+    let Some(text) = term.value().as_str().map(str::to_owned) else {
+        return Ok(Vec::new());
+    };
+    let mut found: std::collections::BTreeMap<String, u64> = Default::default();
+    for segment in searcher.segment_readers() {
+        let automaton = FuzzyTermQuery::new(term.clone(), 1, true).automaton()?;
+        let inverted = segment.inverted_index(term.field())?;
+        let mut stream = inverted
+            .terms()
+            .search(automaton)
+            .into_stream()
+            .map_err(|e| SearchError::Index(e.into()))?;
+        while stream.advance() {
+            if let Ok(word) = std::str::from_utf8(stream.key()) {
+                *found.entry(word.to_owned()).or_default() += u64::from(stream.value().doc_freq);
+            }
+        }
+    }
+    let mut found: Vec<(String, u64)> = found.into_iter().filter(|(w, _)| *w != text).collect();
+    found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(found
+        .into_iter()
+        .take(TYPO_NEIGHBOURS)
+        .map(|(word, _)| word)
+        .collect())
 }
 
 /// Removes an unusable index's files (never the folder's other contents, like a README).
