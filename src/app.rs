@@ -133,9 +133,10 @@ impl App {
         let embedder = crate::embed::Embedder::load_or_warn(&settings.embedding_model);
         let search =
             CatalogSearch::new(store.clone(), &settings.index_dir).with_embedder(embedder.clone());
-        let help = settings.help_dir.as_deref().map(|dir| {
-            Arc::new(crate::help::HelpArticles::new(dir, embedder.clone()))
-        });
+        let help = settings
+            .help_dir
+            .as_deref()
+            .map(|dir| Arc::new(crate::help::HelpArticles::new(dir, embedder.clone())));
         let models = Models {
             embedder,
             help,

@@ -374,6 +374,10 @@ fn bench_search_writes_its_results_and_eval_refuses_an_empty_selection() {
             "search",
             "--rounds",
             "1",
+            "--products",
+            "3000",
+            "--scale-rounds",
+            "1",
             "--output",
             output.to_str().unwrap(),
         ],
@@ -384,6 +388,37 @@ fn bench_search_writes_its_results_and_eval_refuses_an_empty_selection() {
     assert_eq!(written["indexed_items"], 591);
     assert_eq!(written["searches"], 10);
     assert!(written["clerk_search"]["p50_us"].as_f64().unwrap() > 0.0);
+    // Recall on the real catalogs, by words and hybrid (the sentence model that scripts/test
+    // fetches), and both engines on the generated catalog.
+    let relevance = &written["relevance"];
+    assert_eq!(
+        (
+            relevance["catalog_products"].as_u64(),
+            relevance["queries"].as_u64()
+        ),
+        (Some(693), Some(32))
+    );
+    let (words, hybrid) = (
+        relevance["bm25_recall_at_10"].as_f64().unwrap(),
+        relevance["hybrid_recall_at_10"]
+            .as_f64()
+            .expect("hybrid measured"),
+    );
+    assert!(words > 0.0 && hybrid > words, "{relevance}");
+    let scale = &written["scale"];
+    assert_eq!(scale["products"], 3000);
+    assert!(scale["items"].as_u64().unwrap() >= 3000);
+    for engine in ["clerk", "fts5"] {
+        assert!(
+            scale[engine]["bm25"]["p99_us"].as_f64().unwrap() > 0.0,
+            "{scale}"
+        );
+        assert!(
+            scale[engine]["index_bytes"].as_u64().unwrap() > 0,
+            "{scale}"
+        );
+    }
+    assert!(scale["hybrid"]["latency"]["p50_us"].as_f64().unwrap() > 0.0);
 
     // The channels' benchmark: every message answered through Telegram, beside the engine.
     let output = dir.path().join("results/channels.json");

@@ -41,7 +41,9 @@ fn the_demo_articles_answer_shoppers_questions() {
         ),
     ] {
         let found = help.search(question).unwrap();
-        let first = found.first().unwrap_or_else(|| panic!("{question:?}: nothing"));
+        let first = found
+            .first()
+            .unwrap_or_else(|| panic!("{question:?}: nothing"));
         assert_eq!(
             (first.path.as_str(), first.section.as_deref()),
             (article, section),
@@ -58,7 +60,10 @@ fn the_demo_articles_answer_shoppers_questions() {
 fn the_folder_is_read_again_when_an_article_is_added_changed_or_removed() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
-    write("gift-cards.md", "# Gift cards\n\nA gift card pays from its balance.\n");
+    write(
+        "gift-cards.md",
+        "# Gift cards\n\nA gift card pays from its balance.\n",
+    );
     let help = HelpArticles::new(dir.path(), Some(embedder()));
     assert!(help.search("do you ship to Canada?").unwrap().is_empty());
     write(
@@ -113,7 +118,11 @@ async fn a_shoppers_question_is_answered_from_the_article_the_engine_found() {
     // The engine searches the articles itself for a question about how the store works, so
     // that the model answers from the passage; the scripted model checks what it was shown.
     let model = std::sync::Arc::new(ScriptedModel::new([Scripted::With(Box::new(|request| {
-        let seen: Vec<&str> = request.messages.iter().map(|m| m.content.as_str()).collect();
+        let seen: Vec<&str> = request
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect();
         assert!(
             seen.iter()
                 .any(|s| s.contains("we do not ship to Canada or other countries")),
@@ -132,14 +141,20 @@ async fn a_shoppers_question_is_answered_from_the_article_the_engine_found() {
         clerk::conversation::EngineConfig::default(),
     )
     .unwrap();
-    let id = engine.start("web", "shopper").await.unwrap().conversation_id;
+    let id = engine
+        .start("web", "shopper")
+        .await
+        .unwrap()
+        .conversation_id;
     let outcome = engine
         .turn(&id, "Hi, do you ship to Canada?", &|_| {})
         .await
         .unwrap();
     assert_eq!(
         outcome.reply.as_deref(),
-        Some("No: as our article \"Shipping and delivery\" says, we deliver to addresses in the United States only.")
+        Some(
+            "No: as our article \"Shipping and delivery\" says, we deliver to addresses in the United States only."
+        )
     );
     assert_eq!(model.remaining(), 0);
     // A reply from an article that does not name it says where it comes from.

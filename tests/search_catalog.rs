@@ -265,6 +265,10 @@ async fn facets_count_every_matching_item_and_each_value_filters() {
         .await
         .unwrap();
     assert_eq!(by_product.facets, None);
-    let names: Vec<&str> = by_product.products.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = by_product
+        .products
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     assert_eq!(names, ["Yoga Mat"]);
 }

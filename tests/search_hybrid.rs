@@ -23,10 +23,14 @@ async fn store_with_a_travel_mug() -> TestStore {
     let mut snapshot = tau2_db();
     let variant = |id: &str, color: &str| Variant {
         item_id: id.into(),
-        options: [("capacity", "16 oz"), ("material", "stainless steel"), ("color", color)]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
+        options: [
+            ("capacity", "16 oz"),
+            ("material", "stainless steel"),
+            ("color", color),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
         available: true,
         price: Cents(2499),
     };
@@ -35,10 +39,13 @@ async fn store_with_a_travel_mug() -> TestStore {
         Product {
             name: "Insulated Travel Mug".into(),
             product_id: "9990000001".into(),
-            variants: [variant("9990000011", "black"), variant("9990000012", "white")]
-                .into_iter()
-                .map(|v| (v.item_id.clone(), v))
-                .collect(),
+            variants: [
+                variant("9990000011", "black"),
+                variant("9990000012", "white"),
+            ]
+            .into_iter()
+            .map(|v| (v.item_id.clone(), v))
+            .collect(),
         },
     );
     store_with(Db::Sqlite, &snapshot).await
@@ -64,7 +71,10 @@ async fn meaning_finds_what_the_words_miss_and_words_keep_their_best_match_first
         ("shoes for trail running", "Hiking Boots"),
     ] {
         let by_words = names(&words, request(query)).await;
-        assert!(!by_words.iter().any(|n| n == found), "{query:?} by words: {by_words:?}");
+        assert!(
+            !by_words.iter().any(|n| n == found),
+            "{query:?} by words: {by_words:?}"
+        );
         let by_both = names(&search, request(query)).await;
         assert!(
             by_both.iter().take(3).any(|n| n == found),
@@ -81,11 +91,19 @@ async fn meaning_finds_what_the_words_miss_and_words_keep_their_best_match_first
         ("yoga mat", "Yoga Mat"),
     ] {
         let found = names(&search, request(query)).await;
-        assert_eq!(found.first().map(String::as_str), Some(first), "{query:?}: {found:?}");
+        assert_eq!(
+            found.first().map(String::as_str),
+            Some(first),
+            "{query:?}: {found:?}"
+        );
     }
     // Nothing near in words or meaning: nothing found, rather than the least unrelated product.
     for query in ["xat", "qwertyuiop"] {
-        assert_eq!(names(&search, request(query)).await, Vec::<String>::new(), "{query:?}");
+        assert_eq!(
+            names(&search, request(query)).await,
+            Vec::<String>::new(),
+            "{query:?}"
+        );
     }
 }
 
@@ -97,7 +115,9 @@ async fn filters_bind_what_meaning_finds() {
     let results = search
         .search(SearchRequest {
             filters: SearchFilters {
-                options: [("color".to_owned(), "white".to_owned())].into_iter().collect(),
+                options: [("color".to_owned(), "white".to_owned())]
+                    .into_iter()
+                    .collect(),
                 ..SearchFilters::default()
             },
             ..request("something to keep my coffee hot")
@@ -127,7 +147,10 @@ async fn filters_bind_what_meaning_finds() {
         .await
         .unwrap();
     assert!(
-        cheap.products.iter().all(|p| p.name != "Insulated Travel Mug"),
+        cheap
+            .products
+            .iter()
+            .all(|p| p.name != "Insulated Travel Mug"),
         "{:?}",
         cheap.products
     );
@@ -142,9 +165,15 @@ async fn vectors_survive_a_restart_and_follow_catalog_edits() {
     // A new process over the same folder reads them instead of computing them.
     let restarted = hybrid(&test);
     assert_eq!(restarted.embed_catalog().await.unwrap(), 51);
-    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), written);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        written
+    );
     let found = names(&restarted, request("something to keep my coffee hot")).await;
-    assert!(found.iter().take(3).any(|n| n == "Insulated Travel Mug"), "{found:?}");
+    assert!(
+        found.iter().take(3).any(|n| n == "Insulated Travel Mug"),
+        "{found:?}"
+    );
     // A catalog edit moves the stamp on: the vectors are brought up to date, and the mug, now
     // out of stock, is still found (with its stock shown) when availability is not asked for.
     test.store
@@ -152,7 +181,10 @@ async fn vectors_survive_a_restart_and_follow_catalog_edits() {
         .await
         .unwrap();
     assert_eq!(restarted.embed_catalog().await.unwrap(), 51);
-    assert_ne!(std::fs::metadata(&file).unwrap().modified().unwrap(), written);
+    assert_ne!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        written
+    );
     let results = restarted
         .search(SearchRequest {
             filters: SearchFilters {

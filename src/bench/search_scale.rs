@@ -129,8 +129,14 @@ impl Labelled {
     fn accepts(&self, product: &Product, category: Option<&str>) -> bool {
         let name = product.name.to_lowercase();
         category.is_some_and(|c| self.categories.iter().any(|x| x == c))
-            || self.names.iter().any(|n| n.eq_ignore_ascii_case(&product.name))
-            || self.contains.iter().any(|w| name.contains(&w.to_lowercase()))
+            || self
+                .names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&product.name))
+            || self
+                .contains
+                .iter()
+                .any(|w| name.contains(&w.to_lowercase()))
     }
 }
 
@@ -190,18 +196,29 @@ pub fn relevance(
             .filter(|(p, c)| query.accepts(p, c.as_deref()))
             .map(|(p, _)| p.product_id.as_str())
             .collect();
-        anyhow::ensure!(!relevant.is_empty(), "no product is relevant to {:?}", query.text);
+        anyhow::ensure!(
+            !relevant.is_empty(),
+            "no product is relevant to {:?}",
+            query.text
+        );
         let request = SearchRequest {
             query: query.text.clone(),
             limit: Some(10),
             ..SearchRequest::default()
         };
         let recall = |found: Vec<String>| {
-            let hits = found.iter().filter(|id| relevant.contains(id.as_str())).count();
+            let hits = found
+                .iter()
+                .filter(|id| relevant.contains(id.as_str()))
+                .count();
             hits as f64 / relevant.len().min(10) as f64
         };
         let ids = |results: crate::search::SearchResults| {
-            results.products.into_iter().map(|p| p.product_id).collect::<Vec<_>>()
+            results
+                .products
+                .into_iter()
+                .map(|p| p.product_id)
+                .collect::<Vec<_>>()
         };
         let bm25 = recall(ids(index.search(&request)?));
         let hybrid = match (embedder, &vectors) {
@@ -520,7 +537,9 @@ pub async fn scale(
     let (clerk_bm25, fts5_bm25) = (latency(ours), latency(theirs));
 
     let hybrid = match embedder {
-        Some(embedder) => Some(hybrid_at_scale(&index, &products, &queries, rounds, embedder)?),
+        Some(embedder) => Some(hybrid_at_scale(
+            &index, &products, &queries, rounds, embedder,
+        )?),
         None => None,
     };
     Ok(Scale {
@@ -604,20 +623,25 @@ mod tests {
     fn the_real_catalogs_and_the_labels_agree() {
         let listings = listings();
         assert_eq!(listings.len(), 643);
-        assert!(listings.iter().all(|l| !l.title.is_empty() && !l.category.is_empty()));
+        assert!(
+            listings
+                .iter()
+                .all(|l| !l.title.is_empty() && !l.category.is_empty())
+        );
         assert_eq!(labelled().len(), 32);
     }
 
     #[test]
     fn generation_is_deterministic_and_words_come_from_the_catalogs() {
-        let snapshot: StoreSnapshot = serde_json::from_str(include_str!(
-            "../../fixtures/tau2-retail/db.json"
-        ))
-        .unwrap();
+        let snapshot: StoreSnapshot =
+            serde_json::from_str(include_str!("../../fixtures/tau2-retail/db.json")).unwrap();
         let vocabulary = vocabulary(&snapshot);
         let a = generate(&vocabulary, 50);
         assert_eq!(a, generate(&vocabulary, 50));
         assert!(a.iter().all(|p| (1..=3).contains(&p.variants.len())));
-        assert_eq!(fts5_query("wifi doesn't reach"), "\"wifi\" OR \"doesn\" OR \"t\" OR \"reach\"");
+        assert_eq!(
+            fts5_query("wifi doesn't reach"),
+            "\"wifi\" OR \"doesn\" OR \"t\" OR \"reach\""
+        );
     }
 }

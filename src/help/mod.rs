@@ -16,8 +16,8 @@ use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
-    TextAnalyzer, TokenStream,
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    TokenStream,
 };
 use tantivy::{Index, TantivyDocument, Term, doc};
 
@@ -242,18 +242,23 @@ pub fn split(path: &str, markdown: &str) -> Vec<Passage> {
     let mut section = None;
     let mut passages = Vec::new();
     let mut paragraph: Vec<&str> = Vec::new();
-    let mut flush = |paragraph: &mut Vec<&str>, title: &Option<String>, section: &Option<String>| {
-        let text = paragraph.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
-        paragraph.clear();
-        if !text.is_empty() {
-            passages.push(Passage {
-                title: title.clone().unwrap_or_else(|| stem.clone()),
-                path: path.to_owned(),
-                section: section.clone(),
-                text: cut(&text),
-            });
-        }
-    };
+    let mut flush =
+        |paragraph: &mut Vec<&str>, title: &Option<String>, section: &Option<String>| {
+            let text = paragraph
+                .join(" ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            paragraph.clear();
+            if !text.is_empty() {
+                passages.push(Passage {
+                    title: title.clone().unwrap_or_else(|| stem.clone()),
+                    path: path.to_owned(),
+                    section: section.clone(),
+                    text: cut(&text),
+                });
+            }
+        };
     for line in markdown.lines() {
         let trimmed = line.trim();
         if let Some(heading) = trimmed.strip_prefix("# ") {
@@ -403,7 +408,10 @@ mod tests {
             ]
         );
         // Without a title, the file's name is the title.
-        assert_eq!(split("sub/shipping-times.md", "We ship.")[0].title, "shipping times");
+        assert_eq!(
+            split("sub/shipping-times.md", "We ship.")[0].title,
+            "shipping times"
+        );
     }
 
     #[test]

@@ -297,8 +297,14 @@ impl ProductIndex {
                     f.available => variant.available,
                     f.options_json => serde_json::to_string(&variant.options).unwrap_or_default(),
                 );
-                document.add_facet(f.facet, Facet::from_path(["product", product.name.as_str()]));
-                document.add_facet(f.facet, Facet::from_path(["price".to_owned(), price_band(price)]));
+                document.add_facet(
+                    f.facet,
+                    Facet::from_path(["product", product.name.as_str()]),
+                );
+                document.add_facet(
+                    f.facet,
+                    Facet::from_path(["price".to_owned(), price_band(price)]),
+                );
                 for (name, value) in &variant.options {
                     let name = name.trim().to_lowercase();
                     document.add_text(f.options_text, format!("{name} {value}"));
@@ -403,7 +409,10 @@ impl ProductIndex {
             let query: Box<dyn Query> = match &by_words_query {
                 Some(words) if !similar.contains(&hit.product_id) => {
                     Box::new(BooleanQuery::new(vec![
-                        (Occur::Must, self.products_query(std::slice::from_ref(&hit.product_id))),
+                        (
+                            Occur::Must,
+                            self.products_query(std::slice::from_ref(&hit.product_id)),
+                        ),
                         (Occur::Must, words.box_clone()),
                     ]))
                 }
@@ -447,12 +456,12 @@ impl ProductIndex {
                 ),
             };
             product_id.clear();
-            if let Some(column) = column.as_ref() {
-                if let Some(ord) = column.term_ords(address.doc_id).next() {
-                    column
-                        .ord_to_str(ord, &mut product_id)
-                        .map_err(|e| SearchError::Index(e.into()))?;
-                }
+            if let Some(column) = column.as_ref()
+                && let Some(ord) = column.term_ords(address.doc_id).next()
+            {
+                column
+                    .ord_to_str(ord, &mut product_id)
+                    .map_err(|e| SearchError::Index(e.into()))?;
             }
             if let Some(hit) = products.get_mut(&product_id) {
                 hit.matching_items += 1;
@@ -528,7 +537,12 @@ impl ProductIndex {
                 .top_k(facet, FACET_VALUES)
                 .into_iter()
                 .map(|(facet, count)| FacetValue {
-                    value: facet.to_path().last().copied().unwrap_or_default().to_owned(),
+                    value: facet
+                        .to_path()
+                        .last()
+                        .copied()
+                        .unwrap_or_default()
+                        .to_owned(),
                     count,
                 })
                 .collect()
@@ -544,9 +558,9 @@ impl ProductIndex {
             .iter()
             .enumerate()
             .filter_map(|(i, bound)| {
-                let (_, count) = counts
-                    .get(Facet::from_path(["price"]))
-                    .find(|(facet, _)| facet.to_path().last() == Some(&price_band(*bound).as_str()))?;
+                let (_, count) = counts.get(Facet::from_path(["price"])).find(|(facet, _)| {
+                    facet.to_path().last() == Some(&price_band(*bound).as_str())
+                })?;
                 Some(PriceBand {
                     min_price: *bound,
                     max_price: PRICE_BANDS.get(i + 1).copied(),

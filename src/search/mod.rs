@@ -16,8 +16,8 @@ mod index;
 mod vectors;
 
 pub use index::{
-    FacetValue, Facets, ItemHit, PriceBand, ProductHit, ProductIndex, SearchFilters,
-    SearchRequest, SearchResults,
+    FacetValue, Facets, ItemHit, PriceBand, ProductHit, ProductIndex, SearchFilters, SearchRequest,
+    SearchResults,
 };
 pub use vectors::{ProductVectors, product_text};
 
@@ -126,15 +126,17 @@ impl CatalogSearch {
     /// Vectors out of step with the index are recomputed in the background.
     pub async fn refresh(&self) -> Result<bool, SearchError> {
         let rebuilt = self.refresh_index().await?;
-        if self.embedder.is_some() && self.current_vectors().await?.is_none() {
-            if let Ok(_free) = self.embedding.try_lock() {
-                let this = self.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = this.embed_catalog().await {
-                        tracing::warn!(%error, "the catalog's vectors could not be computed");
-                    }
-                });
-            }
+        // Not while they are being computed (the lock is free only between computations).
+        if self.embedder.is_some()
+            && self.current_vectors().await?.is_none()
+            && self.embedding.try_lock().is_ok()
+        {
+            let this = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = this.embed_catalog().await {
+                    tracing::warn!(%error, "the catalog's vectors could not be computed");
+                }
+            });
         }
         Ok(rebuilt)
     }

@@ -118,7 +118,11 @@ impl ProductVectors {
 
     /// Vectors given whole (`data`: one row of [`DIM`] values per id), as a benchmark builds a
     /// catalog too large to embed.
-    pub(crate) fn from_parts(stamp: CatalogStamp, ids: Vec<String>, data: Vec<f32>) -> ProductVectors {
+    pub(crate) fn from_parts(
+        stamp: CatalogStamp,
+        ids: Vec<String>,
+        data: Vec<f32>,
+    ) -> ProductVectors {
         assert_eq!(ids.len() * DIM, data.len(), "one row per id");
         ProductVectors {
             stamp,

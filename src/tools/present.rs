@@ -321,7 +321,10 @@ mod tests {
             "article \"Gift cards\": A gift card has a balance.\narticle \"Gift cards\", section \"Refunds\": At once."
         );
         let none = serde_json::json!({"passages": [], "note": "no help article answers this"});
-        assert_eq!(for_model(&none.to_string()).unwrap(), "no help article answers this");
+        assert_eq!(
+            for_model(&none.to_string()).unwrap(),
+            "no help article answers this"
+        );
     }
 
     #[test]

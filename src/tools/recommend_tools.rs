@@ -162,7 +162,9 @@ impl RecommendProducts {
         let Some(search) = &self.search else {
             return Ok(suggestions);
         };
-        let similar = search.similar_products(product_id, limit * 2, MIN_SIMILAR).await?;
+        let similar = search
+            .similar_products(product_id, limit * 2, MIN_SIMILAR)
+            .await?;
         if similar.is_empty() {
             return Ok(suggestions);
         }
@@ -178,8 +180,11 @@ impl RecommendProducts {
                     .any(|r| !matches!(r, Reason::Popular { .. }))
             });
         let taken = |list: &[Suggestion], product: &str| {
-            list.iter()
-                .any(|s| catalog.get(&s.item_id).is_some_and(|e| e.product_id == product))
+            list.iter().any(|s| {
+                catalog
+                    .get(&s.item_id)
+                    .is_some_and(|e| e.product_id == product)
+            })
         };
         for (other, similarity) in similar {
             if together.len() >= limit {
