@@ -158,8 +158,8 @@ pub enum Command {
     },
     /// Train the store's models on its history and save them, with what they saw, under the
     /// data directory (`models/`): the recommender (from the orders) and the sentiment model
-    /// (from the store's reviews, when it has at least 1,000). A running server loads them at
-    /// its next start.
+    /// (from the store's reviews, when it has at least 1,000); and embed the catalog's products
+    /// for hybrid search (beside the index). A running server loads them at its next start.
     Train,
     /// Score text read from standard input, one line each: one JSON object per line,
     /// `{"label":"negative|neutral|positive","score":-1..1}`, read as a shopper's message (the

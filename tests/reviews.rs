@@ -178,6 +178,9 @@ fn clothing_reviews_import_and_summarise_from_their_own_words() {
     let (code, stdout, stderr) = run_clerk(d, &["train"]);
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    // The five garments embedded for hybrid search (the sentence model scripts/test fetches).
+    assert_eq!(report["product_vectors"], 5, "{stderr}");
+    assert!(d.join("index/vectors.bin").is_file());
     let sentiment = &report["sentiment"];
     assert_eq!(sentiment["source"], "store reviews");
     let by_class: u64 = sentiment["examples"]

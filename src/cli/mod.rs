@@ -642,6 +642,14 @@ async fn train(settings: &Settings) -> anyhow::Result<ExitCode> {
             stage.set_message(format!("sentiment: {what}"));
         })
         .await?;
+    // The catalog's product vectors (the sentence model is not trained, only run): computed
+    // now rather than in the background of the next start.
+    let vectors = if app.search.hybrid() {
+        bar.set_message("search: embedding the catalog's products");
+        Some(app.search.embed_catalog().await?)
+    } else {
+        None
+    };
     bar.finish_and_clear();
     let report = &model.report;
     eprintln!(
@@ -682,9 +690,19 @@ async fn train(settings: &Settings) -> anyhow::Result<ExitCode> {
             Value::Null
         }
     };
+    match vectors {
+        Some(products) => eprintln!(
+            "search: {products} products embedded, saved to {}",
+            app.search.dir().join("vectors.bin").display()
+        ),
+        None => eprintln!(
+            "search: no sentence-embedding model at {} (scripts/fetch-model embeddings), search matches words only",
+            settings.embedding_model.display()
+        ),
+    }
     println!(
         "{}",
-        json!({ "recommender": report, "sentiment": sentiment_report })
+        json!({ "recommender": report, "sentiment": sentiment_report, "product_vectors": vectors })
     );
     Ok(ExitCode::SUCCESS)
 }
