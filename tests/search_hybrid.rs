@@ -55,6 +55,26 @@ fn hybrid(test: &TestStore) -> CatalogSearch {
     test.search().with_embedder(Some(embedder()))
 }
 
+/// "something to keep my coffee hot" under `filters`.
+async fn coffee(search: &CatalogSearch, filters: SearchFilters) -> clerk::search::SearchResults {
+    search
+        .search(SearchRequest {
+            filters,
+            ..request("something to keep my coffee hot")
+        })
+        .await
+        .unwrap()
+}
+
+/// The travel mug among the results.
+fn mug(results: &clerk::search::SearchResults) -> &clerk::search::ProductHit {
+    results
+        .products
+        .iter()
+        .find(|p| p.name == "Insulated Travel Mug")
+        .unwrap_or_else(|| panic!("no mug: {:?}", results.products))
+}
+
 async fn names(search: &CatalogSearch, request: SearchRequest) -> Vec<String> {
     let results = search.search(request).await.unwrap();
     results.products.into_iter().map(|p| p.name).collect()
@@ -112,40 +132,35 @@ async fn filters_bind_what_meaning_finds() {
     let test = store_with_a_travel_mug().await;
     let search = hybrid(&test);
     search.embed_catalog().await.unwrap();
-    let results = search
-        .search(SearchRequest {
-            filters: SearchFilters {
-                options: [("color".to_owned(), "white".to_owned())]
-                    .into_iter()
-                    .collect(),
-                ..SearchFilters::default()
-            },
-            ..request("something to keep my coffee hot")
-        })
-        .await
-        .unwrap();
-    let mug = results
-        .products
+    let results = coffee(
+        &search,
+        SearchFilters {
+            options: [("color".to_owned(), "white".to_owned())]
+                .into_iter()
+                .collect(),
+            ..SearchFilters::default()
+        },
+    )
+    .await;
+    let items: Vec<&str> = mug(&results)
+        .items
         .iter()
-        .find(|p| p.name == "Insulated Travel Mug")
-        .expect("the mug comes in white");
-    let items: Vec<&str> = mug.items.iter().map(|i| i.item_id.as_str()).collect();
+        .map(|i| i.item_id.as_str())
+        .collect();
     assert_eq!(items, ["9990000012"]);
     for product in &results.products {
         for item in &product.items {
             assert_eq!(item.options["color"].to_lowercase(), "white", "{product:?}");
         }
     }
-    let cheap = search
-        .search(SearchRequest {
-            filters: SearchFilters {
-                max_price: Some(20.0),
-                ..SearchFilters::default()
-            },
-            ..request("something to keep my coffee hot")
-        })
-        .await
-        .unwrap();
+    let cheap = coffee(
+        &search,
+        SearchFilters {
+            max_price: Some(20.0),
+            ..SearchFilters::default()
+        },
+    )
+    .await;
     assert!(
         cheap
             .products
@@ -185,23 +200,20 @@ async fn vectors_survive_a_restart_and_follow_catalog_edits() {
         std::fs::metadata(&file).unwrap().modified().unwrap(),
         written
     );
-    let results = restarted
-        .search(SearchRequest {
-            filters: SearchFilters {
-                available: Some(true),
-                ..SearchFilters::default()
-            },
-            ..request("something to keep my coffee hot")
-        })
-        .await
-        .unwrap();
-    let mug = results
-        .products
+    let results = coffee(
+        &restarted,
+        SearchFilters {
+            available: Some(true),
+            ..SearchFilters::default()
+        },
+    )
+    .await;
+    let white: Vec<&str> = mug(&results)
+        .items
         .iter()
-        .find(|p| p.name == "Insulated Travel Mug")
-        .expect("the white mug is in stock");
-    assert_eq!(mug.items.len(), 1);
-    assert_eq!(mug.items[0].item_id, "9990000012");
+        .map(|i| i.item_id.as_str())
+        .collect();
+    assert_eq!(white, ["9990000012"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -130,19 +130,7 @@ async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
     assert_eq!(roles, ["user", "assistant"]);
 
     // He asks what to buy next: the recommender's suggestions, from his own orders, reach him.
-    let (status, stream) = http(
-        address,
-        "POST",
-        &format!("/chat/api/conversations/{id}/messages"),
-        Some(&serde_json::json!({"text": "What would you recommend I buy next?"}).to_string()),
-    )
-    .await;
-    assert_eq!(status, 200, "{stream}");
-    let events = sse_events(&stream);
-    let (last, done) = events.last().expect("a closing event");
-    assert_eq!(last, "done", "{stream}");
-    assert_eq!(done["state"], "bot", "{stream}");
-    let reply = done["reply"].as_str().expect("a reply").to_lowercase();
+    let reply = ask(address, &id, "What would you recommend I buy next?").await;
     let messages = test.store.messages(&id).await.unwrap();
     let call = messages
         .iter()
@@ -170,19 +158,7 @@ async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
 
     // He asks how the store works: the engine finds the help article, and the model answers
     // from it.
-    let (status, stream) = http(
-        address,
-        "POST",
-        &format!("/chat/api/conversations/{id}/messages"),
-        Some(&serde_json::json!({"text": "Do you ship to Canada?"}).to_string()),
-    )
-    .await;
-    assert_eq!(status, 200, "{stream}");
-    let events = sse_events(&stream);
-    let (last, done) = events.last().expect("a closing event");
-    assert_eq!(last, "done", "{stream}");
-    assert_eq!(done["state"], "bot", "{stream}");
-    let reply = done["reply"].as_str().expect("a reply").to_lowercase();
+    let reply = ask(address, &id, "Do you ship to Canada?").await;
     let messages = test.store.messages(&id).await.unwrap();
     assert!(
         messages.iter().any(|m| m
@@ -201,4 +177,22 @@ async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
     );
     assert!(reply.contains("shipping and delivery"), "{reply:?}");
     eprintln!("help reply: {reply}");
+}
+
+/// Sends the shopper's next message; returns the bot's whole reply, lower-cased, after checking
+/// that the bot answered (nobody was handed over).
+async fn ask(address: std::net::SocketAddr, id: &str, text: &str) -> String {
+    let (status, stream) = http(
+        address,
+        "POST",
+        &format!("/chat/api/conversations/{id}/messages"),
+        Some(&serde_json::json!({ "text": text }).to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{stream}");
+    let events = sse_events(&stream);
+    let (last, done) = events.last().expect("a closing event");
+    assert_eq!(last, "done", "{stream}");
+    assert_eq!(done["state"], "bot", "{stream}");
+    done["reply"].as_str().expect("a reply").to_lowercase()
 }

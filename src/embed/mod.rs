@@ -11,6 +11,8 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
@@ -151,6 +153,24 @@ impl Embedder {
         Ok(vectors)
     }
 
+    /// Every text's key ([`text_key`]) and the vectors of the texts whose key `known` does not
+    /// hold, by their index in `texts`: how a cache of vectors embeds only what changed.
+    pub fn embed_new(
+        &self,
+        texts: &[String],
+        known: impl Fn(u64) -> bool,
+    ) -> Result<(Vec<u64>, HashMap<usize, Vec<f32>>), EmbedError> {
+        let keys: Vec<u64> = texts.iter().map(|t| text_key(t)).collect();
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| !known(keys[i])).collect();
+        let fresh = self.embed(
+            &missing
+                .iter()
+                .map(|&i| texts[i].as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        Ok((keys, missing.into_iter().zip(fresh).collect()))
+    }
+
     /// The unit vector of one text.
     pub fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         Ok(self.embed(&[text])?.pop().unwrap_or_default())
@@ -180,6 +200,12 @@ impl Embedder {
         let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
         Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
     }
+}
+
+/// A text's key in a cache of vectors: the first eight bytes of its sha256.
+pub fn text_key(text: &str) -> u64 {
+    let digest = Sha256::digest(text.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().expect("a sha256 has 8 bytes"))
 }
 
 /// The dot product of two vectors: their cosine similarity when both are unit vectors. Summed

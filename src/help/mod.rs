@@ -7,7 +7,6 @@
 
 use crate::embed::{EmbedError, SharedEmbedder, dot};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -200,18 +199,9 @@ impl HelpArticles {
         passages: &[Passage],
     ) -> Result<Vec<Vec<f32>>, HelpError> {
         let texts: Vec<String> = passages.iter().map(passage_text).collect();
-        let hashes: Vec<u64> = texts.iter().map(|t| hash(t)).collect();
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let missing: Vec<usize> = (0..texts.len())
-            .filter(|&i| !known.contains_key(&hashes[i]))
-            .collect();
-        let fresh = embedder.embed(
-            &missing
-                .iter()
-                .map(|&i| texts[i].as_str())
-                .collect::<Vec<_>>(),
-        )?;
-        for (i, vector) in missing.into_iter().zip(fresh) {
+        let (hashes, fresh) = embedder.embed_new(&texts, |key| known.contains_key(&key))?;
+        for (i, vector) in fresh {
             known.insert(hashes[i], vector);
         }
         Ok(hashes.iter().map(|h| known[h].clone()).collect())
@@ -224,11 +214,6 @@ fn passage_text(passage: &Passage) -> String {
         Some(section) => format!("{}. {section}. {}", passage.title, passage.text),
         None => format!("{}. {}", passage.title, passage.text),
     }
-}
-
-fn hash(text: &str) -> u64 {
-    let digest = Sha256::digest(text.as_bytes());
-    u64::from_le_bytes(digest[..8].try_into().expect("a sha256 has 8 bytes"))
 }
 
 /// Cuts an article into passages: one per paragraph (a list counts as one), each under the

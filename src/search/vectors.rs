@@ -8,7 +8,6 @@ use crate::embed::{DIM, Embedder, MODEL_NAME, dot};
 use crate::store::CatalogStamp;
 use crate::store::model::Product;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -57,11 +56,6 @@ pub fn product_text(product: &Product) -> String {
     text.chars().take(MAX_TEXT).collect()
 }
 
-fn hash(text: &str) -> u64 {
-    let digest = Sha256::digest(text.as_bytes());
-    u64::from_le_bytes(digest[..8].try_into().expect("a sha256 has 8 bytes"))
-}
-
 impl ProductVectors {
     /// What the vectors were computed from.
     pub fn stamp(&self) -> CatalogStamp {
@@ -86,20 +80,10 @@ impl ProductVectors {
         previous: Option<&ProductVectors>,
     ) -> Result<ProductVectors, SearchError> {
         let texts: Vec<String> = products.iter().map(product_text).collect();
-        let hashes: Vec<u64> = texts.iter().map(|t| hash(t)).collect();
         let known: HashMap<u64, usize> = previous
             .map(|p| p.hashes.iter().enumerate().map(|(i, h)| (*h, i)).collect())
             .unwrap_or_default();
-        let missing: Vec<usize> = (0..texts.len())
-            .filter(|i| !known.contains_key(&hashes[*i]))
-            .collect();
-        let fresh = embedder.embed(
-            &missing
-                .iter()
-                .map(|&i| texts[i].as_str())
-                .collect::<Vec<_>>(),
-        )?;
-        let fresh: HashMap<usize, Vec<f32>> = missing.into_iter().zip(fresh).collect();
+        let (hashes, fresh) = embedder.embed_new(&texts, |key| known.contains_key(&key))?;
         let mut data = Vec::with_capacity(products.len() * DIM);
         for (i, h) in hashes.iter().enumerate() {
             match (fresh.get(&i), known.get(h), previous) {
