@@ -68,6 +68,9 @@ impl std::fmt::Debug for Embedder {
     }
 }
 
+/// Vectors computed for a cache, by the index of their text.
+pub type NewVectors = HashMap<usize, Vec<f32>>;
+
 /// The embedder as the rest of clerk holds it.
 pub type SharedEmbedder = Arc<Embedder>;
 
@@ -159,7 +162,7 @@ impl Embedder {
         &self,
         texts: &[String],
         known: impl Fn(u64) -> bool,
-    ) -> Result<(Vec<u64>, HashMap<usize, Vec<f32>>), EmbedError> {
+    ) -> Result<(Vec<u64>, NewVectors), EmbedError> {
         let keys: Vec<u64> = texts.iter().map(|t| text_key(t)).collect();
         let missing: Vec<usize> = (0..texts.len()).filter(|&i| !known(keys[i])).collect();
         let fresh = self.embed(
