@@ -172,10 +172,15 @@ impl HelpArticles {
     ) -> Result<Loaded, HelpError> {
         let mut passages = Vec::new();
         for (path, _, _) in &fingerprint {
-            let text = std::fs::read_to_string(path).map_err(|source| HelpError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            // One article that cannot be read (not UTF-8, removed meanwhile) leaves the others
+            // answering; the merchant learns of it from the log.
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "help article skipped");
+                    continue;
+                }
+            };
             let relative = path.strip_prefix(&self.dir).unwrap_or(path);
             passages.extend(split(&relative.to_string_lossy(), &text));
         }
@@ -410,6 +415,12 @@ mod tests {
         std::fs::write(
             dir.path().join("returns.md"),
             "# Returns\n\nDelivered orders can be returned.\n",
+        )
+        .unwrap();
+        // An article that is not UTF-8 is skipped, not fatal to the others.
+        std::fs::write(
+            dir.path().join("broken.md"),
+            [0xff, 0xfe, b'g', b'i', b'f', b't'],
         )
         .unwrap();
         let help = HelpArticles::new(dir.path(), None);
