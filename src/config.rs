@@ -339,6 +339,36 @@ pub enum BenchCommand {
         #[arg(long)]
         neighbours: Option<usize>,
     },
+    /// The demand forecast on Dominick's orange juice: each store × brand's last 12 weeks
+    /// forecast one step ahead; WAPE beside the naive last week, the 4-week mean and a linear
+    /// model on the same features, trained in the same run.
+    Demand {
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/demand.json")]
+        output: PathBuf,
+        /// Dominick's orange-juice CSV, gzipped or not.
+        #[arg(
+            long,
+            default_value = "../shared/data/demand/dominicks_orange_juice.csv.gz",
+            value_name = "FILE"
+        )]
+        data: PathBuf,
+    },
+    /// The fraud model's trees on the ULB card-fraud data (a stratified 80/20 split, fixed
+    /// seed): AUPRC and recall at 1 % false positives beside logistic regression trained in the
+    /// same run.
+    Fraud {
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/fraud.json")]
+        output: PathBuf,
+        /// The card-fraud CSV, gzipped or not.
+        #[arg(
+            long,
+            default_value = "../shared/data/fraud/creditcard.csv.gz",
+            value_name = "FILE"
+        )]
+        data: PathBuf,
+    },
     /// The sentiment model on the Women's E-Commerce Clothing Reviews (a stratified 80/20
     /// split, fixed seed) beside the VADER lexicon and TF-IDF + logistic regression trained in
     /// the same run: macro-F1 and accuracy; and the three on the short chat messages of

@@ -7,9 +7,12 @@
 //! [`recommend`] scores the recommender on the Ta-Feng history beside popularity and "own
 //! most-bought, then popular" on the same split; [`sentiment`] scores the sentiment model on the
 //! clothing reviews and on chat messages beside the VADER lexicon and TF-IDF + logistic
-//! regression.
+//! regression; [`demand`] forecasts Dominick's orange juice beside the naive last week, the 4-week
+//! mean and a linear model; [`fraud`] ranks the ULB card frauds beside logistic regression.
 
 pub mod channels;
+pub mod demand;
+pub mod fraud;
 pub mod llm;
 pub mod recommend;
 pub mod search;

@@ -135,6 +135,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Train => train(&settings).await,
+        Command::Bench(BenchCommand::Demand { output, data }) => {
+            let params = crate::forecast::Params::default();
+            let results =
+                tokio::task::spawn_blocking(move || crate::bench::demand::run(&data, params))
+                    .await??;
+            crate::bench::write_results(&output, &results)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Fraud { output, data }) => {
+            let results =
+                tokio::task::spawn_blocking(move || crate::bench::fraud::run(&data)).await??;
+            crate::bench::write_results(&output, &results)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Sentiment { output, data }) => {
             let results =
                 tokio::task::spawn_blocking(move || crate::bench::sentiment::run(&data)).await??;
