@@ -264,6 +264,7 @@ pub async fn load_model(settings: &Settings) -> Result<LoadedModel, AppError> {
 pub fn engine_config(settings: &Settings) -> EngineConfig {
     EngineConfig {
         model_timeout: settings.model_timeout,
+        risk_threshold: settings.risk_threshold,
         ..EngineConfig::default()
     }
 }

@@ -95,6 +95,16 @@ pub struct GlobalArgs {
         value_name = "SECONDS"
     )]
     pub model_timeout: Option<u64>,
+    /// The risk score (0 to 1) at or above which a shopper's refund, return, exchange, address
+    /// or payment change is not run on their yes but handed to staff; 1 turns the gate off
+    /// [default: 0.6]
+    #[arg(
+        long,
+        env = "CLERK_RISK_THRESHOLD",
+        global = true,
+        value_name = "SCORE"
+    )]
+    pub risk_threshold: Option<f64>,
     /// Use a remote OpenAI-compatible model instead of the in-process one: the server's base URL,
     /// up to and including /v1 (mistralrs-server, vLLM, llama.cpp's server)
     #[arg(long, env = "CLERK_MODEL_URL", global = true, value_name = "URL")]
@@ -684,6 +694,7 @@ impl GlobalArgs {
             log: self.log.or(file.log),
             model: self.model.or(file.model),
             model_timeout: self.model_timeout.or(file.model_timeout),
+            risk_threshold: self.risk_threshold.or(file.risk_threshold),
             model_url: self.model_url.or(file.model_url),
             model_name: self.model_name.or(file.model_name),
             model_api_key: self.model_api_key.or(file.model_api_key),
@@ -736,7 +747,7 @@ impl ServeArgs {
 }
 
 /// Every setting, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// The store's database URL.
     pub database: String,
@@ -752,6 +763,8 @@ pub struct Settings {
     pub model: PathBuf,
     /// How long one model step may take.
     pub model_timeout: std::time::Duration,
+    /// The risk score at or above which a shopper's write goes to staff.
+    pub risk_threshold: f64,
     /// A remote OpenAI-compatible model server to use instead of the GGUF file.
     pub model_url: Option<String>,
     /// The model to ask the remote server for.
@@ -816,6 +829,14 @@ impl Settings {
         };
         let global = global.clone().or(file.global);
         let serve_args = serve.cloned().unwrap_or_default().or(file.serve);
+        if let Some(threshold) = global.risk_threshold
+            && !(0.0..=1.0).contains(&threshold)
+        {
+            return Err(ConfigError::Invalid {
+                name: "risk_threshold",
+                message: format!("{threshold} is not a score from 0 to 1"),
+            });
+        }
         let data_dir = global.data_dir.unwrap_or_else(|| PathBuf::from("data"));
         let database = global
             .database
@@ -830,6 +851,9 @@ impl Settings {
             log: global.log.unwrap_or_else(|| "info".to_owned()),
             model: global.model.unwrap_or_else(default_model_path),
             model_timeout: std::time::Duration::from_secs(global.model_timeout.unwrap_or(600)),
+            risk_threshold: global
+                .risk_threshold
+                .unwrap_or(crate::risk::DEFAULT_THRESHOLD),
             model_url: global.model_url.filter(|u| !u.is_empty()),
             model_name: global.model_name.unwrap_or_else(|| "default".to_owned()),
             model_api_key: global.model_api_key.filter(|k| !k.is_empty()),

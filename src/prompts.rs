@@ -90,6 +90,8 @@ pub struct Replies {
     pub escalated: String,
     /// The conversation was transferred to a human agent.
     pub transferred: String,
+    /// A confirmed write the risk gate held for staff (`{action}`: the write, listed).
+    pub risk_held: String,
     /// A reply with unsupported facts was held back.
     pub unverified: String,
     /// Told to the model at the start of every conversation (`{started}`: when it started).

@@ -44,6 +44,9 @@ pub struct EngineConfig {
     pub max_steps: usize,
     /// The longest shopper message accepted, in characters.
     pub max_message_chars: usize,
+    /// A shopper's write whose risk score ([`crate::risk`]) reaches this is handed to staff
+    /// instead of run; 1 or more turns the gate off.
+    pub risk_threshold: f64,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +55,7 @@ impl Default for EngineConfig {
             model_timeout: Duration::from_secs(180),
             max_steps: 8,
             max_message_chars: 4000,
+            risk_threshold: crate::risk::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -531,9 +535,13 @@ impl Engine {
                     .answers_listing(conversation_id, record.pending_listed_at)
                     .await?
                 && let Some(pending) = ToolCall::from_stored(stored)
-                && let Some(words) = self.run_write(&mut turn, &pending).await?
             {
-                return self.reply(turn, &words, "", on_reply).await;
+                if let Some(risk) = self.held_for_risk(&turn, &pending).await? {
+                    return self.hold_for_staff(turn, &pending, &risk, on_reply).await;
+                }
+                if let Some(words) = self.run_write(&mut turn, &pending).await? {
+                    return self.reply(turn, &words, "", on_reply).await;
+                }
             }
         }
         // A yes to the bot's own listing of a write (no write of the engine's pending). A yes that
@@ -757,6 +765,9 @@ impl Engine {
                                     .is_some_and(|listing| policy::listed_in(&call, listing)) =>
                         {
                             turn.yes_to = None;
+                            if let Some(risk) = self.held_for_risk(&turn, &call).await? {
+                                return self.hold_for_staff(turn, &call, &risk, on_reply).await;
+                            }
                             if let Some(words) = self.run_write(&mut turn, &call).await? {
                                 return self.reply(turn, &words, "", on_reply).await;
                             }
@@ -1145,6 +1156,93 @@ impl Engine {
     ) -> Result<Option<String>, EngineError> {
         let output = self.run_tool_output(turn, call, false).await?;
         Ok(output.and_then(|output| policy::done(&self.replies.done, call, &output)))
+    }
+
+    /// Scores a write the shopper confirmed ([`crate::risk`]) and stores the score with its
+    /// reasons; returns it when it reaches the store's threshold (the write must not run).
+    /// Merchants' writes and ungated tools are not scored.
+    async fn held_for_risk(
+        &self,
+        turn: &Turn<'_>,
+        call: &ToolCall,
+    ) -> Result<Option<crate::store::RiskRecord>, EngineError> {
+        if turn.merchant || !crate::risk::GATED.contains(&call.name.as_str()) {
+            return Ok(None);
+        }
+        let changed_earlier = self.changed_earlier(turn.conversation_id).await?;
+        let Some(assessment) =
+            crate::risk::assess(&self.store, &call.name, &call.arguments, changed_earlier).await?
+        else {
+            return Ok(None);
+        };
+        let held = assessment.score >= self.config.risk_threshold;
+        let risk = self
+            .store
+            .record_risk(crate::store::RiskRecord {
+                assessment_id: String::new(),
+                conversation_id: turn.conversation_id.to_owned(),
+                user_id: assessment.user_id,
+                order_id: assessment.order_id,
+                tool: call.name.clone(),
+                arguments: call.arguments.clone(),
+                score: assessment.score,
+                reasons: assessment.reasons,
+                signals: assessment.signals.values().to_vec(),
+                held,
+                label: None,
+                created_at: 0,
+            })
+            .await?;
+        if held {
+            tracing::warn!(
+                conversation = turn.conversation_id,
+                tool = %call.name,
+                score = risk.score,
+                "a write held for staff by the risk gate"
+            );
+        }
+        Ok(held.then_some(risk))
+    }
+
+    /// Whether an address or payment change ran (successfully) earlier in the conversation.
+    async fn changed_earlier(&self, conversation_id: &str) -> Result<bool, EngineError> {
+        let messages = self.store.messages(conversation_id).await?;
+        Ok(messages.iter().enumerate().any(|(i, m)| {
+            m.tool_call
+                .as_deref()
+                .and_then(ToolCall::from_stored)
+                .is_some_and(|call| crate::risk::CHANGES.contains(&call.name.as_str()))
+                && messages[i + 1..]
+                    .iter()
+                    .find(|next| next.role == Role::Tool.as_str())
+                    .is_some_and(|output| !output.content.starts_with("Error"))
+        }))
+    }
+
+    /// Hands a confirmed write the risk gate held to staff, with its score and reasons in the
+    /// case summary, and tells the shopper plainly that a person will finish it. Nothing ran.
+    async fn hold_for_staff(
+        &self,
+        mut turn: Turn<'_>,
+        call: &ToolCall,
+        risk: &crate::store::RiskRecord,
+        on_reply: ReplySink<'_>,
+    ) -> Result<TurnOutcome, EngineError> {
+        let known = self.known_ids(call).await?;
+        let action = policy::describe_with(call, &known);
+        let why = format!(
+            "held for review by the risk gate (score {:.2}: {}); the customer confirmed: {}",
+            risk.score,
+            risk.reasons.join("; "),
+            action.replace('\n', " ")
+        );
+        if !self.hand_to_staff(turn.conversation_id, &why).await? {
+            return self.cancelled(turn).await;
+        }
+        turn.outcome.state = ConversationState::WaitingForStaff;
+        turn.outcome.escalated = true;
+        let words = self.replies.risk_held.replace("{action}", &action);
+        self.reply(turn, &words, "", on_reply).await
     }
 
     /// Runs a call, made by the engine itself (`by_engine`: recorded so, for staff and the

@@ -16,6 +16,7 @@ pub mod model;
 mod privacy;
 mod read;
 mod reviews;
+mod risk;
 mod snapshot;
 mod staff;
 mod write;
@@ -30,6 +31,7 @@ pub use history::{Basket, Purchase};
 pub use identity::CodeScope;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
 pub use reviews::{NewReview, Review};
+pub use risk::RiskRecord;
 pub use snapshot::ImportReport;
 pub use staff::{ActionRecord, QueueEntry, SessionRecord};
 

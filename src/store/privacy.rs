@@ -223,6 +223,15 @@ impl Store {
             .execute(tx.conn())
             .await?;
         }
+        // Scored writes stay for the store's fraud records, under the opaque id, without the
+        // arguments (which may hold an address).
+        sqlx::query(
+            "UPDATE risk_assessments SET user_id = $1, arguments = '{}' WHERE user_id = $2",
+        )
+        .bind(&opaque)
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
         // Their reviews keep their words, not who wrote them.
         sqlx::query("UPDATE reviews SET user_id = NULL WHERE user_id = $1")
             .bind(user_id)

@@ -301,6 +301,7 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
             .map(Into::into)
             .unwrap_or_else(clerk::config::default_model_path),
         model_timeout: std::time::Duration::from_secs(900),
+        risk_threshold: clerk::risk::DEFAULT_THRESHOLD,
         model_url: None,
         model_name: "default".into(),
         model_api_key: None,

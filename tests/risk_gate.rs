@@ -1,0 +1,169 @@
+//! The risk gate, through the web chat with a scripted model: a return asked right after an
+//! address change (a pattern of account takeover), by a customer who has already cancelled or
+//! returned half their other orders, scores past the store's default threshold, is not run
+//! on the shopper's yes, and goes to staff with its score and reasons in the case summary; the
+//! same return in a conversation without the change runs on the yes. Every scored write is
+//! stored with its reasons, and labelling an order's outcome is kept for the supervised model.
+
+mod common;
+
+use clerk::app::App;
+use clerk::conversation::{Engine, EngineConfig};
+use clerk::llm::scripted::{Scripted, ScriptedModel};
+use clerk::prompts::Prompts;
+use common::{Db, http, sse_events, tau2_store};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+const YUSUF_EMAIL: &str = "yusuf.rossi7301@example.com";
+
+async fn start(address: SocketAddr) -> String {
+    let (status, body) = http(address, "POST", "/chat/api/conversations", Some("")).await;
+    assert_eq!(status, 201, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Sends a message; returns the `done` event's reply and state.
+async fn say(address: SocketAddr, id: &str, text: &str) -> (String, String) {
+    let body = json!({ "text": text }).to_string();
+    let path = format!("/chat/api/conversations/{id}/messages");
+    let (status, stream) = http(address, "POST", &path, Some(&body)).await;
+    assert_eq!(status, 200, "{stream}");
+    let (event, data) = sse_events(&stream).pop().unwrap();
+    assert_eq!(event, "done", "{stream}");
+    (
+        data["reply"].as_str().unwrap_or_default().to_owned(),
+        data["state"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn return_headphones() -> Scripted {
+    Scripted::call(
+        "return_delivered_order_items",
+        json!({"order_id": "#W2378156", "item_ids": ["4202497723"], "payment_method_id": "credit_card_9513926"}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refund_after_an_address_change_goes_to_staff_and_a_plain_one_runs() {
+    let test = tau2_store(Db::Sqlite).await;
+    let settings = common::settings_for(&test);
+    let app = App::with_store(test.store.clone(), &settings).unwrap();
+    let model = Arc::new(ScriptedModel::new([]));
+    // The store's default threshold (0.6).
+    let config = EngineConfig::default();
+    let engine = Engine::new(
+        test.store.clone(),
+        app.tools.clone(),
+        model.clone(),
+        &Prompts::new(None),
+        config,
+    )
+    .unwrap();
+    let address = common::serve(app, Some(engine)).await;
+
+    // A plain return: listed, and run on the yes.
+    let plain = start(address).await;
+    model.then([Scripted::reply("Thank you, how can I help?")]);
+    say(address, &plain, &format!("Hi, my email is {YUSUF_EMAIL}")).await;
+    model.then([return_headphones()]);
+    let (listing, _) = say(
+        address,
+        &plain,
+        "I want to return the headphones from order #W2378156",
+    )
+    .await;
+    assert!(listing.starts_with("Before I go ahead"), "{listing}");
+    let (done, state) = say(address, &plain, "yes").await;
+    assert!(
+        done.starts_with("Done: the return of the headphones"),
+        "{done}"
+    );
+    assert_eq!(state, "bot");
+    let order = test.store.order("#W2378156").await.unwrap().unwrap();
+    assert_eq!(order.status.as_str(), "return requested");
+
+    // Another delivered order, returned right after the account's address changed.
+    let risky = start(address).await;
+    model.then([Scripted::reply("Thank you, how can I help?")]);
+    say(address, &risky, &format!("Hi, my email is {YUSUF_EMAIL}")).await;
+    model.then([Scripted::call(
+        "modify_user_address",
+        json!({"user_id": "yusuf_rossi_9620", "address1": "12 Elm Street", "address2": "Apt 4",
+               "city": "Austin", "state": "TX", "country": "USA", "zip": "78701"}),
+    )]);
+    let (listing, _) = say(address, &risky, "I moved, please change my account address").await;
+    assert!(listing.contains("12 Elm Street"), "{listing}");
+    let (done, _) = say(address, &risky, "yes").await;
+    assert!(done.starts_with("Done"), "{done}");
+    let order = test.store.order("#W6679257").await.unwrap().unwrap();
+    let item = order.items[0].item_id.clone();
+    model.then([Scripted::call(
+        "return_delivered_order_items",
+        json!({"order_id": "#W6679257", "item_ids": [item], "payment_method_id": "credit_card_9513926"}),
+    )]);
+    let (listing, _) = say(address, &risky, "Return the first item of order #W6679257").await;
+    assert!(listing.starts_with("Before I go ahead"), "{listing}");
+    let (held, state) = say(address, &risky, "yes").await;
+    // Told plainly that a person finishes it; nothing ran.
+    assert!(
+        held.contains("a member of our team will finish it for you; nothing has been changed yet")
+            && held.contains("#W6679257"),
+        "{held}"
+    );
+    assert_eq!(state, "waiting_for_staff");
+    let order = test.store.order("#W6679257").await.unwrap().unwrap();
+    assert_eq!(order.status.as_str(), "delivered");
+    let record = test.store.conversation(&risky).await.unwrap().unwrap();
+    let summary = record.handoff_summary.unwrap();
+    assert!(
+        summary.contains(
+            "Why: held for review by the risk gate (score 0.61: 50% of the customer's other orders were cancelled or returned; a refund asked right after an address or payment change in the same conversation); the customer confirmed: return delivered order items - order id: #W6679257"
+        ),
+        "{summary}"
+    );
+
+    // Every scored write is stored with its reasons: the plain return, the address change and
+    // the held return.
+    let risks = test.store.risks_since(0, 0.0).await.unwrap();
+    let summary_of =
+        |r: &clerk::store::RiskRecord| (r.tool.clone(), r.order_id.clone(), r.score, r.held);
+    let mut seen: Vec<_> = risks.iter().map(summary_of).collect();
+    seen.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    assert_eq!(
+        seen,
+        [
+            ("modify_user_address".to_owned(), None, 0.0, false),
+            (
+                "return_delivered_order_items".to_owned(),
+                Some("#W2378156".to_owned()),
+                0.0,
+                false
+            ),
+            (
+                "return_delivered_order_items".to_owned(),
+                Some("#W6679257".to_owned()),
+                0.615,
+                true
+            ),
+        ]
+    );
+    let held = risks.iter().find(|r| r.held).unwrap();
+    assert_eq!(
+        held.reasons,
+        [
+            "50% of the customer's other orders were cancelled or returned",
+            "a refund asked right after an address or payment change in the same conversation"
+        ]
+    );
+    // A merchant's label sticks to the order's scored writes.
+    assert_eq!(test.store.label_risk("#W6679257", true).await.unwrap(), 1);
+    let labelled = test.store.labelled_risks().await.unwrap();
+    assert_eq!(labelled.len(), 1);
+    assert_eq!(labelled[0].label.as_deref(), Some("fraud"));
+    assert_eq!(test.store.label_risk("#W0000000", false).await.unwrap(), 0);
+}
