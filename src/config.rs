@@ -226,6 +226,32 @@ pub enum Command {
     /// A customer's data, on their request: export it, or erase it.
     #[command(subcommand)]
     Customer(CustomerCommand),
+    /// The risk scores of shoppers' writes: list them, and label outcomes.
+    #[command(subcommand)]
+    Risk(RiskCommand),
+}
+
+/// The risk scores of shoppers' writes.
+#[derive(Debug, Subcommand)]
+pub enum RiskCommand {
+    /// Label what became of an order's scored requests (fraud or legit); labels are what the
+    /// supervised risk model learns from.
+    Label {
+        /// The order id, such as "#W2378156".
+        order_id: String,
+        /// What it turned out to be.
+        #[arg(value_parser = ["fraud", "legit"])]
+        outcome: String,
+    },
+    /// The requests scored in the last days, highest first, as JSON.
+    List {
+        /// How many days back.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// Only those scoring at least this (0 to 1).
+        #[arg(long, default_value_t = 0.0)]
+        min_score: f64,
+    },
 }
 
 /// A customer's data.

@@ -64,6 +64,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "recommend_products",
     "return_delivered_order_items",
     "review_summary",
+    "risky_requests",
     "search_help",
     "search_products",
     "store_overview",

@@ -160,10 +160,66 @@ async fn a_refund_after_an_address_change_goes_to_staff_and_a_plain_one_runs() {
             "a refund asked right after an address or payment change in the same conversation"
         ]
     );
-    // A merchant's label sticks to the order's scored writes.
-    assert_eq!(test.store.label_risk("#W6679257", true).await.unwrap(), 1);
+    // The merchant's tool lists what scored past 0.3 by default: the held return.
+    let tools = test.tools();
+    let listed: Value = serde_json::from_str(
+        &tools
+            .call("risky_requests", json!({"days": 30}))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let today = clerk::dates::iso_date(clerk::dates::today());
+    assert_eq!(
+        listed,
+        json!({
+            "days": 30,
+            "min_score": 0.3,
+            "count": 1,
+            "held_for_staff": 1,
+            "requests": [{
+                "score": 0.615,
+                "held_for_staff": true,
+                "reasons": held.reasons,
+                "request": "return_delivered_order_items",
+                "customer": "yusuf_rossi_9620",
+                "order_id": "#W6679257",
+                "label": null,
+                "at": today,
+            }],
+        })
+    );
+    let error = tools
+        .call("risky_requests", json!({"days": 100000}))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("days"), "{error}");
+
+    // A merchant labels the outcome from the command line; it sticks to the order's scored
+    // writes, for the supervised model.
+    let dir = tempfile::tempdir().unwrap();
+    let label = |order: &str, outcome: &str| {
+        common::run_clerk(
+            dir.path(),
+            &["--database", &test.url, "risk", "label", order, outcome],
+        )
+    };
+    let (code, _, stderr) = label("#W6679257", "fraud");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("1 scored request(s) on #W6679257 labelled fraud"),
+        "{stderr}"
+    );
     let labelled = test.store.labelled_risks().await.unwrap();
     assert_eq!(labelled.len(), 1);
     assert_eq!(labelled[0].label.as_deref(), Some("fraud"));
-    assert_eq!(test.store.label_risk("#W0000000", false).await.unwrap(), 0);
+    let (code, _, stderr) = label("#W0000000", "legit");
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no request on order #W0000000 was scored"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = label("#W6679257", "maybe");
+    assert_ne!(code, 0);
+    assert!(stderr.contains("invalid value 'maybe'"), "{stderr}");
 }

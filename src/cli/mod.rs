@@ -7,7 +7,7 @@ mod reviews;
 use crate::app::App;
 use crate::config::{
     BenchCommand, CatalogCommand, Cli, Command, CustomerCommand, EvalCommand, Format, IndexCommand,
-    ServeArgs, Settings, StaffCommand,
+    RiskCommand, ServeArgs, Settings, StaffCommand,
 };
 use crate::conversation::ReplyEvent;
 use crate::http;
@@ -221,6 +221,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
         }) => eval_conversations(&settings, file.as_deref(), &ids, &jobs, limit, &output).await,
         Command::Customer(command) => customer(&settings, command).await,
+        Command::Risk(RiskCommand::Label { order_id, outcome }) => {
+            let store = Store::connect(&settings.database).await?;
+            let labelled = store.label_risk(&order_id, outcome == "fraud").await?;
+            if labelled == 0 {
+                eprintln!("error: no request on order {order_id} was scored");
+                return Ok(ExitCode::FAILURE);
+            }
+            eprintln!("{labelled} scored request(s) on {order_id} labelled {outcome}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Risk(RiskCommand::List { days, min_score }) => {
+            let store = Store::connect(&settings.database).await?;
+            let since = crate::store::now_ms() - days.max(0) * 86_400_000;
+            let risks = store.risks_since(since, min_score).await?;
+            println!("{}", serde_json::to_string_pretty(&risks)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Staff(StaffCommand::Add { username, role }) => {
             let password = match std::env::var("CLERK_STAFF_PASSWORD") {
                 Ok(password) => password,
