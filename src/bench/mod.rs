@@ -8,13 +8,15 @@
 //! most-bought, then popular" on the same split; [`sentiment`] scores the sentiment model on the
 //! clothing reviews and on chat messages beside the VADER lexicon and TF-IDF + logistic
 //! regression; [`demand`] forecasts Dominick's orange juice beside the naive last week, the 4-week
-//! mean and a linear model; [`fraud`] ranks the ULB card frauds beside logistic regression.
+//! mean and a linear model; [`fraud`] ranks the ULB card frauds beside logistic regression, and
+//! [`risk_gate`] counts the tau2 reference writes each risk threshold would hold.
 
 pub mod channels;
 pub mod demand;
 pub mod fraud;
 pub mod llm;
 pub mod recommend;
+pub mod risk_gate;
 pub mod search;
 pub mod search_scale;
 pub mod sentiment;

@@ -144,8 +144,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Fraud { output, data }) => {
-            let results =
+            let mut results =
                 tokio::task::spawn_blocking(move || crate::bench::fraud::run(&data)).await??;
+            let scratch = tempfile_dir()?;
+            let gate = crate::bench::risk_gate::run(demo::TASKS, &scratch).await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            results.tau2_gate = Some(gate?);
             crate::bench::write_results(&output, &results)?;
             Ok(ExitCode::SUCCESS)
         }
