@@ -39,6 +39,9 @@ pub enum AppError {
     /// The sentiment model could not be trained or saved.
     #[error(transparent)]
     Sentiment(#[from] crate::sentiment::SentimentError),
+    /// The demand model could not be trained or saved.
+    #[error(transparent)]
+    Demand(#[from] crate::forecast::ForecastError),
     /// The SMTP settings are unusable.
     #[error(transparent)]
     Mail(#[from] crate::identity::mail::MailError),
@@ -127,6 +130,41 @@ impl App {
         Ok(Some(model))
     }
 
+    /// Trains the demand model on the store's dated orders (every product's weekly series), saves
+    /// it and hands it to the tools; `None` when no order carries a date.
+    pub async fn train_demand(
+        &self,
+        settings: &Settings,
+    ) -> Result<Option<Arc<crate::forecast::DemandModel>>, AppError> {
+        let Some(last) = self.store.last_sale_week().await? else {
+            return Ok(None);
+        };
+        let sales = self.store.weekly_sales(None).await?;
+        let series: Vec<Vec<crate::forecast::features::Week>> =
+            crate::forecast::history::series(&sales, last)
+                .into_iter()
+                .map(|(_, weeks)| weeks)
+                .collect();
+        let params = crate::forecast::Params {
+            // Short histories (a season of orders): the last 4 weeks calibrate.
+            calibration_weeks: 4,
+            ..crate::forecast::Params::default()
+        };
+        let model = tokio::task::spawn_blocking(move || {
+            crate::forecast::DemandModel::train(&series, params, |_| {})
+        })
+        .await
+        .expect("training does not panic")?;
+        model.save(&settings.data_dir)?;
+        let model = Arc::new(model);
+        *self
+            .models
+            .demand
+            .write()
+            .expect("the demand model's lock is never poisoned") = Some(model.clone());
+        Ok(Some(model))
+    }
+
     /// Assembles clerk around an open store.
     pub fn with_store(store: Store, settings: &Settings) -> Result<App, AppError> {
         let prompts = Prompts::new(settings.prompts_dir.as_deref());
@@ -158,6 +196,15 @@ impl App {
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "the saved recommender is not used"),
+        }
+        match crate::forecast::DemandModel::load(&settings.data_dir) {
+            Ok(model) => {
+                *models
+                    .demand
+                    .write()
+                    .expect("the demand model's lock is never poisoned") = model.map(Arc::new);
+            }
+            Err(error) => tracing::warn!(%error, "the saved demand model is not used"),
         }
         let tools = ToolRegistry::for_store(
             Retail::new(store.clone()),
@@ -265,6 +312,13 @@ pub fn engine_config(settings: &Settings) -> EngineConfig {
     EngineConfig {
         model_timeout: settings.model_timeout,
         risk_threshold: settings.risk_threshold,
+        risk_model: match crate::risk::model::RiskModel::load(&settings.data_dir) {
+            Ok(model) => model.map(std::sync::Arc::new),
+            Err(error) => {
+                tracing::warn!(%error, "the risk model is left unused: the anomaly score gates");
+                None
+            }
+        },
         ..EngineConfig::default()
     }
 }

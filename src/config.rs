@@ -390,6 +390,21 @@ pub enum BenchCommand {
         )]
         data: PathBuf,
     },
+    /// Price elasticities on Dominick's orange juice: the units after each price move of more
+    /// than 5 % (held out) predicted from per-brand own and cross elasticities, beside no
+    /// elasticity and one pooled elasticity; each brand's own-price elasticity.
+    Pricing {
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/pricing.json")]
+        output: PathBuf,
+        /// Dominick's orange-juice CSV, gzipped or not.
+        #[arg(
+            long,
+            default_value = "../shared/data/demand/dominicks_orange_juice.csv.gz",
+            value_name = "FILE"
+        )]
+        data: PathBuf,
+    },
     /// The fraud model's trees on the ULB card-fraud data (a stratified 80/20 split, fixed
     /// seed): AUPRC and recall at 1 % false positives beside logistic regression trained in the
     /// same run.

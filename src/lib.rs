@@ -31,6 +31,7 @@ pub mod identity;
 pub mod import;
 pub mod llm;
 pub mod money;
+pub mod pricing;
 pub mod prompts;
 pub mod random;
 pub mod recommend;

@@ -52,6 +52,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "exchange_delivered_order_items",
     "find_user_id_by_email",
     "find_user_id_by_name_zip",
+    "forecast_demand",
     "get_item_details",
     "get_order_details",
     "get_product_details",

@@ -1,7 +1,8 @@
-//! `clerk bench demand` and `clerk bench fraud` on small real subsets committed as fixtures
-//! (four stores of Dominick's orange juice; 2,000 ULB card transactions, 80 of them frauds):
-//! each writes its JSON, clerk's model beats its peers trained in the same run, and a file of
-//! the wrong kind is refused plainly.
+//! `clerk bench demand`, `clerk bench pricing` and `clerk bench fraud` on small real subsets
+//! committed as fixtures
+//! (four stores of Dominick's orange juice; 2,000 ULB card transactions, 80 of them frauds): each
+//! writes its JSON, clerk's model beats its peers trained in the same run, and a file of the
+//! wrong kind is refused plainly.
 
 mod common;
 
@@ -62,6 +63,32 @@ fn demand_forecasts_beat_the_naive_mean_and_linear_peers_on_dominicks() {
     // The 80 % interval holds roughly 80 % of the weeks.
     let coverage = results["interval_coverage"].as_f64().unwrap();
     assert!((0.6..=0.95).contains(&coverage), "{results}");
+}
+
+#[test]
+fn price_elasticities_are_negative_and_predict_moves_better_than_none_or_one() {
+    let results = bench("pricing", "demand/dominicks_orange_juice_4_stores.csv.gz");
+    let elasticities = results["elasticities"].as_array().unwrap();
+    assert_eq!(elasticities.len(), 11);
+    // Every brand sells less when dearer, within what a grocery brand does.
+    assert_eq!(
+        (
+            results["not_negative"].as_u64(),
+            results["not_plausible"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{results}"
+    );
+    for e in elasticities {
+        assert!(e["se"].as_f64().unwrap() < 0.5, "{e}");
+    }
+    let mae = |m: &str| score(&results, m)["mae_log_change"].as_f64().unwrap();
+    let (clerk, pooled, none) = (mae("clerk"), mae("one pooled"), mae("no elasticity"));
+    assert!(clerk < pooled && pooled < none, "{results}");
+    assert!(
+        results["held_out_moves"].as_u64().unwrap() > 1000,
+        "{results}"
+    );
 }
 
 #[test]

@@ -242,3 +242,93 @@ async fn a_refund_after_an_address_change_goes_to_staff_and_a_plain_one_runs() {
     assert_ne!(code, 0);
     assert!(stderr.contains("invalid value 'maybe'"), "{stderr}");
 }
+
+/// Labelled outcomes change the model: with enough of them `clerk train` fits the supervised
+/// risk model, and the gate then scores a write by its probability of fraud in this store.
+#[tokio::test(flavor = "multi_thread")]
+async fn labelled_outcomes_train_the_risk_model_that_the_gate_then_uses() {
+    let test = tau2_store(Db::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let train = || {
+        common::run_clerk(
+            dir.path(),
+            &[
+                "--database",
+                &test.url,
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+                "train",
+            ],
+        )
+    };
+    // In this store, refunds to a gift card for orders paid by card turned out to be fraud.
+    let record = |n: usize, gift_card: bool| clerk::store::RiskRecord {
+        assessment_id: String::new(),
+        conversation_id: format!("c{n}"),
+        user_id: "yusuf_rossi_9620".to_owned(),
+        order_id: Some(format!("#L{n:04}")),
+        tool: "return_delivered_order_items".to_owned(),
+        arguments: json!({}),
+        score: 0.3,
+        reasons: vec![],
+        signals: vec![
+            Some(1.0),
+            Some(0.2),
+            Some(0.0),
+            Some(f64::from(gift_card)),
+            None,
+            Some(0.0),
+        ],
+        held: false,
+        label: None,
+        created_at: 0,
+    };
+    for n in 0..2 {
+        test.store.record_risk(record(n, true)).await.unwrap();
+        test.store
+            .label_risk(&format!("#L{n:04}"), true)
+            .await
+            .unwrap();
+    }
+    // Two frauds are too few: nothing is trained, and the anomaly score stays.
+    let (code, stdout, stderr) = train();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "risk: too few labelled outcomes to train the risk model: 2 fraud and 0 legit"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["risk_model"],
+        Value::Null
+    );
+    for n in 2..30 {
+        let gift_card = n < 10;
+        test.store.record_risk(record(n, gift_card)).await.unwrap();
+        test.store
+            .label_risk(&format!("#L{n:04}"), gift_card)
+            .await
+            .unwrap();
+    }
+    let (code, stdout, stderr) = train();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["risk_model"],
+        json!({"labels": 30, "frauds": 10})
+    );
+    // The engine reads it at start; it rates a gift-card refund far above a plain one.
+    let mut settings = common::settings_for(&test);
+    settings.data_dir = data_dir.clone();
+    let model = clerk::app::engine_config(&settings).risk_model.unwrap();
+    let signals = |gift: f64| clerk::risk::Signals {
+        gift_card_refund: Some(gift),
+        ..clerk::risk::Signals::default()
+    };
+    let (gift, plain) = (
+        model.probability(&signals(1.0)),
+        model.probability(&signals(0.0)),
+    );
+    assert!(gift > 0.7 && plain < 0.2, "gift {gift}, plain {plain}");
+}

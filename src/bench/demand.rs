@@ -29,9 +29,28 @@ pub struct Series {
     pub weeks: Vec<Week>,
 }
 
+/// One row of Dominick's orange juice: a store's week of one brand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The store's number.
+    pub store: u32,
+    /// The brand (1–11).
+    pub brand: u32,
+    /// The week's number.
+    pub week: i64,
+    /// `ln units` sold.
+    pub log_units: f64,
+    /// The price per ounce of each of the 11 brands that week.
+    pub prices: [f64; 11],
+    /// 1 when the brand was on a deal.
+    pub deal: f64,
+    /// 1 when it was featured.
+    pub feature: f64,
+}
+
 /// Reads Dominick's orange-juice CSV (`store,brand,week,logmove,constant,price1..price11,deal,
 /// feat,profit`; `logmove` is the log of units sold, `priceN` brand N's price per ounce).
-pub fn read_dominicks(input: impl BufRead) -> anyhow::Result<Vec<Series>> {
+pub fn read_records(input: impl BufRead) -> anyhow::Result<Vec<Record>> {
     let mut reader = csv::Reader::from_reader(input);
     let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
     let col = |name: &str| {
@@ -51,7 +70,7 @@ pub fn read_dominicks(input: impl BufRead) -> anyhow::Result<Vec<Series>> {
     let prices: Vec<usize> = (1..=11)
         .map(|b| col(&format!("price{b}")))
         .collect::<Result<_, _>>()?;
-    let mut by_series: BTreeMap<(u32, u32), Vec<Week>> = BTreeMap::new();
+    let mut records = Vec::new();
     for (line, record) in reader.records().enumerate() {
         let record = record?;
         let num = |i: usize| -> anyhow::Result<f64> {
@@ -60,21 +79,42 @@ pub fn read_dominicks(input: impl BufRead) -> anyhow::Result<Vec<Series>> {
                 .parse()
                 .map_err(|_| anyhow::anyhow!("line {}: {} is not a number", line + 2, &record[i]))
         };
-        let (s, b) = (num(store)? as u32, num(brand)? as u32);
+        let b = num(brand)? as u32;
         anyhow::ensure!(
             (1..=11).contains(&b),
             "line {}: brand {b} is not 1–11",
             line + 2
         );
-        let all: Vec<f64> = prices.iter().map(|&i| num(i)).collect::<Result<_, _>>()?;
-        let own = all[b as usize - 1];
-        let rivals = all.iter().sum::<f64>() - own;
-        by_series.entry((s, b)).or_default().push(Week {
+        let mut all = [0.0; 11];
+        for (slot, &i) in all.iter_mut().zip(&prices) {
+            *slot = num(i)?;
+        }
+        records.push(Record {
+            store: num(store)? as u32,
+            brand: b,
             week: num(week)? as i64,
-            units: num(logmove)?.exp(),
-            price: own,
+            log_units: num(logmove)?,
+            prices: all,
             deal: num(deal)?,
             feature: num(feat)?,
+        });
+    }
+    Ok(records)
+}
+
+/// Reads Dominick's CSV into one weekly series per store × brand (the brand's own price, the
+/// mean of the 10 others' as its rivals').
+pub fn read_dominicks(input: impl BufRead) -> anyhow::Result<Vec<Series>> {
+    let mut by_series: BTreeMap<(u32, u32), Vec<Week>> = BTreeMap::new();
+    for r in read_records(input)? {
+        let own = r.prices[r.brand as usize - 1];
+        let rivals = r.prices.iter().sum::<f64>() - own;
+        by_series.entry((r.store, r.brand)).or_default().push(Week {
+            week: r.week,
+            units: r.log_units.exp(),
+            price: own,
+            deal: r.deal,
+            feature: r.feature,
             rival_price: rivals / 10.0,
         });
     }

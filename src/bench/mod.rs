@@ -8,13 +8,15 @@
 //! most-bought, then popular" on the same split; [`sentiment`] scores the sentiment model on the
 //! clothing reviews and on chat messages beside the VADER lexicon and TF-IDF + logistic
 //! regression; [`demand`] forecasts Dominick's orange juice beside the naive last week, the 4-week
-//! mean and a linear model; [`fraud`] ranks the ULB card frauds beside logistic regression, and
+//! mean and a linear model; [`pricing`] estimates its price elasticities and predicts the units
+//! after price moves beside no elasticity and one pooled elasticity; [`fraud`] ranks the ULB card frauds beside logistic regression, and
 //! [`risk_gate`] counts the tau2 reference writes each risk threshold would hold.
 
 pub mod channels;
 pub mod demand;
 pub mod fraud;
 pub mod llm;
+pub mod pricing;
 pub mod recommend;
 pub mod risk_gate;
 pub mod search;

@@ -65,7 +65,7 @@ pub async fn run(tasks: &str, scratch: &Path) -> anyhow::Result<GateEffect> {
         let mut changed = false;
         for (tool, arguments) in &task.actions {
             if GATED.contains(&tool.as_str())
-                && let Some(assessment) = assess(&store, tool, arguments, changed).await?
+                && let Some(assessment) = assess(&store, tool, arguments, changed, None).await?
             {
                 scores.push((t, assessment.score));
                 for why in assessment.reasons {

@@ -143,6 +143,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::write_results(&output, &results)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Pricing { output, data }) => {
+            let results =
+                tokio::task::spawn_blocking(move || crate::bench::pricing::run(&data)).await??;
+            crate::bench::write_results(&output, &results)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Fraud { output, data }) => {
             let mut results =
                 tokio::task::spawn_blocking(move || crate::bench::fraud::run(&data)).await??;
@@ -735,9 +741,69 @@ async fn train(settings: &Settings) -> anyhow::Result<ExitCode> {
             settings.embedding_model.display()
         ),
     }
+    // The demand model, from the dated orders.
+    let demand_report = match app.train_demand(settings).await {
+        Ok(Some(model)) => {
+            eprintln!(
+                "demand: {} product-weeks, {} trees, saved to {}",
+                model.rows,
+                model.trees_kept(),
+                settings
+                    .data_dir
+                    .join(crate::forecast::MODEL_FILE)
+                    .display()
+            );
+            json!({"rows": model.rows, "trees": model.trees_kept()})
+        }
+        Ok(None) => {
+            eprintln!("demand: no order carries a date, no forecasts");
+            Value::Null
+        }
+        Err(crate::app::AppError::Demand(
+            error @ crate::forecast::ForecastError::TooLittleHistory { .. },
+        )) => {
+            eprintln!("demand: {error}, no forecasts");
+            Value::Null
+        }
+        Err(error) => return Err(error.into()),
+    };
+    // The risk model, from the outcomes merchants and staff labelled.
+    let labelled: Vec<(Vec<Option<f64>>, bool)> = app
+        .store
+        .labelled_risks()
+        .await?
+        .into_iter()
+        .map(|r| (r.signals, r.label.as_deref() == Some("fraud")))
+        .collect();
+    let risk_report = match crate::risk::model::RiskModel::train(&labelled) {
+        Ok(model) => {
+            model.save(&settings.data_dir)?;
+            eprintln!(
+                "risk: {} labelled requests ({} fraud), saved to {}; the gate scores with it from the next start",
+                model.labels,
+                model.frauds,
+                settings
+                    .data_dir
+                    .join(crate::risk::model::MODEL_FILE)
+                    .display()
+            );
+            json!({"labels": model.labels, "frauds": model.frauds})
+        }
+        Err(error @ crate::risk::model::RiskModelError::TooFewLabels { .. }) => {
+            eprintln!("risk: {error}; the anomaly score stays in use");
+            Value::Null
+        }
+        Err(error) => return Err(error.into()),
+    };
     println!(
         "{}",
-        json!({ "recommender": report, "sentiment": sentiment_report, "product_vectors": vectors })
+        json!({
+            "recommender": report,
+            "sentiment": sentiment_report,
+            "product_vectors": vectors,
+            "demand_model": demand_report,
+            "risk_model": risk_report,
+        })
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -47,6 +47,8 @@ pub struct EngineConfig {
     /// A shopper's write whose risk score ([`crate::risk`]) reaches this is handed to staff
     /// instead of run; 1 or more turns the gate off.
     pub risk_threshold: f64,
+    /// The risk model trained on labelled outcomes, when there is one (else the anomaly score).
+    pub risk_model: Option<std::sync::Arc<crate::risk::model::RiskModel>>,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +58,7 @@ impl Default for EngineConfig {
             max_steps: 8,
             max_message_chars: 4000,
             risk_threshold: crate::risk::DEFAULT_THRESHOLD,
+            risk_model: None,
         }
     }
 }
@@ -1170,8 +1173,14 @@ impl Engine {
             return Ok(None);
         }
         let changed_earlier = self.changed_earlier(turn.conversation_id).await?;
-        let Some(assessment) =
-            crate::risk::assess(&self.store, &call.name, &call.arguments, changed_earlier).await?
+        let Some(assessment) = crate::risk::assess(
+            &self.store,
+            &call.name,
+            &call.arguments,
+            changed_earlier,
+            self.config.risk_model.as_deref(),
+        )
+        .await?
         else {
             return Ok(None);
         };

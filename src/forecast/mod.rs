@@ -14,6 +14,7 @@
 //! 4-week mean and a linear model on the same features ([`crate::bench::demand`]).
 
 pub mod features;
+pub mod history;
 
 use crate::boost::{BoostError, Loss, Table, Trees};
 use features::{Row, Week, log_units, row, units_of};
@@ -33,7 +34,21 @@ pub enum ForecastError {
     /// The tree model failed.
     #[error(transparent)]
     Model(#[from] BoostError),
+    /// The saved model could not be read or written.
+    #[error("cannot use {path}: {reason}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
+
+/// The file a store's trained model is saved in, under the data directory.
+pub const MODEL_FILE: &str = "models/demand.json";
+
+/// A model shared by the tools, replaced when `clerk train` saves a new one.
+pub type SharedDemand = std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<DemandModel>>>>;
 
 /// The knobs of training.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -169,6 +184,45 @@ impl DemandModel {
     /// Trees kept.
     pub fn trees_kept(&self) -> usize {
         self.trees.kept
+    }
+
+    /// Saves under `data_dir` (written, then renamed over the old one).
+    pub fn save(&self, data_dir: &std::path::Path) -> Result<(), ForecastError> {
+        let path = data_dir.join(MODEL_FILE);
+        let error = |e: &dyn std::fmt::Display| ForecastError::File {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| error(&e))?;
+        }
+        let text = serde_json::to_string(self).map_err(|e| error(&e))?;
+        let partial = path.with_extension("json.partial");
+        std::fs::write(&partial, text).map_err(|e| error(&e))?;
+        std::fs::rename(&partial, &path).map_err(|e| error(&e))
+    }
+
+    /// Reads the model saved under `data_dir`; `None` when none was trained.
+    pub fn load(data_dir: &std::path::Path) -> Result<Option<Self>, ForecastError> {
+        let path = data_dir.join(MODEL_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(ForecastError::File {
+                    path,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ForecastError::File {
+                path,
+                reason: format!(
+                    "not a demand model of this clerk version ({e}): run `clerk train` again"
+                ),
+            })
     }
 
     /// The next `plans.len()` weeks after `history` (sorted by week), each plan giving the

@@ -9,13 +9,15 @@
 //! - other customers shipping to the same street address.
 //!
 //! Without labels, the score is an anomaly score: each signal past its mark adds a stated share
-//! (combined as independent evidence, `1 − Π(1 − share)`). The gate in the conversation engine
+//! (combined as independent evidence, `1 − Π(1 − share)`). Once enough outcomes are labelled,
+//! `clerk train` fits [`model::RiskModel`] and the score is its probability of fraud. The gate in the conversation engine
 //! holds a write whose score reaches the store's threshold for staff, with these reasons in the
 //! case summary; every scored write is stored ([`crate::store::RiskRecord`]). [`metrics`] scores
 //! a ranking of rare bad cases; `clerk bench fraud` measures the tree model on labelled card
 //! fraud with them ([`crate::bench::fraud`]).
 
 pub mod metrics;
+pub mod model;
 
 use crate::store::model::{Order, OrderStatus, PaymentMethod, User};
 use crate::store::{Store, StoreError};
@@ -283,11 +285,13 @@ impl Facts<'_> {
 /// Scores `tool(arguments)` against the store: `None` when the tool is not gated or its
 /// customer or order is not found (the store then refuses the write itself).
 /// `changed_earlier`: whether an address or payment change ran earlier in the conversation.
+/// With a trained `model` the score is its probability of fraud, else the anomaly score.
 pub async fn assess(
     store: &Store,
     tool: &str,
     arguments: &Value,
     changed_earlier: bool,
+    model: Option<&model::RiskModel>,
 ) -> Result<Option<Assessment>, StoreError> {
     if !GATED.contains(&tool) {
         return Ok(None);
@@ -338,7 +342,8 @@ pub async fn assess(
         others_at_address,
     }
     .signals();
-    let (score, reasons) = signals.score();
+    let (anomaly, reasons) = signals.score();
+    let score = model.map_or(anomaly, |m| m.probability(&signals));
     Ok(Some(Assessment {
         user_id,
         order_id: order_id.map(str::to_owned),

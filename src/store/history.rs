@@ -18,6 +18,19 @@ pub struct Basket {
     pub items: Vec<String>,
 }
 
+/// One product's sales in one week (weeks counted from 1970-01-01, a Thursday).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeeklySales {
+    /// The product.
+    pub product_id: String,
+    /// The week: `day.div_euclid(7)`.
+    pub week: i64,
+    /// Units sold (one per order line).
+    pub units: u64,
+    /// Their total price, in cents.
+    pub revenue_cents: i64,
+}
+
 /// One of a customer's purchases.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Purchase {
@@ -58,6 +71,60 @@ impl Store {
             });
         }
         Ok(baskets)
+    }
+
+    /// Units and revenue per product and week, from the dated orders not cancelled (`product`:
+    /// only that product's), by product then week.
+    pub async fn weekly_sales(
+        &self,
+        product: Option<&str>,
+    ) -> Result<Vec<WeeklySales>, StoreError> {
+        const ALL: &str = "SELECT i.product_id, o.placed_at, i.price_cents FROM orders o \
+             JOIN order_items i ON i.order_id = o.order_id \
+             WHERE o.status <> 'cancelled' AND o.placed_at IS NOT NULL";
+        const ONE: &str = "SELECT i.product_id, o.placed_at, i.price_cents FROM orders o \
+             JOIN order_items i ON i.order_id = o.order_id \
+             WHERE o.status <> 'cancelled' AND o.placed_at IS NOT NULL AND i.product_id = $1";
+        let rows = match product {
+            Some(id) => sqlx::query(ONE).bind(id).fetch_all(&self.pool).await?,
+            None => sqlx::query(ALL).fetch_all(&self.pool).await?,
+        };
+        let mut sales: std::collections::BTreeMap<(String, i64), (u64, i64)> = Default::default();
+        for row in rows {
+            let placed_at: String = row.try_get("placed_at")?;
+            let Some(day) = dates::parse_iso(&placed_at) else {
+                continue;
+            };
+            let cents: i64 = row.try_get("price_cents")?;
+            let e = sales
+                .entry((row.try_get("product_id")?, day.div_euclid(7)))
+                .or_default();
+            e.0 += 1;
+            e.1 += cents;
+        }
+        Ok(sales
+            .into_iter()
+            .map(|((product_id, week), (units, revenue_cents))| WeeklySales {
+                product_id,
+                week,
+                units,
+                revenue_cents,
+            })
+            .collect())
+    }
+
+    /// The week of the store's latest dated order (`day.div_euclid(7)`); `None` when no order
+    /// carries a date.
+    pub async fn last_sale_week(&self) -> Result<Option<i64>, StoreError> {
+        let latest: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(placed_at) FROM orders WHERE placed_at IS NOT NULL AND status <> 'cancelled'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(latest
+            .as_deref()
+            .and_then(dates::parse_iso)
+            .map(|day| day.div_euclid(7)))
     }
 
     /// What one customer bought: every item of their orders not cancelled, with its day.

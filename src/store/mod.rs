@@ -27,7 +27,7 @@ pub use conversations::{
     mood_after, mood_label, now_ms,
 };
 pub use error::StoreError;
-pub use history::{Basket, Purchase};
+pub use history::{Basket, Purchase, WeeklySales};
 pub use identity::CodeScope;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
 pub use reviews::{NewReview, Review};

@@ -6,6 +6,7 @@
 //! Each tool also says what it touches ([`Access`]), so that the conversation engine can decide
 //! what a conversation may call; this layer itself trusts its caller.
 
+mod forecast_tools;
 mod help_tools;
 mod merchant_tools;
 pub mod present;
@@ -41,6 +42,8 @@ pub struct Models {
     pub embedder: Option<crate::embed::SharedEmbedder>,
     /// The store's help articles, when it has a folder of them (`search_help`).
     pub help: Option<Arc<crate::help::HelpArticles>>,
+    /// The demand model (none until `clerk train` finds dated orders).
+    pub demand: crate::forecast::SharedDemand,
 }
 
 impl Default for Models {
@@ -51,6 +54,7 @@ impl Default for Models {
             sentiment: Arc::new(std::sync::RwLock::new(SentimentModel::bundled())),
             embedder: None,
             help: None,
+            demand: Default::default(),
         }
     }
 }
@@ -227,6 +231,9 @@ impl ToolRegistry {
         }
         if let Some(help) = models.help {
             registry.register(Arc::new(help_tools::SearchHelp { help }), prompts)?;
+        }
+        for tool in forecast_tools::all(store.clone(), models.demand) {
+            registry.register(tool, prompts)?;
         }
         for tool in merchant_tools::all(store) {
             registry.register(tool, prompts)?;
