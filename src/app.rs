@@ -42,6 +42,9 @@ pub enum AppError {
     /// The demand model could not be trained or saved.
     #[error(transparent)]
     Demand(#[from] crate::forecast::ForecastError),
+    /// A model could not be saved or read.
+    #[error(transparent)]
+    Saved(#[from] crate::saved::SavedError),
     /// The SMTP settings are unusable.
     #[error(transparent)]
     Mail(#[from] crate::identity::mail::MailError),
@@ -130,18 +133,19 @@ impl App {
         Ok(Some(model))
     }
 
-    /// Trains the demand model on the store's dated orders (every product's weekly series), saves
-    /// it and hands it to the tools; `None` when no order carries a date.
+    /// Trains the demand model and the pooled price elasticity on the store's dated orders (every
+    /// product's weekly series), saves them and hands them to the tools; `None` when no order
+    /// carries a date.
     pub async fn train_demand(
         &self,
         settings: &Settings,
     ) -> Result<Option<Arc<crate::forecast::DemandModel>>, AppError> {
-        let Some(last) = self.store.last_sale_week().await? else {
+        let Some((first, last)) = self.store.sale_weeks().await? else {
             return Ok(None);
         };
         let sales = self.store.weekly_sales(None).await?;
         let series: Vec<Vec<crate::forecast::features::Week>> =
-            crate::forecast::history::series(&sales, last)
+            crate::forecast::history::series(&sales, first, last)
                 .into_iter()
                 .map(|(_, weeks)| weeks)
                 .collect();
@@ -150,12 +154,29 @@ impl App {
             calibration_weeks: 4,
             ..crate::forecast::Params::default()
         };
-        let model = tokio::task::spawn_blocking(move || {
-            crate::forecast::DemandModel::train(&series, params, |_| {})
+        let (model, prices) = tokio::task::spawn_blocking(move || {
+            let prices = crate::pricing::StorePrices::train(&series);
+            (
+                crate::forecast::DemandModel::train(&series, params, |_| {}),
+                prices,
+            )
         })
         .await
-        .expect("training does not panic")?;
+        .expect("training does not panic");
+        let model = model?;
         model.save(&settings.data_dir)?;
+        // The store's pooled elasticity, when its prices moved at all.
+        match prices {
+            Ok(prices) => {
+                crate::saved::save(&settings.data_dir, crate::pricing::MODEL_FILE, &prices)?;
+                *self
+                    .models
+                    .prices
+                    .write()
+                    .expect("the price model's lock is never poisoned") = Some(Arc::new(prices));
+            }
+            Err(error) => tracing::warn!(%error, "no pooled price elasticity for this store"),
+        }
         let model = Arc::new(model);
         *self
             .models
@@ -205,6 +226,18 @@ impl App {
                     .expect("the demand model's lock is never poisoned") = model.map(Arc::new);
             }
             Err(error) => tracing::warn!(%error, "the saved demand model is not used"),
+        }
+        match crate::saved::load::<crate::pricing::StorePrices>(
+            &settings.data_dir,
+            crate::pricing::MODEL_FILE,
+        ) {
+            Ok(model) => {
+                *models
+                    .prices
+                    .write()
+                    .expect("the price model's lock is never poisoned") = model.map(Arc::new);
+            }
+            Err(error) => tracing::warn!(%error, "the saved price model is not used"),
         }
         let tools = ToolRegistry::for_store(
             Retail::new(store.clone()),

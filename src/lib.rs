@@ -37,6 +37,7 @@ pub mod random;
 pub mod recommend;
 pub mod retail;
 pub mod risk;
+pub mod saved;
 pub mod search;
 pub mod sentiment;
 pub mod staff;

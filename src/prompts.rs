@@ -62,6 +62,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "modify_pending_order_items",
     "modify_pending_order_payment",
     "modify_user_address",
+    "price_what_if",
     "recommend_products",
     "return_delivered_order_items",
     "review_summary",

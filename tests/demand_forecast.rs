@@ -1,6 +1,7 @@
-//! `forecast_demand` on a real dated history (every line of 150 Ta-Feng customers): nothing
-//! before `clerk train`, then each week ahead with its interval; bad requests refused plainly, and
-//! a store without dated orders told so.
+//! `forecast_demand` and `price_what_if` on a real dated history (every line of 150 Ta-Feng
+//! customers): nothing before `clerk train`, then each week ahead with its interval and a price
+//! cut's units and revenue; bad requests refused plainly, and a store without dated orders told
+//! so.
 
 mod common;
 
@@ -8,13 +9,17 @@ use common::run_clerk;
 use serde_json::{Value, json};
 
 fn tool(dir: &std::path::Path, database: &str, args: Value) -> (i32, Value, String) {
+    call(dir, database, "forecast_demand", args)
+}
+
+fn call(dir: &std::path::Path, database: &str, name: &str, args: Value) -> (i32, Value, String) {
     let (code, stdout, stderr) = run_clerk(
         dir,
         &[
             "--database",
             database,
             "tool",
-            "forecast_demand",
+            name,
             "--args",
             &args.to_string(),
         ],
@@ -141,6 +146,17 @@ fn a_store_without_dated_orders_is_told_so() {
         json!({"product_id": "9523456873", "weeks": 4}),
     );
     assert_eq!(code, 0);
+    let answer: Value = serde_json::from_str(output["output"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        answer["note"],
+        "no sales history with dates: the store's orders carry no dates"
+    );
+    let (_, output, _) = call(
+        dir.path(),
+        &database,
+        "price_what_if",
+        json!({"product_id": "9523456873", "new_price": 10.0}),
+    );
     let answer: Value = serde_json::from_str(output["output"].as_str().unwrap()).unwrap();
     assert_eq!(
         answer["note"],

@@ -35,13 +35,8 @@ pub enum ForecastError {
     #[error(transparent)]
     Model(#[from] BoostError),
     /// The saved model could not be read or written.
-    #[error("cannot use {path}: {reason}")]
-    File {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Why.
-        reason: String,
-    },
+    #[error(transparent)]
+    File(#[from] crate::saved::SavedError),
 }
 
 /// The file a store's trained model is saved in, under the data directory.
@@ -97,6 +92,9 @@ pub struct DemandModel {
     trees: Trees,
     /// The 10th and 90th percentiles of the log-scale errors on the held-back weeks.
     pub error_quantiles: [f64; 2],
+    /// The mean of `exp(error)` on the held-back weeks: what turns the model's typical (median)
+    /// week into the expected one (Duan's smearing).
+    pub smearing: f64,
     /// Rows (product-weeks) trained on.
     pub rows: usize,
     /// The knobs it was trained with.
@@ -154,6 +152,7 @@ impl DemandModel {
         )?;
         let predicted = first.predict(&cal_x);
         let mut errors: Vec<f64> = cal_y.iter().zip(&predicted).map(|(y, p)| y - p).collect();
+        let smearing = errors.iter().map(|e| e.exp()).sum::<f64>() / errors.len() as f64;
         let error_quantiles = [quantile(&mut errors, 0.1), quantile(&mut errors, 0.9)];
 
         progress(2);
@@ -162,12 +161,13 @@ impl DemandModel {
         Ok(Self {
             trees,
             error_quantiles,
+            smearing,
             rows: x.len(),
             params,
         })
     }
 
-    /// The expected `ln(1 + units)` of each row.
+    /// The typical (median) `ln(1 + units)` of each row.
     pub fn predict_logs(&self, rows: &[Row]) -> Vec<f64> {
         let mut x = Table::new(features::WIDTH);
         for r in rows {
@@ -186,47 +186,19 @@ impl DemandModel {
         self.trees.kept
     }
 
-    /// Saves under `data_dir` (written, then renamed over the old one).
+    /// Saves under `data_dir` ([`MODEL_FILE`]).
     pub fn save(&self, data_dir: &std::path::Path) -> Result<(), ForecastError> {
-        let path = data_dir.join(MODEL_FILE);
-        let error = |e: &dyn std::fmt::Display| ForecastError::File {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| error(&e))?;
-        }
-        let text = serde_json::to_string(self).map_err(|e| error(&e))?;
-        let partial = path.with_extension("json.partial");
-        std::fs::write(&partial, text).map_err(|e| error(&e))?;
-        std::fs::rename(&partial, &path).map_err(|e| error(&e))
+        Ok(crate::saved::save(data_dir, MODEL_FILE, self)?)
     }
 
     /// Reads the model saved under `data_dir`; `None` when none was trained.
     pub fn load(data_dir: &std::path::Path) -> Result<Option<Self>, ForecastError> {
-        let path = data_dir.join(MODEL_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(ForecastError::File {
-                    path,
-                    reason: e.to_string(),
-                });
-            }
-        };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| ForecastError::File {
-                path,
-                reason: format!(
-                    "not a demand model of this clerk version ({e}): run `clerk train` again"
-                ),
-            })
+        Ok(crate::saved::load(data_dir, MODEL_FILE)?)
     }
 
     /// The next `plans.len()` weeks after `history` (sorted by week), each plan giving the
-    /// week, its price and promotion (units ignored). Each forecast week is read as sold
+    /// week, its price and promotion (units ignored): the expected units (the median smeared
+    /// by the model's own errors) and the 80 % interval. Each forecast week is read as sold
     /// (its expected units) for the next one. Empty when `history` is empty.
     pub fn forecast(&self, history: &[Week], plans: &[Week]) -> Vec<Forecast> {
         let mut weeks = history.to_vec();
@@ -239,7 +211,7 @@ impl DemandModel {
             };
             let log = self.predict_logs(&[r])[0];
             let widen = ((step + 1) as f64).sqrt();
-            let units = units_of(log);
+            let units = ((log.exp() * self.smearing) - 1.0).max(0.0);
             weeks[at].units = units;
             out.push(Forecast {
                 week: plan.week,

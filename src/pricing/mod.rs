@@ -12,8 +12,9 @@
 //! units after each price move held out beside a no-elasticity baseline and a single pooled
 //! elasticity ([`crate::bench::pricing`]).
 
+use crate::forecast::features::Week;
 use linfa::traits::Fit as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a regression could not be fitted.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +171,68 @@ pub struct WhatIf {
     pub revenue: [f64; 2],
     /// Margin per week now and at the new price, when the unit cost is known.
     pub margin: Option<[f64; 2]>,
+}
+
+/// The file a store's price model is saved in, under the data directory.
+pub const MODEL_FILE: &str = "models/pricing.json";
+
+/// Weeks with sales a product needs for its own elasticity.
+pub const MIN_OWN_WEEKS: usize = 8;
+
+/// A store's own price response: one elasticity pooled over its products (each product's
+/// weeks demeaned on their own), the fallback for a product whose history is too short or too
+/// flat to give its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StorePrices {
+    /// The pooled own-price elasticity and its standard error.
+    pub pooled: (f64, f64),
+    /// Product-weeks with sales it was estimated on.
+    pub rows: usize,
+    /// Products they came from.
+    pub products: usize,
+}
+
+/// `ln units` on `ln price` over the weeks with sales of each series (its own group).
+fn observations<'a>(series: impl Iterator<Item = &'a [Week]>) -> Vec<Observation> {
+    series
+        .enumerate()
+        .flat_map(|(g, weeks)| {
+            weeks
+                .iter()
+                .filter(|w| w.units > 0.0 && w.price > 0.0)
+                .map(move |w| Observation {
+                    group: g as u64,
+                    log_units: w.units.ln(),
+                    x: vec![w.price.ln()],
+                })
+        })
+        .collect()
+}
+
+impl StorePrices {
+    /// Estimates the pooled elasticity over every product's weekly series.
+    pub fn train(series: &[Vec<Week>]) -> Result<Self, PricingError> {
+        let rows = observations(series.iter().map(Vec::as_slice));
+        let fit = fit(&["ln_price"], &rows)?;
+        Ok(Self {
+            pooled: fit.get("ln_price").expect("the one column"),
+            rows: fit.rows,
+            products: series.len(),
+        })
+    }
+}
+
+/// A product's own elasticity from its weekly series, with its standard error and the weeks
+/// with sales it rests on; `None` when it has fewer than [`MIN_OWN_WEEKS`] such weeks or its
+/// price never moved.
+pub fn own_elasticity(weeks: &[Week]) -> Option<(f64, f64, usize)> {
+    let rows = observations(std::iter::once(weeks));
+    if rows.len() < MIN_OWN_WEEKS {
+        return None;
+    }
+    let fit = fit(&["ln_price"], &rows).ok()?;
+    let (e, se) = fit.get("ln_price")?;
+    Some((e, se, fit.rows))
 }
 
 /// The 80 % two-sided normal quantile.

@@ -8,7 +8,7 @@
 use super::{SIGNALS, Signals};
 use linfa::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The file a trained model is saved in, under the data directory.
 pub const MODEL_FILE: &str = "models/risk.json";
@@ -39,20 +39,9 @@ pub enum RiskModelError {
     /// The regression failed.
     #[error("the risk model failed to train: {0}")]
     Fit(String),
-    /// The file could not be read or written.
-    #[error("cannot use {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not a risk model of this version.
-    #[error("{path} is not a risk model of this clerk version: run `clerk train` again")]
-    Format {
-        /// The file.
-        path: PathBuf,
-    },
+    /// The saved model could not be read or written.
+    #[error(transparent)]
+    Saved(#[from] crate::saved::SavedError),
 }
 
 /// A signal's value for the regression: a missing one reads as the harmless case.
@@ -137,35 +126,21 @@ impl RiskModel {
         1.0 / (1.0 + (-z).exp())
     }
 
-    /// Saves under `data_dir` (written then renamed).
+    /// Saves under `data_dir` ([`MODEL_FILE`]).
     pub fn save(&self, data_dir: &Path) -> Result<(), RiskModelError> {
-        let path = data_dir.join(MODEL_FILE);
-        let io = |source| RiskModelError::Io {
-            path: path.clone(),
-            source,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let partial = path.with_extension("json.partial");
-        let text = serde_json::to_string_pretty(self).expect("a model serialises");
-        std::fs::write(&partial, text).map_err(io)?;
-        std::fs::rename(&partial, &path).map_err(io)
+        Ok(crate::saved::save(data_dir, MODEL_FILE, self)?)
     }
 
     /// Reads the model saved under `data_dir`; `None` when none was trained.
     pub fn load(data_dir: &Path) -> Result<Option<Self>, RiskModelError> {
-        let path = data_dir.join(MODEL_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(RiskModelError::Io { path, source }),
-        };
-        match serde_json::from_str::<Self>(&text) {
-            Ok(model) if model.format == FORMAT && model.weights.len() == SIGNALS.len() => {
-                Ok(Some(model))
+        match crate::saved::load::<Self>(data_dir, MODEL_FILE)? {
+            Some(model) if model.format != FORMAT || model.weights.len() != SIGNALS.len() => {
+                Err(RiskModelError::Saved(crate::saved::SavedError::Format {
+                    path: data_dir.join(MODEL_FILE),
+                    reason: format!("format {}", model.format),
+                }))
             }
-            _ => Err(RiskModelError::Format { path }),
+            loaded => Ok(loaded),
         }
     }
 }

@@ -113,18 +113,23 @@ impl Store {
             .collect())
     }
 
-    /// The week of the store's latest dated order (`day.div_euclid(7)`); `None` when no order
-    /// carries a date.
-    pub async fn last_sale_week(&self) -> Result<Option<i64>, StoreError> {
-        let latest: Option<String> = sqlx::query_scalar(
-            "SELECT MAX(placed_at) FROM orders WHERE placed_at IS NOT NULL AND status <> 'cancelled'",
+    /// The weeks of the store's earliest and latest dated orders (`day.div_euclid(7)`); `None`
+    /// when no order carries a date.
+    pub async fn sale_weeks(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(placed_at) AS first, MAX(placed_at) AS last FROM orders \
+             WHERE placed_at IS NOT NULL AND status <> 'cancelled'",
         )
         .fetch_one(&self.pool)
         .await?;
-        Ok(latest
-            .as_deref()
-            .and_then(dates::parse_iso)
-            .map(|day| day.div_euclid(7)))
+        let week = |column: &str| -> Result<Option<i64>, StoreError> {
+            let text: Option<String> = row.try_get(column)?;
+            Ok(text
+                .as_deref()
+                .and_then(dates::parse_iso)
+                .map(|day| day.div_euclid(7)))
+        };
+        Ok(week("first")?.zip(week("last")?))
     }
 
     /// What one customer bought: every item of their orders not cancelled, with its day.

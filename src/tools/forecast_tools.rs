@@ -1,21 +1,87 @@
-//! `forecast_demand(product_id, weeks)`: a product's expected weekly units ahead, with an
-//! interval, from the store's own dated history and the demand model `clerk train` fitted
-//! ([`crate::forecast`]). For the merchant only.
+//! The merchant's tools over the store's own dated history and the models `clerk train` fits:
+//! `forecast_demand(product_id, weeks)`, a product's expected weekly units ahead with an
+//! interval ([`crate::forecast`]), and `price_what_if(product_id, new_price)`, units and revenue
+//! at a new price from the product's own or the store's pooled elasticity ([`crate::pricing`]).
 
 use super::{Access, Tool, ToolError, ToolFuture, parse_args};
 use crate::forecast::SharedDemand;
+use crate::pricing::StorePrices;
+use crate::store::model::Product;
+use std::sync::{Arc, RwLock};
+
+/// The store's price model, shared and replaced when `clerk train` saves a new one.
+pub type SharedPrices = Arc<RwLock<Option<Arc<StorePrices>>>>;
 use crate::forecast::features::Week;
 use crate::retail::RetailError;
 use crate::store::Store;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The weeks of a product's history a forecast needs.
+/// The weeks with a sale a product needs for a forecast.
 pub const MIN_HISTORY_WEEKS: usize = 4;
 
 /// The merchant's forecasting tools over `store`.
-pub(super) fn all(store: Store, model: SharedDemand) -> Vec<std::sync::Arc<dyn Tool>> {
-    vec![std::sync::Arc::new(ForecastDemand { store, model })]
+pub(super) fn all(store: Store, demand: SharedDemand, prices: SharedPrices) -> Vec<Arc<dyn Tool>> {
+    vec![
+        Arc::new(ForecastDemand {
+            store: store.clone(),
+            model: demand,
+        }),
+        Arc::new(PriceWhatIf {
+            store,
+            model: prices,
+        }),
+    ]
+}
+
+/// A product and its weekly series up to the store's last dated week, or what to say plainly
+/// instead (no dated orders, too little history).
+async fn product_history(
+    store: &Store,
+    product_id: &str,
+) -> Result<(Product, Result<(Vec<Week>, i64), String>), ToolError> {
+    let product = store
+        .product(product_id)
+        .await
+        .map_err(ToolError::Store)?
+        .ok_or(ToolError::Refused(RetailError::ProductNotFound))?;
+    let Some((first, last)) = store.sale_weeks().await.map_err(ToolError::Store)? else {
+        let note = "no sales history with dates: the store's orders carry no dates".to_owned();
+        return Ok((product, Err(note)));
+    };
+    let sales = store
+        .weekly_sales(Some(&product.product_id))
+        .await
+        .map_err(ToolError::Store)?;
+    let history: Vec<Week> = crate::forecast::history::series(&sales, first, last)
+        .into_iter()
+        .next()
+        .map(|(_, weeks)| weeks)
+        .unwrap_or_default();
+    let sold = history.iter().filter(|w| w.units > 0.0).count();
+    if sold < MIN_HISTORY_WEEKS {
+        let note = format!(
+            "too little history: it sold in {sold} week(s) of the store's history (at least {MIN_HISTORY_WEEKS})"
+        );
+        return Ok((product, Err(note)));
+    }
+    Ok((product, Ok((history, last))))
+}
+
+/// What a tool says instead of figures.
+fn plain(product: &Product, note: &str) -> Result<String, ToolError> {
+    Ok(json!({
+        "product_id": product.product_id,
+        "name": product.name,
+        "note": note,
+    })
+    .to_string())
+}
+
+/// The mean units of the last four weeks.
+fn recent_units(history: &[Week]) -> f64 {
+    let recent = &history[history.len().saturating_sub(4)..];
+    recent.iter().map(|w| w.units).sum::<f64>() / recent.len() as f64
 }
 
 struct ForecastDemand {
@@ -50,57 +116,23 @@ impl Tool for ForecastDemand {
     fn call(&self, args: Value) -> ToolFuture<'_> {
         Box::pin(async move {
             let args: Args = parse_args(self.name(), args)?;
-            let product = self
-                .store
-                .product(&args.product_id)
-                .await
-                .map_err(ToolError::Store)?
-                .ok_or(ToolError::Refused(RetailError::ProductNotFound))?;
-            let plain = |note: &str| {
-                Ok(json!({
-                    "product_id": product.product_id,
-                    "name": product.name,
-                    "note": note,
-                })
-                .to_string())
-            };
-            let Some(last) = self
-                .store
-                .last_sale_week()
-                .await
-                .map_err(ToolError::Store)?
-            else {
-                return plain("no sales history with dates: the store's orders carry no dates");
-            };
             let model = self
                 .model
                 .read()
                 .expect("the demand model's lock is never poisoned")
-                .clone()
-                .ok_or(ToolError::NotTrained("demand model"))?;
-            let sales = self
-                .store
-                .weekly_sales(Some(&product.product_id))
-                .await
-                .map_err(ToolError::Store)?;
-            let history: Vec<Week> = crate::forecast::history::series(&sales, last)
-                .into_iter()
-                .next()
-                .map(|(_, weeks)| weeks)
-                .unwrap_or_default();
-            if history.len() < MIN_HISTORY_WEEKS {
-                return plain(&format!(
-                    "too little history to forecast: {} week(s) since its first sale (at least {MIN_HISTORY_WEEKS})",
-                    history.len()
-                ));
-            }
+                .clone();
+            let (product, history) = product_history(&self.store, &args.product_id).await?;
+            let (history, last) = match history {
+                Ok(found) => found,
+                Err(note) => return plain(&product, &note),
+            };
+            let model = model.ok_or(ToolError::NotTrained("demand model"))?;
             let price = history[history.len() - 1].price;
             let plans: Vec<Week> = (1..=args.weeks as i64)
                 .map(|k| Week::sold(last + k, 0.0, price))
                 .collect();
             let forecast = model.forecast(&history, &plans);
-            let recent = &history[history.len().saturating_sub(4)..];
-            let recent_mean = recent.iter().map(|w| w.units).sum::<f64>() / recent.len() as f64;
+            let recent_mean = recent_units(&history);
             Ok(json!({
                 "product_id": product.product_id,
                 "name": product.name,
@@ -116,6 +148,93 @@ impl Tool for ForecastDemand {
                     "high": round1(f.high),
                 })).collect::<Vec<_>>(),
                 "total_units": round1(forecast.iter().map(|f| f.units).sum()),
+            })
+            .to_string())
+        })
+    }
+}
+
+struct PriceWhatIf {
+    store: Store,
+    model: SharedPrices,
+}
+
+#[derive(Deserialize)]
+struct PriceArgs {
+    product_id: String,
+    new_price: f64,
+}
+
+impl Tool for PriceWhatIf {
+    fn name(&self) -> &'static str {
+        "price_what_if"
+    }
+
+    fn access(&self) -> Access {
+        Access::Merchant
+    }
+
+    fn call(&self, args: Value) -> ToolFuture<'_> {
+        Box::pin(async move {
+            let args: PriceArgs = parse_args(self.name(), args)?;
+            let pooled = self
+                .model
+                .read()
+                .expect("the price model's lock is never poisoned")
+                .clone();
+            let (product, history) = product_history(&self.store, &args.product_id).await?;
+            let (history, _) = match history {
+                Ok(found) => found,
+                Err(note) => return plain(&product, &note),
+            };
+            let price = history[history.len() - 1].price;
+            let units_now = recent_units(&history);
+            // The product's own elasticity when its history gives a negative one; else the store's.
+            let (elasticity, source) = match crate::pricing::own_elasticity(&history) {
+                Some((e, se, weeks)) if e < 0.0 => (
+                    (e, se),
+                    format!("this product's own {weeks} weeks with sales"),
+                ),
+                own => {
+                    let pooled = pooled.ok_or(ToolError::NotTrained("price model"))?;
+                    let why = match own {
+                        Some(_) => "its own history shows no fall in sales at higher prices",
+                        None => "its own history is too short or its price never moved",
+                    };
+                    (
+                        pooled.pooled,
+                        format!(
+                            "pooled over the store's {} products ({why})",
+                            pooled.products
+                        ),
+                    )
+                }
+            };
+            let w = crate::pricing::what_if(units_now, price, args.new_price, elasticity, None);
+            let money = |x: f64| (x * 100.0).round() / 100.0;
+            Ok(json!({
+                "product_id": product.product_id,
+                "name": product.name,
+                "price_now": money(price),
+                "new_price": money(args.new_price),
+                "change_percent": round1((args.new_price / price - 1.0) * 100.0),
+                "elasticity": {
+                    "value": (elasticity.0 * 1000.0).round() / 1000.0,
+                    "standard_error": (elasticity.1 * 1000.0).round() / 1000.0,
+                    "source": source,
+                },
+                "units_per_week": {
+                    "now": round1(w.units_now),
+                    "at_new_price": round1(w.units_new),
+                    "low": round1(w.units_interval[0]),
+                    "high": round1(w.units_interval[1]),
+                    "interval": "80%",
+                },
+                "revenue_per_week": {
+                    "now": money(w.revenue[0]),
+                    "at_new_price": money(w.revenue[1]),
+                },
+                "margin": "unknown: the store records no unit cost",
             })
             .to_string())
         })

@@ -28,6 +28,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use forecast_tools::SharedPrices;
 pub use recommend_tools::SharedRecommender;
 
 /// The trained models and the knowledge the tools read, each model shared so that `clerk train`
@@ -44,6 +45,8 @@ pub struct Models {
     pub help: Option<Arc<crate::help::HelpArticles>>,
     /// The demand model (none until `clerk train` finds dated orders).
     pub demand: crate::forecast::SharedDemand,
+    /// The store's pooled price elasticity (none until `clerk train` finds dated orders).
+    pub prices: forecast_tools::SharedPrices,
 }
 
 impl Default for Models {
@@ -55,6 +58,7 @@ impl Default for Models {
             embedder: None,
             help: None,
             demand: Default::default(),
+            prices: Default::default(),
         }
     }
 }
@@ -232,7 +236,7 @@ impl ToolRegistry {
         if let Some(help) = models.help {
             registry.register(Arc::new(help_tools::SearchHelp { help }), prompts)?;
         }
-        for tool in forecast_tools::all(store.clone(), models.demand) {
+        for tool in forecast_tools::all(store.clone(), models.demand, models.prices) {
             registry.register(tool, prompts)?;
         }
         for tool in merchant_tools::all(store) {
