@@ -1184,7 +1184,9 @@ impl Engine {
         else {
             return Ok(None);
         };
-        let held = assessment.score >= self.config.risk_threshold;
+        // A threshold of 1 turns the gate off, even for a model sure of fraud.
+        let held =
+            self.config.risk_threshold < 1.0 && assessment.score >= self.config.risk_threshold;
         let risk = self
             .store
             .record_risk(crate::store::RiskRecord {
