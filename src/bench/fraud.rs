@@ -7,8 +7,8 @@
 
 use crate::boost::{Loss, Params, Table, Trees};
 use crate::risk::metrics::{average_precision, recall_at_fpr};
+use crate::risk::model::Logistic;
 use crate::sentiment::train::stratified_split;
-use linfa::prelude::*;
 use serde::Serialize;
 use std::io::BufRead;
 use std::path::Path;
@@ -121,38 +121,16 @@ fn scores(method: &'static str, truth: &[bool], p: &[f64], seconds: f64) -> Scor
     }
 }
 
-/// Logistic regression on standardised features: the probabilities it gives `test`.
-fn logistic(train: &[&[f64]], labels: &[bool], test: &[&[f64]]) -> anyhow::Result<Vec<f64>> {
-    let width = train[0].len();
-    let n = train.len() as f64;
-    let mean: Vec<f64> = (0..width)
-        .map(|j| train.iter().map(|r| r[j]).sum::<f64>() / n)
-        .collect();
-    let sd: Vec<f64> = (0..width)
-        .map(|j| {
-            let var = train.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n;
-            var.sqrt().max(1e-9)
-        })
-        .collect();
-    let matrix = |rows: &[&[f64]]| {
-        ndarray::Array2::from_shape_fn((rows.len(), width), |(i, j)| (rows[i][j] - mean[j]) / sd[j])
-    };
-    let y = ndarray::Array1::from_iter(labels.iter().copied());
-    let model = linfa_logistic::LogisticRegression::default()
-        .max_iterations(300)
-        .fit(&linfa::Dataset::new(matrix(train), y))?;
-    // linfa gives the probability of its "positive" class: the more frequent one (legitimate).
-    let of_positive = model.predict_probabilities(&matrix(test));
-    let fraud_is_positive = model.labels().pos.class;
-    Ok(of_positive
-        .iter()
-        .map(|p| if fraud_is_positive { *p } else { 1.0 - p })
-        .collect())
-}
-
 /// Runs the bench on the ULB CSV `data` (gzipped or not).
 pub fn run(data: &Path) -> anyhow::Result<BenchResults> {
     let all = read(crate::import::open(data)?)?;
+    let frauds = all.fraud.iter().filter(|f| **f).count();
+    anyhow::ensure!(
+        frauds >= 10 && all.fraud.len() - frauds >= 10,
+        "{}: {} transactions, {frauds} frauds: too few of each to split and score",
+        data.display(),
+        all.fraud.len()
+    );
     let labels: Vec<usize> = all.fraud.iter().map(|f| usize::from(*f)).collect();
     let (train_ix, test_ix) = stratified_split(&labels, 0.2, SEED);
     let train_labels: Vec<usize> = train_ix.iter().map(|&i| labels[i]).collect();
@@ -194,7 +172,8 @@ pub fn run(data: &Path) -> anyhow::Result<BenchResults> {
             .collect::<Vec<_>>()
     };
     let train_labels: Vec<bool> = train_ix.iter().map(|&i| all.fraud[i]).collect();
-    let baseline = logistic(&rows(&train_ix), &train_labels, &rows(&test_ix))?;
+    let line = Logistic::fit(&rows(&train_ix), &train_labels, 300)?;
+    let baseline: Vec<f64> = rows(&test_ix).iter().map(|r| line.probability(r)).collect();
     let baseline_seconds = started.elapsed().as_secs_f64();
     let frauds = |ix: &[usize]| ix.iter().filter(|&&i| all.fraud[i]).count();
     Ok(BenchResults {

@@ -243,7 +243,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Risk(RiskCommand::List { days, min_score }) => {
             let store = Store::connect(&settings.database).await?;
-            let since = crate::store::now_ms() - days.max(0) * 86_400_000;
+            let since =
+                crate::store::now_ms().saturating_sub(days.max(0).saturating_mul(86_400_000));
             let risks = store.risks_since(since, min_score).await?;
             println!("{}", serde_json::to_string_pretty(&risks)?);
             Ok(ExitCode::SUCCESS)

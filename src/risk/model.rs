@@ -1,5 +1,5 @@
 //! The supervised risk model: once merchants and staff have labelled enough outcomes
-//! (`clerk risk label ORDER fraud|legit`), `clerk train` fits a logistic regression (linfa, L2)
+//! (`clerk risk label ORDER fraud|legit`), `clerk train` fits a logistic regression ([`Logistic`])
 //! on the labelled writes' signals, and the gate scores with its probability of fraud instead of
 //! the anomaly score; the reasons stay the signals' sentences. Saved as JSON under the data
 //! directory and read at start. With few labels a regression, not trees: a handful of outcomes
@@ -58,16 +58,72 @@ fn features(values: &[Option<f64>]) -> Vec<f64> {
         .collect()
 }
 
+/// Logistic regression on standardised features (linfa, L2), oriented so that its probability
+/// is of the `true` label whichever class linfa calls positive (linfa's "positive" class is the
+/// more frequent one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logistic {
+    /// The standardised features' weights towards `true`.
+    pub weights: Vec<f64>,
+    /// The intercept.
+    pub intercept: f64,
+    /// Each feature's mean and standard deviation over the rows fitted.
+    pub scale: Vec<(f64, f64)>,
+}
+
+impl Logistic {
+    /// Fits rows of equal width (at least one) to their labels (both present).
+    pub fn fit(
+        rows: &[&[f64]],
+        labels: &[bool],
+        max_iterations: u64,
+    ) -> Result<Self, RiskModelError> {
+        let width = rows.first().map_or(0, |r| r.len());
+        let n = rows.len() as f64;
+        let scale: Vec<(f64, f64)> = (0..width)
+            .map(|j| {
+                let mean = rows.iter().map(|r| r[j]).sum::<f64>() / n;
+                let var = rows.iter().map(|r| (r[j] - mean).powi(2)).sum::<f64>() / n;
+                (mean, var.sqrt().max(1e-6))
+            })
+            .collect();
+        let x = ndarray::Array2::from_shape_fn((rows.len(), width), |(i, j)| {
+            (rows[i][j] - scale[j].0) / scale[j].1
+        });
+        let y = ndarray::Array1::from_iter(labels.iter().copied());
+        let model = linfa_logistic::LogisticRegression::default()
+            .alpha(1.0)
+            .max_iterations(max_iterations)
+            .fit(&linfa::Dataset::new(x, y))
+            .map_err(|e| RiskModelError::Fit(e.to_string()))?;
+        let sign = if model.labels().pos.class { 1.0 } else { -1.0 };
+        Ok(Self {
+            weights: model.params().iter().map(|w| sign * w).collect(),
+            intercept: sign * model.intercept(),
+            scale,
+        })
+    }
+
+    /// The probability of `true` for a row.
+    pub fn probability(&self, row: &[f64]) -> f64 {
+        let z = self.intercept
+            + row
+                .iter()
+                .zip(&self.scale)
+                .zip(&self.weights)
+                .map(|((x, (mean, sd)), w)| w * (x - mean) / sd)
+                .sum::<f64>();
+        1.0 / (1.0 + (-z).exp())
+    }
+}
+
 /// A trained risk model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskModel {
     format: u32,
-    /// The standardised features' weights towards fraud, in [`SIGNALS`]' order.
-    pub weights: Vec<f64>,
-    /// The intercept.
-    pub intercept: f64,
-    /// Each feature's mean and standard deviation over the labelled writes.
-    pub scale: Vec<(f64, f64)>,
+    /// The regression towards fraud, on the signals in [`SIGNALS`]' order.
+    #[serde(flatten)]
+    pub regression: Logistic,
     /// Labelled writes trained on.
     pub labels: usize,
     /// Of which fraud.
@@ -84,31 +140,11 @@ impl RiskModel {
             return Err(RiskModelError::TooFewLabels { frauds, legit });
         }
         let rows: Vec<Vec<f64>> = labelled.iter().map(|(v, _)| features(v)).collect();
-        let width = SIGNALS.len();
-        let n = rows.len() as f64;
-        let scale: Vec<(f64, f64)> = (0..width)
-            .map(|j| {
-                let mean = rows.iter().map(|r| r[j]).sum::<f64>() / n;
-                let var = rows.iter().map(|r| (r[j] - mean).powi(2)).sum::<f64>() / n;
-                (mean, var.sqrt().max(1e-6))
-            })
-            .collect();
-        let x = ndarray::Array2::from_shape_fn((rows.len(), width), |(i, j)| {
-            (rows[i][j] - scale[j].0) / scale[j].1
-        });
-        let y = ndarray::Array1::from_iter(labelled.iter().map(|(_, f)| *f));
-        let model = linfa_logistic::LogisticRegression::default()
-            .alpha(1.0)
-            .max_iterations(200)
-            .fit(&linfa::Dataset::new(x, y))
-            .map_err(|e| RiskModelError::Fit(e.to_string()))?;
-        // linfa's probability is of its "positive" class (the more frequent): turned to fraud's.
-        let sign = if model.labels().pos.class { 1.0 } else { -1.0 };
+        let rows: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+        let frauds_or_not: Vec<bool> = labelled.iter().map(|(_, f)| *f).collect();
         Ok(Self {
             format: FORMAT,
-            weights: model.params().iter().map(|w| sign * w).collect(),
-            intercept: sign * model.intercept(),
-            scale,
+            regression: Logistic::fit(&rows, &frauds_or_not, 200)?,
             labels: labelled.len(),
             frauds,
         })
@@ -116,14 +152,7 @@ impl RiskModel {
 
     /// The probability that a write with these signals is fraud.
     pub fn probability(&self, signals: &Signals) -> f64 {
-        let x = features(&signals.values());
-        let z = self.intercept
-            + x.iter()
-                .zip(&self.scale)
-                .zip(&self.weights)
-                .map(|((x, (mean, sd)), w)| w * (x - mean) / sd)
-                .sum::<f64>();
-        1.0 / (1.0 + (-z).exp())
+        self.regression.probability(&features(&signals.values()))
     }
 
     /// Saves under `data_dir` ([`MODEL_FILE`]).
@@ -134,7 +163,9 @@ impl RiskModel {
     /// Reads the model saved under `data_dir`; `None` when none was trained.
     pub fn load(data_dir: &Path) -> Result<Option<Self>, RiskModelError> {
         match crate::saved::load::<Self>(data_dir, MODEL_FILE)? {
-            Some(model) if model.format != FORMAT || model.weights.len() != SIGNALS.len() => {
+            Some(model)
+                if model.format != FORMAT || model.regression.weights.len() != SIGNALS.len() =>
+            {
                 Err(RiskModelError::Saved(crate::saved::SavedError::Format {
                     path: data_dir.join(MODEL_FILE),
                     reason: format!("format {}", model.format),

@@ -188,6 +188,12 @@ impl Tool for PriceWhatIf {
                 Err(note) => return plain(&product, &note),
             };
             let price = history[history.len() - 1].price;
+            if price.is_nan() || price <= 0.0 {
+                return plain(
+                    &product,
+                    "no price paid recently to compare with: its last sales were free",
+                );
+            }
             let units_now = recent_units(&history);
             // The product's own elasticity when its history gives a negative one; else the store's.
             let (elasticity, source) = match crate::pricing::own_elasticity(&history) {
