@@ -147,6 +147,9 @@ pub enum Format {
     /// Product reviews (CSV: clerk's `product_id,user_id,rating,title,text,date`, or the Women's
     /// E-Commerce Clothing Reviews, whose garments become the catalog): import only.
     Reviews,
+    /// Stock counts and supplier lead times of the catalog's items (CSV:
+    /// `item_id,stock,lead_time_days`; an empty cell leaves that value as it is): import only.
+    Stock,
 }
 
 /// What to do.
@@ -497,7 +500,7 @@ pub enum IndexCommand {
 /// Catalog edits.
 #[derive(Debug, Subcommand)]
 pub enum CatalogCommand {
-    /// Change an item's price or availability.
+    /// Change an item's price, availability, stock count or supplier lead time.
     SetItem {
         /// The item id.
         item_id: String,
@@ -507,7 +510,39 @@ pub enum CatalogCommand {
         /// Whether it can be ordered.
         #[arg(long)]
         available: Option<bool>,
+        /// Units on hand, or `unknown` to stop counting them.
+        #[arg(long, value_name = "N|unknown", value_parser = count_or_unknown)]
+        stock: Option<Count>,
+        /// Days from ordering more from the supplier to having it on hand, or `unknown`.
+        #[arg(long, value_name = "DAYS|unknown", value_parser = lead_time_or_unknown)]
+        lead_time_days: Option<Count>,
     },
+}
+
+/// A count a flag sets, or `unknown` (`None`): see [`CatalogCommand::SetItem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count(pub Option<i64>);
+
+/// `N` (at least 0) or `unknown`.
+fn count_or_unknown(text: &str) -> Result<Count, String> {
+    bounded_count(text, i64::MAX)
+}
+
+/// Days, 0 to 365, or `unknown`.
+fn lead_time_or_unknown(text: &str) -> Result<Count, String> {
+    bounded_count(text, crate::import::stock::MAX_LEAD_TIME_DAYS)
+}
+
+fn bounded_count(text: &str, max: i64) -> Result<Count, String> {
+    if text.eq_ignore_ascii_case("unknown") {
+        return Ok(Count(None));
+    }
+    match text.parse::<i64>() {
+        Ok(n) if (0..=max).contains(&n) => Ok(Count(Some(n))),
+        _ => Err(format!(
+            "expected a whole number from 0 to {max}, or `unknown`"
+        )),
+    }
 }
 
 /// Settings of `clerk serve`: flags, and the `[serve]` table of the configuration file under the

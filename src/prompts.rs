@@ -64,6 +64,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "modify_user_address",
     "price_what_if",
     "recommend_products",
+    "reorder_suggestions",
     "return_delivered_order_items",
     "review_summary",
     "risky_requests",

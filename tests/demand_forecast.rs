@@ -163,3 +163,161 @@ fn a_store_without_dated_orders_is_told_so() {
         "no sales history with dates: the store's orders carry no dates"
     );
 }
+
+/// `clerk import stock` with one line of each kind, and the shopper's view of an item.
+fn import_stock(dir: &std::path::Path, database: &str) -> String {
+    let file = dir.join("stock.csv");
+    std::fs::write(
+        &file,
+        "item_id,stock,lead_time_days\n\
+         4714981010038,1,14\n\
+         4711271000014,1000,7\n\
+         4710583996008,3,\n\
+         0000000000000,4,7\n\
+         4714381003128,-1,7\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run_clerk(
+        dir,
+        &[
+            "--database",
+            database,
+            "import",
+            "stock",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    stderr
+}
+
+#[test]
+fn reorder_suggestions_come_from_each_counted_items_forecast_and_lead_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("store.db").display());
+    let sample = common::fixtures().join("ta-feng/ta_feng_sample.csv");
+    let (code, _, stderr) = run_clerk(
+        dir.path(),
+        &[
+            "--database",
+            &database,
+            "import",
+            "ta-feng",
+            sample.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let reorder = |args: Value| {
+        let (code, output, stderr) = call(dir.path(), &database, "reorder_suggestions", args);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(output["ok"], true, "{output}");
+        serde_json::from_str::<Value>(output["output"].as_str().unwrap()).unwrap()
+    };
+
+    // No item is counted yet: said so, not guessed.
+    let answer = reorder(json!({}));
+    assert!(
+        answer["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("stock unknown: no item has a stock count"),
+        "{answer}"
+    );
+
+    // The bad lines are reported by line number; the good ones applied.
+    let stderr = import_stock(dir.path(), &database);
+    assert!(
+        stderr.contains("stock.csv:5: skipped: no item 0000000000000 in the catalog"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stock.csv:6: skipped: stock -1 is negative"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("3 items updated"), "{stderr}");
+
+    let (code, _, stderr) = run_clerk(dir.path(), &["--database", &database, "train"]);
+    assert_eq!(code, 0, "{stderr}");
+    let answer = reorder(json!({"service_level": 0.95, "review_days": 7}));
+    assert_eq!(answer["items_assessed"], 2, "{answer}");
+    assert_eq!(
+        answer["lead_time_unknown"],
+        json!({"count": 1, "item_ids": ["4710583996008"]})
+    );
+    // The best seller with 1 on hand and a 14-day lead time runs out first; the one with 1,000
+    // on hand needs nothing.
+    let suggestions = answer["suggestions"].as_array().unwrap();
+    assert_eq!(suggestions.len(), 1, "{answer}");
+    let s = &suggestions[0];
+    assert_eq!(s["item_id"], "4714981010038");
+    assert_eq!(s["stock"], 1);
+    assert_eq!(s["runs_out_before_an_order_arrives"], true);
+    let f = |k: &str| s[k].as_f64().unwrap();
+    assert!((0.2..20.0).contains(&f("expected_units_per_week")), "{s}");
+    // The figures hold together: cover = stock ÷ daily demand, reorder point = lead-time
+    // demand + safety stock, and the order brings stock above the reorder point.
+    // (each figure is rounded to a tenth)
+    let daily = f("expected_units_per_week") / 7.0;
+    assert!((f("days_of_cover") * daily - 1.0).abs() < 0.07, "{s}");
+    assert!(
+        (f("lead_time_demand") / (14.0 * daily) - 1.0).abs() < 0.07,
+        "{s}"
+    );
+    assert!(f("safety_stock") > 0.0, "{s}");
+    assert!(
+        (f("reorder_point") - f("lead_time_demand") - f("safety_stock")).abs() < 0.15,
+        "{s}"
+    );
+    assert!(1.0 + f("order_quantity") > f("reorder_point"), "{s}");
+    // A higher service level keeps more safety stock, and orders no less.
+    let safer = &reorder(json!({"service_level": 0.99}))["suggestions"][0];
+    assert!(
+        safer["safety_stock"].as_f64().unwrap() > f("safety_stock"),
+        "{safer}"
+    );
+    assert!(
+        safer["order_quantity"].as_u64().unwrap() >= s["order_quantity"].as_u64().unwrap(),
+        "{safer}"
+    );
+
+    // Bad parameters are refused; the shopper's item view shows no stock or lead time.
+    let (code, _, stderr) = call(
+        dir.path(),
+        &database,
+        "reorder_suggestions",
+        json!({"service_level": 1.5}),
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("service_level"), "{stderr}");
+    let (_, output, _) = call(
+        dir.path(),
+        &database,
+        "get_item_details",
+        json!({"item_id": "4714981010038"}),
+    );
+    let item: Value = serde_json::from_str(output["output"].as_str().unwrap()).unwrap();
+    assert!(
+        item.get("stock").is_none() && item.get("lead_time_days").is_none(),
+        "{item}"
+    );
+
+    // A count set by hand, and forgotten.
+    let (code, stdout, stderr) = run_clerk(
+        dir.path(),
+        &[
+            "--database",
+            &database,
+            "catalog",
+            "set-item",
+            "4714981010038",
+            "--stock",
+            "unknown",
+            "--lead-time-days",
+            "10",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let variant: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(variant.get("stock").is_none(), "{variant}");
+    assert_eq!(variant["lead_time_days"], 10);
+}

@@ -5,6 +5,7 @@ mod common;
 
 use clerk::money::Cents;
 use clerk::search::{SearchFilters, SearchRequest};
+use clerk::store::ItemEdit;
 use common::{Db, tau2_store};
 use serde_json::json;
 
@@ -127,18 +128,37 @@ async fn the_index_follows_every_catalog_edit() {
 
     // A price rise takes it out of the price range…
     test.store
-        .update_item("3234800602", Some(Cents(5999)), None)
+        .update_item(
+            "3234800602",
+            &ItemEdit {
+                price: Some(Cents(5999)),
+                ..ItemEdit::default()
+            },
+        )
         .await
         .unwrap();
     assert!(ids(search.search(red_l_shirt()).await.unwrap()).is_empty());
     // …and so does selling out, even once the price is back.
     test.store
-        .update_item("3234800602", Some(Cents(4666)), Some(false))
+        .update_item(
+            "3234800602",
+            &ItemEdit {
+                price: Some(Cents(4666)),
+                available: Some(false),
+                ..ItemEdit::default()
+            },
+        )
         .await
         .unwrap();
     assert!(ids(search.search(red_l_shirt()).await.unwrap()).is_empty());
     test.store
-        .update_item("3234800602", None, Some(true))
+        .update_item(
+            "3234800602",
+            &ItemEdit {
+                available: Some(true),
+                ..ItemEdit::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -149,7 +169,13 @@ async fn the_index_follows_every_catalog_edit() {
     // An edit made through another handle on the same store (another clerk instance) counts too.
     let other = clerk::store::Store::connect(&test.url).await.unwrap();
     other
-        .update_item("3234800602", Some(Cents(9999)), None)
+        .update_item(
+            "3234800602",
+            &ItemEdit {
+                price: Some(Cents(9999)),
+                ..ItemEdit::default()
+            },
+        )
         .await
         .unwrap();
     assert!(ids(search.search(red_l_shirt()).await.unwrap()).is_empty());

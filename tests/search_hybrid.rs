@@ -6,6 +6,7 @@ mod common;
 
 use clerk::money::Cents;
 use clerk::search::{CatalogSearch, SearchFilters, SearchRequest};
+use clerk::store::ItemEdit;
 use clerk::store::model::{Product, Variant};
 use common::{Db, TestStore, embedder, store_with, tau2_db};
 
@@ -33,6 +34,8 @@ async fn store_with_a_travel_mug() -> TestStore {
         .collect(),
         available: true,
         price: Cents(2499),
+        stock: None,
+        lead_time_days: None,
     };
     snapshot.products.insert(
         "9990000001".into(),
@@ -192,7 +195,13 @@ async fn vectors_survive_a_restart_and_follow_catalog_edits() {
     // A catalog edit moves the stamp on: the vectors are brought up to date, and the mug, now
     // out of stock, is still found (with its stock shown) when availability is not asked for.
     test.store
-        .update_item("9990000011", None, Some(false))
+        .update_item(
+            "9990000011",
+            &ItemEdit {
+                available: Some(false),
+                ..ItemEdit::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(restarted.embed_catalog().await.unwrap(), 51);

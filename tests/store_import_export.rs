@@ -2,8 +2,10 @@
 
 mod common;
 
-use clerk::store::StoreError;
+use clerk::store::model::StoreSnapshot;
+use clerk::store::{ItemEdit, StoreError};
 use common::{Db, empty_store, tau2_db, tau2_db_json, tau2_store};
+use serde_json::json;
 
 async fn round_trip_is_exact(db: Db) {
     let test = tau2_store(db).await;
@@ -14,6 +16,33 @@ async fn round_trip_is_exact(db: Db) {
         (counts.products, counts.items, counts.users, counts.orders),
         (50, 591, 500, 1000)
     );
+
+    // An item's stock count and lead time travel with it, and only where they are set.
+    let edit = ItemEdit {
+        stock: Some(Some(12)),
+        lead_time_days: Some(Some(9)),
+        ..ItemEdit::default()
+    };
+    test.store.update_item("1434748144", &edit).await.unwrap();
+    let exported = test.export_json().await;
+    let variant = &exported["products"]["8310926033"]["variants"]["1434748144"];
+    assert_eq!(
+        (&variant["stock"], &variant["lead_time_days"]),
+        (&json!(12), &json!(9))
+    );
+    assert!(
+        exported["products"]["8310926033"]["variants"]["4579334072"]
+            .get("stock")
+            .is_none()
+    );
+    let again = empty_store(db).await;
+    let snapshot: StoreSnapshot = serde_json::from_value(exported.clone()).unwrap();
+    again
+        .store
+        .import(&snapshot, false, &mut |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(again.export_json().await, exported);
 }
 
 #[tokio::test(flavor = "multi_thread")]

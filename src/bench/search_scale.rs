@@ -88,6 +88,8 @@ fn real_catalog(snapshot: &StoreSnapshot) -> Vec<(Product, Option<String>)> {
             options: options(&[("category", &listing.category)]),
             available: true,
             price: listing.price,
+            stock: None,
+            lead_time_days: None,
         };
         catalog.push((
             Product {
@@ -344,6 +346,8 @@ fn generate(vocabulary: &Vocabulary, n: usize) -> Vec<Product> {
                         options,
                         available: rng.below(10) > 0,
                         price: Cents(base + 100 * j as i64),
+                        stock: None,
+                        lead_time_days: None,
                     };
                     (item.item_id.clone(), item)
                 })

@@ -283,10 +283,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             item_id,
             price,
             available,
+            stock,
+            lead_time_days,
         }) => {
             let store = Store::connect(&settings.database).await?;
-            let price = price.map(Cents::from_dollars).transpose()?;
-            let variant = store.update_item(&item_id, price, available).await?;
+            let edit = crate::store::ItemEdit {
+                price: price.map(Cents::from_dollars).transpose()?,
+                available,
+                stock: stock.map(|c| c.0),
+                lead_time_days: lead_time_days.map(|c| c.0),
+            };
+            let variant = store.update_item(&item_id, &edit).await?;
             println!("{}", serde_json::to_string(&variant)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -653,6 +660,7 @@ async fn import(
     let started = Instant::now();
     let snapshot = match format {
         Format::Reviews => return reviews::import(settings, file, replace).await,
+        Format::Stock => return import_stock(settings, file, replace).await,
         Format::Tau2Retail => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
@@ -669,6 +677,41 @@ async fn import(
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `clerk import stock`: updates the catalog's items from a stock CSV in one transaction; rows
+/// that cannot be read, or name an item the catalog does not have, are reported by line and
+/// skipped.
+async fn import_stock(settings: &Settings, file: &Path, replace: bool) -> anyhow::Result<ExitCode> {
+    if replace {
+        bail!("a stock file updates the catalog's items; --replace does not apply to it");
+    }
+    let read = crate::import::stock::read(crate::import::open(file)?)?;
+    let store = Store::connect(&settings.database).await?;
+    let edits: Vec<(String, crate::store::ItemEdit)> = read
+        .rows
+        .iter()
+        .map(|row| (row.item_id.clone(), row.edit.clone()))
+        .collect();
+    let done = store.update_items(&edits).await?;
+    let mut bad_rows = read.bad_rows;
+    for (row, variant) in read.rows.iter().zip(&done) {
+        if variant.is_none() {
+            bad_rows.push(crate::import::BadRow {
+                line: row.line,
+                reason: format!("no item {} in the catalog", row.item_id),
+            });
+        }
+    }
+    bad_rows.sort_by_key(|b| b.line);
+    report_bad_rows(file, &bad_rows);
+    let updated = done.iter().flatten().count();
+    eprintln!("{updated} items updated from {}", file.display());
+    Ok(if updated == 0 {
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Trains every model on the store's history, with a progress bar, and prints what each saw.

@@ -15,6 +15,7 @@
 
 pub mod features;
 pub mod history;
+pub mod reorder;
 
 use crate::boost::{BoostError, Loss, Table, Trees};
 use features::{Row, Week, log_units, row, units_of};

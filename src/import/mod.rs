@@ -4,8 +4,10 @@
 //!
 //! - [`ta_feng`]: the Ta-Feng supermarket's transaction lines (Nov 2000 – Feb 2001).
 //! - [`reviews`]: product reviews (clerk's CSV, or the Women's E-Commerce Clothing Reviews).
+//! - [`stock`]: items' stock counts and supplier lead times (updates of the catalog's items).
 
 pub mod reviews;
+pub mod stock;
 pub mod ta_feng;
 
 use std::io::{BufRead, BufReader, Read};

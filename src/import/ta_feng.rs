@@ -175,6 +175,8 @@ pub fn snapshot(lines: &[Line]) -> StoreSnapshot {
                 options: options(product),
                 available: true,
                 price: *price,
+                stock: None,
+                lead_time_days: None,
             },
         );
     }

@@ -97,6 +97,7 @@ impl Retail {
         self.store
             .product(product_id)
             .await?
+            .map(Product::public)
             .ok_or(RetailError::ProductNotFound)
     }
 
@@ -105,6 +106,7 @@ impl Retail {
         self.store
             .item(item_id)
             .await?
+            .map(Variant::public)
             .ok_or(RetailError::ItemNotFound)
     }
 

@@ -226,6 +226,8 @@ mod tests {
                 .collect(),
             available: true,
             price: Cents(1000),
+            stock: None,
+            lead_time_days: None,
         };
         let product = Product {
             name: "T-Shirt".into(),

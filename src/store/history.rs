@@ -21,7 +21,7 @@ pub struct Basket {
 /// One product's sales in one week (weeks counted from 1970-01-01, a Thursday).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeeklySales {
-    /// The product.
+    /// The product (or the item, in [`Store::weekly_item_sales`]).
     pub product_id: String,
     /// The week: `day.div_euclid(7)`.
     pub week: i64,
@@ -79,38 +79,31 @@ impl Store {
         &self,
         product: Option<&str>,
     ) -> Result<Vec<WeeklySales>, StoreError> {
-        const ALL: &str = "SELECT i.product_id, o.placed_at, i.price_cents FROM orders o \
+        const ALL: &str = "SELECT i.product_id AS series, o.placed_at, i.price_cents FROM orders o \
              JOIN order_items i ON i.order_id = o.order_id \
              WHERE o.status <> 'cancelled' AND o.placed_at IS NOT NULL";
-        const ONE: &str = "SELECT i.product_id, o.placed_at, i.price_cents FROM orders o \
+        const ONE: &str = "SELECT i.product_id AS series, o.placed_at, i.price_cents FROM orders o \
              JOIN order_items i ON i.order_id = o.order_id \
              WHERE o.status <> 'cancelled' AND o.placed_at IS NOT NULL AND i.product_id = $1";
         let rows = match product {
             Some(id) => sqlx::query(ONE).bind(id).fetch_all(&self.pool).await?,
             None => sqlx::query(ALL).fetch_all(&self.pool).await?,
         };
-        let mut sales: std::collections::BTreeMap<(String, i64), (u64, i64)> = Default::default();
-        for row in rows {
-            let placed_at: String = row.try_get("placed_at")?;
-            let Some(day) = dates::parse_iso(&placed_at) else {
-                continue;
-            };
-            let cents: i64 = row.try_get("price_cents")?;
-            let e = sales
-                .entry((row.try_get("product_id")?, day.div_euclid(7)))
-                .or_default();
-            e.0 += 1;
-            e.1 += cents;
-        }
-        Ok(sales
-            .into_iter()
-            .map(|((product_id, week), (units, revenue_cents))| WeeklySales {
-                product_id,
-                week,
-                units,
-                revenue_cents,
-            })
-            .collect())
+        weekly(rows)
+    }
+
+    /// As [`Store::weekly_sales`], for one item (variant) of a product: its series carries the
+    /// item's id in [`WeeklySales::product_id`].
+    pub async fn weekly_item_sales(&self, item_id: &str) -> Result<Vec<WeeklySales>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.item_id AS series, o.placed_at, i.price_cents FROM orders o \
+             JOIN order_items i ON i.order_id = o.order_id \
+             WHERE o.status <> 'cancelled' AND o.placed_at IS NOT NULL AND i.item_id = $1",
+        )
+        .bind(item_id)
+        .fetch_all(&self.pool)
+        .await?;
+        weekly(rows)
     }
 
     /// The weeks of the store's earliest and latest dated orders (`day.div_euclid(7)`); `None`
@@ -153,4 +146,30 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Order lines (`series`, `placed_at`, `price_cents`) summed by series and week, sorted.
+fn weekly(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<WeeklySales>, StoreError> {
+    let mut sales: std::collections::BTreeMap<(String, i64), (u64, i64)> = Default::default();
+    for row in rows {
+        let placed_at: String = row.try_get("placed_at")?;
+        let Some(day) = dates::parse_iso(&placed_at) else {
+            continue;
+        };
+        let cents: i64 = row.try_get("price_cents")?;
+        let e = sales
+            .entry((row.try_get("series")?, day.div_euclid(7)))
+            .or_default();
+        e.0 += 1;
+        e.1 += cents;
+    }
+    Ok(sales
+        .into_iter()
+        .map(|((product_id, week), (units, revenue_cents))| WeeklySales {
+            product_id,
+            week,
+            units,
+            revenue_cents,
+        })
+        .collect())
 }

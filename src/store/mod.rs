@@ -12,6 +12,7 @@ mod conversations;
 mod error;
 mod history;
 mod identity;
+mod inventory;
 pub mod model;
 mod privacy;
 mod read;
@@ -29,6 +30,7 @@ pub use conversations::{
 pub use error::StoreError;
 pub use history::{Basket, Purchase, WeeklySales};
 pub use identity::CodeScope;
+pub use inventory::StockedItem;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
 pub use reviews::{NewReview, Review};
 pub use risk::RiskRecord;
@@ -270,28 +272,72 @@ impl Store {
         })
     }
 
-    /// Changes a variant's price and/or availability (a catalog edit), in one transaction that
-    /// also moves the catalog version on, so every search index rebuilds.
-    pub async fn update_item(
+    /// Applies a catalog edit to an item (a variant), in one transaction; a change of price or
+    /// availability also moves the catalog version on, so every search index rebuilds.
+    pub async fn update_item(&self, item_id: &str, edit: &ItemEdit) -> Result<Variant, StoreError> {
+        let mut done = self
+            .update_items(std::slice::from_ref(&(item_id.to_owned(), edit.clone())))
+            .await?;
+        match done.pop() {
+            Some(Some(variant)) => Ok(variant),
+            _ => Err(StoreError::UnknownItem(item_id.to_owned())),
+        }
+    }
+
+    /// Applies every edit in one transaction: each item as edited, or `None` for an id the
+    /// catalog does not have (left out; the others are still applied).
+    pub async fn update_items(
         &self,
-        item_id: &str,
-        price: Option<crate::money::Cents>,
-        available: Option<bool>,
-    ) -> Result<Variant, StoreError> {
+        edits: &[(String, ItemEdit)],
+    ) -> Result<Vec<Option<Variant>>, StoreError> {
         let mut tx = self.write().await?;
-        let mut variant = read::item(tx.conn(), item_id)
-            .await?
-            .ok_or_else(|| StoreError::UnknownItem(item_id.to_owned()))?;
-        if let Some(price) = price {
+        let mut done = Vec::with_capacity(edits.len());
+        let mut searchable = false;
+        for (item_id, edit) in edits {
+            let Some(mut variant) = read::item(tx.conn(), item_id).await? else {
+                done.push(None);
+                continue;
+            };
+            searchable |= edit.price.is_some() || edit.available.is_some();
+            edit.apply(&mut variant);
+            write::update_variant(tx.conn(), &variant).await?;
+            done.push(Some(variant));
+        }
+        if searchable {
+            write::bump_catalog_version(tx.conn()).await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+}
+
+/// A change to one catalog item: each field set is applied, the others left as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemEdit {
+    /// A new price.
+    pub price: Option<crate::money::Cents>,
+    /// Whether it can be ordered.
+    pub available: Option<bool>,
+    /// Units on hand (`Some(None)`: no longer counted).
+    pub stock: Option<Option<i64>>,
+    /// The supplier's lead time in days (`Some(None)`: unknown).
+    pub lead_time_days: Option<Option<i64>>,
+}
+
+impl ItemEdit {
+    fn apply(&self, variant: &mut Variant) {
+        if let Some(price) = self.price {
             variant.price = price;
         }
-        if let Some(available) = available {
+        if let Some(available) = self.available {
             variant.available = available;
         }
-        write::update_variant(tx.conn(), &variant).await?;
-        write::bump_catalog_version(tx.conn()).await?;
-        tx.commit().await?;
-        Ok(variant)
+        if let Some(stock) = self.stock {
+            variant.stock = stock;
+        }
+        if let Some(lead_time_days) = self.lead_time_days {
+            variant.lead_time_days = lead_time_days;
+        }
     }
 }
 

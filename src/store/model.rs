@@ -32,6 +32,34 @@ pub struct Variant {
     pub available: bool,
     /// Its price.
     pub price: Cents,
+    /// Units on hand, when the merchant keeps count (`clerk catalog set-item --stock`,
+    /// `clerk import stock`); not shown to shoppers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<i64>,
+    /// Days from ordering more from the supplier to having it on hand, when known; not shown
+    /// to shoppers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_time_days: Option<i64>,
+}
+
+impl Variant {
+    /// The variant as a shopper may see it: without the merchant's stock count and lead time.
+    pub fn public(mut self) -> Variant {
+        self.stock = None;
+        self.lead_time_days = None;
+        self
+    }
+}
+
+impl Product {
+    /// The product as a shopper may see it ([`Variant::public`]).
+    pub fn public(mut self) -> Product {
+        for variant in self.variants.values_mut() {
+            variant.stock = None;
+            variant.lead_time_days = None;
+        }
+        self
+    }
 }
 
 /// A postal address.

@@ -48,6 +48,8 @@ pub(super) fn variant(row: &AnyRow) -> Result<Variant, StoreError> {
         options: json_column::<Options>(row, "options")?,
         available: row.try_get::<i64, _>("available")? != 0,
         price: Cents(row.try_get("price_cents")?),
+        stock: row.try_get("stock")?,
+        lead_time_days: row.try_get("lead_time_days")?,
     })
 }
 

@@ -134,17 +134,21 @@ fn variant_values(product_id: &str, position: i64, variant: &Variant) -> Vec<Val
         json(&variant.options).into(),
         i64::from(variant.available).into(),
         variant.price.0.into(),
+        variant.stock.into(),
+        variant.lead_time_days.into(),
     ]
 }
 
 pub(super) const PRODUCT_COLUMNS: [&str; 3] = ["product_id", "name", "position"];
-pub(super) const VARIANT_COLUMNS: [&str; 6] = [
+pub(super) const VARIANT_COLUMNS: [&str; 8] = [
     "item_id",
     "product_id",
     "position",
     "options",
     "available",
     "price_cents",
+    "stock",
+    "lead_time_days",
 ];
 
 pub(super) fn user_values(position: i64, user: &User) -> Vec<Value> {
@@ -392,11 +396,14 @@ pub(super) async fn update_variant(
     variant: &Variant,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE variants SET options = $1, available = $2, price_cents = $3 WHERE item_id = $4",
+        "UPDATE variants SET options = $1, available = $2, price_cents = $3, stock = $4, \
+         lead_time_days = $5 WHERE item_id = $6",
     )
     .bind(json(&variant.options))
     .bind(i64::from(variant.available))
     .bind(variant.price.0)
+    .bind(variant.stock)
+    .bind(variant.lead_time_days)
     .bind(&variant.item_id)
     .execute(conn)
     .await?;

@@ -1,7 +1,10 @@
 //! The merchant's tools over the store's own dated history and the models `clerk train` fits:
 //! `forecast_demand(product_id, weeks)`, a product's expected weekly units ahead with an
 //! interval ([`crate::forecast`]), and `price_what_if(product_id, new_price)`, units and revenue
-//! at a new price from the product's own or the store's pooled elasticity ([`crate::pricing`]).
+//! at a new price from the product's own or the store's pooled elasticity ([`crate::pricing`]);
+//! and `reorder_suggestions(service_level, review_days, limit)`, what will run out before more
+//! can arrive and how much to order, from each counted item's own forecast
+//! ([`crate::forecast::reorder`]).
 
 use super::{Access, Tool, ToolError, ToolFuture, parse_args};
 use crate::forecast::SharedDemand;
@@ -22,14 +25,19 @@ pub const MIN_HISTORY_WEEKS: usize = 4;
 
 /// The merchant's forecasting tools over `store`.
 pub(super) fn all(store: Store, demand: SharedDemand, prices: SharedPrices) -> Vec<Arc<dyn Tool>> {
+    let demand_for_reorder = demand.clone();
     vec![
         Arc::new(ForecastDemand {
             store: store.clone(),
             model: demand,
         }),
         Arc::new(PriceWhatIf {
-            store,
+            store: store.clone(),
             model: prices,
+        }),
+        Arc::new(ReorderSuggestions {
+            store,
+            model: demand_for_reorder,
         }),
     ]
 }
@@ -245,4 +253,176 @@ impl Tool for PriceWhatIf {
             .to_string())
         })
     }
+}
+
+struct ReorderSuggestions {
+    store: Store,
+    model: SharedDemand,
+}
+
+#[derive(Deserialize)]
+struct ReorderArgs {
+    #[serde(default = "default_service_level")]
+    service_level: f64,
+    #[serde(default = "default_review_days")]
+    review_days: u32,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_service_level() -> f64 {
+    0.95
+}
+fn default_review_days() -> u32 {
+    7
+}
+fn default_limit() -> usize {
+    20
+}
+
+/// One counted item's plan, with what the merchant needs to act on it.
+struct Suggestion {
+    item: crate::store::StockedItem,
+    weekly_units: f64,
+    plan: crate::forecast::reorder::Plan,
+}
+
+impl Tool for ReorderSuggestions {
+    fn name(&self) -> &'static str {
+        "reorder_suggestions"
+    }
+
+    fn access(&self) -> Access {
+        Access::Merchant
+    }
+
+    fn call(&self, args: Value) -> ToolFuture<'_> {
+        Box::pin(async move {
+            use crate::forecast::reorder::{Demand, Policy, plan, sd_of_80_interval};
+            let args: ReorderArgs = parse_args(self.name(), args)?;
+            let model = self
+                .model
+                .read()
+                .expect("the demand model's lock is never poisoned")
+                .clone();
+            let (items, uncounted) = self.store.stocked_items().await.map_err(ToolError::Store)?;
+            let set_with = "set counts with `clerk catalog set-item ITEM --stock N \
+                            --lead-time-days DAYS` or `clerk import stock FILE`";
+            if items.is_empty() {
+                return Ok(json!({
+                    "note": format!("stock unknown: no item has a stock count ({set_with}); \
+                                     nothing can be suggested without one"),
+                    "items_without_stock": uncounted,
+                })
+                .to_string());
+            }
+            let Some((first, last)) = self.store.sale_weeks().await.map_err(ToolError::Store)?
+            else {
+                return Ok(json!({
+                    "note": "no sales history with dates: the store's orders carry no dates",
+                    "items_with_stock": items.len(),
+                })
+                .to_string());
+            };
+            let model = model.ok_or(ToolError::NotTrained("demand model"))?;
+            let policy = Policy {
+                service_level: args.service_level,
+                review_days: f64::from(args.review_days),
+            };
+            let mut suggestions = Vec::new();
+            let (mut lead_time_unknown, mut too_little_history) = (Vec::new(), Vec::new());
+            for item in items {
+                let Some(lead_days) = item.variant.lead_time_days else {
+                    lead_time_unknown.push(item.variant.item_id);
+                    continue;
+                };
+                let sales = self
+                    .store
+                    .weekly_item_sales(&item.variant.item_id)
+                    .await
+                    .map_err(ToolError::Store)?;
+                let history = crate::forecast::history::series(&sales, first, last)
+                    .into_iter()
+                    .next()
+                    .map(|(_, weeks)| weeks)
+                    .unwrap_or_default();
+                if history.iter().filter(|w| w.units > 0.0).count() < MIN_HISTORY_WEEKS {
+                    too_little_history.push(item.variant.item_id);
+                    continue;
+                }
+                let span = (lead_days as f64 + policy.review_days) / 7.0;
+                let weeks = (span.ceil() as i64).clamp(1, 26);
+                let price = history[history.len() - 1].price;
+                let plans: Vec<Week> = (1..=weeks)
+                    .map(|k| Week::sold(last + k, 0.0, price))
+                    .collect();
+                let forecast = model.forecast(&history, &plans);
+                let Some(next) = forecast.first() else {
+                    too_little_history.push(item.variant.item_id);
+                    continue;
+                };
+                let demand = Demand {
+                    weekly_units: forecast.iter().map(|f| f.units).sum::<f64>()
+                        / forecast.len() as f64,
+                    weekly_sd: sd_of_80_interval(next.low, next.high),
+                };
+                let stock = item.variant.stock.unwrap_or(0) as f64;
+                suggestions.push(Suggestion {
+                    weekly_units: demand.weekly_units,
+                    plan: plan(stock, lead_days as f64, demand, policy),
+                    item,
+                });
+            }
+            let assessed = suggestions.len();
+            suggestions.retain(|s| s.plan.order_quantity > 0);
+            let to_order = suggestions.len();
+            suggestions.sort_by(|a, b| {
+                let cover = |s: &Suggestion| s.plan.days_of_cover.unwrap_or(f64::INFINITY);
+                cover(a).total_cmp(&cover(b))
+            });
+            suggestions.truncate(args.limit);
+            let z = crate::forecast::reorder::normal_quantile(args.service_level);
+            Ok(json!({
+                "service_level": args.service_level,
+                "review_days": args.review_days,
+                "method": format!(
+                    "each item's weekly demand forecast by the demand model; safety stock = \
+                     {z:.2} (the service level's z) × the one-week forecast error (from the \
+                     model's 80% interval) × √(lead time in weeks); reorder point = lead-time \
+                     demand + safety stock; an item at or below it is ordered up to the demand \
+                     of the lead time and {} review days, with their safety stock",
+                    args.review_days
+                ),
+                "last_week_start": week_start(last),
+                "items_assessed": assessed,
+                "items_to_order": to_order,
+                "suggestions": suggestions.iter().map(|s| {
+                    let v = &s.item.variant;
+                    json!({
+                        "item_id": v.item_id,
+                        "product_id": s.item.product_id,
+                        "name": super::present::item_words(&s.item.product_name, &v.options),
+                        "stock": v.stock,
+                        "lead_time_days": v.lead_time_days,
+                        "expected_units_per_week": round1(s.weekly_units),
+                        "days_of_cover": s.plan.days_of_cover.map(round1),
+                        "runs_out_before_an_order_arrives": s.plan.runs_out_within_lead_time,
+                        "lead_time_demand": round1(s.plan.lead_time_demand),
+                        "safety_stock": round1(s.plan.safety_stock),
+                        "reorder_point": round1(s.plan.reorder_point),
+                        "order_quantity": s.plan.order_quantity,
+                    })
+                }).collect::<Vec<_>>(),
+                "lead_time_unknown": some_of(&lead_time_unknown),
+                "too_little_history": some_of(&too_little_history),
+                "items_without_stock": uncounted,
+            })
+            .to_string())
+        })
+    }
+}
+
+/// How many items a list holds, and the first 20 of them.
+fn some_of(items: &[String]) -> Value {
+    json!({"count": items.len(), "item_ids": &items[..items.len().min(20)]})
 }
