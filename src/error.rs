@@ -86,6 +86,8 @@ pub enum Code {
     NotConversationOwner,
     /// The conversation was closed (by staff, or after being idle): start a new one.
     ConversationClosed,
+    /// No write on that order was scored for risk in the conversation.
+    NotScored,
     // HTTP API.
     /// The request body is not valid JSON.
     MalformedJson,
@@ -166,6 +168,7 @@ impl Code {
             Code::InvalidMessage => ("invalid_message", InvalidRequest, 422),
             Code::NotConversationOwner => ("not_conversation_owner", InvalidRequest, 409),
             Code::ConversationClosed => ("conversation_closed", InvalidRequest, 409),
+            Code::NotScored => ("not_scored", InvalidRequest, 404),
             Code::MalformedJson => ("malformed_json", InvalidRequest, 400),
             Code::PayloadTooLarge => ("payload_too_large", InvalidRequest, 413),
             Code::MissingApiKey => ("missing_api_key", Auth, 401),

@@ -241,6 +241,79 @@ async fn a_refund_after_an_address_change_goes_to_staff_and_a_plain_one_runs() {
     let (code, _, stderr) = label("#W6679257", "maybe");
     assert_ne!(code, 0);
     assert!(stderr.contains("invalid value 'maybe'"), "{stderr}");
+
+    // Staff see the conversation's scored writes in the console and label the outcome there.
+    clerk::staff::auth::add_account(&test.store, "maria", "maria-password-1", "staff")
+        .await
+        .unwrap();
+    let signed_in = common::staff_sign_in(address, "maria", "maria-password-1").await;
+    let console = |method: &'static str, path: String, body: Option<Value>| {
+        let signed_in = signed_in.clone();
+        let risky = risky.clone();
+        async move {
+            let body = body.map(|b| b.to_string());
+            let (status, text) = common::http_with_headers(
+                address,
+                method,
+                &format!("/staff/api/conversations/{risky}{path}"),
+                body.as_deref(),
+                &signed_in,
+            )
+            .await;
+            (status, serde_json::from_str::<Value>(&text).unwrap())
+        }
+    };
+    let (status, transcript) = console("GET", String::new(), None).await;
+    assert_eq!(status, 200, "{transcript}");
+    assert_eq!(
+        transcript["risks"],
+        json!([
+            {"order_id": null, "tool": "modify_user_address", "score": 0.0, "reasons": [],
+             "held": false, "label": null},
+            {"order_id": "#W6679257", "tool": "return_delivered_order_items", "score": 0.615,
+             "reasons": held.reasons, "held": true, "label": "fraud"},
+        ])
+    );
+    let (status, answer) = console(
+        "POST",
+        "/risk-label".into(),
+        Some(json!({"order_id": "#W6679257", "label": "legit"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"conversation_id": risky, "order_id": "#W6679257", "label": "legit", "labelled": 1})
+    );
+    let labelled = test.store.labelled_risks().await.unwrap();
+    assert_eq!(labelled[0].label.as_deref(), Some("legit"));
+    // Only the orders scored in this conversation, and only the two outcomes.
+    let (status, answer) = console(
+        "POST",
+        "/risk-label".into(),
+        Some(json!({"order_id": "#W2378156", "label": "fraud"})),
+    )
+    .await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"message": "no write on order #W2378156 was scored for risk in this conversation",
+               "code": "not_scored", "type": "invalid_request"})
+    );
+    let (status, answer) = console(
+        "POST",
+        "/risk-label".into(),
+        Some(json!({"order_id": "#W6679257", "label": "maybe"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["code"], "malformed_json");
+    let (_, actions) =
+        common::http_with_headers(address, "GET", "/staff/api/actions", None, &signed_in).await;
+    assert!(
+        actions.contains("\"risk_label\"") && actions.contains("#W6679257 legit"),
+        "{actions}"
+    );
 }
 
 /// Labelled outcomes change the model: with enough of them `clerk train` fits the supervised

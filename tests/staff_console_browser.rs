@@ -1,7 +1,7 @@
 //! The staff console in headless Chromium, with the shopper on (fake) Telegram: a member of
 //! staff signs in, sees the shopper's `/human` arrive in the queue live, takes the conversation,
-//! replies — the reply reaches the shopper's Telegram chat — hands it back, and the bot answers
-//! the shopper's next message.
+//! replies — the reply reaches the shopper's Telegram chat — labels the outcome of a write the
+//! risk gate scored, hands it back, and the bot answers the shopper's next message.
 
 mod common;
 
@@ -125,6 +125,49 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     .await;
     assert_eq!(transcript[0], "user");
 
+    // A write the risk gate scored in this conversation shows under the summary; staff label
+    // its outcome with one click, for the supervised risk model.
+    test.store
+        .record_risk(clerk::store::RiskRecord {
+            assessment_id: String::new(),
+            conversation_id: id.clone(),
+            user_id: "yusuf_rossi_9620".into(),
+            order_id: Some("#W2378156".into()),
+            tool: "return_delivered_order_items".into(),
+            arguments: serde_json::json!({"order_id": "#W2378156"}),
+            score: 0.72,
+            reasons: vec!["a gift-card refund of an order paid otherwise".into()],
+            signals: Vec::new(),
+            held: true,
+            label: None,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    browser.click(&format!("#queue li[data-id='{id}']")).await;
+    let risk = wait_for(
+        &browser,
+        "return [...document.querySelectorAll('#risks li')].map(li => li.textContent)",
+        |v| v.as_array().is_some_and(|a| a.len() == 1),
+    )
+    .await;
+    assert!(
+        risk[0].as_str().unwrap().starts_with(
+            "return delivered order items on #W2378156: risk 0.72, held for staff (a gift-card refund of an order paid otherwise)"
+        ),
+        "{risk}"
+    );
+    browser.click("#risks li .label-fraud").await;
+    wait_for(
+        &browser,
+        "return document.querySelector('#risks li .label').textContent",
+        |v| v == "labelled fraud",
+    )
+    .await;
+    let labelled = test.store.labelled_risks().await.unwrap();
+    assert_eq!(labelled.len(), 1);
+    assert_eq!(labelled[0].label.as_deref(), Some("fraud"));
+
     // Hand back: the shopper is told, and the bot answers the next message.
     browser.click("#hand-back").await;
     fake.wait_for("the hand-back notice", |f| {
@@ -149,6 +192,9 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
         .rev()
         .map(|a| a.action)
         .collect();
-    assert_eq!(actions, ["sign_in", "take", "reply", "hand_back"]);
+    assert_eq!(
+        actions,
+        ["sign_in", "take", "reply", "risk_label", "hand_back"]
+    );
     task.abort();
 }

@@ -63,6 +63,10 @@ pub enum HttpError {
     /// A shopper could not be verified, or a link code issued.
     #[error(transparent)]
     Identity(#[from] crate::identity::IdentityError),
+    /// An outcome was labelled for an order none of whose writes in the conversation was
+    /// scored.
+    #[error("no write on order {0} was scored for risk in this conversation")]
+    NotScored(String),
 }
 
 impl HttpError {
@@ -96,6 +100,7 @@ impl HasCode for HttpError {
             HttpError::TooManySignInAttempts(_) => Code::TooManySignInAttempts,
             HttpError::Account(e) => e.code(),
             HttpError::Identity(e) => e.code(),
+            HttpError::NotScored(_) => Code::NotScored,
         }
     }
 }

@@ -94,6 +94,7 @@ pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
         .route("/api/conversations/{id}/reply", post(reply))
         .route("/api/conversations/{id}/hand-back", post(hand_back))
         .route("/api/conversations/{id}/close", post(close))
+        .route("/api/conversations/{id}/risk-label", post(risk_label))
         .route("/api/merchant/conversations", post(merchant_start))
         .route(
             "/api/merchant/conversations/{id}/messages",
@@ -443,6 +444,14 @@ async fn transcript(
         "authenticated_user": record.authenticated_user,
         "summary": record.handoff_summary,
         "undelivered": state.store().undelivered(&id).await?,
+        "risks": state.store().risks_of_conversation(&id).await?.into_iter().map(|r| json!({
+            "order_id": r.order_id,
+            "tool": r.tool,
+            "score": r.score,
+            "reasons": r.reasons,
+            "held": r.held,
+            "label": r.label,
+        })).collect::<Vec<_>>(),
         "earlier": earlier,
         "messages": messages,
     })))
@@ -498,6 +507,62 @@ async fn reply(
         )
         .await?;
     Ok(Json(json!({"conversation_id": id, "seq": seq})))
+}
+
+/// The outcome of a scored write, as staff or a merchant found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Outcome {
+    Fraud,
+    Legit,
+}
+
+/// A body labelling the outcome of the scored writes on one order of the conversation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RiskLabel {
+    order_id: String,
+    label: Outcome,
+}
+
+/// Labels the outcome of the writes on an order that the conversation's shopper asked for and
+/// the risk gate scored: what `clerk train` teaches the supervised risk model from.
+async fn risk_label(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<RiskLabel>, JsonRejection>,
+) -> Result<Json<Value>, HttpError> {
+    let session = acting(&state, &headers).await?;
+    let Json(body) = body.map_err(HttpError::from_rejection)?;
+    shopper_conversation(state.store(), &id).await?;
+    let scored = state.store().risks_of_conversation(&id).await?;
+    if !scored
+        .iter()
+        .any(|r| r.order_id.as_deref() == Some(body.order_id.as_str()))
+    {
+        return Err(HttpError::NotScored(body.order_id));
+    }
+    let labelled = state
+        .store()
+        .label_risk(&body.order_id, body.label == Outcome::Fraud)
+        .await?;
+    let label = match body.label {
+        Outcome::Fraud => "fraud",
+        Outcome::Legit => "legit",
+    };
+    state
+        .store()
+        .record_action(
+            &session.username,
+            "risk_label",
+            Some(&id),
+            Some(&format!("{} {label}", body.order_id)),
+        )
+        .await?;
+    Ok(Json(
+        json!({"conversation_id": id, "order_id": body.order_id, "label": label, "labelled": labelled}),
+    ))
 }
 
 async fn hand_back(

@@ -106,6 +106,20 @@ impl Store {
         rows.iter().map(record).collect()
     }
 
+    /// The writes scored in one conversation, oldest first.
+    pub async fn risks_of_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<RiskRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM risk_assessments WHERE conversation_id = $1 ORDER BY created_at",
+        )
+        .bind(conversation_id)
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
     /// Every labelled write, oldest first: what the supervised risk model learns from.
     pub async fn labelled_risks(&self) -> Result<Vec<RiskRecord>, StoreError> {
         let rows = sqlx::query(

@@ -187,6 +187,42 @@ pub async fn http_with_headers(
     body: Option<&str>,
     headers: &str,
 ) -> (u16, String) {
+    let (status, _, body) = http_exchange(address, method, path, body, headers).await;
+    (status, body)
+}
+
+/// Signs in to the staff console over HTTP; returns the header lines a signed-in request
+/// sends (its session cookie and CSRF token).
+pub async fn staff_sign_in(address: std::net::SocketAddr, user: &str, password: &str) -> String {
+    let body = serde_json::json!({"username": user, "password": password}).to_string();
+    let (status, head, body) =
+        http_exchange(address, "POST", "/staff/api/login", Some(&body), "").await;
+    assert_eq!(status, 200, "{body}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.to_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| l[11..].trim())
+        })
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let csrf: Value = serde_json::from_str(&body).unwrap();
+    format!(
+        "Cookie: {cookie}\r\nX-CSRF-Token: {}\r\n",
+        csrf["csrf_token"].as_str().unwrap()
+    )
+}
+
+/// One HTTP/1.1 request: the status, the response head and the (de-chunked) body.
+async fn http_exchange(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &str,
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let body = body.unwrap_or("");
@@ -234,6 +270,7 @@ pub async fn http_with_headers(
     let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
     (
         status,
+        head.to_owned(),
         if chunked {
             dechunk(rest)
         } else {
