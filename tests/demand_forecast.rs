@@ -1,7 +1,7 @@
-//! `forecast_demand` and `price_what_if` on a real dated history (every line of 150 Ta-Feng
-//! customers): nothing before `clerk train`, then each week ahead with its interval and a price
-//! cut's units and revenue; bad requests refused plainly, and a store without dated orders told
-//! so.
+//! `forecast_demand`, `price_what_if` and `reorder_suggestions` on a real dated history (every
+//! line of 150 Ta-Feng customers): nothing before `clerk train`, then each week ahead with its
+//! interval, a price cut's units, revenue and substitutes, and what to reorder from stock counts
+//! imported from a CSV; bad requests refused plainly, and a store without dated orders told so.
 
 mod common;
 
@@ -192,7 +192,7 @@ fn import_stock(dir: &std::path::Path, database: &str) -> String {
 }
 
 #[test]
-fn reorder_suggestions_come_from_each_counted_items_forecast_and_lead_time() {
+fn reorder_suggestions_and_price_what_ifs_on_a_trained_store() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("store.db").display());
     let sample = common::fixtures().join("ta-feng/ta_feng_sample.csv");
@@ -279,6 +279,64 @@ fn reorder_suggestions_come_from_each_counted_items_forecast_and_lead_time() {
         safer["order_quantity"].as_u64().unwrap() >= s["order_quantity"].as_u64().unwrap(),
         "{safer}"
     );
+
+    // A price what-if on the same trained store: a 10 % cut sells more, at a lower price, with
+    // the substitutes (sales rising with this product's price) losing some of theirs.
+    let (code, output, stderr) = call(
+        dir.path(),
+        &database,
+        "price_what_if",
+        json!({"product_id": "110106", "new_price": 8.33}),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let what_if: Value = serde_json::from_str(output["output"].as_str().unwrap()).unwrap();
+    let units = &what_if["units_per_week"];
+    let u = |k: &str| units[k].as_f64().unwrap();
+    assert!(
+        what_if["elasticity"]["value"].as_f64().unwrap() < 0.0,
+        "{what_if}"
+    );
+    assert!(
+        u("at_new_price") > u("now")
+            && u("low") <= u("at_new_price")
+            && u("at_new_price") <= u("high"),
+        "{what_if}"
+    );
+    let revenue = &what_if["revenue_per_week"];
+    let price_now = what_if["price_now"].as_f64().unwrap();
+    assert!(
+        (revenue["now"].as_f64().unwrap() - u("now") * price_now).abs() < 0.1 * price_now,
+        "{what_if}"
+    );
+    let substitutes = &what_if["substitutes"];
+    assert!(
+        substitutes["how"]
+            .as_str()
+            .unwrap()
+            .starts_with("among the store's 50 best sellers")
+    );
+    for s in substitutes["products"].as_array().unwrap() {
+        let (e, se) = (
+            s["cross_elasticity"].as_f64().unwrap(),
+            s["standard_error"].as_f64().unwrap(),
+        );
+        assert!(e >= 2.5 * se - 0.001 && e > 0.0, "{s}");
+        assert!(
+            s["units_per_week_after"].as_f64() <= s["units_per_week_now"].as_f64(),
+            "{s}"
+        );
+        assert_ne!(s["product_id"], "110106");
+    }
+    for bad in [0.0, -5.0] {
+        let (code, _, stderr) = call(
+            dir.path(),
+            &database,
+            "price_what_if",
+            json!({"product_id": "110106", "new_price": bad}),
+        );
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("new_price"), "{stderr}");
+    }
 
     // Bad parameters are refused; the shopper's item view shows no stock or lead time.
     let (code, _, stderr) = call(

@@ -235,6 +235,34 @@ pub fn own_elasticity(weeks: &[Week]) -> Option<(f64, f64, usize)> {
     Some((e, se, fit.rows))
 }
 
+/// How `rival`'s units respond to `target`'s price: the cross-price elasticity, its standard
+/// error and the weeks it rests on, from a regression of the rival's `ln units` on its own and
+/// the target's log prices over the weeks the rival sold (both series over the same weeks);
+/// `None` with fewer than [`MIN_OWN_WEEKS`] such weeks or prices that never moved. Positive:
+/// the rival sells more when the target's price rises (a substitute).
+pub fn cross_elasticity(rival: &[Week], target: &[Week]) -> Option<(f64, f64, usize)> {
+    let target_price: std::collections::HashMap<i64, f64> =
+        target.iter().map(|w| (w.week, w.price)).collect();
+    let rows: Vec<Observation> = rival
+        .iter()
+        .filter(|w| w.units > 0.0 && w.price > 0.0)
+        .filter_map(|w| {
+            let other = *target_price.get(&w.week)?;
+            (other > 0.0).then(|| Observation {
+                group: 0,
+                log_units: w.units.ln(),
+                x: vec![w.price.ln(), other.ln()],
+            })
+        })
+        .collect();
+    if rows.len() < MIN_OWN_WEEKS {
+        return None;
+    }
+    let fit = fit(&["ln_price", "ln_target_price"], &rows).ok()?;
+    let (e, se) = fit.get("ln_target_price")?;
+    Some((e, se, fit.rows))
+}
+
 /// The 80 % two-sided normal quantile.
 const Z80: f64 = 1.2816;
 
@@ -285,6 +313,31 @@ mod tests {
         assert!((e + 2.5).abs() < 0.1, "{fit:?}");
         assert!(se > 0.0 && se < 0.1, "{fit:?}");
         assert!((fit.get("deal").unwrap().0 - 0.4).abs() < 0.05);
+    }
+
+    #[test]
+    fn a_substitute_sells_more_when_the_targets_price_rises() {
+        let week = |week: i64, units: f64, price: f64| Week::sold(week, units, price);
+        let target: Vec<Week> = (0..20)
+            .map(|w| week(w, 10.0, 2.0 + 0.3 * ((w * 7 % 5) as f64)))
+            .collect();
+        let rival: Vec<Week> = target
+            .iter()
+            .map(|t| {
+                let own = 3.0 + 0.2 * ((t.week * 3 % 4) as f64);
+                let noise = ((t.week * 13 % 7) as f64 - 3.0) / 100.0;
+                week(
+                    t.week,
+                    (4.0 + 0.8 * t.price.ln() - 1.5 * own.ln() + noise).exp(),
+                    own,
+                )
+            })
+            .collect();
+        let (e, se, weeks) = cross_elasticity(&rival, &target).unwrap();
+        assert_eq!(weeks, 20);
+        assert!((e - 0.8).abs() < 0.1 && se < 0.1, "{e} ± {se}");
+        // Too few weeks: no estimate.
+        assert_eq!(cross_elasticity(&rival[..5], &target), None);
     }
 
     #[test]

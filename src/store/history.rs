@@ -106,6 +106,23 @@ impl Store {
         weekly(rows)
     }
 
+    /// The products with the most order lines among the dated orders not cancelled, most first
+    /// (at most `limit`).
+    pub async fn best_sellers(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.product_id, COUNT(*) AS lines FROM orders o \
+             JOIN order_items i ON i.order_id = o.order_id \
+             WHERE o.status <> 'cancelled' AND o.placed_at IS NOT NULL \
+             GROUP BY i.product_id ORDER BY lines DESC, i.product_id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get("product_id")?))
+            .collect()
+    }
+
     /// The weeks of the store's earliest and latest dated orders (`day.div_euclid(7)`); `None`
     /// when no order carries a date.
     pub async fn sale_weeks(&self) -> Result<Option<(i64, i64)>, StoreError> {

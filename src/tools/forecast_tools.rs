@@ -76,6 +76,82 @@ async fn product_history(
     Ok((product, Ok((history, last))))
 }
 
+/// The best sellers a price change is looked for among as substitutes.
+const SUBSTITUTE_CANDIDATES: u32 = 50;
+
+/// How many standard errors above zero a cross elasticity must be to name a substitute (one
+/// of [`SUBSTITUTE_CANDIDATES`] tests, so higher than the usual 2).
+const SUBSTITUTE_T: f64 = 2.5;
+
+/// The products whose sales rise when this one's price does (a positive cross elasticity, at
+/// least [`SUBSTITUTE_T`] standard errors above zero), among the store's best sellers, with
+/// their weekly units now and after a price change by `ratio`: they gain on a rise, lose on
+/// a cut. The three strongest, and a note of how they were found.
+async fn substitutes(
+    store: &Store,
+    product_id: &str,
+    history: &[Week],
+    ratio: f64,
+) -> Result<Value, ToolError> {
+    let Some((first, last)) = store.sale_weeks().await.map_err(ToolError::Store)? else {
+        return Ok(json!([]));
+    };
+    let mut found = Vec::new();
+    for candidate in store
+        .best_sellers(SUBSTITUTE_CANDIDATES + 1)
+        .await
+        .map_err(ToolError::Store)?
+    {
+        if candidate == product_id {
+            continue;
+        }
+        let sales = store
+            .weekly_sales(Some(&candidate))
+            .await
+            .map_err(ToolError::Store)?;
+        let Some((_, weeks)) = crate::forecast::history::series(&sales, first, last)
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        let Some((e, se, n)) = crate::pricing::cross_elasticity(&weeks, history) else {
+            continue;
+        };
+        if e > 0.0 && e >= SUBSTITUTE_T * se {
+            found.push((candidate, e, se, n, recent_units(&weeks)));
+        }
+    }
+    found.sort_by(|a, b| (b.1 / b.2).total_cmp(&(a.1 / a.2)));
+    found.truncate(3);
+    let mut out = Vec::new();
+    for (id, e, se, weeks, units) in found {
+        let name = store
+            .product(&id)
+            .await
+            .map_err(ToolError::Store)?
+            .map(|p| p.name)
+            .unwrap_or_default();
+        out.push(json!({
+            "product_id": id,
+            "name": name,
+            "cross_elasticity": (e * 1000.0).round() / 1000.0,
+            "standard_error": (se * 1000.0).round() / 1000.0,
+            "weeks": weeks,
+            "units_per_week_now": round1(units),
+            "units_per_week_after": round1(units * ratio.powf(e)),
+        }));
+    }
+    Ok(json!({
+        "how": format!(
+            "among the store's {SUBSTITUTE_CANDIDATES} best sellers, those whose weekly sales \
+             rise with this product's price (cross elasticity at least {SUBSTITUTE_T} standard \
+             errors above zero), strongest first"
+        ),
+        "products": out,
+    }))
+}
+
 /// What a tool says instead of figures.
 fn plain(product: &Product, note: &str) -> Result<String, ToolError> {
     Ok(json!({
@@ -226,6 +302,13 @@ impl Tool for PriceWhatIf {
             };
             let w = crate::pricing::what_if(units_now, price, args.new_price, elasticity, None);
             let money = |x: f64| (x * 100.0).round() / 100.0;
+            let substitutes = substitutes(
+                &self.store,
+                &product.product_id,
+                &history,
+                args.new_price / price,
+            )
+            .await?;
             Ok(json!({
                 "product_id": product.product_id,
                 "name": product.name,
@@ -249,6 +332,7 @@ impl Tool for PriceWhatIf {
                     "at_new_price": money(w.revenue[1]),
                 },
                 "margin": "unknown: the store records no unit cost",
+                "substitutes": substitutes,
             })
             .to_string())
         })
