@@ -115,3 +115,78 @@ async fn an_inconsistent_store_is_refused_whole() {
         "nothing half-imported"
     );
 }
+
+/// The sales history the models read is summed by the database: the same weeks, units and
+/// revenue on SQLite and PostgreSQL, with stock counts read back alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn sales_history_reads_the_same_on_sqlite_and_postgres() {
+    let file = common::fixtures().join("ta-feng/ta_feng_sample.csv");
+    let history =
+        clerk::import::ta_feng::read(clerk::import::open(&file).unwrap(), &mut |_| {}).unwrap();
+    let snapshot = clerk::import::ta_feng::snapshot(&history.lines);
+    let mut seen = Vec::new();
+    for db in [Db::Sqlite, Db::Postgres] {
+        let test = empty_store(db).await;
+        test.store
+            .import(&snapshot, false, &mut |_, _, _| {})
+            .await
+            .unwrap();
+        let edit = ItemEdit {
+            stock: Some(Some(3)),
+            lead_time_days: Some(Some(14)),
+            ..ItemEdit::default()
+        };
+        test.store
+            .update_item("4714981010038", &edit)
+            .await
+            .unwrap();
+        let all = test.store.weekly_sales(None).await.unwrap();
+        let one = test.store.weekly_sales(Some("130315")).await.unwrap();
+        let item = test.store.weekly_item_sales("4714981010038").await.unwrap();
+        let best = test.store.best_sellers(3).await.unwrap();
+        let (stocked, uncounted) = test.store.stocked_items().await.unwrap();
+        let weeks = test.store.sale_weeks().await.unwrap();
+        seen.push((all, one, item, best, stocked, uncounted, weeks));
+    }
+    let (all, one, item, best, stocked, uncounted, weeks) = &seen[0];
+    // Every unit counted once (a Ta-Feng line of 3 units is 3 order lines), all dated.
+    let units: u64 = all.iter().map(|w| w.units).sum();
+    assert_eq!(
+        units,
+        history
+            .lines
+            .iter()
+            .map(|l| u64::from(l.amount))
+            .sum::<u64>()
+    );
+    assert!(one.iter().all(|w| w.product_id == "130315"));
+    // One item's weeks, against the file's own lines.
+    let mut expected: std::collections::BTreeMap<i64, u64> = Default::default();
+    for line in history
+        .lines
+        .iter()
+        .filter(|l| l.product == "4714981010038")
+    {
+        *expected.entry(line.day.div_euclid(7)).or_default() += u64::from(line.amount);
+    }
+    let weekly: std::collections::BTreeMap<i64, u64> =
+        item.iter().map(|w| (w.week, w.units)).collect();
+    assert_eq!(weekly, expected);
+    assert_eq!(best.len(), 3);
+    assert_eq!(stocked.len(), 1);
+    assert_eq!(stocked[0].variant.stock, Some(3));
+    assert_eq!(
+        *uncounted as usize,
+        snapshot
+            .products
+            .values()
+            .map(|p| p.variants.len())
+            .sum::<usize>()
+            - 1
+    );
+    assert!(weeks.is_some());
+    assert_eq!(
+        seen[0], seen[1],
+        "SQLite and PostgreSQL read the history alike"
+    );
+}

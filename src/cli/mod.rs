@@ -797,7 +797,19 @@ async fn train(settings: &Settings) -> anyhow::Result<ExitCode> {
                     .join(crate::forecast::MODEL_FILE)
                     .display()
             );
-            json!({"rows": model.rows, "trees": model.trees_kept()})
+            if let Some(b) = &model.backtest {
+                eprintln!(
+                    "demand: on each product's last {} weeks held back ({} product-weeks, {:.0} units), WAPE {:.3} (naive last week {:.3}, 4-week mean {:.3}); the 80 % interval, calibrated on them, held {:.1} %",
+                    model.params.calibration_weeks,
+                    b.weeks,
+                    b.units,
+                    b.wape,
+                    b.wape_naive,
+                    b.wape_mean4,
+                    100.0 * b.interval_coverage
+                );
+            }
+            json!({"rows": model.rows, "trees": model.trees_kept(), "backtest": model.backtest})
         }
         Ok(None) => {
             eprintln!("demand: no order carries a date, no forecasts");

@@ -8,7 +8,8 @@
 //! weeks, its errors there (log scale) give the 10th and 90th percentiles, and the number of
 //! trees where that error stopped improving is the final fit's. [`DemandModel::forecast`] looks
 //! ahead step by step, each forecast week read as if sold, the interval widening with the square
-//! root of the horizon.
+//! root of the horizon. The same held-back weeks are the model's backtest ([`Backtest`]): its
+//! one-step WAPE there beside the naive last week and the 4-week mean, saved with it.
 //!
 //! `clerk bench demand` measures it on Dominick's orange juice beside the naive last week, the
 //! 4-week mean and a linear model on the same features ([`crate::bench::demand`]).
@@ -87,6 +88,26 @@ pub struct Forecast {
     pub high: f64,
 }
 
+/// How the model did on each series' held-back last weeks, one step ahead, beside the naive
+/// last week and the 4-week mean on the same weeks: what `clerk train` reports and saves.
+/// Those weeks also chose the number of trees and calibrated the interval, so the figures lean
+/// slightly optimistic (the coverage is 80 % by construction).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Backtest {
+    /// Product-weeks held back.
+    pub weeks: usize,
+    /// Units sold in them.
+    pub units: f64,
+    /// The model's WAPE (Σ|forecast − sold| ÷ Σ sold), expected units.
+    pub wape: f64,
+    /// The naive last week's.
+    pub wape_naive: f64,
+    /// The mean of the 4 weeks before.
+    pub wape_mean4: f64,
+    /// The share of held-back weeks inside their 80 % interval.
+    pub interval_coverage: f64,
+}
+
 /// A trained demand model.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DemandModel {
@@ -100,25 +121,61 @@ pub struct DemandModel {
     pub rows: usize,
     /// The knobs it was trained with.
     pub params: Params,
+    /// How it did on the held-back weeks (absent from models saved before it was measured).
+    #[serde(default)]
+    pub backtest: Option<Backtest>,
 }
 
 /// The rows of the series' weeks that `keep` selects (series index, position), with their
 /// targets (log units relative to the level) and weights (all 1: each product-week counts the
 /// same; weighting by volume measured worse on the held-out weeks).
 fn table(series: &[Vec<Week>], keep: impl Fn(usize, usize) -> bool) -> (Table, Vec<f64>, Vec<f64>) {
+    let (rows, targets, weights, _) = table_with_context(series, keep);
+    (rows, targets, weights)
+}
+
+/// One row's week as the baselines see it: its level, units sold, the week before's and the
+/// mean of the 4 before.
+#[derive(Debug, Clone, Copy)]
+struct Context {
+    level: f64,
+    sold: f64,
+    naive: f64,
+    mean4: f64,
+}
+
+/// As [`table`], with each row's [`Context`].
+fn table_with_context(
+    series: &[Vec<Week>],
+    keep: impl Fn(usize, usize) -> bool,
+) -> (Table, Vec<f64>, Vec<f64>, Vec<Context>) {
     let mut rows = Table::new(features::WIDTH);
     let mut targets = Vec::new();
     let mut weights = Vec::new();
+    let mut context = Vec::new();
     for (s, weeks) in series.iter().enumerate() {
         for at in (0..weeks.len()).filter(|&at| keep(s, at)) {
             if let Some(r) = row(weeks, at) {
                 targets.push(log_units(weeks[at].units) - r.level);
                 weights.push(1.0);
                 rows.push(&r.features);
+                let before = &weeks[at.saturating_sub(4)..at];
+                context.push(Context {
+                    level: r.level,
+                    sold: weeks[at].units,
+                    naive: weeks[at - 1].units,
+                    mean4: before.iter().map(|w| w.units).sum::<f64>() / before.len() as f64,
+                });
             }
         }
     }
-    (rows, targets, weights)
+    (rows, targets, weights, context)
+}
+
+/// The WAPE of `forecasts` against what sold.
+fn wape(sold: &[f64], forecasts: impl Iterator<Item = f64>) -> f64 {
+    let error: f64 = sold.iter().zip(forecasts).map(|(y, f)| (y - f).abs()).sum();
+    error / sold.iter().sum::<f64>().max(f64::MIN_POSITIVE)
 }
 
 /// The `q` quantile of `values` (sorted in place).
@@ -138,7 +195,7 @@ impl DemandModel {
     ) -> Result<Self, ForecastError> {
         let cut = |s: usize| series[s].len().saturating_sub(params.calibration_weeks);
         let (fit_x, fit_y, fit_w) = table(series, |s, at| at < cut(s));
-        let (cal_x, cal_y, cal_w) = table(series, |s, at| at >= cut(s));
+        let (cal_x, cal_y, cal_w, context) = table_with_context(series, |s, at| at >= cut(s));
         if fit_x.len() < MIN_ROWS || cal_x.is_empty() {
             return Err(ForecastError::TooLittleHistory {
                 rows: fit_x.len() + cal_x.len(),
@@ -155,6 +212,30 @@ impl DemandModel {
         let mut errors: Vec<f64> = cal_y.iter().zip(&predicted).map(|(y, p)| y - p).collect();
         let smearing = errors.iter().map(|e| e.exp()).sum::<f64>() / errors.len() as f64;
         let error_quantiles = [quantile(&mut errors, 0.1), quantile(&mut errors, 0.9)];
+        let sold: Vec<f64> = context.iter().map(|c| c.sold).collect();
+        let logs: Vec<f64> = predicted
+            .iter()
+            .zip(&context)
+            .map(|(p, c)| c.level + p)
+            .collect();
+        let inside = logs
+            .iter()
+            .zip(&sold)
+            .filter(|&(&log, &y)| {
+                (log + error_quantiles[0]..=log + error_quantiles[1]).contains(&log_units(y))
+            })
+            .count();
+        let backtest = Backtest {
+            weeks: sold.len(),
+            units: sold.iter().sum(),
+            wape: wape(
+                &sold,
+                logs.iter().map(|l| (l.exp() * smearing - 1.0).max(0.0)),
+            ),
+            wape_naive: wape(&sold, context.iter().map(|c| c.naive)),
+            wape_mean4: wape(&sold, context.iter().map(|c| c.mean4)),
+            interval_coverage: inside as f64 / sold.len() as f64,
+        };
 
         progress(2);
         let (x, y, w) = table(series, |_, _| true);
@@ -165,6 +246,7 @@ impl DemandModel {
             smearing,
             rows: x.len(),
             params,
+            backtest: Some(backtest),
         })
     }
 
