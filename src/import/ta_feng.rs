@@ -7,7 +7,8 @@
 //! - a product subclass is a product (`Subclass 110411`), a Ta-Feng product id one of its items
 //!   (option `code`), priced at its latest unit price;
 //! - a line of `AMOUNT` units is that many order items at the unit price `SALES_PRICE / AMOUNT`
-//!   (the data's prices are New Taiwan dollars; clerk keeps them as they are, in cents);
+//!   (the first units a cent more where it does not divide, so the order's total is the line's
+//!   to the cent; the data's prices are New Taiwan dollars, which clerk keeps as they are);
 //! - a customer is a customer (`Customer 01104905`), with the zip code the data gives.
 
 use super::{BadRow, ImportError};
@@ -208,13 +209,15 @@ pub fn snapshot(lines: &[Line]) -> StoreSnapshot {
         let mut items = Vec::new();
         for line in basket {
             let subclass = product_of[line.product.as_str()].0;
-            let unit = Cents(line.sales / i64::from(line.amount));
-            for _ in 0..line.amount {
+            // The line's total kept to the cent: the first units carry the remainder's cents.
+            let amount = i64::from(line.amount);
+            let (unit, remainder) = (line.sales.div_euclid(amount), line.sales.rem_euclid(amount));
+            for k in 0..amount {
                 items.push(OrderItem {
                     name: product_name(subclass),
                     product_id: subclass.to_owned(),
                     item_id: line.product.clone(),
-                    price: unit,
+                    price: Cents(unit + i64::from(k < remainder)),
                     options: options(&line.product),
                 });
             }

@@ -131,20 +131,26 @@ impl Store {
     /// The weeks of the store's earliest and latest dated orders (`day.div_euclid(7)`); `None`
     /// when no order carries a date.
     pub async fn sale_weeks(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        Ok(self
+            .sale_days()
+            .await?
+            .map(|(first, last)| (first.div_euclid(7), last.div_euclid(7))))
+    }
+
+    /// The days (since 1970-01-01) of the store's earliest and latest dated orders not
+    /// cancelled; `None` when no order carries a date.
+    pub async fn sale_days(&self) -> Result<Option<(i64, i64)>, StoreError> {
         let row = sqlx::query(
             "SELECT MIN(placed_at) AS first, MAX(placed_at) AS last FROM orders \
              WHERE placed_at IS NOT NULL AND status <> 'cancelled'",
         )
         .fetch_one(&self.pool)
         .await?;
-        let week = |column: &str| -> Result<Option<i64>, StoreError> {
+        let day = |column: &str| -> Result<Option<i64>, StoreError> {
             let text: Option<String> = row.try_get(column)?;
-            Ok(text
-                .as_deref()
-                .and_then(dates::parse_iso)
-                .map(|day| day.div_euclid(7)))
+            Ok(text.as_deref().and_then(dates::parse_iso))
         };
-        Ok(week("first")?.zip(week("last")?))
+        Ok(day("first")?.zip(day("last")?))
     }
 
     /// What one customer bought: every item of their orders not cancelled, with its day.

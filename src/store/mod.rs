@@ -18,6 +18,7 @@ mod privacy;
 mod read;
 mod reviews;
 mod risk;
+mod sales;
 mod snapshot;
 mod staff;
 mod write;
@@ -34,6 +35,7 @@ pub use inventory::StockedItem;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
 pub use reviews::{NewReview, Review};
 pub use risk::RiskRecord;
+pub use sales::{Breakdown, Figures, Period, SalesRow};
 pub use snapshot::ImportReport;
 pub use staff::{ActionRecord, QueueEntry, SessionRecord};
 

@@ -6,6 +6,7 @@
 //! Each tool also says what it touches ([`Access`]), so that the conversation engine can decide
 //! what a conversation may call; this layer itself trusts its caller.
 
+mod analytics_tools;
 mod forecast_tools;
 mod help_tools;
 mod merchant_tools;
@@ -237,6 +238,9 @@ impl ToolRegistry {
             registry.register(Arc::new(help_tools::SearchHelp { help }), prompts)?;
         }
         for tool in forecast_tools::all(store.clone(), models.demand, models.prices) {
+            registry.register(tool, prompts)?;
+        }
+        for tool in analytics_tools::all(store.clone()) {
             registry.register(tool, prompts)?;
         }
         for tool in merchant_tools::all(store) {

@@ -1,0 +1,169 @@
+//! Sales figures for the merchant's analytics, summed by the database over a period of dated
+//! orders: totals, and the same figures by day, month, product or customer. Cancelled orders are
+//! left out; revenue is what the order lines sold for.
+
+use super::{Store, StoreError};
+use crate::dates;
+use sqlx::Row;
+
+/// A period of days, both ends included (days since 1970-01-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// The first day.
+    pub first: i64,
+    /// The last day.
+    pub last: i64,
+}
+
+impl Period {
+    /// Its length in days.
+    pub fn days(&self) -> i64 {
+        self.last - self.first + 1
+    }
+
+    /// The period of the same length just before it.
+    pub fn before(&self) -> Period {
+        Period {
+            first: self.first - self.days(),
+            last: self.first - 1,
+        }
+    }
+
+    /// The ISO bounds a `placed_at` is compared with: at or after the first, before the day
+    /// after the last (an ISO date-time sorts after its date and before the next).
+    fn bounds(&self) -> (String, String) {
+        (dates::iso_date(self.first), dates::iso_date(self.last + 1))
+    }
+}
+
+/// Figures over a set of order lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Figures {
+    /// What the lines sold for, in cents.
+    pub revenue_cents: i64,
+    /// The orders they were in.
+    pub orders: i64,
+    /// The lines (one unit each).
+    pub units: i64,
+    /// The customers who placed those orders.
+    pub customers: i64,
+}
+
+/// What the figures are broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakdown {
+    /// Each day (ISO date).
+    Day,
+    /// Each month (`YYYY-MM`).
+    Month,
+    /// Each product (with its name).
+    Product,
+    /// Each customer.
+    Customer,
+}
+
+impl Breakdown {
+    /// The SQL of the key, and of the name shown beside it.
+    fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Breakdown::Day => ("substr(o.placed_at, 1, 10)", "''"),
+            Breakdown::Month => ("substr(o.placed_at, 1, 7)", "''"),
+            Breakdown::Product => ("i.product_id", "MIN(i.name)"),
+            Breakdown::Customer => ("o.user_id", "''"),
+        }
+    }
+}
+
+/// One row of a breakdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesRow {
+    /// The day, month, product id or customer id.
+    pub key: String,
+    /// The product's name (empty for the other breakdowns).
+    pub name: String,
+    /// Its figures.
+    pub figures: Figures,
+}
+
+const FIGURES: &str = "CAST(COALESCE(SUM(i.price_cents), 0) AS BIGINT) AS revenue, \
+     COUNT(DISTINCT o.order_id) AS orders, COUNT(i.order_id) AS units, \
+     COUNT(DISTINCT o.user_id) AS customers";
+
+const LINES: &str = "FROM orders o JOIN order_items i ON i.order_id = o.order_id \
+     WHERE o.status <> 'cancelled' AND o.placed_at >= $1 AND o.placed_at < $2";
+
+fn figures(row: &sqlx::any::AnyRow) -> Result<Figures, StoreError> {
+    Ok(Figures {
+        revenue_cents: row.try_get("revenue")?,
+        orders: row.try_get("orders")?,
+        units: row.try_get("units")?,
+        customers: row.try_get("customers")?,
+    })
+}
+
+impl Store {
+    /// The figures of `period` (only `product`'s lines, when given).
+    pub async fn sales_totals(
+        &self,
+        period: Period,
+        product: Option<&str>,
+    ) -> Result<Figures, StoreError> {
+        let (from, to) = period.bounds();
+        let filter = if product.is_some() {
+            " AND i.product_id = $3"
+        } else {
+            ""
+        };
+        let sql = format!("SELECT {FIGURES} {LINES}{filter}");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(from).bind(to);
+        if let Some(product) = product {
+            query = query.bind(product.to_owned());
+        }
+        figures(&query.fetch_one(&self.pool).await?)
+    }
+
+    /// The figures of `period` by `breakdown` (only `product`'s lines, when given): days and
+    /// months in order, products and customers by revenue, highest first; at most `limit` rows.
+    pub async fn sales_by(
+        &self,
+        period: Period,
+        breakdown: Breakdown,
+        product: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SalesRow>, StoreError> {
+        let (from, to) = period.bounds();
+        let (key, name) = breakdown.columns();
+        let filter = if product.is_some() {
+            " AND i.product_id = $4"
+        } else {
+            ""
+        };
+        let order = match breakdown {
+            Breakdown::Day | Breakdown::Month => "group_key",
+            Breakdown::Product | Breakdown::Customer => "revenue DESC, group_key",
+        };
+        let sql = format!(
+            "SELECT {key} AS group_key, {name} AS name, {FIGURES} {LINES}{filter} \
+             GROUP BY {key} ORDER BY {order} LIMIT $3"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from)
+            .bind(to)
+            .bind(i64::from(limit));
+        if let Some(product) = product {
+            query = query.bind(product.to_owned());
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(SalesRow {
+                    key: row.try_get("group_key")?,
+                    name: row.try_get("name")?,
+                    figures: figures(row)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,415 @@
+//! The merchant's analytics over the store's dated orders, every figure summed by the database
+//! ([`crate::store::Store::sales_totals`], [`crate::store::Store::sales_by`]), never by the
+//! model: `sales_summary(start, end, group_by, compare, product_id, limit)` gives revenue,
+//! orders, units, customers and the average order value of a period, beside the period of the
+//! same length just before it, and broken down by day, week, month, product or customer.
+//!
+//! Periods are dates (`YYYY-MM-DD`, or `YYYY-MM` for a whole month); without one, the 30 days
+//! ending on the store's latest dated order (a store's history may end long before today).
+
+use super::{Access, Tool, ToolError, ToolFuture, parse_args};
+use crate::dates;
+use crate::retail::RetailError;
+use crate::store::{Breakdown, Figures, Period, SalesRow, Store};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The merchant's analytics tools over `store`.
+pub(super) fn all(store: Store) -> Vec<Arc<dyn Tool>> {
+    vec![Arc::new(SalesSummary { store })]
+}
+
+/// Days in the period used when none is given.
+pub const DEFAULT_DAYS: i64 = 30;
+
+/// The longest period asked about, in days.
+pub const MAX_DAYS: i64 = 3660;
+
+/// The longest period listed day by day.
+pub const MAX_DAYS_BY_DAY: i64 = 366;
+
+struct SalesSummary {
+    store: Store,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Grouping {
+    Day,
+    Week,
+    Month,
+    Product,
+    Customer,
+}
+
+#[derive(Deserialize)]
+struct SalesArgs {
+    start: Option<String>,
+    end: Option<String>,
+    group_by: Option<Grouping>,
+    #[serde(default = "yes")]
+    compare: bool,
+    product_id: Option<String>,
+    #[serde(default = "ten")]
+    limit: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+fn ten() -> u32 {
+    10
+}
+
+/// A bad period, said as the agent should read it.
+fn invalid(message: String) -> ToolError {
+    ToolError::InvalidArguments {
+        tool: "sales_summary".to_owned(),
+        message,
+    }
+}
+
+/// The day `text` names: `YYYY-MM-DD`, or `YYYY-MM` (its first day, or with `end` its last).
+fn parse_day(text: &str, field: &str, end: bool) -> Result<i64, ToolError> {
+    let text = text.trim();
+    let bad = || {
+        invalid(format!(
+            "{field} must be a date, YYYY-MM-DD or YYYY-MM, not {text:?}"
+        ))
+    };
+    match text.len() {
+        10 => dates::parse_iso(text).ok_or_else(bad),
+        7 => {
+            let first = dates::parse_iso(&format!("{text}-01")).ok_or_else(bad)?;
+            if !end {
+                return Ok(first);
+            }
+            // The day before the next month's first.
+            let (year, month) = (text[..4].parse::<i64>(), text[5..].parse::<u32>());
+            let (Ok(year), Ok(month)) = (year, month) else {
+                return Err(bad());
+            };
+            let next = if month == 12 {
+                format!("{}-01-01", year + 1)
+            } else {
+                format!("{year}-{:02}-01", month + 1)
+            };
+            Ok(dates::parse_iso(&next).ok_or_else(bad)? - 1)
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// The period asked for, or the default one ending on the store's latest dated order.
+fn period(args: &SalesArgs, latest: i64, today: i64) -> Result<Period, ToolError> {
+    let end = args
+        .end
+        .as_deref()
+        .map(|t| parse_day(t, "end", true))
+        .transpose()?;
+    let start = args
+        .start
+        .as_deref()
+        .map(|t| parse_day(t, "start", false))
+        .transpose()?;
+    let (first, last) = match (start, end) {
+        (Some(first), Some(last)) => (first, last),
+        (Some(first), None) => (first, latest.max(first)),
+        (None, Some(last)) => (last - DEFAULT_DAYS + 1, last),
+        (None, None) => (latest - DEFAULT_DAYS + 1, latest),
+    };
+    if last < first {
+        return Err(invalid(format!(
+            "the period ends ({}) before it starts ({})",
+            dates::iso_date(last),
+            dates::iso_date(first)
+        )));
+    }
+    if first > today {
+        return Err(invalid(format!(
+            "the period starts in the future ({}; today is {})",
+            dates::iso_date(first),
+            dates::iso_date(today)
+        )));
+    }
+    let period = Period { first, last };
+    if period.days() > MAX_DAYS {
+        return Err(invalid(format!(
+            "the period is {} days long; at most {MAX_DAYS}",
+            period.days()
+        )));
+    }
+    Ok(period)
+}
+
+/// Cents as a JSON amount of money.
+fn money(cents: i64) -> Value {
+    json!(cents as f64 / 100.0)
+}
+
+/// A period's figures as the agent reads them.
+fn figures_json(f: &Figures) -> Value {
+    let average = if f.orders > 0 {
+        money((f.revenue_cents as f64 / f.orders as f64).round() as i64)
+    } else {
+        Value::Null
+    };
+    json!({
+        "revenue": money(f.revenue_cents),
+        "orders": f.orders,
+        "units": f.units,
+        "customers": f.customers,
+        "average_order_value": average,
+    })
+}
+
+/// The change from `before` to `now`, in percent to one decimal; `None` from nothing.
+fn change(now: f64, before: f64) -> Value {
+    if before == 0.0 {
+        Value::Null
+    } else {
+        json!(((now / before - 1.0) * 1000.0).round() / 10.0)
+    }
+}
+
+fn period_json(p: Period) -> Value {
+    json!({"start": dates::iso_date(p.first), "end": dates::iso_date(p.last), "days": p.days()})
+}
+
+/// Day rows summed into weeks starting on Monday, labelled by their Monday.
+fn weeks_of(days: &[SalesRow]) -> Vec<SalesRow> {
+    let mut weeks: Vec<SalesRow> = Vec::new();
+    for row in days {
+        let Some(day) = dates::parse_iso(&row.key) else {
+            continue;
+        };
+        // 1970-01-01 was a Thursday: (day + 3) mod 7 is the days since Monday.
+        let monday = dates::iso_date(day - (day + 3).rem_euclid(7));
+        match weeks.last_mut() {
+            Some(week) if week.key == monday => {
+                week.figures.revenue_cents += row.figures.revenue_cents;
+                week.figures.orders += row.figures.orders;
+                week.figures.units += row.figures.units;
+                // A customer who ordered on two days of the week counts twice here: the
+                // weekly customer count is left out rather than misstated.
+                week.figures.customers = 0;
+            }
+            _ => weeks.push(SalesRow {
+                key: monday,
+                name: String::new(),
+                figures: Figures {
+                    customers: 0,
+                    ..row.figures
+                },
+            }),
+        }
+    }
+    weeks
+}
+
+impl Tool for SalesSummary {
+    fn name(&self) -> &'static str {
+        "sales_summary"
+    }
+
+    fn access(&self) -> Access {
+        Access::Merchant
+    }
+
+    fn call(&self, args: Value) -> ToolFuture<'_> {
+        Box::pin(async move {
+            let args: SalesArgs = parse_args(self.name(), args)?;
+            let store = &self.store;
+            let product = match &args.product_id {
+                Some(id) => Some(
+                    store
+                        .product(id)
+                        .await
+                        .map_err(ToolError::Store)?
+                        .ok_or(ToolError::Refused(RetailError::ProductNotFound))?,
+                ),
+                None => None,
+            };
+            let Some((first_day, latest)) = store.sale_days().await.map_err(ToolError::Store)?
+            else {
+                return Ok(json!({
+                    "note": "no sales history with dates: the store's orders carry no dates",
+                })
+                .to_string());
+            };
+            let period = period(&args, latest, dates::today())?;
+            let only = args.product_id.as_deref();
+            let totals = store
+                .sales_totals(period, only)
+                .await
+                .map_err(ToolError::Store)?;
+            let mut out = json!({
+                "period": period_json(period),
+                "history": {"first_day": dates::iso_date(first_day), "last_day": dates::iso_date(latest)},
+                "totals": figures_json(&totals),
+                "counted": "orders not cancelled; revenue is what their items sold for",
+            });
+            if let Some(product) = &product {
+                out["product"] = json!({"product_id": product.product_id, "name": product.name});
+            }
+            let mut before_rows = std::collections::HashMap::new();
+            if args.compare {
+                let before = period.before();
+                let earlier = store
+                    .sales_totals(before, only)
+                    .await
+                    .map_err(ToolError::Store)?;
+                out["comparison"] = json!({
+                    "period": period_json(before),
+                    "totals": figures_json(&earlier),
+                    "change_percent": {
+                        "revenue": change(totals.revenue_cents as f64, earlier.revenue_cents as f64),
+                        "orders": change(totals.orders as f64, earlier.orders as f64),
+                        "units": change(totals.units as f64, earlier.units as f64),
+                    },
+                });
+                if args.group_by == Some(Grouping::Product) {
+                    for row in store
+                        .sales_by(before, Breakdown::Product, only, u32::MAX)
+                        .await
+                        .map_err(ToolError::Store)?
+                    {
+                        before_rows.insert(row.key, row.figures.revenue_cents);
+                    }
+                }
+            }
+            if let Some(grouping) = args.group_by {
+                let (breakdown, limit) = match grouping {
+                    Grouping::Day | Grouping::Week => (Breakdown::Day, u32::MAX),
+                    Grouping::Month => (Breakdown::Month, u32::MAX),
+                    Grouping::Product => (Breakdown::Product, args.limit),
+                    Grouping::Customer => (Breakdown::Customer, args.limit),
+                };
+                if grouping == Grouping::Day && period.days() > MAX_DAYS_BY_DAY {
+                    return Err(invalid(format!(
+                        "{} days are too many to list day by day (at most {MAX_DAYS_BY_DAY}): group by week or month",
+                        period.days()
+                    )));
+                }
+                let mut rows = store
+                    .sales_by(period, breakdown, only, limit)
+                    .await
+                    .map_err(ToolError::Store)?;
+                if grouping == Grouping::Week {
+                    rows = weeks_of(&rows);
+                }
+                let key = match grouping {
+                    Grouping::Day => "day",
+                    Grouping::Week => "week_starting",
+                    Grouping::Month => "month",
+                    Grouping::Product => "product_id",
+                    Grouping::Customer => "customer",
+                };
+                out["group_by"] = json!(key);
+                out["rows"] = rows
+                    .iter()
+                    .map(|row| {
+                        let mut r = figures_json(&row.figures);
+                        r[key] = json!(row.key);
+                        if grouping == Grouping::Product {
+                            // Its revenue over the orders it was in is not the store's order value.
+                            r.as_object_mut().map(|o| o.remove("average_order_value"));
+                            r["name"] = json!(row.name);
+                            if args.compare {
+                                let before = before_rows.get(&row.key).copied().unwrap_or(0);
+                                r["revenue_before"] = money(before);
+                                r["revenue_change_percent"] =
+                                    change(row.figures.revenue_cents as f64, before as f64);
+                            }
+                        }
+                        if grouping == Grouping::Week {
+                            r.as_object_mut().map(|o| o.remove("customers"));
+                        }
+                        r
+                    })
+                    .collect();
+            }
+            Ok(out.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(start: Option<&str>, end: Option<&str>) -> SalesArgs {
+        SalesArgs {
+            start: start.map(str::to_owned),
+            end: end.map(str::to_owned),
+            group_by: None,
+            compare: true,
+            product_id: None,
+            limit: 10,
+        }
+    }
+
+    #[test]
+    fn periods_from_dates_months_and_the_stores_latest_day() {
+        let day = |t: &str| dates::parse_iso(t).unwrap();
+        let today = day("2026-11-30");
+        let latest = day("2001-02-28");
+        let p = period(&args(None, None), latest, today).unwrap();
+        assert_eq!((p.first, p.last), (day("2001-01-30"), latest));
+        let december = period(&args(Some("2000-12"), Some("2000-12")), latest, today).unwrap();
+        assert_eq!(
+            (december.first, december.last),
+            (day("2000-12-01"), day("2000-12-31"))
+        );
+        assert_eq!(december.days(), 31);
+        let before = december.before();
+        assert_eq!(
+            (before.first, before.last),
+            (day("2000-10-31"), day("2000-11-30"))
+        );
+        let february = period(&args(Some("2000-02"), Some("2000-02")), latest, today).unwrap();
+        assert_eq!(february.days(), 29, "2000 was a leap year");
+        for (bad, message) in [
+            (args(Some("2000-13-01"), None), "start must be a date"),
+            (args(Some("yesterday"), None), "start must be a date"),
+            (
+                args(Some("2001-01-10"), Some("2001-01-01")),
+                "ends (2001-01-01) before it starts",
+            ),
+            (
+                args(Some("2027-01-01"), None),
+                "starts in the future (2027-01-01; today is 2026-11-30)",
+            ),
+            (args(Some("1990-01-01"), Some("2001-01-01")), "at most 3660"),
+        ] {
+            let error = period(&bad, latest, today).unwrap_err().to_string();
+            assert!(error.contains(message), "{error}");
+        }
+    }
+
+    #[test]
+    fn days_fold_into_weeks_starting_on_monday() {
+        let row = |key: &str, cents: i64| SalesRow {
+            key: key.to_owned(),
+            name: String::new(),
+            figures: Figures {
+                revenue_cents: cents,
+                orders: 1,
+                units: 2,
+                customers: 1,
+            },
+        };
+        // 2000-12-03 was a Sunday, 2000-12-04 a Monday.
+        let weeks = weeks_of(&[
+            row("2000-12-02", 100),
+            row("2000-12-03", 200),
+            row("2000-12-04", 400),
+        ]);
+        let seen: Vec<(&str, i64, i64)> = weeks
+            .iter()
+            .map(|w| (w.key.as_str(), w.figures.revenue_cents, w.figures.units))
+            .collect();
+        assert_eq!(seen, [("2000-11-27", 300, 4), ("2000-12-04", 400, 2)]);
+    }
+}
