@@ -215,8 +215,13 @@ pub enum Command {
     #[command(subcommand)]
     Catalog(CatalogCommand),
     /// Chat with the store's agent in the terminal. With standard input not a terminal, reads one
-    /// shopper message per line and prints each reply (replies only; tool traces go to the log).
-    Chat,
+    /// message per line and prints each reply (replies only; tool traces go to the log).
+    Chat {
+        /// As the store's merchant (the person with the store's database in hand): the agent's
+        /// merchant mode, with the analytics, forecasting and risk tools, never a shopper's
+        #[arg(long)]
+        merchant: bool,
+    },
     /// Measure clerk beside a peer run side by side, and write the results as JSON.
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -275,3 +275,146 @@ async fn bad_requests_are_refused_plainly_and_shoppers_never_reach_it() {
     );
     assert!(!said.iter().any(|m| m.content.contains("\"customer\"")));
 }
+
+/// A model server on 127.0.0.1 speaking the OpenAI chat-completions protocol, answering each
+/// request with the next of its steps (streamed), and keeping the requests.
+async fn fake_model(steps: Vec<Value>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::extract::State;
+    type Shared = (
+        std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+        std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Value>>>,
+    );
+    async fn completions(State((seen, steps)): State<Shared>, body: axum::Json<Value>) -> String {
+        seen.lock().unwrap().push(body.0);
+        let step = steps
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(json!({"reply": "(no more steps)"}));
+        let event = json!({"choices": [{"index": 0, "delta": {"content": step.to_string()}, "finish_reason": null}]});
+        format!("data: {event}\n\ndata: [DONE]\n\n")
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let state: Shared = (
+        seen.clone(),
+        std::sync::Arc::new(std::sync::Mutex::new(steps.into())),
+    );
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(completions))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}/v1"), seen)
+}
+
+/// `clerk chat` (with `extra` flags) on `database`, the model at `url`, fed `input`: its stdout.
+async fn chat(
+    dir: &std::path::Path,
+    database: &str,
+    url: &str,
+    extra: &[&str],
+    input: &str,
+) -> String {
+    use std::io::Write;
+    let mut args = vec!["--database", database, "--model-url", url, "chat"];
+    args.extend_from_slice(extra);
+    let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+    let (dir, input) = (dir.to_owned(), input.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(common::clerk_bin())
+            .args(&args)
+            .current_dir(&dir)
+            .env_remove("CLERK_DATABASE")
+            .env("CLERK_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clerk_chat_merchant_answers_from_the_tool_and_a_shoppers_chat_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("store.db").display());
+    let sample = common::fixtures().join("ta-feng/ta_feng_sample.csv");
+    let (code, _, stderr) = common::run_clerk(
+        dir.path(),
+        &[
+            "--database",
+            &database,
+            "import",
+            "ta-feng",
+            sample.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let december =
+        json!({"tool": "sales_summary", "arguments": {"start": "2000-12", "end": "2000-12"}});
+
+    // As the merchant: the tool runs, and the reply states its figure.
+    let (url, seen) = fake_model(vec![
+        december.clone(),
+        json!({"reply": "In December you sold $126,728.00 over 202 orders, 13.2% less than the month before."}),
+    ])
+    .await;
+    let stdout = chat(
+        dir.path(),
+        &database,
+        &url,
+        &["--merchant"],
+        "how much did I sell in December?\n",
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "In December you sold $126,728.00 over 202 orders, 13.2% less than the month before.\n"
+    );
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let tool_result = requests[1]["messages"].to_string();
+    assert!(
+        tool_result.contains(r#"\"revenue\":126728.0"#),
+        "{tool_result}"
+    );
+
+    // As a shopper: the same call is refused, and no figure reaches the model.
+    let (url, seen) = fake_model(vec![
+        december,
+        json!({"reply": "Sorry, I can't share the store's sales."}),
+    ])
+    .await;
+    let stdout = chat(
+        dir.path(),
+        &database,
+        &url,
+        &[],
+        "how much did the store sell in December?\n",
+    )
+    .await;
+    assert_eq!(stdout, "Sorry, I can't share the store's sales.\n");
+    let requests = seen.lock().unwrap().clone();
+    let tool_result = requests[1]["messages"].to_string();
+    assert!(
+        tool_result.contains("that tool is for the store's merchant, not for customers")
+            && !tool_result.contains("126728"),
+        "{tool_result}"
+    );
+}

@@ -42,7 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => import(&settings, format, &file, replace).await,
         Command::Export { format, output } => export(&settings, format, output.as_deref()).await,
         Command::Tool { name, args } => tool(&settings, &name, &args).await,
-        Command::Chat => chat(&settings).await,
+        Command::Chat { merchant } => chat(&settings, merchant).await,
         Command::Tools => {
             let app = App::open(&settings).await?;
             let specs: Vec<_> = app.tools.specs().collect();
@@ -340,12 +340,18 @@ async fn tool(settings: &Settings, name: &str, args: &str) -> anyhow::Result<Exi
 
 /// `clerk chat`: the engine in the terminal. Interactive, it streams replies after a prompt;
 /// scripted (standard input not a terminal), it prints one reply per shopper line, nothing else.
-async fn chat(settings: &Settings) -> anyhow::Result<ExitCode> {
+async fn chat(settings: &Settings, merchant: bool) -> anyhow::Result<ExitCode> {
     use std::io::{BufRead, IsTerminal};
     let app = App::open(settings).await?;
     let engine = app.engine(settings).await?;
-    let shopper = std::env::var("USER").unwrap_or_else(|_| "terminal".to_owned());
-    let conversation = engine.start("terminal", &shopper).await?.conversation_id;
+    let user = std::env::var("USER").unwrap_or_else(|_| "terminal".to_owned());
+    // Whoever holds the store's database is its merchant here, as with `clerk tool`.
+    let channel = if merchant {
+        crate::conversation::MERCHANT_CHANNEL
+    } else {
+        "terminal"
+    };
+    let conversation = engine.start(channel, &user).await?.conversation_id;
     let interactive = std::io::stdin().is_terminal();
     // Standard input is read on its own thread and handed over line by line.
     let (sender, mut lines) = tokio::sync::mpsc::channel::<std::io::Result<String>>(1);

@@ -1,6 +1,7 @@
 //! Tools for the store's merchant, never offered to shoppers ([`super::Access::Merchant`]): the
 //! engine runs them only in a merchant's conversation, which only a signed-in merchant account
-//! can open (the staff console). Analytics will join them here.
+//! can open (the staff console, or `clerk chat --merchant` for whoever holds the store's
+//! database). The sales analytics are in [`super::analytics_tools`].
 //! - `store_overview`: how big the store is now;
 //! - `risky_requests`: the shoppers' writes the risk gate scored ([`crate::risk`]).
 
