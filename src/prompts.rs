@@ -68,6 +68,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "return_delivered_order_items",
     "review_summary",
     "risky_requests",
+    "sales_change",
     "sales_summary",
     "search_help",
     "search_products",

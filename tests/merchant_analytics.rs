@@ -199,6 +199,80 @@ async fn figures_match_the_files_own_lines(db: Db) {
     );
 }
 
+/// "Why did revenue drop in December against November?"
+async fn a_change_is_explained_product_by_product(db: Db) {
+    let test = ta_feng(db).await;
+    let all = lines();
+    let answer: Value = serde_json::from_str(
+        &test
+            .tools()
+            .call(
+                "sales_change",
+                json!({"start": "2000-12", "end": "2000-12", "compare_start": "2000-11", "compare_end": "2000-11", "limit": 3}),
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let revenue = |first: &str, last: &str, keep: &dyn Fn(&Line) -> bool| {
+        expected(&all, first, last, keep)["revenue"]
+            .as_f64()
+            .unwrap()
+    };
+    let (now, before) = (
+        revenue("2000-12-01", "2000-12-31", &|_| true),
+        revenue("2000-11-01", "2000-11-30", &|_| true),
+    );
+    assert_eq!(answer["revenue"]["now"].as_f64().unwrap(), now);
+    assert_eq!(answer["revenue"]["before"].as_f64().unwrap(), before);
+    assert_eq!(answer["revenue"]["change"].as_f64().unwrap(), now - before);
+    let parts = &answer["explained_by"];
+    let sum: f64 = ["price", "volume", "new_products", "products_no_longer_sold"]
+        .iter()
+        .map(|k| parts[k].as_f64().unwrap())
+        .sum();
+    assert!((sum - (now - before)).abs() < 0.005, "{parts}");
+    let drops = answer["biggest_drops"].as_array().unwrap();
+    assert_eq!(drops.len(), 3);
+    let mut last = f64::MIN;
+    for d in drops {
+        let id = d["product_id"].as_str().unwrap();
+        let of = |l: &Line| l.subclass == id;
+        assert_eq!(
+            d["revenue_now"].as_f64().unwrap(),
+            revenue("2000-12-01", "2000-12-31", &of)
+        );
+        assert_eq!(
+            d["revenue_before"].as_f64().unwrap(),
+            revenue("2000-11-01", "2000-11-30", &of)
+        );
+        let change = d["change"].as_f64().unwrap();
+        assert!(change < 0.0 && change >= last, "{d}");
+        last = change;
+        if d["units_now"].as_i64().unwrap() > 0 && d["units_before"].as_i64().unwrap() > 0 {
+            let split = d["price_effect"].as_f64().unwrap() + d["volume_effect"].as_f64().unwrap();
+            assert!((split - change).abs() <= 0.011, "{d}");
+        }
+    }
+    assert!(
+        answer["biggest_rises"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["change"].as_f64().unwrap() > 0.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_a_change_is_explained_product_by_product() {
+    a_change_is_explained_product_by_product(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_change_is_explained_product_by_product() {
+    a_change_is_explained_product_by_product(Db::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_figures_match_the_files_own_lines() {
     figures_match_the_files_own_lines(Db::Sqlite).await;
@@ -241,6 +315,17 @@ async fn bad_requests_are_refused_plainly_and_shoppers_never_reach_it() {
         let error = tools.call("sales_summary", args.clone()).await.unwrap_err();
         assert!(error.to_string().contains(says), "{args}: {error}");
     }
+
+    let error = tools
+        .call("sales_change", json!({"compare_start": "2999-01-01"}))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "invalid arguments for `sales_change`: the comparison: the period starts in the future (2999-01-01"
+        ),
+        "{error}"
+    );
 
     // A store whose orders carry no dates says so.
     let tau2 = common::tau2_store(Db::Sqlite).await;

@@ -4,6 +4,10 @@
 //! orders, units, customers and the average order value of a period, beside the period of the
 //! same length just before it, and broken down by day, week, month, product or customer.
 //!
+//! `sales_change(start, end, compare_start, compare_end, limit)` explains a rise or a drop in
+//! revenue between two periods: per product, the change split into a price effect and a volume
+//! effect (plus the products sold in only one of them), and the biggest movers each way.
+//!
 //! Periods are dates (`YYYY-MM-DD`, or `YYYY-MM` for a whole month); without one, the 30 days
 //! ending on the store's latest dated order (a store's history may end long before today).
 
@@ -17,7 +21,12 @@ use std::sync::Arc;
 
 /// The merchant's analytics tools over `store`.
 pub(super) fn all(store: Store) -> Vec<Arc<dyn Tool>> {
-    vec![Arc::new(SalesSummary { store })]
+    vec![
+        Arc::new(SalesSummary {
+            store: store.clone(),
+        }),
+        Arc::new(SalesChange { store }),
+    ]
 }
 
 /// Days in the period used when none is given.
@@ -62,22 +71,18 @@ fn ten() -> u32 {
     10
 }
 
-/// A bad period, said as the agent should read it.
-fn invalid(message: String) -> ToolError {
+/// Arguments of `tool` that its schema lets through but the store cannot answer.
+fn invalid(tool: &str, message: String) -> ToolError {
     ToolError::InvalidArguments {
-        tool: "sales_summary".to_owned(),
+        tool: tool.to_owned(),
         message,
     }
 }
 
 /// The day `text` names: `YYYY-MM-DD`, or `YYYY-MM` (its first day, or with `end` its last).
-fn parse_day(text: &str, field: &str, end: bool) -> Result<i64, ToolError> {
+fn parse_day(text: &str, field: &str, end: bool) -> Result<i64, String> {
     let text = text.trim();
-    let bad = || {
-        invalid(format!(
-            "{field} must be a date, YYYY-MM-DD or YYYY-MM, not {text:?}"
-        ))
-    };
+    let bad = || format!("{field} must be a date, YYYY-MM-DD or YYYY-MM, not {text:?}");
     match text.len() {
         10 => dates::parse_iso(text).ok_or_else(bad),
         7 => {
@@ -101,18 +106,16 @@ fn parse_day(text: &str, field: &str, end: bool) -> Result<i64, ToolError> {
     }
 }
 
-/// The period asked for, or the default one ending on the store's latest dated order.
-fn period(args: &SalesArgs, latest: i64, today: i64) -> Result<Period, ToolError> {
-    let end = args
-        .end
-        .as_deref()
-        .map(|t| parse_day(t, "end", true))
-        .transpose()?;
-    let start = args
-        .start
-        .as_deref()
-        .map(|t| parse_day(t, "start", false))
-        .transpose()?;
+/// The period `start`–`end` asks for, or the default one ending on the store's latest dated
+/// order.
+fn period(
+    start: Option<&str>,
+    end: Option<&str>,
+    latest: i64,
+    today: i64,
+) -> Result<Period, String> {
+    let end = end.map(|t| parse_day(t, "end", true)).transpose()?;
+    let start = start.map(|t| parse_day(t, "start", false)).transpose()?;
     let (first, last) = match (start, end) {
         (Some(first), Some(last)) => (first, last),
         (Some(first), None) => (first, latest.max(first)),
@@ -120,25 +123,25 @@ fn period(args: &SalesArgs, latest: i64, today: i64) -> Result<Period, ToolError
         (None, None) => (latest - DEFAULT_DAYS + 1, latest),
     };
     if last < first {
-        return Err(invalid(format!(
+        return Err(format!(
             "the period ends ({}) before it starts ({})",
             dates::iso_date(last),
             dates::iso_date(first)
-        )));
+        ));
     }
     if first > today {
-        return Err(invalid(format!(
+        return Err(format!(
             "the period starts in the future ({}; today is {})",
             dates::iso_date(first),
             dates::iso_date(today)
-        )));
+        ));
     }
     let period = Period { first, last };
     if period.days() > MAX_DAYS {
-        return Err(invalid(format!(
+        return Err(format!(
             "the period is {} days long; at most {MAX_DAYS}",
             period.days()
-        )));
+        ));
     }
     Ok(period)
 }
@@ -238,7 +241,13 @@ impl Tool for SalesSummary {
                 })
                 .to_string());
             };
-            let period = period(&args, latest, dates::today())?;
+            let period = period(
+                args.start.as_deref(),
+                args.end.as_deref(),
+                latest,
+                dates::today(),
+            )
+            .map_err(|m| invalid(self.name(), m))?;
             let only = args.product_id.as_deref();
             let totals = store
                 .sales_totals(period, only)
@@ -287,10 +296,13 @@ impl Tool for SalesSummary {
                     Grouping::Customer => (Breakdown::Customer, args.limit),
                 };
                 if grouping == Grouping::Day && period.days() > MAX_DAYS_BY_DAY {
-                    return Err(invalid(format!(
-                        "{} days are too many to list day by day (at most {MAX_DAYS_BY_DAY}): group by week or month",
-                        period.days()
-                    )));
+                    return Err(invalid(
+                        self.name(),
+                        format!(
+                            "{} days are too many to list day by day (at most {MAX_DAYS_BY_DAY}): group by week or month",
+                            period.days()
+                        ),
+                    ));
                 }
                 let mut rows = store
                     .sales_by(period, breakdown, only, limit)
@@ -335,19 +347,201 @@ impl Tool for SalesSummary {
     }
 }
 
+struct SalesChange {
+    store: Store,
+}
+
+#[derive(Deserialize)]
+struct ChangeArgs {
+    start: Option<String>,
+    end: Option<String>,
+    compare_start: Option<String>,
+    compare_end: Option<String>,
+    #[serde(default = "five")]
+    limit: usize,
+}
+
+fn five() -> usize {
+    5
+}
+
+/// One product's revenue change between two periods, split into its effects (cents).
+#[derive(Debug, Clone, PartialEq)]
+struct Move {
+    product_id: String,
+    name: String,
+    before: Figures,
+    now: Figures,
+    /// `(price now − price before) × units now`: zero unless it sold in both.
+    price: f64,
+    /// `(units now − units before) × price before`: zero unless it sold in both.
+    volume: f64,
+}
+
+impl Move {
+    fn change(&self) -> i64 {
+        self.now.revenue_cents - self.before.revenue_cents
+    }
+}
+
+/// Each product's move between the two periods' product rows; products sold in only one of
+/// them have no price or volume effect (their whole revenue is new, or gone).
+fn moves(before: Vec<SalesRow>, now: Vec<SalesRow>) -> Vec<Move> {
+    let mut all: std::collections::BTreeMap<String, Move> = Default::default();
+    for (row, is_now) in before
+        .into_iter()
+        .map(|r| (r, false))
+        .chain(now.into_iter().map(|r| (r, true)))
+    {
+        let entry = all.entry(row.key.clone()).or_insert_with(|| Move {
+            product_id: row.key.clone(),
+            name: row.name.clone(),
+            before: Figures::default(),
+            now: Figures::default(),
+            price: 0.0,
+            volume: 0.0,
+        });
+        if is_now {
+            entry.now = row.figures;
+        } else {
+            entry.before = row.figures;
+        }
+    }
+    all.into_values()
+        .map(|mut m| {
+            let (u0, u1) = (m.before.units as f64, m.now.units as f64);
+            if u0 > 0.0 && u1 > 0.0 {
+                let p0 = m.before.revenue_cents as f64 / u0;
+                let p1 = m.now.revenue_cents as f64 / u1;
+                m.price = (p1 - p0) * u1;
+                m.volume = (u1 - u0) * p0;
+            }
+            m
+        })
+        .collect()
+}
+
+fn move_json(m: &Move) -> Value {
+    let average = |f: &Figures| {
+        if f.units > 0 {
+            money((f.revenue_cents as f64 / f.units as f64).round() as i64)
+        } else {
+            Value::Null
+        }
+    };
+    json!({
+        "product_id": m.product_id,
+        "name": m.name,
+        "revenue_before": money(m.before.revenue_cents),
+        "revenue_now": money(m.now.revenue_cents),
+        "change": money(m.change()),
+        "price_effect": money(m.price.round() as i64),
+        "volume_effect": money(m.volume.round() as i64),
+        "units_before": m.before.units,
+        "units_now": m.now.units,
+        "average_price_before": average(&m.before),
+        "average_price_now": average(&m.now),
+    })
+}
+
+impl Tool for SalesChange {
+    fn name(&self) -> &'static str {
+        "sales_change"
+    }
+
+    fn access(&self) -> Access {
+        Access::Merchant
+    }
+
+    fn call(&self, args: Value) -> ToolFuture<'_> {
+        Box::pin(async move {
+            let args: ChangeArgs = parse_args(self.name(), args)?;
+            let store = &self.store;
+            let Some((_, latest)) = store.sale_days().await.map_err(ToolError::Store)? else {
+                return Ok(json!({
+                    "note": "no sales history with dates: the store's orders carry no dates",
+                })
+                .to_string());
+            };
+            let today = dates::today();
+            let bad = |m: String| invalid(self.name(), m);
+            let now =
+                period(args.start.as_deref(), args.end.as_deref(), latest, today).map_err(bad)?;
+            let before = match (&args.compare_start, &args.compare_end) {
+                (None, None) => now.before(),
+                (start, end) => period(start.as_deref(), end.as_deref(), now.first - 1, today)
+                    .map_err(|m| bad(format!("the comparison: {m}")))?,
+            };
+            let rows = |p: Period| store.sales_by(p, Breakdown::Product, None, u32::MAX);
+            let all = moves(
+                rows(before).await.map_err(ToolError::Store)?,
+                rows(now).await.map_err(ToolError::Store)?,
+            );
+            let total_before: i64 = all.iter().map(|m| m.before.revenue_cents).sum();
+            let total_now: i64 = all.iter().map(|m| m.now.revenue_cents).sum();
+            let sum = |f: &dyn Fn(&Move) -> f64| all.iter().map(f).sum::<f64>().round() as i64;
+            let new: i64 = all
+                .iter()
+                .filter(|m| m.before.units == 0)
+                .map(|m| m.now.revenue_cents)
+                .sum();
+            let gone: i64 = all
+                .iter()
+                .filter(|m| m.now.units == 0)
+                .map(|m| -m.before.revenue_cents)
+                .sum();
+            let price = sum(&|m| m.price);
+            // The volume effect takes the cents the rounding leaves, so the parts add up.
+            let volume = total_now - total_before - price - new - gone;
+            let mut ranked: Vec<&Move> = all.iter().filter(|m| m.change() != 0).collect();
+            ranked.sort_by_key(|m| (m.change(), m.product_id.clone()));
+            let drops: Vec<Value> = ranked
+                .iter()
+                .take_while(|m| m.change() < 0)
+                .take(args.limit)
+                .map(|m| move_json(m))
+                .collect();
+            let rises: Vec<Value> = ranked
+                .iter()
+                .rev()
+                .take_while(|m| m.change() > 0)
+                .take(args.limit)
+                .map(|m| move_json(m))
+                .collect();
+            Ok(json!({
+                "period": period_json(now),
+                "compared_with": period_json(before),
+                "revenue": {
+                    "now": money(total_now),
+                    "before": money(total_before),
+                    "change": money(total_now - total_before),
+                    "change_percent": change(total_now as f64, total_before as f64),
+                },
+                "explained_by": {
+                    "price": money(price),
+                    "volume": money(volume),
+                    "new_products": money(new),
+                    "products_no_longer_sold": money(gone),
+                },
+                "method": "per product sold in both periods: price effect = (average price now − before) × units now, volume effect = (units now − before) × average price before; a product sold in only one period counts whole as new or no longer sold; the parts add up to the change",
+                "biggest_drops": drops,
+                "biggest_rises": rises,
+                "counted": "orders not cancelled; revenue is what their items sold for",
+            })
+            .to_string())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(start: Option<&str>, end: Option<&str>) -> SalesArgs {
-        SalesArgs {
-            start: start.map(str::to_owned),
-            end: end.map(str::to_owned),
-            group_by: None,
-            compare: true,
-            product_id: None,
-            limit: 10,
-        }
+    fn args<'a>(
+        start: Option<&'a str>,
+        end: Option<&'a str>,
+    ) -> (Option<&'a str>, Option<&'a str>) {
+        (start, end)
     }
 
     #[test]
@@ -355,9 +549,9 @@ mod tests {
         let day = |t: &str| dates::parse_iso(t).unwrap();
         let today = day("2026-11-30");
         let latest = day("2001-02-28");
-        let p = period(&args(None, None), latest, today).unwrap();
+        let p = period(None, None, latest, today).unwrap();
         assert_eq!((p.first, p.last), (day("2001-01-30"), latest));
-        let december = period(&args(Some("2000-12"), Some("2000-12")), latest, today).unwrap();
+        let december = period(Some("2000-12"), Some("2000-12"), latest, today).unwrap();
         assert_eq!(
             (december.first, december.last),
             (day("2000-12-01"), day("2000-12-31"))
@@ -368,7 +562,7 @@ mod tests {
             (before.first, before.last),
             (day("2000-10-31"), day("2000-11-30"))
         );
-        let february = period(&args(Some("2000-02"), Some("2000-02")), latest, today).unwrap();
+        let february = period(Some("2000-02"), Some("2000-02"), latest, today).unwrap();
         assert_eq!(february.days(), 29, "2000 was a leap year");
         for (bad, message) in [
             (args(Some("2000-13-01"), None), "start must be a date"),
@@ -383,9 +577,41 @@ mod tests {
             ),
             (args(Some("1990-01-01"), Some("2001-01-01")), "at most 3660"),
         ] {
-            let error = period(&bad, latest, today).unwrap_err().to_string();
+            let error = period(bad.0, bad.1, latest, today).unwrap_err().to_string();
             assert!(error.contains(message), "{error}");
         }
+    }
+
+    #[test]
+    fn a_change_splits_into_price_and_volume_and_adds_up() {
+        let row = |key: &str, cents: i64, units: i64| SalesRow {
+            key: key.to_owned(),
+            name: format!("P {key}"),
+            figures: Figures {
+                revenue_cents: cents,
+                orders: units,
+                units,
+                customers: 1,
+            },
+        };
+        // a: 10 at 2.00 → 12 at 2.50; b: gone; c: new.
+        let all = moves(
+            vec![row("a", 2000, 10), row("b", 500, 5)],
+            vec![row("a", 3000, 12), row("c", 700, 7)],
+        );
+        let a = &all[0];
+        assert_eq!((a.product_id.as_str(), a.change()), ("a", 1000));
+        assert_eq!(a.price, 50.0 * 12.0, "50 cents more on each of 12 units");
+        assert_eq!(a.volume, 2.0 * 200.0, "2 more units at the old 2.00");
+        assert_eq!(a.price + a.volume, 1000.0);
+        assert_eq!(
+            (all[1].change(), all[1].price, all[1].volume),
+            (-500, 0.0, 0.0)
+        );
+        assert_eq!(
+            (all[2].change(), all[2].price, all[2].volume),
+            (700, 0.0, 0.0)
+        );
     }
 
     #[test]
