@@ -12,6 +12,7 @@
 //! - [`store`] persists everything through sqlx, on SQLite or PostgreSQL.
 //! - [`money`], [`dates`], [`error`] and [`config`] are shared by every layer.
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod bench;

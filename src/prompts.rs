@@ -49,6 +49,7 @@ macro_rules! embedded_tools {
 const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "calculate",
     "cancel_pending_order",
+    "customer_summary",
     "exchange_delivered_order_items",
     "find_user_id_by_email",
     "find_user_id_by_name_zip",

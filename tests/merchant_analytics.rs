@@ -273,6 +273,81 @@ async fn postgres_a_change_is_explained_product_by_product() {
     a_change_is_explained_product_by_product(Db::Postgres).await;
 }
 
+/// "How many new customers did I get in January, and how many came back?"
+#[tokio::test(flavor = "multi_thread")]
+async fn customers_new_returning_repeat_and_segments_match_the_file() {
+    let test = ta_feng(Db::Sqlite).await;
+    let all = lines();
+    let answer: Value = serde_json::from_str(
+        &test
+            .tools()
+            .call(
+                "customer_summary",
+                json!({"start": "2001-01", "end": "2001-01"}),
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let january = |l: &&Line| l.day.as_str() >= "2001-01-01" && l.day.as_str() <= "2001-01-31";
+    let mut first_day: BTreeMap<&str, &str> = BTreeMap::new();
+    for l in &all {
+        let first = first_day
+            .entry(l.customer.as_str())
+            .or_insert(l.day.as_str());
+        if l.day.as_str() < *first {
+            *first = l.day.as_str();
+        }
+    }
+    let mut days: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut spent: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in all.iter().filter(january) {
+        days.entry(l.customer.as_str())
+            .or_default()
+            .insert(l.day.as_str());
+        *spent.entry(l.customer.as_str()).or_default() += l.sales;
+    }
+    let new: Vec<&str> = days
+        .keys()
+        .copied()
+        .filter(|c| first_day[c] >= "2001-01-01")
+        .collect();
+    let side = |new_side: bool| {
+        let chosen: Vec<&str> = days
+            .keys()
+            .copied()
+            .filter(|c| new.contains(c) == new_side)
+            .collect();
+        json!({
+            "customers": chosen.len(),
+            "orders": chosen.iter().map(|c| days[c].len()).sum::<usize>(),
+            "revenue": chosen.iter().map(|c| spent[c]).sum::<i64>() as f64,
+        })
+    };
+    assert_eq!(answer["customers"], days.len());
+    assert_eq!(answer["new"], side(true));
+    assert_eq!(answer["returning"], side(false));
+    let repeat = days.values().filter(|d| d.len() > 1).count();
+    assert_eq!(answer["repeat_customers"], repeat);
+    let segments = &answer["segments"];
+    assert_eq!(segments["as_of"], "2001-01-31");
+    let by: &Vec<Value> = segments["by_segment"].as_array().unwrap();
+    assert_eq!(by.len(), 7);
+    let so_far: Vec<&Line> = all
+        .iter()
+        .filter(|l| l.day.as_str() <= "2001-01-31")
+        .collect();
+    let customers: BTreeSet<&str> = so_far.iter().map(|l| l.customer.as_str()).collect();
+    assert_eq!(
+        by.iter()
+            .map(|s| s["customers"].as_u64().unwrap())
+            .sum::<u64>() as usize,
+        customers.len()
+    );
+    let revenue: f64 = by.iter().map(|s| s["revenue"].as_f64().unwrap()).sum();
+    assert!((revenue - so_far.iter().map(|l| l.sales).sum::<i64>() as f64).abs() < 0.005);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_figures_match_the_files_own_lines() {
     figures_match_the_files_own_lines(Db::Sqlite).await;

@@ -35,7 +35,7 @@ pub use inventory::StockedItem;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
 pub use reviews::{NewReview, Review};
 pub use risk::RiskRecord;
-pub use sales::{Breakdown, Figures, Period, SalesRow};
+pub use sales::{Breakdown, CustomerHistory, Figures, Period, SalesRow};
 pub use snapshot::ImportReport;
 pub use staff::{ActionRecord, QueueEntry, SessionRecord};
 

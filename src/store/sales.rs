@@ -167,3 +167,52 @@ impl Store {
             .collect()
     }
 }
+
+/// One customer's dated orders up to a day, as the customer analytics read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerHistory {
+    /// The customer.
+    pub user_id: String,
+    /// The day of their first dated order.
+    pub first_day: i64,
+    /// The day of their latest.
+    pub last_day: i64,
+    /// Their orders.
+    pub orders: i64,
+    /// What they spent, in cents.
+    pub revenue_cents: i64,
+}
+
+impl Store {
+    /// Every customer's dated orders not cancelled up to `last` (included), by customer id.
+    pub async fn customer_histories(&self, last: i64) -> Result<Vec<CustomerHistory>, StoreError> {
+        let until = dates::iso_date(last + 1);
+        let rows = sqlx::query(
+            "SELECT o.user_id, MIN(o.placed_at) AS first, MAX(o.placed_at) AS last, \
+             COUNT(DISTINCT o.order_id) AS orders, \
+             CAST(COALESCE(SUM(i.price_cents), 0) AS BIGINT) AS revenue \
+             FROM orders o JOIN order_items i ON i.order_id = o.order_id \
+             WHERE o.status <> 'cancelled' AND o.placed_at IS NOT NULL AND o.placed_at < $1 \
+             GROUP BY o.user_id ORDER BY o.user_id",
+        )
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        let day = |row: &sqlx::any::AnyRow, column: &str| -> Result<i64, StoreError> {
+            let text: String = row.try_get(column)?;
+            dates::parse_iso(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("orders.placed_at: {text:?}")))
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(CustomerHistory {
+                    user_id: row.try_get("user_id")?,
+                    first_day: day(row, "first")?,
+                    last_day: day(row, "last")?,
+                    orders: row.try_get("orders")?,
+                    revenue_cents: row.try_get("revenue")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -8,10 +8,15 @@
 //! revenue between two periods: per product, the change split into a price effect and a volume
 //! effect (plus the products sold in only one of them), and the biggest movers each way.
 //!
+//! `customer_summary(start, end)`: who bought in a period — new or returning, how many came back
+//! within it — and every customer's recency-frequency-spend segment as of its last day
+//! ([`crate::analytics::customers`]).
+//!
 //! Periods are dates (`YYYY-MM-DD`, or `YYYY-MM` for a whole month); without one, the 30 days
 //! ending on the store's latest dated order (a store's history may end long before today).
 
 use super::{Access, Tool, ToolError, ToolFuture, parse_args};
+use crate::analytics::change::{Move, moves};
 use crate::dates;
 use crate::retail::RetailError;
 use crate::store::{Breakdown, Figures, Period, SalesRow, Store};
@@ -25,7 +30,10 @@ pub(super) fn all(store: Store) -> Vec<Arc<dyn Tool>> {
         Arc::new(SalesSummary {
             store: store.clone(),
         }),
-        Arc::new(SalesChange { store }),
+        Arc::new(SalesChange {
+            store: store.clone(),
+        }),
+        Arc::new(CustomerSummary { store }),
     ]
 }
 
@@ -365,62 +373,6 @@ fn five() -> usize {
     5
 }
 
-/// One product's revenue change between two periods, split into its effects (cents).
-#[derive(Debug, Clone, PartialEq)]
-struct Move {
-    product_id: String,
-    name: String,
-    before: Figures,
-    now: Figures,
-    /// `(price now − price before) × units now`: zero unless it sold in both.
-    price: f64,
-    /// `(units now − units before) × price before`: zero unless it sold in both.
-    volume: f64,
-}
-
-impl Move {
-    fn change(&self) -> i64 {
-        self.now.revenue_cents - self.before.revenue_cents
-    }
-}
-
-/// Each product's move between the two periods' product rows; products sold in only one of
-/// them have no price or volume effect (their whole revenue is new, or gone).
-fn moves(before: Vec<SalesRow>, now: Vec<SalesRow>) -> Vec<Move> {
-    let mut all: std::collections::BTreeMap<String, Move> = Default::default();
-    for (row, is_now) in before
-        .into_iter()
-        .map(|r| (r, false))
-        .chain(now.into_iter().map(|r| (r, true)))
-    {
-        let entry = all.entry(row.key.clone()).or_insert_with(|| Move {
-            product_id: row.key.clone(),
-            name: row.name.clone(),
-            before: Figures::default(),
-            now: Figures::default(),
-            price: 0.0,
-            volume: 0.0,
-        });
-        if is_now {
-            entry.now = row.figures;
-        } else {
-            entry.before = row.figures;
-        }
-    }
-    all.into_values()
-        .map(|mut m| {
-            let (u0, u1) = (m.before.units as f64, m.now.units as f64);
-            if u0 > 0.0 && u1 > 0.0 {
-                let p0 = m.before.revenue_cents as f64 / u0;
-                let p1 = m.now.revenue_cents as f64 / u1;
-                m.price = (p1 - p0) * u1;
-                m.volume = (u1 - u0) * p0;
-            }
-            m
-        })
-        .collect()
-}
-
 fn move_json(m: &Move) -> Value {
     let average = |f: &Figures| {
         if f.units > 0 {
@@ -533,6 +485,117 @@ impl Tool for SalesChange {
     }
 }
 
+struct CustomerSummary {
+    store: Store,
+}
+
+#[derive(Deserialize)]
+struct CustomerArgs {
+    start: Option<String>,
+    end: Option<String>,
+}
+
+impl Tool for CustomerSummary {
+    fn name(&self) -> &'static str {
+        "customer_summary"
+    }
+
+    fn access(&self) -> Access {
+        Access::Merchant
+    }
+
+    fn call(&self, args: Value) -> ToolFuture<'_> {
+        Box::pin(async move {
+            use crate::analytics::customers::{segments, thresholds};
+            let args: CustomerArgs = parse_args(self.name(), args)?;
+            let store = &self.store;
+            let Some((_, latest)) = store.sale_days().await.map_err(ToolError::Store)? else {
+                return Ok(json!({
+                    "note": "no sales history with dates: the store's orders carry no dates",
+                })
+                .to_string());
+            };
+            let period = period(
+                args.start.as_deref(),
+                args.end.as_deref(),
+                latest,
+                dates::today(),
+            )
+            .map_err(|m| invalid(self.name(), m))?;
+            let history = store
+                .customer_histories(period.last)
+                .await
+                .map_err(ToolError::Store)?;
+            let in_period = store
+                .sales_by(period, Breakdown::Customer, None, u32::MAX)
+                .await
+                .map_err(ToolError::Store)?;
+            let first_of: std::collections::HashMap<&str, i64> = history
+                .iter()
+                .map(|c| (c.user_id.as_str(), c.first_day))
+                .collect();
+            let (mut new, mut returning) = (Figures::default(), Figures::default());
+            let mut repeat = 0;
+            for row in &in_period {
+                let first = first_of
+                    .get(row.key.as_str())
+                    .copied()
+                    .unwrap_or(period.first);
+                let side = if first >= period.first {
+                    &mut new
+                } else {
+                    &mut returning
+                };
+                side.customers += 1;
+                side.orders += row.figures.orders;
+                side.revenue_cents += row.figures.revenue_cents;
+                side.units += row.figures.units;
+                if row.figures.orders > 1 {
+                    repeat += 1;
+                }
+            }
+            let buyers = in_period.len();
+            let side = |f: &Figures| {
+                json!({
+                    "customers": f.customers,
+                    "orders": f.orders,
+                    "revenue": money(f.revenue_cents),
+                })
+            };
+            let mut out = json!({
+                "period": period_json(period),
+                "customers": buyers,
+                "new": side(&new),
+                "returning": side(&returning),
+                "repeat_customers": repeat,
+                "repeat_rate_percent": if buyers > 0 {
+                    json!((repeat as f64 / buyers as f64 * 1000.0).round() / 10.0)
+                } else {
+                    Value::Null
+                },
+                "definitions": "new: first dated order within the period; returning: ordered before it; repeat: two or more orders within the period",
+            });
+            if let Some(t) = thresholds(&history, period.last) {
+                out["segments"] = json!({
+                    "as_of": dates::iso_date(period.last),
+                    "customers": history.len(),
+                    "thresholds": t,
+                    "rule": "recency 3: ordered within recent_days of as_of, 2: within middling_days, 1: longer ago; frequency 1: one order, 2: up to frequent_orders, 3: more; champions: recency 3 and frequency 3; loyal: frequency 3; new: recency 3 and one order; promising: recency 3; at_risk: recency 1 and repeat orders; needs_attention: recency 2; lost: the rest",
+                    "by_segment": segments(&history, period.last, &t)
+                        .iter()
+                        .map(|s| json!({
+                            "segment": s.name,
+                            "customers": s.customers,
+                            "revenue": money(s.revenue_cents),
+                        }))
+                        .collect::<Vec<_>>(),
+                });
+            }
+            Ok(out.to_string())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,38 +643,6 @@ mod tests {
             let error = period(bad.0, bad.1, latest, today).unwrap_err().to_string();
             assert!(error.contains(message), "{error}");
         }
-    }
-
-    #[test]
-    fn a_change_splits_into_price_and_volume_and_adds_up() {
-        let row = |key: &str, cents: i64, units: i64| SalesRow {
-            key: key.to_owned(),
-            name: format!("P {key}"),
-            figures: Figures {
-                revenue_cents: cents,
-                orders: units,
-                units,
-                customers: 1,
-            },
-        };
-        // a: 10 at 2.00 → 12 at 2.50; b: gone; c: new.
-        let all = moves(
-            vec![row("a", 2000, 10), row("b", 500, 5)],
-            vec![row("a", 3000, 12), row("c", 700, 7)],
-        );
-        let a = &all[0];
-        assert_eq!((a.product_id.as_str(), a.change()), ("a", 1000));
-        assert_eq!(a.price, 50.0 * 12.0, "50 cents more on each of 12 units");
-        assert_eq!(a.volume, 2.0 * 200.0, "2 more units at the old 2.00");
-        assert_eq!(a.price + a.volume, 1000.0);
-        assert_eq!(
-            (all[1].change(), all[1].price, all[1].volume),
-            (-500, 0.0, 0.0)
-        );
-        assert_eq!(
-            (all[2].change(), all[2].price, all[2].volume),
-            (700, 0.0, 0.0)
-        );
     }
 
     #[test]
