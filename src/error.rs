@@ -91,6 +91,8 @@ pub enum Code {
     // HTTP API.
     /// The request body is not valid JSON.
     MalformedJson,
+    /// A query parameter is out of range.
+    InvalidParameter,
     /// The request body is larger than allowed.
     PayloadTooLarge,
     /// No API key was given where one is needed.
@@ -170,6 +172,7 @@ impl Code {
             Code::ConversationClosed => ("conversation_closed", InvalidRequest, 409),
             Code::NotScored => ("not_scored", InvalidRequest, 404),
             Code::MalformedJson => ("malformed_json", InvalidRequest, 400),
+            Code::InvalidParameter => ("invalid_parameter", InvalidRequest, 400),
             Code::PayloadTooLarge => ("payload_too_large", InvalidRequest, 413),
             Code::MissingApiKey => ("missing_api_key", Auth, 401),
             Code::InvalidApiKey => ("invalid_api_key", Auth, 403),

@@ -74,6 +74,7 @@ const EMBEDDED_TOOLS: &[(&str, &str)] = embedded_tools![
     "search_help",
     "search_products",
     "store_overview",
+    "support_summary",
     "transfer_to_human_agents",
 ];
 

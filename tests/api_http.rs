@@ -226,7 +226,7 @@ async fn the_tool_api_always_needs_the_key_and_health_shows_the_store_only_with_
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["tools"].as_array().unwrap().len(), 27);
+    assert_eq!(body["tools"].as_array().unwrap().len(), 28);
     let cancel = body["tools"]
         .as_array()
         .unwrap()

@@ -266,7 +266,7 @@ fn settings_come_from_flags_environment_and_file() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 27);
+    assert_eq!(names.len(), 28);
     assert!(names.contains(&"store_overview") && names.contains(&"recommend_products"));
     assert!(names.contains(&"review_summary"));
     assert!(

@@ -344,7 +344,10 @@ async fn customers_new_returning_repeat_and_segments_match_the_file() {
             .sum::<u64>() as usize,
         customers.len()
     );
-    let revenue: f64 = by.iter().map(|s| s["revenue"].as_f64().unwrap()).sum();
+    let revenue: f64 = by
+        .iter()
+        .map(|s| s["spent_to_date"].as_f64().unwrap())
+        .sum();
     assert!((revenue - so_far.iter().map(|l| l.sales).sum::<i64>() as f64).abs() < 0.005);
 }
 

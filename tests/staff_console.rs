@@ -182,6 +182,8 @@ async fn every_staff_and_merchant_endpoint_refuses_requests_without_a_session() 
         ("POST", format!("/staff/api/conversations/{id}/reply")),
         ("POST", format!("/staff/api/conversations/{id}/hand-back")),
         ("POST", format!("/staff/api/conversations/{id}/close")),
+        ("POST", format!("/staff/api/conversations/{id}/risk-label")),
+        ("GET", "/staff/api/reports/support".to_owned()),
         ("POST", "/staff/api/logout".to_owned()),
         ("POST", "/staff/api/merchant/conversations".to_owned()),
         (
@@ -1175,4 +1177,96 @@ async fn an_upset_shopper_is_offered_a_person_once_and_comes_first_in_the_queue(
         .handoff_summary
         .unwrap();
     assert!(!calm_summary.contains("Mood:"), "{calm_summary}");
+}
+
+/// The support report: what staff and merchants see of the last days, from the conversations
+/// themselves; the merchant's `support_summary` tool says the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_support_report_counts_handoffs_and_the_wait_for_a_person() {
+    let c = console(Duration::from_secs(3600)).await;
+    let report = |token: Option<String>, query: &'static str| {
+        let router = c.router.clone();
+        async move {
+            send(
+                &router,
+                "GET",
+                &format!("/staff/api/reports/support{query}"),
+                token.as_deref(),
+                None,
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(report(None, "").await.status, StatusCode::UNAUTHORIZED);
+
+    // One shopper helped by the bot alone, one who asked for a person and got Maria's reply.
+    let helped = c
+        .engine
+        .start("web", "browser-2")
+        .await
+        .unwrap()
+        .conversation_id;
+    c.model.then([Scripted::reply("We're open every day.")]);
+    c.engine
+        .turn(&helped, "are you open on sunday?", &|_| {})
+        .await
+        .unwrap();
+    let id = waiting(&c).await;
+    let (token, csrf) = sign_in(&c.router, "maria", "maria-password-1").await;
+    for path in ["take", "reply"] {
+        let answer = send(
+            &c.router,
+            "POST",
+            &format!("/staff/api/conversations/{id}/{path}"),
+            Some(&token),
+            Some(&csrf),
+            (path == "reply").then(|| json!({"text": "Hi, Maria here."})),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    }
+
+    let staff = report(Some(token.clone()), "?days=7").await;
+    assert_eq!(staff.status, StatusCode::OK, "{}", staff.body);
+    let body = &staff.body;
+    assert_eq!(body["days"], 7);
+    assert_eq!(body["conversations"], 2);
+    assert_eq!(
+        body["by_channel"],
+        json!([{"channel": "web", "conversations": 2}])
+    );
+    assert_eq!(body["handed_to_staff"], 1);
+    assert_eq!(body["handed_to_staff_percent"], 50.0);
+    assert_eq!(
+        body["handoffs_by_reason"],
+        json!([{"reason": "shopper_asked", "handoffs": 1}])
+    );
+    let wait = &body["first_staff_reply"];
+    assert_eq!(
+        (wait["answered"].clone(), wait["not_yet_answered"].clone()),
+        (json!(1), json!(0))
+    );
+    assert!(wait["median_seconds"].as_i64().unwrap() < 60, "{wait}");
+
+    // A merchant sees the same; the merchant's tool says the same; a year and a day is refused.
+    let (owner, _) = sign_in(&c.router, "owner", "owner-password-1").await;
+    let merchant = report(Some(owner.clone()), "?days=7").await;
+    assert_eq!(merchant.body["handed_to_staff"], 1);
+    let tool: serde_json::Value = serde_json::from_str(
+        &c.test
+            .tools()
+            .call("support_summary", json!({"days": 7}))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(tool["handoffs_by_reason"], body["handoffs_by_reason"]);
+    assert_eq!(tool["conversations"], 2);
+    let refused = report(Some(owner), "?days=367").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refused.body,
+        json!({"message": "days must be from 1 to 366", "code": "invalid_parameter", "type": "invalid_request"})
+    );
 }

@@ -1,7 +1,9 @@
 //! The arithmetic of the merchant's analytics that is not a sum (the database does those,
 //! [`crate::store::Store::sales_by`]): how a revenue change splits ([`change`]) and how
-//! customers segment by recency, frequency and spend ([`customers`]). The tools that present
+//! customers segment by recency, frequency and spend ([`customers`]), and the support figures
+//! from the conversations ([`support`]). The tools that present
 //! them are in `tools/analytics_tools.rs`.
 
 pub mod change;
 pub mod customers;
+pub mod support;

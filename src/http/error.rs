@@ -63,6 +63,9 @@ pub enum HttpError {
     /// A shopper could not be verified, or a link code issued.
     #[error(transparent)]
     Identity(#[from] crate::identity::IdentityError),
+    /// A query parameter is out of range.
+    #[error("{0}")]
+    InvalidParameter(String),
     /// An outcome was labelled for an order none of whose writes in the conversation was
     /// scored.
     #[error("no write on order {0} was scored for risk in this conversation")]
@@ -101,6 +104,7 @@ impl HasCode for HttpError {
             HttpError::Account(e) => e.code(),
             HttpError::Identity(e) => e.code(),
             HttpError::NotScored(_) => Code::NotScored,
+            HttpError::InvalidParameter(_) => Code::InvalidParameter,
         }
     }
 }

@@ -95,6 +95,7 @@ pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
         .route("/api/conversations/{id}/hand-back", post(hand_back))
         .route("/api/conversations/{id}/close", post(close))
         .route("/api/conversations/{id}/risk-label", post(risk_label))
+        .route("/api/reports/support", get(support_report))
         .route("/api/merchant/conversations", post(merchant_start))
         .route(
             "/api/merchant/conversations/{id}/messages",
@@ -507,6 +508,32 @@ async fn reply(
         )
         .await?;
     Ok(Json(json!({"conversation_id": id, "seq": seq})))
+}
+
+/// The span of a report.
+#[derive(Deserialize)]
+struct ReportSpan {
+    days: Option<u32>,
+}
+
+/// The support figures of the last days (30 unless `?days=` says, up to a year), for staff and
+/// merchants alike: conversations, handoffs and why, the wait for a person, refusals, mood.
+async fn support_report(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    axum::extract::Query(span): axum::extract::Query<ReportSpan>,
+) -> Result<Json<Value>, HttpError> {
+    session(&state, &headers).await?;
+    let days = span.days.unwrap_or(30);
+    if !(1..=crate::analytics::support::MAX_DAYS).contains(&days) {
+        return Err(HttpError::InvalidParameter(format!(
+            "days must be from 1 to {}",
+            crate::analytics::support::MAX_DAYS
+        )));
+    }
+    Ok(Json(
+        crate::analytics::support::last_days(state.store(), days).await?,
+    ))
 }
 
 /// The outcome of a scored write, as staff or a merchant found it.

@@ -21,6 +21,7 @@ mod risk;
 mod sales;
 mod snapshot;
 mod staff;
+mod support;
 mod write;
 
 pub use channels::Outgoing;
@@ -38,6 +39,7 @@ pub use risk::RiskRecord;
 pub use sales::{Breakdown, CustomerHistory, Figures, Period, SalesRow};
 pub use snapshot::ImportReport;
 pub use staff::{ActionRecord, QueueEntry, SessionRecord};
+pub use support::{Handoff, SupportRecords};
 
 use model::{Order, Product, User, Variant};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

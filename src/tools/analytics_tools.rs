@@ -12,6 +12,9 @@
 //! within it — and every customer's recency-frequency-spend segment as of its last day
 //! ([`crate::analytics::customers`]).
 //!
+//! `support_summary(days)`: the support figures of the last days, from the conversations
+//! ([`crate::analytics::support`]); the staff console serves the same to staff.
+//!
 //! Periods are dates (`YYYY-MM-DD`, or `YYYY-MM` for a whole month); without one, the 30 days
 //! ending on the store's latest dated order (a store's history may end long before today).
 
@@ -33,7 +36,10 @@ pub(super) fn all(store: Store) -> Vec<Arc<dyn Tool>> {
         Arc::new(SalesChange {
             store: store.clone(),
         }),
-        Arc::new(CustomerSummary { store }),
+        Arc::new(CustomerSummary {
+            store: store.clone(),
+        }),
+        Arc::new(SupportSummary { store }),
     ]
 }
 
@@ -586,12 +592,46 @@ impl Tool for CustomerSummary {
                         .map(|s| json!({
                             "segment": s.name,
                             "customers": s.customers,
-                            "revenue": money(s.revenue_cents),
+                            "spent_to_date": money(s.revenue_cents),
                         }))
                         .collect::<Vec<_>>(),
                 });
             }
             Ok(out.to_string())
+        })
+    }
+}
+
+struct SupportSummary {
+    store: Store,
+}
+
+#[derive(Deserialize)]
+struct SupportArgs {
+    #[serde(default = "thirty")]
+    days: u32,
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+impl Tool for SupportSummary {
+    fn name(&self) -> &'static str {
+        "support_summary"
+    }
+
+    fn access(&self) -> Access {
+        Access::Merchant
+    }
+
+    fn call(&self, args: Value) -> ToolFuture<'_> {
+        Box::pin(async move {
+            let args: SupportArgs = parse_args(self.name(), args)?;
+            let report = crate::analytics::support::last_days(&self.store, args.days)
+                .await
+                .map_err(ToolError::Store)?;
+            Ok(report.to_string())
         })
     }
 }
