@@ -109,7 +109,8 @@ mod tests {
                     ,1006,\n\
                     400,1007,1\n";
         let file = read(text.as_bytes()).unwrap();
-        let rows: Vec<(u64, &str, Option<Option<i64>>, Option<Option<i64>>)> = file
+        type Seen<'a> = (u64, &'a str, Option<Option<i64>>, Option<Option<i64>>);
+        let rows: Vec<Seen> = file
             .rows
             .iter()
             .map(|r| {
