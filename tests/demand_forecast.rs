@@ -34,19 +34,7 @@ fn call(dir: &std::path::Path, database: &str, name: &str, args: Value) -> (i32,
 #[test]
 fn a_products_weeks_ahead_are_forecast_from_the_stores_dated_orders() {
     let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}", dir.path().join("store.db").display());
-    let sample = common::fixtures().join("ta-feng/ta_feng_sample.csv");
-    let (code, _, stderr) = run_clerk(
-        dir.path(),
-        &[
-            "--database",
-            &database,
-            "import",
-            "ta-feng",
-            sample.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
+    let database = common::ta_feng_sample_database(dir.path());
 
     // Before training: said plainly.
     let (code, output, _) = tool(
@@ -194,19 +182,7 @@ fn import_stock(dir: &std::path::Path, database: &str) -> String {
 #[test]
 fn reorder_suggestions_and_price_what_ifs_on_a_trained_store() {
     let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}", dir.path().join("store.db").display());
-    let sample = common::fixtures().join("ta-feng/ta_feng_sample.csv");
-    let (code, _, stderr) = run_clerk(
-        dir.path(),
-        &[
-            "--database",
-            &database,
-            "import",
-            "ta-feng",
-            sample.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
+    let database = common::ta_feng_sample_database(dir.path());
     let reorder = |args: Value| {
         let (code, output, stderr) = call(dir.path(), &database, "reorder_suggestions", args);
         assert_eq!(code, 0, "{stderr}");

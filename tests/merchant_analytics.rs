@@ -479,35 +479,15 @@ async fn chat(
     extra: &[&str],
     input: &str,
 ) -> String {
-    use std::io::Write;
     let mut args = vec!["--database", database, "--model-url", url, "chat"];
     args.extend_from_slice(extra);
     let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
     let (dir, input) = (dir.to_owned(), input.to_owned());
     tokio::task::spawn_blocking(move || {
-        let mut child = std::process::Command::new(common::clerk_bin())
-            .args(&args)
-            .current_dir(&dir)
-            .env_remove("CLERK_DATABASE")
-            .env("CLERK_LOG", "warn")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stdout, stderr) = common::run_clerk_with_input(&dir, &args, &input);
+        assert_eq!(code, 0, "{stderr}");
+        stdout
     })
     .await
     .unwrap()
@@ -516,19 +496,7 @@ async fn chat(
 #[tokio::test(flavor = "multi_thread")]
 async fn clerk_chat_merchant_answers_from_the_tool_and_a_shoppers_chat_cannot() {
     let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}", dir.path().join("store.db").display());
-    let sample = common::fixtures().join("ta-feng/ta_feng_sample.csv");
-    let (code, _, stderr) = common::run_clerk(
-        dir.path(),
-        &[
-            "--database",
-            &database,
-            "import",
-            "ta-feng",
-            sample.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
+    let database = common::ta_feng_sample_database(dir.path());
     let december =
         json!({"tool": "sales_summary", "arguments": {"start": "2000-12", "end": "2000-12"}});
 

@@ -213,26 +213,13 @@ fn clothing_reviews_import_and_summarise_from_their_own_words() {
 #[test]
 fn clerk_sentiment_scores_each_line_of_standard_input() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(common::clerk_bin())
-        .args(["sentiment"])
-        .current_dir(dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            b"This is ridiculous, nobody answers and I'm furious.\nWhere is my order #W2378156?\nThank you so much, that was really helpful!\n",
-        )
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
+    let (code, stdout, stderr) = common::run_clerk_with_input(
+        dir.path(),
+        &["sentiment"],
+        "This is ridiculous, nobody answers and I'm furious.\nWhere is my order #W2378156?\nThank you so much, that was really helpful!\n",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

@@ -18,7 +18,7 @@
 //! Periods are dates (`YYYY-MM-DD`, or `YYYY-MM` for a whole month); without one, the 30 days
 //! ending on the store's latest dated order (a store's history may end long before today).
 
-use super::{Access, Tool, ToolError, ToolFuture, parse_args};
+use super::{Access, Tool, ToolError, ToolFuture, no_dated_orders, parse_args};
 use crate::analytics::change::{Move, moves};
 use crate::dates;
 use crate::retail::RetailError;
@@ -250,10 +250,7 @@ impl Tool for SalesSummary {
             };
             let Some((first_day, latest)) = store.sale_days().await.map_err(ToolError::Store)?
             else {
-                return Ok(json!({
-                    "note": "no sales history with dates: the store's orders carry no dates",
-                })
-                .to_string());
+                return Ok(no_dated_orders());
             };
             let period = period(
                 args.start.as_deref(),
@@ -416,10 +413,7 @@ impl Tool for SalesChange {
             let args: ChangeArgs = parse_args(self.name(), args)?;
             let store = &self.store;
             let Some((_, latest)) = store.sale_days().await.map_err(ToolError::Store)? else {
-                return Ok(json!({
-                    "note": "no sales history with dates: the store's orders carry no dates",
-                })
-                .to_string());
+                return Ok(no_dated_orders());
             };
             let today = dates::today();
             let bad = |m: String| invalid(self.name(), m);
@@ -516,10 +510,7 @@ impl Tool for CustomerSummary {
             let args: CustomerArgs = parse_args(self.name(), args)?;
             let store = &self.store;
             let Some((_, latest)) = store.sale_days().await.map_err(ToolError::Store)? else {
-                return Ok(json!({
-                    "note": "no sales history with dates: the store's orders carry no dates",
-                })
-                .to_string());
+                return Ok(no_dated_orders());
             };
             let period = period(
                 args.start.as_deref(),

@@ -54,7 +54,7 @@ async fn product_history(
         .map_err(ToolError::Store)?
         .ok_or(ToolError::Refused(RetailError::ProductNotFound))?;
     let Some((first, last)) = store.sale_weeks().await.map_err(ToolError::Store)? else {
-        let note = "no sales history with dates: the store's orders carry no dates".to_owned();
+        let note = super::NO_DATED_ORDERS.to_owned();
         return Ok((product, Err(note)));
     };
     let sales = store
@@ -403,7 +403,7 @@ impl Tool for ReorderSuggestions {
             let Some((first, last)) = self.store.sale_weeks().await.map_err(ToolError::Store)?
             else {
                 return Ok(json!({
-                    "note": "no sales history with dates: the store's orders carry no dates",
+                    "note": super::NO_DATED_ORDERS,
                     "items_with_stock": items.len(),
                 })
                 .to_string());

@@ -195,6 +195,15 @@ impl HasCode for ToolError {
     }
 }
 
+/// What a merchant's tool over the dated history says of a store whose orders carry no dates.
+pub(crate) const NO_DATED_ORDERS: &str =
+    "no sales history with dates: the store's orders carry no dates";
+
+/// [`NO_DATED_ORDERS`] as a tool's whole answer.
+fn no_dated_orders() -> String {
+    serde_json::json!({ "note": NO_DATED_ORDERS }).to_string()
+}
+
 /// A tool's arguments read into `T`; a mismatch is [`ToolError::InvalidArguments`].
 fn parse_args<T: serde::de::DeserializeOwned>(tool: &str, args: Value) -> Result<T, ToolError> {
     serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments {

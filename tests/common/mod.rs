@@ -157,6 +157,52 @@ pub fn run_clerk(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// As [`run_clerk`], with `input` on standard input.
+pub fn run_clerk_with_input(dir: &Path, args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(clerk_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CLERK_DATABASE")
+        .env("CLERK_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A SQLite store under `dir` holding the committed Ta-Feng sample, imported by `clerk import
+/// ta-feng`: its database URL.
+pub fn ta_feng_sample_database(dir: &Path) -> String {
+    let database = format!("sqlite://{}", dir.join("store.db").display());
+    let sample = fixtures().join("ta-feng/ta_feng_sample.csv");
+    let (code, _, stderr) = run_clerk(
+        dir,
+        &[
+            "--database",
+            &database,
+            "import",
+            "ta-feng",
+            sample.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    database
+}
+
 /// A plain HTTP/1.1 exchange over TCP, as any client would do it: returns the status code and the
 /// body (chunked transfer encoding decoded).
 pub async fn http(
