@@ -349,6 +349,26 @@ pub enum BenchCommand {
     },
     /// The recommender on the Ta-Feng history with its last 30 days held out (HR@10, NDCG@10),
     /// beside global popularity and "own most-bought, then popular" on the same split.
+    /// The merchant's analytics tools on the Ta-Feng history, each beside its SQL run directly,
+    /// on SQLite and (with `--postgres`) PostgreSQL.
+    Analytics {
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/analytics.json")]
+        output: PathBuf,
+        /// The Ta-Feng CSV, gzipped or not (`scripts/fetch-data ta-feng` fetches it).
+        #[arg(
+            long,
+            default_value = "data/datasets/ta_feng.csv.gz",
+            value_name = "FILE"
+        )]
+        data: PathBuf,
+        /// A PostgreSQL database to measure on too (its store's records are replaced)
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+        /// Calls of each case per database
+        #[arg(long, default_value_t = crate::bench::analytics::DEFAULT_RUNS)]
+        runs: usize,
+    },
     Recommend {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/recommend.json")]

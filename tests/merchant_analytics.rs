@@ -549,3 +549,61 @@ async fn clerk_chat_merchant_answers_from_the_tool_and_a_shoppers_chat_cannot() 
         "{tool_result}"
     );
 }
+
+/// `clerk bench analytics` on the sample, on SQLite and PostgreSQL: every case timed both ways.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_analytics_bench_times_each_tool_beside_its_sql_on_both_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let postgres = common::fresh_postgres_url().await;
+    let sample = common::fixtures().join("ta-feng/ta_feng_sample.csv");
+    let output = dir.path().join("analytics.json");
+    let args = [
+        "bench",
+        "analytics",
+        "--data",
+        sample.to_str().unwrap(),
+        "--postgres",
+        &postgres,
+        "--runs",
+        "3",
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let path = dir.path().to_owned();
+    let (code, _, stderr) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::run_clerk(&path, &args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    assert_eq!(results["lines"].as_u64().unwrap() as usize, lines().len());
+    assert_eq!(results["runs"], 3);
+    let databases = results["databases"].as_array().unwrap();
+    let names: Vec<&str> = databases
+        .iter()
+        .map(|d| d["database"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sqlite", "postgres"]);
+    for database in databases {
+        let cases = database["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 5, "{database}");
+        for case in cases {
+            for side in ["clerk", "plain_sql"] {
+                let p50 = case[side]["p50_us"].as_f64().unwrap();
+                assert!(
+                    p50 > 0.0 && p50 <= case[side]["p99_us"].as_f64().unwrap(),
+                    "{case}"
+                );
+            }
+            assert!(
+                case["p99_ratio_clerk_over_sql"]
+                    .as_f64()
+                    .unwrap()
+                    .is_finite()
+            );
+        }
+    }
+}

@@ -10,8 +10,11 @@
 //! regression; [`demand`] forecasts Dominick's orange juice beside the naive last week, the 4-week
 //! mean and a linear model; [`pricing`] estimates its price elasticities and predicts the units
 //! after price moves beside no elasticity and one pooled elasticity; [`fraud`] ranks the ULB card frauds beside logistic regression, and
-//! [`risk_gate`] counts the tau2 reference writes each risk threshold would hold.
+//! [`risk_gate`] counts the tau2 reference writes each risk threshold would hold; [`analytics`]
+//! times the merchant's analytics tools on the Ta-Feng history beside their SQL run directly,
+//! on SQLite and PostgreSQL.
 
+pub mod analytics;
 pub mod channels;
 pub mod demand;
 pub mod fraud;

@@ -170,6 +170,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             train,
             output,
         } => reviews::sentiment(&settings, review, train.as_deref(), output.as_deref()).await,
+        Command::Bench(BenchCommand::Analytics {
+            output,
+            data,
+            postgres,
+            runs,
+        }) => {
+            let scratch = tempfile_dir()?;
+            let results =
+                crate::bench::analytics::run(&data, postgres.as_deref(), runs, &scratch).await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            crate::bench::write_results(&output, &results?)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Recommend {
             output,
             data,

@@ -36,7 +36,10 @@ pub use inventory::StockedItem;
 pub use privacy::{AppAccount, ConversationData, CustomerData, Erasure, Purge};
 pub use reviews::{NewReview, Review};
 pub use risk::RiskRecord;
-pub use sales::{Breakdown, CustomerHistory, Figures, Period, SalesRow};
+pub use sales::{
+    Breakdown, CUSTOMER_HISTORIES_SQL, CustomerHistory, Figures, Period, SalesRow, breakdown_sql,
+    totals_sql,
+};
 pub use snapshot::ImportReport;
 pub use staff::{ActionRecord, QueueEntry, SessionRecord};
 pub use support::{Handoff, SupportRecords};

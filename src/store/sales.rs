@@ -31,7 +31,7 @@ impl Period {
 
     /// The ISO bounds a `placed_at` is compared with: at or after the first, before the day
     /// after the last (an ISO date-time sorts after its date and before the next).
-    fn bounds(&self) -> (String, String) {
+    pub fn bounds(&self) -> (String, String) {
         (dates::iso_date(self.first), dates::iso_date(self.last + 1))
     }
 }
@@ -92,6 +92,44 @@ const FIGURES: &str = "CAST(COALESCE(SUM(i.price_cents), 0) AS BIGINT) AS revenu
 const LINES: &str = "FROM orders o JOIN order_items i ON i.order_id = o.order_id \
      WHERE o.status <> 'cancelled' AND o.placed_at >= $1 AND o.placed_at < $2";
 
+/// The SQL of [`Store::sales_totals`]: `$1`, `$2` the period's [`Period::bounds`], and `$3`
+/// the product when `filtered`.
+pub fn totals_sql(filtered: bool) -> String {
+    let filter = if filtered {
+        " AND i.product_id = $3"
+    } else {
+        ""
+    };
+    format!("SELECT {FIGURES} {LINES}{filter}")
+}
+
+/// The SQL of [`Store::sales_by`]: `$1`, `$2` the period's bounds, `$3` the most rows, and `$4`
+/// the product when `filtered`.
+pub fn breakdown_sql(breakdown: Breakdown, filtered: bool) -> String {
+    let (key, name) = breakdown.columns();
+    let filter = if filtered {
+        " AND i.product_id = $4"
+    } else {
+        ""
+    };
+    let order = match breakdown {
+        Breakdown::Day | Breakdown::Month => "group_key",
+        Breakdown::Product | Breakdown::Customer => "revenue DESC, group_key",
+    };
+    format!(
+        "SELECT {key} AS group_key, {name} AS name, {FIGURES} {LINES}{filter} \
+         GROUP BY {key} ORDER BY {order} LIMIT $3"
+    )
+}
+
+/// The SQL of [`Store::customer_histories`]: `$1` the day after the last one counted.
+pub const CUSTOMER_HISTORIES_SQL: &str = "SELECT o.user_id, MIN(o.placed_at) AS first, \
+     MAX(o.placed_at) AS last, COUNT(DISTINCT o.order_id) AS orders, \
+     CAST(COALESCE(SUM(i.price_cents), 0) AS BIGINT) AS revenue \
+     FROM orders o JOIN order_items i ON i.order_id = o.order_id \
+     WHERE o.status <> 'cancelled' AND o.placed_at IS NOT NULL AND o.placed_at < $1 \
+     GROUP BY o.user_id ORDER BY o.user_id";
+
 fn figures(row: &sqlx::any::AnyRow) -> Result<Figures, StoreError> {
     Ok(Figures {
         revenue_cents: row.try_get("revenue")?,
@@ -109,12 +147,7 @@ impl Store {
         product: Option<&str>,
     ) -> Result<Figures, StoreError> {
         let (from, to) = period.bounds();
-        let filter = if product.is_some() {
-            " AND i.product_id = $3"
-        } else {
-            ""
-        };
-        let sql = format!("SELECT {FIGURES} {LINES}{filter}");
+        let sql = totals_sql(product.is_some());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(from).bind(to);
         if let Some(product) = product {
             query = query.bind(product.to_owned());
@@ -132,20 +165,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<SalesRow>, StoreError> {
         let (from, to) = period.bounds();
-        let (key, name) = breakdown.columns();
-        let filter = if product.is_some() {
-            " AND i.product_id = $4"
-        } else {
-            ""
-        };
-        let order = match breakdown {
-            Breakdown::Day | Breakdown::Month => "group_key",
-            Breakdown::Product | Breakdown::Customer => "revenue DESC, group_key",
-        };
-        let sql = format!(
-            "SELECT {key} AS group_key, {name} AS name, {FIGURES} {LINES}{filter} \
-             GROUP BY {key} ORDER BY {order} LIMIT $3"
-        );
+        let sql = breakdown_sql(breakdown, product.is_some());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(from)
             .bind(to)
@@ -187,17 +207,10 @@ impl Store {
     /// Every customer's dated orders not cancelled up to `last` (included), by customer id.
     pub async fn customer_histories(&self, last: i64) -> Result<Vec<CustomerHistory>, StoreError> {
         let until = dates::iso_date(last + 1);
-        let rows = sqlx::query(
-            "SELECT o.user_id, MIN(o.placed_at) AS first, MAX(o.placed_at) AS last, \
-             COUNT(DISTINCT o.order_id) AS orders, \
-             CAST(COALESCE(SUM(i.price_cents), 0) AS BIGINT) AS revenue \
-             FROM orders o JOIN order_items i ON i.order_id = o.order_id \
-             WHERE o.status <> 'cancelled' AND o.placed_at IS NOT NULL AND o.placed_at < $1 \
-             GROUP BY o.user_id ORDER BY o.user_id",
-        )
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(CUSTOMER_HISTORIES_SQL)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await?;
         let day = |row: &sqlx::any::AnyRow, column: &str| -> Result<i64, StoreError> {
             let text: String = row.try_get(column)?;
             dates::parse_iso(&text)
