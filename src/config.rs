@@ -347,21 +347,14 @@ pub enum BenchCommand {
         #[arg(long, env = "CLERK_LLAMA_BENCH", value_name = "PATH")]
         llama_bench: Option<PathBuf>,
     },
-    /// The recommender on the Ta-Feng history with its last 30 days held out (HR@10, NDCG@10),
-    /// beside global popularity and "own most-bought, then popular" on the same split.
     /// The merchant's analytics tools on the Ta-Feng history, each beside its SQL run directly,
     /// on SQLite and (with `--postgres`) PostgreSQL.
     Analytics {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/analytics.json")]
         output: PathBuf,
-        /// The Ta-Feng CSV, gzipped or not (`scripts/fetch-data ta-feng` fetches it).
-        #[arg(
-            long,
-            default_value = "data/datasets/ta_feng.csv.gz",
-            value_name = "FILE"
-        )]
-        data: PathBuf,
+        #[command(flatten)]
+        ta_feng: TaFengFile,
         /// A PostgreSQL database to measure on too (its store's records are replaced)
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
@@ -369,17 +362,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = crate::bench::analytics::DEFAULT_RUNS)]
         runs: usize,
     },
+    /// The recommender on the Ta-Feng history with its last 30 days held out (HR@10, NDCG@10),
+    /// beside global popularity and "own most-bought, then popular" on the same split.
     Recommend {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/recommend.json")]
         output: PathBuf,
-        /// The Ta-Feng CSV, gzipped or not (`scripts/fetch-data ta-feng` fetches it).
-        #[arg(
-            long,
-            default_value = "data/datasets/ta_feng.csv.gz",
-            value_name = "FILE"
-        )]
-        data: PathBuf,
+        #[command(flatten)]
+        ta_feng: TaFengFile,
         /// A purchase this many days old counts half [default: the recommender's own]
         #[arg(long)]
         half_life_days: Option<f64>,
@@ -542,6 +532,18 @@ pub enum CatalogCommand {
         #[arg(long, value_name = "DAYS|unknown", value_parser = lead_time_or_unknown)]
         lead_time_days: Option<Count>,
     },
+}
+
+/// The Ta-Feng history a bench reads.
+#[derive(Debug, Clone, Args)]
+pub struct TaFengFile {
+    /// The Ta-Feng CSV, gzipped or not (`scripts/fetch-data ta-feng` fetches it).
+    #[arg(
+        long = "data",
+        default_value = "data/datasets/ta_feng.csv.gz",
+        value_name = "FILE"
+    )]
+    pub path: PathBuf,
 }
 
 /// A count a flag sets, or `unknown` (`None`): see [`CatalogCommand::SetItem`].

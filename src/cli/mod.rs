@@ -172,20 +172,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => reviews::sentiment(&settings, review, train.as_deref(), output.as_deref()).await,
         Command::Bench(BenchCommand::Analytics {
             output,
-            data,
+            ta_feng,
             postgres,
             runs,
         }) => {
             let scratch = tempfile_dir()?;
             let results =
-                crate::bench::analytics::run(&data, postgres.as_deref(), runs, &scratch).await;
+                crate::bench::analytics::run(&ta_feng.path, postgres.as_deref(), runs, &scratch)
+                    .await;
             let _ = std::fs::remove_dir_all(&scratch);
             crate::bench::write_results(&output, &results?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Recommend {
             output,
-            data,
+            ta_feng,
             half_life_days,
             together_weight,
             popular_weight,
@@ -211,7 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..defaults
             };
             let results = tokio::task::spawn_blocking(move || {
-                crate::bench::recommend::run(&data, params, until)
+                crate::bench::recommend::run(&ta_feng.path, params, until)
             })
             .await??;
             crate::bench::write_results(&output, &results)?;
