@@ -1263,10 +1263,13 @@ async fn the_support_report_counts_handoffs_and_the_wait_for_a_person() {
     .unwrap();
     assert_eq!(tool["handoffs_by_reason"], body["handoffs_by_reason"]);
     assert_eq!(tool["conversations"], 2);
-    let refused = report(Some(owner), "?days=367").await;
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        refused.body,
-        json!({"message": "days must be from 1 to 366", "code": "invalid_parameter", "type": "invalid_request"})
-    );
+    for query in ["?days=367", "?days=0", "?days=a-week", "?days=-1"] {
+        let refused = report(Some(owner.clone()), query).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(
+            refused.body,
+            json!({"message": "days must be from 1 to 366", "code": "invalid_parameter", "type": "invalid_request"}),
+            "{query}"
+        );
+    }
 }

@@ -521,15 +521,15 @@ struct ReportSpan {
 async fn support_report(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-    axum::extract::Query(span): axum::extract::Query<ReportSpan>,
+    span: Result<axum::extract::Query<ReportSpan>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, HttpError> {
     session(&state, &headers).await?;
+    let max = crate::analytics::support::MAX_DAYS;
+    let bad = || HttpError::InvalidParameter(format!("days must be from 1 to {max}"));
+    let axum::extract::Query(span) = span.map_err(|_| bad())?;
     let days = span.days.unwrap_or(30);
-    if !(1..=crate::analytics::support::MAX_DAYS).contains(&days) {
-        return Err(HttpError::InvalidParameter(format!(
-            "days must be from 1 to {}",
-            crate::analytics::support::MAX_DAYS
-        )));
+    if !(1..=max).contains(&days) {
+        return Err(bad());
     }
     Ok(Json(
         crate::analytics::support::last_days(state.store(), days).await?,

@@ -54,10 +54,11 @@ impl Variant {
 impl Product {
     /// The product as a shopper may see it ([`Variant::public`]).
     pub fn public(mut self) -> Product {
-        for variant in self.variants.values_mut() {
-            variant.stock = None;
-            variant.lead_time_days = None;
-        }
+        self.variants = self
+            .variants
+            .into_iter()
+            .map(|(id, variant)| (id, variant.public()))
+            .collect();
         self
     }
 }

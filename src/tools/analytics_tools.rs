@@ -160,6 +160,21 @@ fn period(
     Ok(period)
 }
 
+/// The period `start`–`end` asks of the store's dated history, with the history's first and
+/// latest days; `None` when no order carries a date (the tool answers [`no_dated_orders`]).
+async fn asked_period(
+    store: &Store,
+    tool: &str,
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<Option<(Period, i64, i64)>, ToolError> {
+    let Some((first, latest)) = store.sale_days().await.map_err(ToolError::Store)? else {
+        return Ok(None);
+    };
+    let asked = period(start, end, latest, dates::today()).map_err(|m| invalid(tool, m))?;
+    Ok(Some((asked, first, latest)))
+}
+
 /// Cents as a JSON amount of money.
 fn money(cents: i64) -> Value {
     json!(cents as f64 / 100.0)
@@ -248,17 +263,15 @@ impl Tool for SalesSummary {
                 ),
                 None => None,
             };
-            let Some((first_day, latest)) = store.sale_days().await.map_err(ToolError::Store)?
-            else {
-                return Ok(no_dated_orders());
-            };
-            let period = period(
+            let asked = asked_period(
+                store,
+                self.name(),
                 args.start.as_deref(),
                 args.end.as_deref(),
-                latest,
-                dates::today(),
-            )
-            .map_err(|m| invalid(self.name(), m))?;
+            );
+            let Some((period, first_day, latest)) = asked.await? else {
+                return Ok(no_dated_orders());
+            };
             let only = args.product_id.as_deref();
             let totals = store
                 .sales_totals(period, only)
@@ -412,13 +425,16 @@ impl Tool for SalesChange {
         Box::pin(async move {
             let args: ChangeArgs = parse_args(self.name(), args)?;
             let store = &self.store;
-            let Some((_, latest)) = store.sale_days().await.map_err(ToolError::Store)? else {
+            let asked = asked_period(
+                store,
+                self.name(),
+                args.start.as_deref(),
+                args.end.as_deref(),
+            );
+            let Some((now, _, _)) = asked.await? else {
                 return Ok(no_dated_orders());
             };
-            let today = dates::today();
-            let bad = |m: String| invalid(self.name(), m);
-            let now =
-                period(args.start.as_deref(), args.end.as_deref(), latest, today).map_err(bad)?;
+            let (today, bad) = (dates::today(), |m: String| invalid(self.name(), m));
             let before = match (&args.compare_start, &args.compare_end) {
                 (None, None) => now.before(),
                 (start, end) => period(start.as_deref(), end.as_deref(), now.first - 1, today)
@@ -509,16 +525,15 @@ impl Tool for CustomerSummary {
             use crate::analytics::customers::{segments, thresholds};
             let args: CustomerArgs = parse_args(self.name(), args)?;
             let store = &self.store;
-            let Some((_, latest)) = store.sale_days().await.map_err(ToolError::Store)? else {
-                return Ok(no_dated_orders());
-            };
-            let period = period(
+            let asked = asked_period(
+                store,
+                self.name(),
                 args.start.as_deref(),
                 args.end.as_deref(),
-                latest,
-                dates::today(),
-            )
-            .map_err(|m| invalid(self.name(), m))?;
+            );
+            let Some((period, _, _)) = asked.await? else {
+                return Ok(no_dated_orders());
+            };
             let history = store
                 .customer_histories(period.last)
                 .await
