@@ -503,6 +503,29 @@ pub enum EvalCommand {
         #[arg(long, default_value = "bench-results/eval-conversations.json")]
         output: PathBuf,
     },
+    /// Ask the merchant's questions (sales, products, customers, what changed; follow-ups and
+    /// periods such as "in December") on a scratch copy of the Ta-Feng store, and check each
+    /// answer by machine: the right tool, every figure as the question's own SQL computes it (to
+    /// the cent or 0.5 %), and a chart where one was asked.
+    Merchant {
+        /// The Ta-Feng history to build the store from (`scripts/fetch-data ta-feng` fetches
+        /// it; CSV, gzipped or not)
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// The questions file [default: the bundled fixtures/eval/merchant.toml]
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Answer with each question's reference call and a reply quoting its figures instead
+        /// of a model: checks the tools' figures against the SQL, and the eval itself
+        #[arg(long)]
+        reference: bool,
+        /// Only these question ids (comma-separated)
+        #[arg(long, value_delimiter = ',')]
+        ids: Vec<String>,
+        /// Where to write the results.
+        #[arg(long, default_value = "bench-results/eval-merchant.json")]
+        output: PathBuf,
+    },
 }
 
 /// Index commands.
@@ -672,6 +695,10 @@ pub struct ServeArgs {
     /// Mark the staff session cookie Secure (when clerk is served behind HTTPS)
     #[arg(long, env = "CLERK_SECURE_COOKIE")]
     pub secure_cookie: bool,
+    /// Folder of the console's chart scripts (vega, vega-lite, vega-embed), fetched by
+    /// scripts/fetch-charts [default: ~/.cache/clerk/charts]
+    #[arg(long, env = "CLERK_CHART_SCRIPTS", value_name = "DIR")]
+    pub chart_scripts: Option<PathBuf>,
     /// Verified shoppers and the embedded chat (the file's `[identity]` table).
     #[command(flatten)]
     #[serde(skip)]
@@ -844,6 +871,7 @@ impl ServeArgs {
             idle_close_minutes: self.idle_close_minutes.or(file.idle_close_minutes),
             trusted_proxies: list_or(self.trusted_proxies, file.trusted_proxies),
             secure_cookie: self.secure_cookie || file.secure_cookie,
+            chart_scripts: self.chart_scripts.or(file.chart_scripts),
             identity: self.identity,
         }
     }
@@ -915,6 +943,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Whether the console's cookie is `Secure`.
     pub secure_cookie: bool,
+    /// The console's chart scripts.
+    pub chart_scripts: PathBuf,
     /// Verified shoppers and the embedded chat.
     pub identity: IdentityArgs,
 }
@@ -1008,6 +1038,9 @@ impl Settings {
                 }
             },
             secure_cookie: serve_args.secure_cookie,
+            chart_scripts: serve_args
+                .chart_scripts
+                .unwrap_or_else(default_chart_scripts),
             identity: serve_args.identity.or(file.identity),
             data_dir,
         };
@@ -1053,6 +1086,13 @@ pub fn model_cache_dir() -> PathBuf {
             std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/clerk/models"))
         })
         .unwrap_or_else(|| PathBuf::from(".cache/clerk/models"))
+}
+
+/// Where `scripts/fetch-charts` puts the chart scripts by default: `~/.cache/clerk/charts`.
+pub fn default_chart_scripts() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join(".cache/clerk/charts"))
+        .unwrap_or_else(|| PathBuf::from(".cache/clerk/charts"))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

@@ -93,6 +93,8 @@ pub enum Code {
     MalformedJson,
     /// A query parameter is out of range.
     InvalidParameter,
+    /// The chart scripts (Vega) are not installed where clerk serves them from.
+    ChartsNotInstalled,
     /// The request body is larger than allowed.
     PayloadTooLarge,
     /// No API key was given where one is needed.
@@ -173,6 +175,7 @@ impl Code {
             Code::NotScored => ("not_scored", InvalidRequest, 404),
             Code::MalformedJson => ("malformed_json", InvalidRequest, 400),
             Code::InvalidParameter => ("invalid_parameter", InvalidRequest, 400),
+            Code::ChartsNotInstalled => ("charts_not_installed", System, 404),
             Code::PayloadTooLarge => ("payload_too_large", InvalidRequest, 413),
             Code::MissingApiKey => ("missing_api_key", Auth, 401),
             Code::InvalidApiKey => ("invalid_api_key", Auth, 403),

@@ -42,6 +42,7 @@ async fn console_on(db: Db, lifetime: Duration) -> Console {
             console: ConsoleConfig {
                 session_lifetime: lifetime,
                 secure_cookie: false,
+                chart_scripts: None,
             },
             chat_limits: clerk::web::limits::ChatLimits {
                 conversations_per_hour: 10_000,
@@ -184,6 +185,7 @@ async fn every_staff_and_merchant_endpoint_refuses_requests_without_a_session() 
         ("POST", format!("/staff/api/conversations/{id}/close")),
         ("POST", format!("/staff/api/conversations/{id}/risk-label")),
         ("GET", "/staff/api/reports/support".to_owned()),
+        ("GET", "/staff/api/reports/standard".to_owned()),
         ("POST", "/staff/api/logout".to_owned()),
         ("POST", "/staff/api/merchant/conversations".to_owned()),
         (
@@ -553,7 +555,7 @@ async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
     .await;
     assert_eq!(
         answer.body,
-        json!({"reply": "The store has 50 products and 1000 orders.", "state": "bot"})
+        json!({"reply": "The store has 50 products and 1000 orders.", "state": "bot", "charts": []})
     );
     let messages = c.test.store.messages(&id).await.unwrap();
     let overview: Value = serde_json::from_str(&messages[2].content).unwrap();
@@ -589,11 +591,11 @@ async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
     };
     assert_eq!(
         ask("how many products?").await,
-        json!({"reply": "Sorry, I couldn't answer that just now. Please ask again, perhaps in other words.", "state": "bot"})
+        json!({"reply": "Sorry, I couldn't answer that just now. Please ask again, perhaps in other words.", "state": "bot", "charts": []})
     );
     assert_eq!(
         ask("how many products, please? 50?").await,
-        json!({"reply": "The store has 50 products.", "state": "bot"})
+        json!({"reply": "The store has 50 products.", "state": "bot", "charts": []})
     );
 
     // A shopper's model asking for it, whatever the shopper typed, is refused; the tool never
@@ -1271,5 +1273,109 @@ async fn the_support_report_counts_handoffs_and_the_wait_for_a_person() {
             json!({"message": "days must be from 1 to 366", "code": "invalid_parameter", "type": "invalid_request"}),
             "{query}"
         );
+    }
+
+    // The standard report (`/staff/reports`): staff get its support section alone, drawn as
+    // handoffs by reason; the merchant gets every section, and a store without dated orders
+    // is told so plainly, with nothing drawn.
+    let standard = |token: String| {
+        let router = c.router.clone();
+        async move {
+            send(
+                &router,
+                "GET",
+                "/staff/api/reports/standard",
+                Some(&token),
+                None,
+                None,
+            )
+            .await
+        }
+    };
+    let staff = standard(token).await;
+    assert_eq!(staff.status, StatusCode::OK, "{}", staff.body);
+    let sections = staff.body["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 1);
+    assert_eq!(sections[0]["tool"], "support_summary");
+    assert_eq!(sections[0]["result"]["handed_to_staff"], 1);
+    let chart = &sections[0]["charts"][0];
+    assert_eq!(chart["columns"], json!(["reason", "handoffs"]));
+    assert_eq!(chart["rows"], json!([["shopper asked", 1]]));
+    assert_eq!(chart["csv"], "reason,handoffs\r\nshopper asked,1\r\n");
+    assert_eq!(chart["spec"]["mark"]["type"], "bar");
+    let merchant = standard(owner).await;
+    let tools: Vec<&str> = merchant.body["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            "sales_summary",
+            "sales_summary",
+            "sales_change",
+            "customer_summary",
+            "support_summary"
+        ]
+    );
+    for section in &merchant.body["sections"].as_array().unwrap()[..4] {
+        assert_eq!(
+            section["result"]["note"],
+            "no sales history with dates: the store's orders carry no dates"
+        );
+        assert_eq!(section["charts"], json!([]));
+    }
+}
+
+/// The console's chart scripts: clerk's own drawing code always; Vega's from the folder
+/// `scripts/fetch-charts` fills, and a stable error code when clerk has none; nothing else.
+#[tokio::test(flavor = "multi_thread")]
+async fn chart_scripts_are_served_or_their_absence_said() {
+    let c = console(Duration::from_secs(3600)).await;
+    let get = |path: &'static str| {
+        let router = c.router.clone();
+        async move {
+            router
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let ours = get("/staff/charts/clerk-charts.js").await;
+    assert_eq!(ours.status(), StatusCode::OK);
+    assert_eq!(
+        ours.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    // A fault of the server's set-up: the public sees its code and an error id, the log the
+    // remedy (the console itself tells its user the charts are not installed).
+    let missing = send(
+        &c.router,
+        "GET",
+        "/staff/charts/vega.min.js",
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (&missing.body["code"], &missing.body["type"]),
+        (&json!("charts_not_installed"), &json!("system"))
+    );
+    assert!(
+        missing.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("clerk could not complete this request"),
+        "{}",
+        missing.body
+    );
+    for path in ["/staff/charts/store.db", "/staff/charts/..%2Fstore.db"] {
+        let other = send(&c.router, "GET", path, None, None, None).await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(other.body["code"], "not_found", "{path}");
     }
 }

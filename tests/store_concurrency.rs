@@ -44,6 +44,7 @@ fn store_of_orders(amounts: &[Cents]) -> StoreSnapshot {
                     item_id: "2".into(),
                     price: *amount,
                     options: IndexMap::new(),
+                    cost: None,
                 }],
                 status: OrderStatus::Pending,
                 fulfillments: vec![],

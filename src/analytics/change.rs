@@ -79,6 +79,7 @@ mod tests {
                 orders: units,
                 units,
                 customers: 1,
+                ..Default::default()
             },
         };
         // a: 10 at 2.00 → 12 at 2.50; b: gone; c: new.

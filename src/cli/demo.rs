@@ -11,6 +11,9 @@ pub const TASKS: &str = include_str!("../../fixtures/tau2-retail/tasks_train.jso
 /// The conversations of `clerk eval conversations`, on the demo store.
 pub const CONVERSATIONS: &str = include_str!("../../fixtures/eval/conversations.toml");
 
+/// The questions `clerk eval merchant` asks by default.
+pub const MERCHANT_QUESTIONS: &str = include_str!("../../fixtures/eval/merchant.toml");
+
 /// The demo store's records.
 pub fn snapshot() -> serde_json::Result<StoreSnapshot> {
     serde_json::from_str(DEMO_STORE)

@@ -244,6 +244,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
             output,
         }) => eval_conversations(&settings, file.as_deref(), &ids, &jobs, limit, &output).await,
+        Command::Eval(EvalCommand::Merchant {
+            data,
+            file,
+            reference,
+            ids,
+            output,
+        }) => eval_merchant(&settings, &data, file.as_deref(), reference, &ids, &output).await,
         Command::Customer(command) => customer(&settings, command).await,
         Command::Risk(RiskCommand::Label { order_id, outcome }) => {
             let store = Store::connect(&settings.database).await?;
@@ -571,6 +578,93 @@ async fn eval_conversations(
         report.success_rate * 100.0,
         report.violations,
         report.median_first_words_seconds
+    );
+    crate::bench::write_results(output, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `clerk eval merchant`: the merchant's questions on a scratch Ta-Feng store, each answer's
+/// tool, figures and chart checked.
+async fn eval_merchant(
+    settings: &Settings,
+    data: &Path,
+    file: Option<&Path>,
+    reference: bool,
+    ids: &[String],
+    output: &Path,
+) -> anyhow::Result<ExitCode> {
+    use crate::eval::merchant;
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => demo::MERCHANT_QUESTIONS.to_owned(),
+    };
+    let mut questions = merchant::parse_suite(&text)?.question;
+    if !ids.is_empty() {
+        questions.retain(|q| ids.contains(&q.id));
+    }
+    if questions.is_empty() {
+        bail!("no question to ask");
+    }
+    let snapshot = read_ta_feng(data)?;
+    let (model, agent): (std::sync::Arc<dyn crate::llm::ChatModel>, String) = if reference {
+        (
+            std::sync::Arc::new(merchant::Reference::new(&questions)),
+            "reference".to_owned(),
+        )
+    } else {
+        let agent = settings
+            .model_url
+            .clone()
+            .unwrap_or_else(|| settings.model.display().to_string());
+        (crate::app::load_model(settings).await?.model, agent)
+    };
+    let scratch = tempfile_dir()?;
+    eprintln!("asking {} questions", questions.len());
+    let progress = |r: &merchant::QuestionResult| {
+        let figures: Vec<String> = r
+            .figures
+            .iter()
+            .filter(|f| !f.stated)
+            .map(|f| format!("{} {:?} not stated", f.name, f.expected))
+            .collect();
+        eprintln!(
+            "{} ({}): {} in {:.0} s — tool {}, figures {}, charts {}{}",
+            r.id,
+            r.topic,
+            if r.passed { "pass" } else { "FAIL" },
+            r.seconds,
+            if r.tool_right { "right" } else { "WRONG" },
+            if r.figures_right { "right" } else { "WRONG" },
+            r.charts.len(),
+            if figures.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", figures.join("; "))
+            }
+        );
+    };
+    let report = merchant::run(
+        &snapshot,
+        &questions,
+        model,
+        &agent,
+        settings,
+        &scratch,
+        &crate::app::engine_config(settings),
+        &progress,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = report?;
+    eprintln!(
+        "{} of {} questions passed: right tool {}, figures right {}, charts {} of {} asked",
+        report.passed,
+        report.questions,
+        report.tool_right,
+        report.figures_right,
+        report.charts_given,
+        report.charts_asked
     );
     crate::bench::write_results(output, &report)?;
     Ok(ExitCode::SUCCESS)
@@ -1104,6 +1198,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
                 console: crate::staff::ConsoleConfig {
                     session_lifetime: settings.session_lifetime,
                     secure_cookie: settings.secure_cookie,
+                    chart_scripts: Some(settings.chart_scripts.clone()),
                 },
                 chat_limits: settings.chat_limits,
                 telegram,

@@ -4,7 +4,9 @@
 //! messages of this conversation; and a sentence that gives one order a status must give it the
 //! status that order's latest record has. What it says of the store's products must be
 //! supported too ([`CatalogWords`]): an option value only as a source states it, a product type
-//! only once a tool's output named it. A reply that invents one is not sent as it is.
+//! only once a tool's output named it. In a merchant's conversation every figure counts
+//! ([`Known::with_figures`]): a count or a percentage no tool gave is held like an amount. A
+//! reply that invents one is not sent as it is.
 
 use std::collections::{HashMap, HashSet};
 
@@ -294,7 +296,75 @@ pub struct Known {
     options: HashSet<String>,
     /// The catalog's product types a tool's output named.
     products: HashSet<String>,
+    /// In a merchant's conversation: every figure the sources hold, as `(decimals, value ×
+    /// 10^decimals)` rounded, for 0 to 3 decimals ([`Known::with_figures`]).
+    figures: Option<HashSet<(u32, i64)>>,
 }
+
+/// A number a text states, as written: its value and how many decimals it was given with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stated {
+    /// The value (negative when written with a minus sign).
+    pub value: f64,
+    /// Its decimals as written (`12.50` has two).
+    pub decimals: u32,
+}
+
+/// The numbers a text states as figures: `1,234.5`, `-3.2%`, `$12` — not the parts of a date
+/// or a range (`2000-12`, `2001/02/28`, `3-5`), nor digits glued to letters (`W123`, `2nd`).
+pub fn stated_numbers(text: &str) -> Vec<Stated> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut decimals = None;
+        while i < chars.len() {
+            let c = chars[i];
+            let digit_next = chars.get(i + 1).is_some_and(char::is_ascii_digit);
+            if c.is_ascii_digit() {
+                decimals = decimals.map(|d: u32| d + 1);
+            } else if c == '.' && digit_next && decimals.is_none() {
+                decimals = Some(0);
+            } else if !(c == ',' && digit_next && decimals.is_none()) {
+                break;
+            }
+            i += 1;
+        }
+        let at = |j: Option<usize>| j.and_then(|j| chars.get(j).copied());
+        let (prev, prev2) = (at(start.checked_sub(1)), at(start.checked_sub(2)));
+        let (next, next2) = (at(Some(i)), at(Some(i + 1)));
+        let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+        let letter = |c: Option<char>| c.is_some_and(char::is_alphabetic);
+        let dated = matches!(next, Some('-' | '/')) && digit(next2)
+            || matches!(prev, Some('-' | '/')) && digit(prev2);
+        if letter(prev) || letter(next) || dated {
+            continue;
+        }
+        let digits: String = chars[start..i].iter().filter(|c| **c != ',').collect();
+        if let Ok(value) = digits.parse::<f64>() {
+            let negative = matches!(prev, Some('-' | '−'));
+            out.push(Stated {
+                value: if negative { -value } else { value },
+                decimals: decimals.unwrap_or(0),
+            });
+        }
+    }
+    out
+}
+
+/// `value` at `decimals` decimals, scaled to an integer.
+fn scaled(value: f64, decimals: u32) -> i64 {
+    (value.abs() * 10f64.powi(decimals as i32)).round() as i64
+}
+
+/// The whole numbers up to this a merchant's reply may state without a source ("the top 5",
+/// a numbered list).
+const FREE_COUNT: f64 = 10.0;
 
 /// Whether `text` (lower case) names a product type (`name`, lower case), or several.
 fn names_product(text: &str, name: &str) -> bool {
@@ -350,6 +420,54 @@ impl Known {
             .collect();
         self.catalog = catalog;
         self
+    }
+
+    /// Also checks the figures of a reply (a merchant's: counts, percentages, any number):
+    /// each must be a number of `sources`, as given or rounded to fewer decimals (`1,235` for
+    /// 1234.56, `12%` for 12.4). Dates and ids are not figures; whole numbers up to ten are
+    /// free.
+    pub fn with_figures<'a>(mut self, sources: impl IntoIterator<Item = &'a str>) -> Known {
+        let mut figures = HashSet::new();
+        for source in sources {
+            // Every number of a source, dates' parts too (a reply may say "December 2000").
+            let mut rest = source;
+            while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+                let tail = &rest[start..];
+                let end = tail
+                    .char_indices()
+                    .find(|&(k, c)| {
+                        !(c.is_ascii_digit()
+                            || c == '.' && tail[k + 1..].starts_with(|d: char| d.is_ascii_digit()))
+                    })
+                    .map_or(tail.len(), |(k, _)| k);
+                if let Ok(value) = tail[..end].parse::<f64>() {
+                    for decimals in 0..=3 {
+                        figures.insert((decimals, scaled(value, decimals)));
+                    }
+                }
+                rest = &tail[end..];
+            }
+        }
+        self.figures = Some(figures);
+        self
+    }
+
+    /// The figures of `reply` no source holds (when figures are checked).
+    fn unsupported_figures(&self, reply: &str) -> Vec<String> {
+        let Some(figures) = &self.figures else {
+            return Vec::new();
+        };
+        stated_numbers(reply)
+            .into_iter()
+            .filter(|n| !(n.decimals == 0 && n.value.abs() <= FREE_COUNT))
+            .filter(|n| !figures.contains(&(n.decimals.min(3), scaled(n.value, n.decimals.min(3)))))
+            .map(|n| {
+                format!(
+                    "{:.*} (no tool gave this figure)",
+                    n.decimals as usize, n.value
+                )
+            })
+            .collect()
     }
 
     /// What `reply` says of products that no source supports: an option value no source states,
@@ -424,6 +542,10 @@ impl Known {
                     .filter(move |word| !negated(&lower, word))
             })
             .collect();
+        if self.figures.is_some() {
+            // Amounts and long numbers are figures, checked with their rounding below.
+            stated.tokens.retain(|t| t.starts_with('#'));
+        }
         let mut missing: Vec<String> = stated
             .tokens
             .difference(&known.tokens)
@@ -449,6 +571,7 @@ impl Known {
             )
             .chain(self.wrong_statuses(reply))
             .chain(self.unsupported_product_facts(reply))
+            .chain(self.unsupported_figures(reply))
             .collect();
         missing.sort();
         missing.dedup();
@@ -530,6 +653,54 @@ mod tests {
                 outputs.iter().copied(),
             )
             .missing(reply)
+    }
+
+    #[test]
+    fn a_merchants_figures_must_each_come_from_a_tool() {
+        let output = r#"{"totals": {"revenue": 126728.0, "orders": 1234, "customers": 57}, "change_percent": {"revenue": -12.46}, "period": {"start": "2000-12-01"}}"#;
+        let asked = "my top 5 products in December?";
+        let known = Known::from_sources([output, asked]).with_figures([output, asked]);
+        let grounded = "Revenue was 126,728 from 1,234 orders by 57 customers in December 2000, \
+                        down 12.5% (-12.46% exactly). Your top 5, numbered 1 to 5:";
+        assert_eq!(known.missing(grounded), Vec::<String>::new());
+        let invented = known.missing("You had 1,300 orders from 60 customers.");
+        assert_eq!(
+            invented,
+            [
+                "1300 (no tool gave this figure)",
+                "60 (no tool gave this figure)"
+            ]
+        );
+        assert!(
+            known
+                .missing("Revenue rose 8.2%.")
+                .contains(&"8.2 (no tool gave this figure)".to_owned())
+        );
+        // A shopper's reply is not held for a count.
+        assert!(
+            Known::from_sources([output])
+                .missing("You had 1,300 orders.")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn stated_numbers_skip_dates_ranges_and_ids() {
+        let values = |text: &str| -> Vec<(f64, u32)> {
+            stated_numbers(text)
+                .iter()
+                .map(|n| (n.value, n.decimals))
+                .collect()
+        };
+        assert_eq!(
+            values("In 2000-12 revenue was $1,234,567.50, up 12.5% (−3 returns); 42 orders."),
+            [(1_234_567.5, 2), (12.5, 1), (-3.0, 0), (42.0, 0)]
+        );
+        assert_eq!(
+            values("From 2001-01-04 to 2001/01/31: 7 days, product 560201, order W123, 2nd."),
+            [(7.0, 0), (560_201.0, 0)]
+        );
+        assert_eq!(values("change: -18.2, range 3-5."), [(-18.2, 1)]);
     }
 
     #[test]

@@ -188,6 +188,7 @@ impl Engine {
             held_replies: 0,
             escalated: false,
             seen_messages: 0,
+            tool_results: Vec::new(),
         })
     }
 

@@ -141,6 +141,20 @@ pub struct TurnOutcome {
     /// How many stored messages the model had seen when it made the reply: a shopper message
     /// at or past this place arrived while the reply was being made, and is not answered by it.
     pub seen_messages: usize,
+    /// The tool calls that ran and succeeded this turn, with what they returned (a merchant's
+    /// answer is drawn from them: [`crate::analytics::chart`]).
+    pub tool_results: Vec<ToolResult>,
+}
+
+/// A tool call that ran this turn, and what it returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolResult {
+    /// The tool.
+    pub name: String,
+    /// Its arguments.
+    pub arguments: serde_json::Value,
+    /// What it returned (the text the model read).
+    pub output: String,
 }
 
 /// The engine over one store, tool registry and model.
@@ -341,6 +355,12 @@ impl Engine {
         &self.store
     }
 
+    /// The tools the engine's conversations call (this layer trusts its caller: a caller
+    /// outside a conversation checks who may call what itself).
+    pub fn tools(&self) -> &ToolRegistry {
+        &self.tools
+    }
+
     /// What clerk itself says to shoppers.
     pub fn replies(&self) -> &Replies {
         &self.replies
@@ -476,6 +496,7 @@ impl Engine {
             held_replies: 0,
             escalated: false,
             seen_messages: 0,
+            tool_results: Vec::new(),
         }))
     }
 
@@ -506,6 +527,7 @@ impl Engine {
                 held_replies: 0,
                 escalated: false,
                 seen_messages: 0,
+                tool_results: Vec::new(),
             },
         };
         if state != ConversationState::Bot {
@@ -626,11 +648,14 @@ impl Engine {
                     .filter(|m| m.role == Role::Tool.as_str() || m.role == Role::User.as_str())
                     .map(|m| m.content.as_str())
             };
-            let known = grounding::Known::from_sources(said()).with_catalog(
+            let mut known = grounding::Known::from_sources(said()).with_catalog(
                 self.catalog_words().await?,
                 said(),
                 outputs(),
             );
+            if turn.merchant {
+                known = known.with_figures(said());
+            }
             let release = Mutex::new(grounding::Release::new(known));
             let stream = |piece: &str| {
                 let mut release = release.lock().unwrap_or_else(|e| e.into_inner());
@@ -1291,6 +1316,13 @@ impl Engine {
         self.store
             .append_message(turn.conversation_id, Role::Tool.as_str(), &output, None)
             .await?;
+        if ok {
+            turn.outcome.tool_results.push(ToolResult {
+                name: call.name.clone(),
+                arguments: call.arguments.clone(),
+                output: output.clone(),
+            });
+        }
         if ok && call.name == "search_help" {
             turn.help_article = serde_json::from_str::<serde_json::Value>(&output)
                 .ok()

@@ -1,11 +1,13 @@
 //! `clerk eval`: how well the agent does its job, measured on reference tasks. [`conversations`]
 //! plays fixed shopper lines on the demo store, one for every job, and checks each conversation
-//! by machine; [`tau2`] plays tau2-retail tasks against a simulated shopper and scores them as
+//! by machine; [`merchant`] asks the merchant's questions on the Ta-Feng store and checks the
+//! figures of each answer against SQL of its own; [`tau2`] plays tau2-retail tasks against a simulated shopper and scores them as
 //! the reference does. This
 //! module holds what any evaluation needs: the data README's rule for comparing records, and
 //! pass^k.
 
 pub mod conversations;
+pub mod merchant;
 pub mod tau2;
 
 use serde_json::Value;

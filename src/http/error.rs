@@ -70,6 +70,11 @@ pub enum HttpError {
     /// scored.
     #[error("no write on order {0} was scored for risk in this conversation")]
     NotScored(String),
+    /// A chart script was asked for and clerk has no folder of them (or not that file).
+    #[error(
+        "the chart scripts are not installed: run scripts/fetch-charts, or point --chart-scripts at its folder"
+    )]
+    ChartsNotInstalled,
 }
 
 impl HttpError {
@@ -105,6 +110,7 @@ impl HasCode for HttpError {
             HttpError::Identity(e) => e.code(),
             HttpError::NotScored(_) => Code::NotScored,
             HttpError::InvalidParameter(_) => Code::InvalidParameter,
+            HttpError::ChartsNotInstalled => Code::ChartsNotInstalled,
         }
     }
 }

@@ -19,6 +19,18 @@ pub enum Framing<'a> {
 /// page's own inline script and style (by their SHA-256) and talk only to clerk's origin, says
 /// who may frame it, `X-Frame-Options` for older browsers, and no caching.
 pub fn html_page(html: &'static str, framing: Framing<'_>) -> Response {
+    page(html, framing, "")
+}
+
+/// A page of the console that draws charts ([`crate::analytics::chart`]): as [`html_page`],
+/// never framed, and it may also run scripts of clerk's own origin (the chart scripts under
+/// `/staff/charts/`) and let Vega compile its expressions (`'unsafe-eval'`: Vega's one
+/// CSP-safe interpreter, the npm package vega-interpreter, ships no browser build).
+pub fn chart_page(html: &'static str) -> Response {
+    page(html, Framing::Never, "'self' 'unsafe-eval' ")
+}
+
+fn page(html: &'static str, framing: Framing<'_>, scripts: &str) -> Response {
     use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
     let (ancestors, frame_options) = match framing {
         Framing::Never => ("'none'".to_owned(), Some("DENY")),
@@ -28,7 +40,7 @@ pub fn html_page(html: &'static str, framing: Framing<'_>) -> Response {
         Framing::Origins(origins) => (format!("'self' {}", origins.join(" ")), None),
     };
     let policy = format!(
-        "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; script-src {scripts}{}; style-src {}; connect-src 'self'; img-src 'self' data:; \
          base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}",
         inline_hashes(html, "script"),
         inline_hashes(html, "style"),

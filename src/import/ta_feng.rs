@@ -8,7 +8,8 @@
 //!   (option `code`), priced at its latest unit price;
 //! - a line of `AMOUNT` units is that many order items at the unit price `SALES_PRICE / AMOUNT`
 //!   (the first units a cent more where it does not divide, so the order's total is the line's
-//!   to the cent; the data's prices are New Taiwan dollars, which clerk keeps as they are);
+//!   to the cent; the data's prices are New Taiwan dollars, which clerk keeps as they are),
+//!   each costing the store `ASSET / AMOUNT` (split the same way), so margins can be given;
 //! - a customer is a customer (`Customer 01104905`), with the zip code the data gives.
 
 use super::{BadRow, ImportError};
@@ -51,6 +52,8 @@ pub struct Line {
     pub amount: u32,
     /// What the line sold for, in all (cents).
     pub sales: i64,
+    /// What the line cost the store, in all (cents: `ASSET`).
+    pub cost: i64,
 }
 
 /// The lines read, and the rows skipped.
@@ -128,11 +131,15 @@ fn parse(record: &csv::StringRecord) -> Result<Line, String> {
         .ok()
         .filter(|a| *a > 0 && *a <= 100_000)
         .ok_or_else(|| format!("AMOUNT {:?} is not a positive count", field(6)))?;
-    let sales: f64 = field(8)
-        .parse()
-        .ok()
-        .filter(|p: &f64| p.is_finite() && *p >= 0.0)
-        .ok_or_else(|| format!("SALES_PRICE {:?} is not a price", field(8)))?;
+    let money = |i: usize| {
+        field(i)
+            .parse()
+            .ok()
+            .filter(|p: &f64| p.is_finite() && *p >= 0.0)
+            .map(|p| (p * 100.0).round() as i64)
+            .ok_or_else(|| format!("{} {:?} is not an amount", COLUMNS[i], field(i)))
+    };
+    let (cost, sales) = (money(7)?, money(8)?);
     Ok(Line {
         day,
         customer: id(1)?,
@@ -140,7 +147,8 @@ fn parse(record: &csv::StringRecord) -> Result<Line, String> {
         subclass: id(4)?,
         product: id(5)?,
         amount,
-        sales: (sales * 100.0).round() as i64,
+        sales,
+        cost,
     })
 }
 
@@ -212,6 +220,8 @@ pub fn snapshot(lines: &[Line]) -> StoreSnapshot {
             // The line's total kept to the cent: the first units carry the remainder's cents.
             let amount = i64::from(line.amount);
             let (unit, remainder) = (line.sales.div_euclid(amount), line.sales.rem_euclid(amount));
+            let (unit_cost, cost_remainder) =
+                (line.cost.div_euclid(amount), line.cost.rem_euclid(amount));
             for k in 0..amount {
                 items.push(OrderItem {
                     name: product_name(subclass),
@@ -219,6 +229,7 @@ pub fn snapshot(lines: &[Line]) -> StoreSnapshot {
                     item_id: line.product.clone(),
                     price: Cents(unit + i64::from(k < remainder)),
                     options: options(&line.product),
+                    cost: Some(Cents(unit_cost + i64::from(k < cost_remainder))),
                 });
             }
         }
@@ -313,6 +324,8 @@ mod tests {
             [1500, 1500, 4600],
             "two units at 15.00 and one at 46.00"
         );
+        let costs: Vec<Option<i64>> = first.items.iter().map(|i| i.cost.map(|c| c.0)).collect();
+        assert_eq!(costs, [Some(1200), Some(1200), Some(4800)]);
         // The latest price is the item's price.
         let variant = &snapshot.products["110411"].variants["4710199010372"];
         assert_eq!(variant.price, Cents(1400));

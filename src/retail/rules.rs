@@ -180,6 +180,8 @@ pub fn modify_items(
         item.item_id = new.clone();
         item.price = variant.price;
         item.options = variant.options.clone();
+        // What the new item cost the store is not known from the order.
+        item.cost = None;
     }
     order.status = OrderStatus::PendingItemModified;
     Ok(())

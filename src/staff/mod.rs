@@ -9,6 +9,7 @@
 //! (`GET /staff/api/actions`). Shoppers' endpoints (`/chat`) never reach any of this.
 
 pub mod auth;
+pub mod reports;
 
 use crate::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANNEL};
 use crate::http::HttpError;
@@ -27,6 +28,17 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 const PAGE: &str = include_str!("console.html");
+
+/// The merchant's standard report ([`reports`]).
+const REPORTS_PAGE: &str = include_str!("reports.html");
+
+/// Draws a chart of [`crate::analytics::chart`] with the rows behind it and a CSV link; used by
+/// both pages.
+const CHARTS_SCRIPT: &str = include_str!("charts.js");
+
+/// The chart scripts served from [`ConsoleConfig::chart_scripts`] (fetched by
+/// `scripts/fetch-charts` from their npm packages, with their licences).
+pub const CHART_SCRIPTS: [&str; 3] = ["vega.min.js", "vega-lite.min.js", "vega-embed.min.js"];
 
 /// Failed sign-ins for one account from one client address within [`SIGN_IN_WINDOW`] after
 /// which that address may not sign in to that account. Someone else's guesses, from elsewhere,
@@ -53,6 +65,9 @@ pub struct ConsoleConfig {
     pub session_lifetime: Duration,
     /// Whether the session cookie is marked `Secure` (served behind HTTPS).
     pub secure_cookie: bool,
+    /// The folder of the chart scripts ([`CHART_SCRIPTS`]); without them the console shows a
+    /// chart's rows and CSV only.
+    pub chart_scripts: Option<std::path::PathBuf>,
 }
 
 impl Default for ConsoleConfig {
@@ -60,6 +75,7 @@ impl Default for ConsoleConfig {
         ConsoleConfig {
             session_lifetime: Duration::from_secs(12 * 3600),
             secure_cookie: false,
+            chart_scripts: None,
         }
     }
 }
@@ -79,10 +95,12 @@ impl ConsoleState {
 /// The console's routes, to be nested under `/staff`.
 pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
     Router::new()
+        .route("/", get(|| async { crate::http::page::chart_page(PAGE) }))
         .route(
-            "/",
-            get(|| async { crate::http::page::html_page(PAGE, crate::http::page::Framing::Never) }),
+            "/reports",
+            get(|| async { crate::http::page::chart_page(REPORTS_PAGE) }),
         )
+        .route("/charts/{file}", get(chart_script))
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
         .route("/api/me", get(me))
@@ -96,6 +114,7 @@ pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
         .route("/api/conversations/{id}/close", post(close))
         .route("/api/conversations/{id}/risk-label", post(risk_label))
         .route("/api/reports/support", get(support_report))
+        .route("/api/reports/standard", get(standard_report))
         .route("/api/merchant/conversations", post(merchant_start))
         .route(
             "/api/merchant/conversations/{id}/messages",
@@ -729,7 +748,55 @@ async fn merchant_message(
         return Err(HttpError::Engine(EngineError::UnknownConversation(id)));
     }
     let outcome = state.engine.turn(&id, &body.text, &|_| {}).await?;
+    let charts: Vec<Value> = outcome
+        .tool_results
+        .iter()
+        .flat_map(|r| crate::analytics::chart::for_tool(&r.name, &r.output))
+        .map(|c| c.to_json())
+        .collect();
     Ok(Json(
-        json!({"reply": outcome.reply, "state": outcome.state}),
+        json!({"reply": outcome.reply, "state": outcome.state, "charts": charts}),
     ))
+}
+
+/// The merchant's standard report of the last 30 days (the support section alone for staff).
+async fn standard_report(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, HttpError> {
+    let session = session(&state, &headers).await?;
+    let merchant = session.role == "merchant";
+    let report = reports::standard(state.engine.tools(), merchant).await;
+    Ok(Json(report.map_err(HttpError::Tool)?))
+}
+
+/// A chart script: clerk's own drawing code, or one of [`CHART_SCRIPTS`] from their folder.
+async fn chart_script(
+    State(state): State<ConsoleState>,
+    Path(file): Path<String>,
+) -> Result<Response, HttpError> {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+    let body = if file == "clerk-charts.js" {
+        CHARTS_SCRIPT.as_bytes().to_vec()
+    } else if CHART_SCRIPTS.contains(&file.as_str()) {
+        let dir = state
+            .config
+            .chart_scripts
+            .as_ref()
+            .ok_or(HttpError::ChartsNotInstalled)?;
+        tokio::fs::read(dir.join(&file))
+            .await
+            .map_err(|_| HttpError::ChartsNotInstalled)?
+    } else {
+        return Err(HttpError::NotFound);
+    };
+    Ok((
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response())
 }

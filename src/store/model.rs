@@ -234,6 +234,10 @@ pub struct OrderItem {
     pub price: Cents,
     /// The variant's options.
     pub options: Options,
+    /// What the store paid for it, when known (an imported sales history carries it); left out
+    /// where unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cents>,
 }
 
 /// A shipment: tracking ids and the items it carries.

@@ -124,6 +124,7 @@ fn order_item(row: &AnyRow) -> Result<OrderItem, StoreError> {
         item_id: row.try_get("item_id")?,
         price: Cents(row.try_get("price_cents")?),
         options: json_column(row, "options")?,
+        cost: row.try_get::<Option<i64>, _>("cost_cents")?.map(Cents),
     })
 }
 

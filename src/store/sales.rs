@@ -1,6 +1,7 @@
 //! Sales figures for the merchant's analytics, summed by the database over a period of dated
 //! orders: totals, and the same figures by day, month, product or customer. Cancelled orders are
-//! left out; revenue is what the order lines sold for.
+//! left out; revenue is what the order lines sold for, and the margin what those whose cost is
+//! known sold for less that cost.
 
 use super::{Store, StoreError};
 use crate::dates;
@@ -47,6 +48,13 @@ pub struct Figures {
     pub units: i64,
     /// The customers who placed those orders.
     pub customers: i64,
+    /// What the lines whose cost is known cost the store, in cents.
+    pub cost_cents: i64,
+    /// The lines whose cost is known.
+    pub costed_units: i64,
+    /// What the lines whose cost is known sold for, in cents (their margin is this less
+    /// [`Figures::cost_cents`]).
+    pub costed_revenue_cents: i64,
 }
 
 /// What the figures are broken down by.
@@ -87,7 +95,10 @@ pub struct SalesRow {
 
 const FIGURES: &str = "CAST(COALESCE(SUM(i.price_cents), 0) AS BIGINT) AS revenue, \
      COUNT(DISTINCT o.order_id) AS orders, COUNT(i.order_id) AS units, \
-     COUNT(DISTINCT o.user_id) AS customers";
+     COUNT(DISTINCT o.user_id) AS customers, \
+     CAST(COALESCE(SUM(i.cost_cents), 0) AS BIGINT) AS cost, COUNT(i.cost_cents) AS costed, \
+     CAST(COALESCE(SUM(CASE WHEN i.cost_cents IS NULL THEN 0 ELSE i.price_cents END), 0) AS BIGINT) \
+     AS costed_revenue";
 
 const LINES: &str = "FROM orders o JOIN order_items i ON i.order_id = o.order_id \
      WHERE o.status <> 'cancelled' AND o.placed_at >= $1 AND o.placed_at < $2";
@@ -136,6 +147,9 @@ fn figures(row: &sqlx::any::AnyRow) -> Result<Figures, StoreError> {
         orders: row.try_get("orders")?,
         units: row.try_get("units")?,
         customers: row.try_get("customers")?,
+        cost_cents: row.try_get("cost")?,
+        costed_units: row.try_get("costed")?,
+        costed_revenue_cents: row.try_get("costed_revenue")?,
     })
 }
 

@@ -261,6 +261,7 @@ pub(super) fn order_child_rows(order: &Order) -> (Rows, Rows, Rows) {
                 item.name.as_str().into(),
                 item.price.0.into(),
                 json(&item.options).into(),
+                item.cost.map(|c| c.0).into(),
             ]
         })
         .collect();
@@ -294,7 +295,7 @@ pub(super) fn order_child_rows(order: &Order) -> (Rows, Rows, Rows) {
     (items, fulfillments, payments)
 }
 
-pub(super) const ORDER_ITEM_COLUMNS: [&str; 7] = [
+pub(super) const ORDER_ITEM_COLUMNS: [&str; 8] = [
     "order_id",
     "position",
     "item_id",
@@ -302,6 +303,7 @@ pub(super) const ORDER_ITEM_COLUMNS: [&str; 7] = [
     "name",
     "price_cents",
     "options",
+    "cost_cents",
 ];
 pub(super) const FULFILLMENT_COLUMNS: [&str; 4] =
     ["order_id", "position", "tracking_ids", "item_ids"];

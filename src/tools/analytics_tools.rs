@@ -15,8 +15,9 @@
 //! `support_summary(days)`: the support figures of the last days, from the conversations
 //! ([`crate::analytics::support`]); the staff console serves the same to staff.
 //!
-//! Periods are dates (`YYYY-MM-DD`, or `YYYY-MM` for a whole month); without one, the 30 days
-//! ending on the store's latest dated order (a store's history may end long before today).
+//! Periods are dates (`YYYY-MM-DD`, or `YYYY-MM` for a whole month, or `MM` for a month named
+//! without its year: the latest one of the history); without one, the 30 days ending on the
+//! store's latest dated order (a store's history may end long before today).
 
 use super::{Access, Tool, ToolError, ToolFuture, no_dated_orders, parse_args};
 use crate::analytics::change::{Move, moves};
@@ -93,10 +94,26 @@ fn invalid(tool: &str, message: String) -> ToolError {
     }
 }
 
-/// The day `text` names: `YYYY-MM-DD`, or `YYYY-MM` (its first day, or with `end` its last).
-fn parse_day(text: &str, field: &str, end: bool) -> Result<i64, String> {
+/// The day `text` names: `YYYY-MM-DD`, or `YYYY-MM` (its first day, or with `end` its last),
+/// or `MM` — a month named without its year ("in December"): the latest such month that began
+/// by `latest`.
+fn parse_day(text: &str, field: &str, end: bool, latest: i64) -> Result<i64, String> {
     let text = text.trim();
-    let bad = || format!("{field} must be a date, YYYY-MM-DD or YYYY-MM, not {text:?}");
+    let bad = || format!("{field} must be a date, YYYY-MM-DD, YYYY-MM or MM, not {text:?}");
+    if (1..=2).contains(&text.len()) {
+        let month = text
+            .parse::<i64>()
+            .ok()
+            .filter(|m| (1..=12).contains(m))
+            .ok_or_else(bad)?;
+        let newest = dates::iso_date(latest);
+        let (year, this_month) = (newest[..4].parse::<i64>(), newest[5..7].parse::<i64>());
+        let (Ok(year), Ok(this_month)) = (year, this_month) else {
+            return Err(bad());
+        };
+        let year = if month <= this_month { year } else { year - 1 };
+        return parse_day(&format!("{year:04}-{month:02}"), field, end, latest);
+    }
     match text.len() {
         10 => dates::parse_iso(text).ok_or_else(bad),
         7 => {
@@ -128,8 +145,10 @@ fn period(
     latest: i64,
     today: i64,
 ) -> Result<Period, String> {
-    let end = end.map(|t| parse_day(t, "end", true)).transpose()?;
-    let start = start.map(|t| parse_day(t, "start", false)).transpose()?;
+    let end = end.map(|t| parse_day(t, "end", true, latest)).transpose()?;
+    let start = start
+        .map(|t| parse_day(t, "start", false, latest))
+        .transpose()?;
     let (first, last) = match (start, end) {
         (Some(first), Some(last)) => (first, last),
         (Some(first), None) => (first, latest.max(first)),
@@ -187,13 +206,27 @@ fn figures_json(f: &Figures) -> Value {
     } else {
         Value::Null
     };
-    json!({
+    let mut out = json!({
         "revenue": money(f.revenue_cents),
         "orders": f.orders,
         "units": f.units,
         "customers": f.customers,
         "average_order_value": average,
-    })
+    });
+    // The margin, where the store knows what the units cost it (none: no margin is given).
+    if f.costed_units > 0 {
+        let margin = f.costed_revenue_cents - f.cost_cents;
+        out["margin"] = money(margin);
+        out["margin_percent"] = if f.costed_revenue_cents > 0 {
+            json!((margin as f64 / f.costed_revenue_cents as f64 * 1000.0).round() / 10.0)
+        } else {
+            Value::Null
+        };
+        if f.costed_units < f.units {
+            out["margin_of_units"] = json!(f.costed_units);
+        }
+    }
+    out
 }
 
 /// The change from `before` to `now`, in percent to one decimal; `None` from nothing.
@@ -223,6 +256,9 @@ fn weeks_of(days: &[SalesRow]) -> Vec<SalesRow> {
                 week.figures.revenue_cents += row.figures.revenue_cents;
                 week.figures.orders += row.figures.orders;
                 week.figures.units += row.figures.units;
+                week.figures.cost_cents += row.figures.cost_cents;
+                week.figures.costed_units += row.figures.costed_units;
+                week.figures.costed_revenue_cents += row.figures.costed_revenue_cents;
                 // A customer who ordered on two days of the week counts twice here: the
                 // weekly customer count is left out rather than misstated.
                 week.figures.customers = 0;
@@ -328,13 +364,18 @@ impl Tool for SalesSummary {
                         ),
                     ));
                 }
-                let mut rows = store
-                    .sales_by(period, breakdown, only, limit)
-                    .await
-                    .map_err(ToolError::Store)?;
-                if grouping == Grouping::Week {
-                    rows = weeks_of(&rows);
-                }
+                let rows_of = |p: Period| async move {
+                    let rows = store
+                        .sales_by(p, breakdown, only, limit)
+                        .await
+                        .map_err(ToolError::Store)?;
+                    Ok::<_, ToolError>(if grouping == Grouping::Week {
+                        weeks_of(&rows)
+                    } else {
+                        rows
+                    })
+                };
+                let rows = rows_of(period).await?;
                 let key = match grouping {
                     Grouping::Day => "day",
                     Grouping::Week => "week_starting",
@@ -343,6 +384,16 @@ impl Tool for SalesSummary {
                     Grouping::Customer => "customer",
                 };
                 out["group_by"] = json!(key);
+                // Over time, the previous period's revenue beside this one's (for its chart).
+                let over_time =
+                    matches!(grouping, Grouping::Day | Grouping::Week | Grouping::Month);
+                if args.compare && over_time {
+                    out["comparison"]["rows"] = rows_of(period.before())
+                        .await?
+                        .iter()
+                        .map(|row| json!({key: row.key, "revenue": money(row.figures.revenue_cents), "orders": row.figures.orders, "units": row.figures.units}))
+                        .collect();
+                }
                 out["rows"] = rows
                     .iter()
                     .map(|row| {
@@ -673,9 +724,23 @@ mod tests {
         );
         let february = period(Some("2000-02"), Some("2000-02"), latest, today).unwrap();
         assert_eq!(february.days(), 29, "2000 was a leap year");
+        // "In December", "in February": the latest such month of the history.
+        let bare = period(Some("12"), Some("12"), latest, today).unwrap();
+        assert_eq!((bare.first, bare.last), (december.first, december.last));
+        let bare = period(Some("2"), Some("02"), latest, today).unwrap();
+        assert_eq!((bare.first, bare.last), (day("2001-02-01"), latest));
+        let (nov, jan) = (
+            period(Some("11"), Some("1"), latest, today).unwrap(),
+            day("2001-01-31"),
+        );
+        assert_eq!((nov.first, nov.last), (day("2000-11-01"), jan));
         for (bad, message) in [
             (args(Some("2000-13-01"), None), "start must be a date"),
             (args(Some("yesterday"), None), "start must be a date"),
+            (
+                args(Some("13"), None),
+                "start must be a date, YYYY-MM-DD, YYYY-MM or MM",
+            ),
             (
                 args(Some("2001-01-10"), Some("2001-01-01")),
                 "ends (2001-01-01) before it starts",
@@ -701,6 +766,7 @@ mod tests {
                 orders: 1,
                 units: 2,
                 customers: 1,
+                ..Default::default()
             },
         };
         // 2000-12-03 was a Sunday, 2000-12-04 a Monday.

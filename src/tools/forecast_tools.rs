@@ -168,6 +168,9 @@ fn recent_units(history: &[Week]) -> f64 {
     recent.iter().map(|w| w.units).sum::<f64>() / recent.len() as f64
 }
 
+/// The weeks of sales a forecast lists before its own (drawn beside it).
+const RECENT_WEEKS: usize = 8;
+
 struct ForecastDemand {
     store: Store,
     model: SharedDemand,
@@ -223,6 +226,10 @@ impl Tool for ForecastDemand {
                 "history_weeks": history.len(),
                 "last_week_start": week_start(last),
                 "units_last_4_weeks_mean": round1(recent_mean),
+                "recent_weeks": history[history.len().saturating_sub(RECENT_WEEKS)..]
+                    .iter()
+                    .map(|w| json!({"week_start": week_start(w.week), "units": round1(w.units)}))
+                    .collect::<Vec<_>>(),
                 "price": (price * 100.0).round() / 100.0,
                 "interval": "80%",
                 "forecast": forecast.iter().map(|f| json!({

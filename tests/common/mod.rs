@@ -410,8 +410,17 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         chat_limits: clerk::web::limits::ChatLimits::default(),
         trusted_proxies: Vec::new(),
         secure_cookie: false,
+        chart_scripts: chart_scripts(),
         identity: Default::default(),
     }
+}
+
+/// The console's chart scripts: `CLERK_CHART_SCRIPTS` (which `scripts/test` fetches), else the
+/// default folder. A test that draws charts fails, never skips, when they are missing.
+pub fn chart_scripts() -> std::path::PathBuf {
+    std::env::var_os("CLERK_CHART_SCRIPTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(clerk::config::default_chart_scripts)
 }
 
 /// The tool API's key in tests (clerk never serves the tool API without one).
@@ -479,7 +488,10 @@ pub async fn serve_embeddable(
             clerk::http::Edges {
                 engine: Some(engine),
                 api_key: API_KEY.into(),
-                console: clerk::staff::ConsoleConfig::default(),
+                console: clerk::staff::ConsoleConfig {
+                    chart_scripts: Some(chart_scripts()),
+                    ..Default::default()
+                },
                 chat_limits: clerk::web::limits::ChatLimits::default(),
                 telegram,
                 allowed_origins,
