@@ -8,7 +8,7 @@
 mod common;
 
 use clerk::llm::scripted::Scripted;
-use common::webdriver::{Browser, wait_for};
+use common::webdriver::{Browser, sign_in_to_console, wait_for};
 use common::{Db, store_with};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -55,16 +55,7 @@ async fn a_merchant_sees_answers_drawn_as_charts_and_the_standard_report() {
     let address = common::serve_all(&test, engine.clone(), None).await;
 
     let browser = Browser::start().await;
-    browser.open(&format!("http://{address}/staff")).await;
-    wait_for(
-        &browser,
-        "return !document.getElementById('login').hidden",
-        |v| v == &Value::Bool(true),
-    )
-    .await;
-    browser.type_into("#username", "meg").await;
-    browser.type_into("#password", "meg-password-1").await;
-    browser.click("#login button").await;
+    sign_in_to_console(&browser, address, "meg", "meg-password-1", "merchant").await;
     wait_for(
         &browser,
         "return document.getElementById('merchant').hidden",

@@ -1349,6 +1349,9 @@ async fn chart_scripts_are_served_or_their_absence_said() {
         ours.headers()["content-type"],
         "text/javascript; charset=utf-8"
     );
+    let style = get("/staff/charts/clerk-charts.css").await;
+    assert_eq!(style.status(), StatusCode::OK);
+    assert_eq!(style.headers()["content-type"], "text/css; charset=utf-8");
     // A fault of the server's set-up: the public sees its code and an error id, the log the
     // remedy (the console itself tells its user the charts are not installed).
     let missing = send(

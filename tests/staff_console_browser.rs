@@ -8,7 +8,7 @@ mod common;
 use clerk::channel::telegram::TelegramChannel;
 use clerk::llm::scripted::Scripted;
 use common::telegram::{FakeTelegram, Waits};
-use common::webdriver::{Browser, wait_for};
+use common::webdriver::{Browser, sign_in_to_console, wait_for};
 use common::{Db, tau2_store};
 use serde_json::Value;
 use std::sync::Arc;
@@ -33,22 +33,7 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     let address = common::serve_all(&test, engine.clone(), None).await;
 
     let browser = Browser::start().await;
-    browser.open(&format!("http://{address}/staff")).await;
-    wait_for(
-        &browser,
-        "return !document.getElementById('login').hidden",
-        |v| v == &Value::Bool(true),
-    )
-    .await;
-    browser.type_into("#username", "sam").await;
-    browser.type_into("#password", "sam-password-1").await;
-    browser.click("#login button").await;
-    wait_for(
-        &browser,
-        "return document.getElementById('me').textContent",
-        |v| v == "sam (staff)",
-    )
-    .await;
+    sign_in_to_console(&browser, address, "sam", "sam-password-1", "staff").await;
 
     // The shopper writes on Telegram, then asks for a person: it appears in the queue, live.
     model.then([Scripted::reply("Hello! How can I help with your order?")]);

@@ -23,14 +23,16 @@ pub fn html_page(html: &'static str, framing: Framing<'_>) -> Response {
 }
 
 /// A page of the console that draws charts ([`crate::analytics::chart`]): as [`html_page`],
-/// never framed, and it may also run scripts of clerk's own origin (the chart scripts under
-/// `/staff/charts/`) and let Vega compile its expressions (`'unsafe-eval'`: Vega's one
-/// CSP-safe interpreter, the npm package vega-interpreter, ships no browser build).
+/// never framed, and it may also load scripts and styles of clerk's own origin (the chart
+/// scripts and their style under `/staff/charts/`) and let Vega compile its expressions
+/// (`'unsafe-eval'`: Vega's one CSP-safe interpreter, the npm package vega-interpreter, ships
+/// no browser build).
 pub fn chart_page(html: &'static str) -> Response {
     page(html, Framing::Never, "'self' 'unsafe-eval' ")
 }
 
-fn page(html: &'static str, framing: Framing<'_>, scripts: &str) -> Response {
+/// `own` adds sources of clerk's own origin to the scripts' (and then `'self'` to the styles').
+fn page(html: &'static str, framing: Framing<'_>, own: &str) -> Response {
     use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
     let (ancestors, frame_options) = match framing {
         Framing::Never => ("'none'".to_owned(), Some("DENY")),
@@ -40,9 +42,10 @@ fn page(html: &'static str, framing: Framing<'_>, scripts: &str) -> Response {
         Framing::Origins(origins) => (format!("'self' {}", origins.join(" ")), None),
     };
     let policy = format!(
-        "default-src 'none'; script-src {scripts}{}; style-src {}; connect-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; script-src {own}{}; style-src {}{}; connect-src 'self'; img-src 'self' data:; \
          base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}",
         inline_hashes(html, "script"),
+        if own.is_empty() { "" } else { "'self' " },
         inline_hashes(html, "style"),
     );
     let mut response = axum::response::Html(html).into_response();

@@ -2,7 +2,9 @@
 //! conversations live (server-sent events), read a whole transcript with its tool calls and the
 //! bot's summary, take a conversation, reply (the reply goes out through the shopper's own
 //! channel), hand it back to the bot or close it. Merchants sign in to the same console and may
-//! also chat with the agent in merchant mode.
+//! also chat with the agent in merchant mode, each answer with the charts of the tools behind it
+//! ([`crate::analytics::chart`]), and read the standard report at `/staff/reports` ([`reports`]).
+//! The chart scripts are served under `/staff/charts/`.
 //!
 //! Every endpoint but the page and sign-in needs a session ([`auth`]); every state-changing one
 //! also needs the session's CSRF token in `X-CSRF-Token`. Every action is recorded
@@ -33,8 +35,10 @@ const PAGE: &str = include_str!("console.html");
 const REPORTS_PAGE: &str = include_str!("reports.html");
 
 /// Draws a chart of [`crate::analytics::chart`] with the rows behind it and a CSV link; used by
-/// both pages.
+/// both pages, with its style.
 const CHARTS_SCRIPT: &str = include_str!("charts.js");
+/// How those charts look.
+const CHARTS_STYLE: &str = include_str!("charts.css");
 
 /// The chart scripts served from [`ConsoleConfig::chart_scripts`] (fetched by
 /// `scripts/fetch-charts` from their npm packages, with their licences).
@@ -770,14 +774,19 @@ async fn standard_report(
     Ok(Json(report.map_err(HttpError::Tool)?))
 }
 
-/// A chart script: clerk's own drawing code, or one of [`CHART_SCRIPTS`] from their folder.
+/// A chart script: clerk's own drawing code and style, or one of [`CHART_SCRIPTS`] from their
+/// folder.
 async fn chart_script(
     State(state): State<ConsoleState>,
     Path(file): Path<String>,
 ) -> Result<Response, HttpError> {
     use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+    let mut kind = "text/javascript; charset=utf-8";
     let body = if file == "clerk-charts.js" {
         CHARTS_SCRIPT.as_bytes().to_vec()
+    } else if file == "clerk-charts.css" {
+        kind = "text/css; charset=utf-8";
+        CHARTS_STYLE.as_bytes().to_vec()
     } else if CHART_SCRIPTS.contains(&file.as_str()) {
         let dir = state
             .config
@@ -792,7 +801,7 @@ async fn chart_script(
     };
     Ok((
         [
-            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CONTENT_TYPE, kind),
             (CACHE_CONTROL, "public, max-age=3600"),
             (X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],

@@ -179,6 +179,34 @@ fn base64_decode(text: &str) -> Vec<u8> {
     out
 }
 
+/// Opens the staff console at `address` and signs in as `user` (whose role is `role`),
+/// waiting until the console shows them signed in.
+pub async fn sign_in_to_console(
+    browser: &Browser,
+    address: std::net::SocketAddr,
+    user: &str,
+    password: &str,
+    role: &str,
+) {
+    browser.open(&format!("http://{address}/staff")).await;
+    wait_for(
+        browser,
+        "return !document.getElementById('login').hidden",
+        |v| v == &Value::Bool(true),
+    )
+    .await;
+    browser.type_into("#username", user).await;
+    browser.type_into("#password", password).await;
+    browser.click("#login button").await;
+    let me = format!("{user} ({role})");
+    wait_for(
+        browser,
+        "return document.getElementById('me').textContent",
+        |v| v == me.as_str(),
+    )
+    .await;
+}
+
 /// Runs `script` in the page until `done` holds for its result, which it returns; fails the
 /// test after 30 s (a generous bound for a loaded machine, no timing assertion).
 pub async fn wait_for(browser: &Browser, script: &str, done: impl Fn(&Value) -> bool) -> Value {
