@@ -385,6 +385,11 @@ async fn bad_requests_are_refused_plainly_and_shoppers_never_reach_it() {
             "invalid arguments for `sales_summary`: start must be a date, YYYY-MM-DD, YYYY-MM or MM, not \"December\"",
         ),
         (
+            // "December", taken for this year's: the store's history is said.
+            json!({"start": "2025-12", "end": "2025-12"}),
+            "invalid arguments for `sales_summary`: the store has no dated orders from 2025-12-01 to 2025-12-31: its history runs from 2000-11-01 to 2001-02-28 (give a month named without its year as MM)",
+        ),
+        (
             json!({"start": "2001-01-10", "end": "2001-01-01"}),
             "invalid arguments for `sales_summary`: the period ends (2001-01-01) before it starts (2001-01-10)",
         ),

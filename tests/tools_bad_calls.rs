@@ -48,6 +48,12 @@ async fn malformed_arguments_are_refused_with_where_and_why() {
             "invalid arguments for `exchange_delivered_order_items`: $.item_ids has more than 50 items",
         ),
         (
+            // A required argument given as null is missing all the same.
+            "get_order_details",
+            json!({"order_id": null}),
+            "invalid arguments for `get_order_details`: $.order_id must be a string, not null",
+        ),
+        (
             "search_products",
             json!({"query": "shirt", "limit": 0}),
             "invalid arguments for `search_products`: $.limit must be at least 1",
@@ -67,6 +73,19 @@ async fn malformed_arguments_are_refused_with_where_and_why() {
         );
         assert_eq!(error.to_string(), message);
     }
+    // An optional argument given as null (as small models write one) counts as not given.
+    let with_null = tools
+        .call(
+            "search_products",
+            json!({"query": "water bottle", "limit": null, "filters": null}),
+        )
+        .await
+        .unwrap();
+    let without = tools
+        .call("search_products", json!({"query": "water bottle"}))
+        .await
+        .unwrap();
+    assert_eq!(with_null, without);
     let error = tools
         .call("delete_everything", json!({}))
         .await

@@ -180,7 +180,9 @@ fn period(
 }
 
 /// The period `start`–`end` asks of the store's dated history, with the history's first and
-/// latest days; `None` when no order carries a date (the tool answers [`no_dated_orders`]).
+/// latest days; `None` when no order carries a date (the tool answers [`no_dated_orders`]). A
+/// period wholly outside the history is refused with the history's span (a model that took
+/// "December" for this year's learns which December the store has).
 async fn asked_period(
     store: &Store,
     tool: &str,
@@ -191,6 +193,18 @@ async fn asked_period(
         return Ok(None);
     };
     let asked = period(start, end, latest, dates::today()).map_err(|m| invalid(tool, m))?;
+    if asked.last < first || asked.first > latest {
+        return Err(invalid(
+            tool,
+            format!(
+                "the store has no dated orders from {} to {}: its history runs from {} to {} (give a month named without its year as MM)",
+                dates::iso_date(asked.first),
+                dates::iso_date(asked.last),
+                dates::iso_date(first),
+                dates::iso_date(latest)
+            ),
+        ));
+    }
     Ok(Some((asked, first, latest)))
 }
 

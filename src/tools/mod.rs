@@ -284,12 +284,19 @@ impl ToolRegistry {
         self.tools.get(name).map(|(spec, _)| spec)
     }
 
-    /// Calls tool `name` with `args` (a JSON object), checked against its schema first.
-    pub async fn call(&self, name: &str, args: Value) -> Result<String, ToolError> {
+    /// Calls tool `name` with `args` (a JSON object), checked against its schema first. An
+    /// optional argument given as `null` counts as not given (small models write one).
+    pub async fn call(&self, name: &str, mut args: Value) -> Result<String, ToolError> {
         let (spec, tool) = self
             .tools
             .get(name)
             .ok_or_else(|| ToolError::UnknownTool(name.to_owned()))?;
+        let required = spec.parameters["required"].as_array();
+        if let Value::Object(given) = &mut args {
+            given.retain(|key, value| {
+                !value.is_null() || required.is_some_and(|r| r.iter().any(|k| k == key))
+            });
+        }
         schema::check(&spec.parameters, &args).map_err(|message| ToolError::InvalidArguments {
             tool: name.to_owned(),
             message,
