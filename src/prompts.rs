@@ -104,6 +104,14 @@ pub struct Replies {
     pub unverified: String,
     /// Told to the model at the start of every conversation (`{started}`: when it started).
     pub conversation: String,
+    /// Told to the model at the start of a merchant's conversation instead (`{started}`, and
+    /// `{history}`: [`Replies::merchant_history`] or [`Replies::merchant_undated`]).
+    pub merchant_conversation: String,
+    /// The span of the store's dated orders (`{first}`, `{last}`: ISO days), which periods
+    /// named without a year fall in.
+    pub merchant_history: String,
+    /// The store's orders carry no dates.
+    pub merchant_undated: String,
     /// Told to the model when the customer is authenticated (`{user}`).
     pub state_authenticated: String,
     /// Told to the model after tool results, to answer the shopper's newest message

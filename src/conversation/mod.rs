@@ -1655,13 +1655,27 @@ impl Engine {
         } else {
             &self.system
         };
+        let opened = if turn.merchant {
+            // The merchant's periods are the history's: "in December" is its latest December.
+            let history = match self.store.sale_days().await? {
+                Some((first, last)) => self
+                    .replies
+                    .merchant_history
+                    .replace("{first}", &crate::dates::iso_date(first))
+                    .replace("{last}", &crate::dates::iso_date(last)),
+                None => self.replies.merchant_undated.clone(),
+            };
+            self.replies
+                .merchant_conversation
+                .replace("{history}", &history)
+        } else {
+            self.replies.conversation.clone()
+        };
         let mut messages = vec![
             ChatMessage::text(Role::System, system.to_string()),
             ChatMessage::text(
                 Role::System,
-                self.replies
-                    .conversation
-                    .replace("{started}", &utc_time(turn.started_at)),
+                opened.replace("{started}", &utc_time(turn.started_at)),
             ),
         ];
         for stored in conversational_order(self.store.messages(turn.conversation_id).await?) {
