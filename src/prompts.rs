@@ -104,8 +104,9 @@ pub struct Replies {
     pub unverified: String,
     /// Told to the model at the start of every conversation (`{started}`: when it started).
     pub conversation: String,
-    /// Told to the model at the start of a merchant's conversation instead (`{started}`, and
-    /// `{history}`: [`Replies::merchant_history`] or [`Replies::merchant_undated`]).
+    /// Told to the model at the start of a merchant's conversation instead (`{history}`:
+    /// [`Replies::merchant_history`] or [`Replies::merchant_undated`]; `{started}` may be
+    /// named, though a small model then takes "December" for this year's).
     pub merchant_conversation: String,
     /// The span of the store's dated orders (`{first}`, `{last}`: ISO days), which periods
     /// named without a year fall in.

@@ -362,8 +362,8 @@ fn scaled(value: f64, decimals: u32) -> i64 {
     (value.abs() * 10f64.powi(decimals as i32)).round() as i64
 }
 
-/// The whole numbers up to this a merchant's reply may state without a source ("the top 5",
-/// a numbered list).
+/// The whole numbers from 1 up to this a merchant's reply may state without a source ("the top
+/// 5", a numbered list); never 0, the figure a model invents after a failed call.
 const FREE_COUNT: f64 = 10.0;
 
 /// Whether `text` (lower case) names a product type (`name`, lower case), or several.
@@ -424,7 +424,7 @@ impl Known {
 
     /// Also checks the figures of a reply (a merchant's: counts, percentages, any number):
     /// each must be a number of `sources`, as given or rounded to fewer decimals (`1,235` for
-    /// 1234.56, `12%` for 12.4). Dates and ids are not figures; whole numbers up to ten are
+    /// 1234.56, `12%` for 12.4). Dates and ids are not figures; whole numbers from 1 to 10 are
     /// free.
     pub fn with_figures<'a>(mut self, sources: impl IntoIterator<Item = &'a str>) -> Known {
         let mut figures = HashSet::new();
@@ -459,7 +459,7 @@ impl Known {
         };
         stated_numbers(reply)
             .into_iter()
-            .filter(|n| !(n.decimals == 0 && n.value.abs() <= FREE_COUNT))
+            .filter(|n| !(n.decimals == 0 && (1.0..=FREE_COUNT).contains(&n.value.abs())))
             .filter(|n| !figures.contains(&(n.decimals.min(3), scaled(n.value, n.decimals.min(3)))))
             .map(|n| {
                 format!(
@@ -663,10 +663,11 @@ mod tests {
         let grounded = "Revenue was 126,728 from 1,234 orders by 57 customers in December 2000, \
                         down 12.5% (-12.46% exactly). Your top 5, numbered 1 to 5:";
         assert_eq!(known.missing(grounded), Vec::<String>::new());
-        let invented = known.missing("You had 1,300 orders from 60 customers.");
+        let invented = known.missing("You had 1,300 orders from 60 customers, 0 returns.");
         assert_eq!(
             invented,
             [
+                "0 (no tool gave this figure)",
                 "1300 (no tool gave this figure)",
                 "60 (no tool gave this figure)"
             ]
