@@ -129,6 +129,15 @@ async fn figures_match_the_files_own_lines(db: Db) {
         december["history"],
         json!({"first_day": "2000-11-01", "last_day": "2001-02-28"})
     );
+    // "December" taken for this year's: the history's December, and a note saying so.
+    let this_year = summary(&test, json!({"start": "2025-12", "end": "2025-12"})).await;
+    assert_eq!(this_year["totals"], december["totals"]);
+    assert_eq!(this_year["period"], december["period"]);
+    assert_eq!(
+        this_year["period_note"],
+        "the store has no dated orders from 2025-12-01 to 2025-12-31 (its history runs from 2000-11-01 to 2001-02-28): these figures are of 2000-12-01 to 2000-12-31, the same dates 25 years earlier"
+    );
+    assert!(december.get("period_note").is_none());
 
     // By month over the whole history: each month as the file has it.
     let months = summary(
@@ -385,9 +394,9 @@ async fn bad_requests_are_refused_plainly_and_shoppers_never_reach_it() {
             "invalid arguments for `sales_summary`: start must be a date, YYYY-MM-DD, YYYY-MM or MM, not \"December\"",
         ),
         (
-            // "December", taken for this year's: the store's history is said.
-            json!({"start": "2025-12", "end": "2025-12"}),
-            "invalid arguments for `sales_summary`: the store has no dated orders from 2025-12-01 to 2025-12-31: its history runs from 2000-11-01 to 2001-02-28 (give a month named without its year as MM)",
+            // A century from the history: nothing is guessed.
+            json!({"start": "1870-12", "end": "1870-12"}),
+            "invalid arguments for `sales_summary`: the store has no dated orders from 1870-12-01 to 1870-12-31: its history runs from 2000-11-01 to 2001-02-28",
         ),
         (
             json!({"start": "2001-01-10", "end": "2001-01-01"}),

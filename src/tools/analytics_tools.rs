@@ -179,33 +179,102 @@ fn period(
     Ok(period)
 }
 
-/// The period `start`–`end` asks of the store's dated history, with the history's first and
-/// latest days; `None` when no order carries a date (the tool answers [`no_dated_orders`]). A
-/// period wholly outside the history is refused with the history's span (a model that took
-/// "December" for this year's learns which December the store has).
+/// The period a tool reads, of the store's dated history.
+struct Asked {
+    /// The period.
+    period: Period,
+    /// The history's first day.
+    first: i64,
+    /// The history's latest day.
+    latest: i64,
+    /// Why the period is not the one asked for, when it was read in another year.
+    note: Option<String>,
+}
+
+impl Asked {
+    /// Puts the note, if any, in a tool's output.
+    fn note_in(&self, out: &mut Value) {
+        if let Some(note) = &self.note {
+            out["period_note"] = json!(note);
+        }
+    }
+}
+
+/// `day` moved by `years` (the 29th of February to the 28th in a common year).
+fn shift_years(day: i64, years: i64) -> i64 {
+    let iso = dates::iso_date(day);
+    let year: i64 = iso[..4].parse().unwrap_or(1970) + years;
+    dates::parse_iso(&format!("{year:04}{}", &iso[4..]))
+        .or_else(|| dates::parse_iso(&format!("{year:04}{}28", &iso[4..8])))
+        .unwrap_or(day)
+}
+
+/// The most years a period is moved to meet the store's history.
+const MAX_YEARS_MOVED: i64 = 100;
+
+/// `asked` within the history `first`–`latest`: as it is when it meets it; else, when a whole
+/// number of years (the fewest) brings it there, that period and a note saying so — a small
+/// model takes "December" for this year's, and a store's history may have ended long ago;
+/// else why the store cannot answer.
+fn within_history(
+    asked: Period,
+    first: i64,
+    latest: i64,
+) -> Result<(Period, Option<String>), String> {
+    let meets = |p: Period| p.last >= first && p.first <= latest;
+    if meets(asked) {
+        return Ok((asked, None));
+    }
+    let step = if asked.first > latest { -1 } else { 1 };
+    for years in (1..=MAX_YEARS_MOVED).map(|k| k * step) {
+        let moved = Period {
+            first: shift_years(asked.first, years),
+            last: shift_years(asked.last, years),
+        };
+        if meets(moved) {
+            let note = format!(
+                "the store has no dated orders from {} to {} (its history runs from {} to {}): these figures are of {} to {}, the same dates {} year{} {}",
+                dates::iso_date(asked.first),
+                dates::iso_date(asked.last),
+                dates::iso_date(first),
+                dates::iso_date(latest),
+                dates::iso_date(moved.first),
+                dates::iso_date(moved.last),
+                years.abs(),
+                if years.abs() == 1 { "" } else { "s" },
+                if years < 0 { "earlier" } else { "later" },
+            );
+            return Ok((moved, Some(note)));
+        }
+    }
+    Err(format!(
+        "the store has no dated orders from {} to {}: its history runs from {} to {}",
+        dates::iso_date(asked.first),
+        dates::iso_date(asked.last),
+        dates::iso_date(first),
+        dates::iso_date(latest)
+    ))
+}
+
+/// The period `start`–`end` asks of the store's dated history ([`within_history`]); `None`
+/// when no order carries a date (the tool answers [`no_dated_orders`]).
 async fn asked_period(
     store: &Store,
     tool: &str,
     start: Option<&str>,
     end: Option<&str>,
-) -> Result<Option<(Period, i64, i64)>, ToolError> {
+) -> Result<Option<Asked>, ToolError> {
     let Some((first, latest)) = store.sale_days().await.map_err(ToolError::Store)? else {
         return Ok(None);
     };
     let asked = period(start, end, latest, dates::today()).map_err(|m| invalid(tool, m))?;
-    if asked.last < first || asked.first > latest {
-        return Err(invalid(
-            tool,
-            format!(
-                "the store has no dated orders from {} to {}: its history runs from {} to {} (give a month named without its year as MM)",
-                dates::iso_date(asked.first),
-                dates::iso_date(asked.last),
-                dates::iso_date(first),
-                dates::iso_date(latest)
-            ),
-        ));
-    }
-    Ok(Some((asked, first, latest)))
+    let (period, note) = within_history(asked, first, latest).map_err(|m| invalid(tool, m))?;
+    Ok(Some(Asked {
+        period,
+        first,
+        latest,
+        note,
+    }))
 }
 
 /// Cents as a JSON amount of money.
@@ -319,9 +388,10 @@ impl Tool for SalesSummary {
                 args.start.as_deref(),
                 args.end.as_deref(),
             );
-            let Some((period, first_day, latest)) = asked.await? else {
+            let Some(asked) = asked.await? else {
                 return Ok(no_dated_orders());
             };
+            let (period, first_day, latest) = (asked.period, asked.first, asked.latest);
             let only = args.product_id.as_deref();
             let totals = store
                 .sales_totals(period, only)
@@ -333,6 +403,7 @@ impl Tool for SalesSummary {
                 "totals": figures_json(&totals),
                 "counted": "orders not cancelled; revenue is what their items sold for",
             });
+            asked.note_in(&mut out);
             if let Some(product) = &product {
                 out["product"] = json!({"product_id": product.product_id, "name": product.name});
             }
@@ -496,14 +567,20 @@ impl Tool for SalesChange {
                 args.start.as_deref(),
                 args.end.as_deref(),
             );
-            let Some((now, _, _)) = asked.await? else {
+            let Some(asked) = asked.await? else {
                 return Ok(no_dated_orders());
             };
+            let now = asked.period;
             let (today, bad) = (dates::today(), |m: String| invalid(self.name(), m));
-            let before = match (&args.compare_start, &args.compare_end) {
-                (None, None) => now.before(),
-                (start, end) => period(start.as_deref(), end.as_deref(), now.first - 1, today)
-                    .map_err(|m| bad(format!("the comparison: {m}")))?,
+            let (before, before_note) = match (&args.compare_start, &args.compare_end) {
+                (None, None) => (now.before(), None),
+                (start, end) => {
+                    let asked_before =
+                        period(start.as_deref(), end.as_deref(), now.first - 1, today)
+                            .map_err(|m| bad(format!("the comparison: {m}")))?;
+                    within_history(asked_before, asked.first, asked.latest)
+                        .map_err(|m| bad(format!("the comparison: {m}")))?
+                }
             };
             let rows = |p: Period| store.sales_by(p, Breakdown::Product, None, u32::MAX);
             let all = moves(
@@ -541,7 +618,7 @@ impl Tool for SalesChange {
                 .take(args.limit)
                 .map(|m| move_json(m))
                 .collect();
-            Ok(json!({
+            let mut out = json!({
                 "period": period_json(now),
                 "compared_with": period_json(before),
                 "revenue": {
@@ -560,8 +637,12 @@ impl Tool for SalesChange {
                 "biggest_drops": drops,
                 "biggest_rises": rises,
                 "counted": "orders not cancelled; revenue is what their items sold for",
-            })
-            .to_string())
+            });
+            asked.note_in(&mut out);
+            if let Some(note) = before_note {
+                out["comparison_note"] = json!(note);
+            }
+            Ok(out.to_string())
         })
     }
 }
@@ -596,9 +677,10 @@ impl Tool for CustomerSummary {
                 args.start.as_deref(),
                 args.end.as_deref(),
             );
-            let Some((period, _, _)) = asked.await? else {
+            let Some(asked) = asked.await? else {
                 return Ok(no_dated_orders());
             };
+            let period = asked.period;
             let history = store
                 .customer_histories(period.last)
                 .await
@@ -652,6 +734,7 @@ impl Tool for CustomerSummary {
                 },
                 "definitions": "new: first dated order within the period; returning: ordered before it; repeat: two or more orders within the period",
             });
+            asked.note_in(&mut out);
             if let Some(t) = thresholds(&history, period.last) {
                 out["segments"] = json!({
                     "as_of": dates::iso_date(period.last),
@@ -768,6 +851,49 @@ mod tests {
             let error = period(bad.0, bad.1, latest, today).unwrap_err().to_string();
             assert!(error.contains(message), "{error}");
         }
+    }
+
+    #[test]
+    fn a_period_outside_the_history_is_read_in_the_year_that_has_it() {
+        let day = |t: &str| dates::parse_iso(t).unwrap();
+        let (first, latest) = (day("2000-11-01"), day("2001-02-28"));
+        let december = |y: &str| Period {
+            first: day(&format!("{y}-12-01")),
+            last: day(&format!("{y}-12-31")),
+        };
+        assert_eq!(
+            within_history(december("2000"), first, latest).unwrap(),
+            (december("2000"), None)
+        );
+        // "December", taken for this year's or the history's last year's.
+        for year in ["2001", "2026"] {
+            let (moved, note) = within_history(december(year), first, latest).unwrap();
+            assert_eq!(moved, december("2000"));
+            assert!(
+                note.unwrap().starts_with(&format!(
+                    "the store has no dated orders from {year}-12-01 to {year}-12-31 (its history runs from 2000-11-01 to 2001-02-28): these figures are of 2000-12-01 to 2000-12-31"
+                )),
+            );
+        }
+        // Before the history: the first year that has it; a leap day lands on the 28th.
+        let leap = Period {
+            first: day("1996-02-29"),
+            last: day("1996-02-29"),
+        };
+        let (moved, _) = within_history(leap, first, latest).unwrap();
+        assert_eq!(
+            (moved.first, moved.last),
+            (day("2001-02-28"), day("2001-02-28"))
+        );
+        // A century away, nothing is guessed.
+        let far = Period {
+            first: day("1850-01-01"),
+            last: day("1850-01-31"),
+        };
+        assert_eq!(
+            within_history(far, first, latest).unwrap_err(),
+            "the store has no dated orders from 1850-01-01 to 1850-01-31: its history runs from 2000-11-01 to 2001-02-28"
+        );
     }
 
     #[test]
