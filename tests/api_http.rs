@@ -536,7 +536,9 @@ async fn the_public_chat_limits_each_address() {
 }
 
 /// The pages carry their security headers: a Content-Security-Policy that runs only their own
-/// inline script (by hash), who may frame them, and `nosniff` on every answer.
+/// inline script (by hash) — and on the console's chart pages the chart scripts and style of
+/// clerk's own origin, with the `'unsafe-eval'` Vega compiles with —, who may frame them, and
+/// `nosniff` on every answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_carry_a_content_security_policy_and_framing_rules() {
     let test = tau2_store(Db::Sqlite).await;
@@ -553,14 +555,25 @@ async fn pages_carry_a_content_security_policy_and_framing_rules() {
             response.headers().clone()
         }
     };
-    for (path, ancestors, frame_options) in [
-        ("/chat", "frame-ancestors 'self'", "SAMEORIGIN"),
-        ("/staff", "frame-ancestors 'none'", "DENY"),
+    for (path, scripts, ancestors, frame_options) in [
+        ("/chat", "script-src 'sha256-", "frame-ancestors 'self'", "SAMEORIGIN"),
+        (
+            "/staff",
+            "script-src 'self' 'unsafe-eval' 'sha256-",
+            "frame-ancestors 'none'",
+            "DENY",
+        ),
+        (
+            "/staff/reports",
+            "script-src 'self' 'unsafe-eval' 'sha256-",
+            "frame-ancestors 'none'",
+            "DENY",
+        ),
     ] {
         let h = headers(path).await;
         let policy = h["content-security-policy"].to_str().unwrap();
         assert!(
-            policy.starts_with("default-src 'none'; script-src 'sha256-"),
+            policy.starts_with(&format!("default-src 'none'; {scripts}")),
             "{policy}"
         );
         assert!(!policy.contains("unsafe-inline"), "{policy}");
