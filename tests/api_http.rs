@@ -556,7 +556,12 @@ async fn pages_carry_a_content_security_policy_and_framing_rules() {
         }
     };
     for (path, scripts, ancestors, frame_options) in [
-        ("/chat", "script-src 'sha256-", "frame-ancestors 'self'", "SAMEORIGIN"),
+        (
+            "/chat",
+            "script-src 'sha256-",
+            "frame-ancestors 'self'",
+            "SAMEORIGIN",
+        ),
         (
             "/staff",
             "script-src 'self' 'unsafe-eval' 'sha256-",

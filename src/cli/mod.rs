@@ -621,6 +621,7 @@ async fn eval_merchant(
     };
     let scratch = tempfile_dir()?;
     eprintln!("asking {} questions", questions.len());
+    let done = std::sync::Mutex::new(Vec::new());
     let progress = |r: &merchant::QuestionResult| {
         let figures: Vec<String> = r
             .figures
@@ -643,6 +644,11 @@ async fn eval_merchant(
                 format!(" — {}", figures.join("; "))
             }
         );
+        // What is answered so far is kept, should the run be stopped.
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        done.push(r.clone());
+        let partial = merchant::Report::of(&agent, done.clone(), 0.0);
+        let _ = crate::bench::write_results(output, &json!({"partial": true, "report": partial}));
     };
     let report = merchant::run(
         &snapshot,

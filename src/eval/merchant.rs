@@ -222,7 +222,8 @@ pub fn matches(stated: f64, expected: f64) -> bool {
 }
 
 /// The agent that answers each question as its reference says: the question's own tool call,
-/// then a reply quoting the named figures of the result (an error is repeated as it is).
+/// then a reply quoting the named figures of the result, each by its field's name (an error is
+/// repeated as it is).
 pub struct Reference {
     questions: Vec<Question>,
 }
@@ -271,13 +272,21 @@ impl ChatModel for Reference {
             };
             let text = match serde_json::from_str::<Value>(&result.content) {
                 Ok(out) => {
+                    // Each figure named by its field (a path's row numbers are not figures).
                     let parts: Vec<String> = question
                         .quote
                         .iter()
-                        .map(|path| match at(&out, path) {
-                            Some(Value::String(s)) => format!("{path}: {s}"),
-                            Some(v) => format!("{path}: {v}"),
-                            None => format!("{path}: not given"),
+                        .map(|path| {
+                            let name = path
+                                .rsplit('.')
+                                .find(|key| key.parse::<usize>().is_err())
+                                .unwrap_or(path)
+                                .replace('_', " ");
+                            match at(&out, path) {
+                                Some(Value::String(s)) => format!("{name}: {s}"),
+                                Some(v) => format!("{name}: {v}"),
+                                None => format!("{name}: not given"),
+                            }
                         })
                         .collect();
                     format!("From {}: {}.", question.tool, parts.join("; "))
@@ -465,7 +474,7 @@ mod tests {
         };
         assert_eq!(
             text,
-            "From sales_summary: totals.revenue: 1234.5; rows.0.day: 2000-12-01."
+            "From sales_summary: revenue: 1234.5; day: 2000-12-01."
         );
     }
 }
