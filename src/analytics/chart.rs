@@ -5,13 +5,15 @@
 //!
 //! Which tool gives which chart:
 //! - `sales_summary` by day, week or month: revenue over time, and the previous period beside it
-//!   (its days laid over this period's, the first on the first); by product or customer: bars.
+//!   (moved by the gap between the two starts, so each of its days lies over the same day of
+//!   this period); by product or customer: bars.
 //! - `sales_change`: what explains the change (price, volume, new, no longer sold), and the
 //!   biggest movers each way.
 //! - `forecast_demand`: the recent weeks, the forecast and its 80 % band.
 //! - `review_summary`: the rating distribution, and each aspect's positive and negative shares.
 //! - `customer_summary`: customers per segment; `support_summary`: handoffs by reason.
 
+use crate::dates;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -124,6 +126,13 @@ pub fn for_tool(tool: &str, output: &str) -> Vec<Chart> {
     .unwrap_or_default()
 }
 
+/// `YYYY-MM…` as months since year 0.
+fn month_number(text: &str) -> Option<i64> {
+    let year: i64 = text.get(..4)?.parse().ok()?;
+    let month: i64 = text.get(5..7)?.parse().ok()?;
+    Some(year * 12 + month - 1)
+}
+
 fn obj(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
@@ -187,10 +196,38 @@ fn sales_summary(out: &Value) -> Option<Vec<Chart>> {
                     text(&out["comparison"]["period"]["start"]),
                     text(&out["comparison"]["period"]["end"])
                 );
-                // The previous period's n-th day is drawn over this period's n-th.
-                for (r, now) in before.iter().zip(rows) {
+                // The previous period is drawn over this one, moved by the gap between their
+                // starts (in months for months): each of its days where the same day of this
+                // period is, whichever days had sales.
+                let shift = |from: &str, to: &str| -> Option<i64> {
+                    Some(dates::parse_iso(to)? - dates::parse_iso(from)?)
+                };
+                let starts = (
+                    text(&out["comparison"]["period"]["start"]),
+                    text(&out["period"]["start"]),
+                );
+                let days = shift(&starts.0, &starts.1);
+                let months = month_number(&starts.1).zip(month_number(&starts.0));
+                for r in before {
+                    let its = text(&r[key]);
+                    let moved = if unit == "month" {
+                        months.and_then(|(now, then)| {
+                            let month = month_number(&its)? + now - then;
+                            Some(format!(
+                                "{:04}-{:02}",
+                                month.div_euclid(12),
+                                month.rem_euclid(12) + 1
+                            ))
+                        })
+                    } else {
+                        days.zip(dates::parse_iso(&its))
+                            .map(|(gap, day)| dates::iso_date(day + gap))
+                    };
+                    let Some(moved) = moved else {
+                        continue;
+                    };
                     values.push(obj(vec![
-                        ("date", now[key].clone()),
+                        ("date", json!(moved)),
                         ("period", json!(earlier)),
                         ("revenue", r["revenue"].clone()),
                         ("orders", r["orders"].clone()),
@@ -489,7 +526,7 @@ mod tests {
                 "period": {"start": "2001-01-29", "end": "2001-01-31", "days": 3},
                 "rows": [
                     {"day": "2001-01-29", "revenue": 7.0, "orders": 1, "units": 2},
-                    {"day": "2001-01-30", "revenue": 8.0, "orders": 1, "units": 2},
+                    // No sale on the 30th.
                     {"day": "2001-01-31", "revenue": 9.0, "orders": 1, "units": 2},
                 ],
             },
@@ -502,8 +539,9 @@ mod tests {
             "Revenue by day, 2001-02-01 – 2001-02-03, beside 2001-01-29 – 2001-01-31"
         );
         assert_eq!(chart.spec["mark"]["type"], "line");
-        assert_eq!(chart.spec["data"]["values"].as_array().unwrap().len(), 6);
-        // The previous period's first day is drawn on this period's first.
+        assert_eq!(chart.spec["data"]["values"].as_array().unwrap().len(), 5);
+        // The previous period's first day is drawn on this period's first, its third (after a
+        // day without sales) on the third.
         assert_eq!(
             chart.rows[3],
             vec![
@@ -516,10 +554,36 @@ mod tests {
             ]
         );
         assert_eq!(
+            chart.rows[4][1..3],
+            [json!("2001-02-03"), json!("2001-01-31")]
+        );
+        assert_eq!(
             chart.csv().lines().take(2).collect::<Vec<_>>(),
             [
                 "period,date,its_date,revenue,orders,units",
                 "2001-02-01 – 2001-02-03,2001-02-01,,10.5,2,3"
+            ]
+        );
+    }
+
+    #[test]
+    fn months_are_laid_over_months() {
+        let out = json!({
+            "period": {"start": "2001-01-01", "end": "2001-02-28", "days": 59},
+            "group_by": "month",
+            "rows": [{"month": "2001-01", "revenue": 3.0}, {"month": "2001-02", "revenue": 4.0}],
+            "comparison": {
+                "period": {"start": "2000-11-03", "end": "2000-12-31", "days": 59},
+                "rows": [{"month": "2000-11", "revenue": 1.0}, {"month": "2000-12", "revenue": 2.0}],
+            },
+        });
+        let chart = &for_tool("sales_summary", &out.to_string())[0];
+        let laid: Vec<(&Value, &Value)> = chart.rows[2..].iter().map(|r| (&r[1], &r[2])).collect();
+        assert_eq!(
+            laid,
+            [
+                (&json!("2001-01"), &json!("2000-11")),
+                (&json!("2001-02"), &json!("2000-12"))
             ]
         );
     }

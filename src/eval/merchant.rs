@@ -16,7 +16,7 @@
 //! figures against the SQL and the eval's plumbing without a model (the test suite runs it);
 //! without it, the store's model answers.
 
-use super::tau2::{EvalError, scratch_app};
+use super::tau2::{EvalError, scratch_app, scratch_database};
 use crate::config::Settings;
 use crate::conversation::{Engine, EngineConfig, MERCHANT_CHANNEL};
 use crate::llm::{ChatModel, ModelFuture, ModelRequest, ModelStep, Role, TokenSink, ToolCall};
@@ -321,7 +321,10 @@ pub async fn run(
         &prompts,
         engine_config.clone(),
     )?;
-    let url = format!("sqlite://{}", scratch.join("merchant.db").display());
+    let url = format!(
+        "sqlite://{}",
+        scratch_database(scratch, "merchant").display()
+    );
     let sql = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(&url)

@@ -289,6 +289,11 @@ pub async fn run(
     })
 }
 
+/// The SQLite file of the scratch store `name` under `scratch` ([`scratch_app`]).
+pub(super) fn scratch_database(scratch: &Path, name: &str) -> std::path::PathBuf {
+    scratch.join(format!("{name}.db"))
+}
+
 /// A fresh copy of the store, with clerk assembled over it.
 pub(super) async fn scratch_app(
     snapshot: &StoreSnapshot,
@@ -296,7 +301,7 @@ pub(super) async fn scratch_app(
     scratch: &Path,
     name: &str,
 ) -> Result<(App, Store), EvalError> {
-    let file = scratch.join(format!("{name}.db"));
+    let file = scratch_database(scratch, name);
     let _ = std::fs::remove_file(&file);
     let store = Store::connect(&format!("sqlite://{}", file.display())).await?;
     store.import(snapshot, true, &mut |_, _, _| {}).await?;
