@@ -544,6 +544,15 @@ async fn clerk_chat_merchant_answers_from_the_tool_and_a_shoppers_chat_cannot() 
     );
     let requests = seen.lock().unwrap().clone();
     assert_eq!(requests.len(), 2);
+    // The merchant's conversation opens with the history's span, not today's date (a small
+    // model took "December" for this year's).
+    assert_eq!(
+        requests[0]["messages"][1]["content"],
+        "The store's merchant opened this conversation. The store's dated orders run from \
+         2000-11-01 to 2001-02-28. A month or period named without a year (\"in December\", \
+         \"last month\") is the latest such one up to 2001-02-28: December means the December \
+         before 2001-02-28."
+    );
     let tool_result = requests[1]["messages"].to_string();
     assert!(
         tool_result.contains(r#"\"revenue\":126728.0"#),
