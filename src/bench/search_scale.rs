@@ -405,6 +405,8 @@ pub struct Scale {
     /// clerk's tantivy index, searched as the tool searches (typo-tolerant words, grouped into
     /// products with their items), without the store's freshness check.
     pub clerk: EngineFigures,
+    /// Segments of clerk's index (a rebuild merges them into one).
+    pub clerk_segments: usize,
     /// SQLite FTS5 over the same items (porter stemmer, bm25 ranking, the same words OR'd,
     /// the same number of items retrieved).
     pub fts5: EngineFigures,
@@ -438,6 +440,22 @@ fn fts5_query(text: &str) -> String {
         .join(" OR ")
 }
 
+/// The generated catalog of `n` products and the queries timed on it: the labelled queries,
+/// then generated ones of one to three catalog words, 100 in all.
+pub fn catalog_and_queries(snapshot: &StoreSnapshot, n: usize) -> (Vec<Product>, Vec<String>) {
+    let vocabulary = vocabulary(snapshot);
+    let products = generate(&vocabulary, n);
+    let mut queries: Vec<String> = labelled().into_iter().map(|q| q.text).collect();
+    let mut rng = Rng(SEED ^ 1);
+    while queries.len() < 100 {
+        let words: Vec<String> = (0..1 + rng.below(3))
+            .map(|_| rng.pick(&vocabulary.words).to_lowercase())
+            .collect();
+        queries.push(words.join(" "));
+    }
+    (products, queries)
+}
+
 /// Search at scale: clerk's index and FTS5 side by side on `n` generated products.
 pub async fn scale(
     snapshot: &StoreSnapshot,
@@ -447,20 +465,10 @@ pub async fn scale(
     embedder: Option<&Embedder>,
 ) -> anyhow::Result<Scale> {
     let started = Instant::now();
-    let vocabulary = vocabulary(snapshot);
-    let products = generate(&vocabulary, n);
+    let (products, queries) = catalog_and_queries(snapshot, n);
     let items: usize = products.iter().map(|p| p.variants.len()).sum();
     let generate_seconds = started.elapsed().as_secs_f64();
     eprintln!("generated {n} products ({items} items) in {generate_seconds:.1} s");
-
-    let mut queries: Vec<String> = labelled().into_iter().map(|q| q.text).collect();
-    let mut rng = Rng(SEED ^ 1);
-    while queries.len() < 100 {
-        let words: Vec<String> = (0..1 + rng.below(3))
-            .map(|_| rng.pick(&vocabulary.words).to_lowercase())
-            .collect();
-        queries.push(words.join(" "));
-    }
 
     let stamp = CatalogStamp {
         store_id: 1,
@@ -554,6 +562,7 @@ pub async fn scale(
         generate_seconds,
         p50_ratio_fts5_over_clerk: fts5_bm25.p50_us / clerk_bm25.p50_us,
         p99_ratio_fts5_over_clerk: fts5_bm25.p99_us / clerk_bm25.p99_us,
+        clerk_segments: index.segments(),
         clerk: EngineFigures {
             build_seconds: clerk_build,
             index_bytes: folder_bytes(&dir),

@@ -10,10 +10,12 @@ use crate::store::CatalogStamp;
 use crate::store::model::{Options, Product};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::{FacetCollector, FacetCounts, TopDocs};
+use tantivy::indexer::NoMergePolicy;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
@@ -154,6 +156,7 @@ pub struct ItemHit {
 #[derive(Clone, Copy)]
 struct Fields {
     product_id: Field,
+    product_key: Field,
     item_id: Field,
     name: Field,
     options_text: Field,
@@ -173,8 +176,11 @@ fn schema() -> (Schema, Fields) {
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let fields = Fields {
-        // Fast: a search groups its best items by product before reading any stored document.
-        product_id: builder.add_text_field("product_id", STRING | STORED | FAST),
+        product_id: builder.add_text_field("product_id", STRING | STORED),
+        // A number per product, fast: a search groups its best items by product before
+        // reading any stored document (a string column's dictionary costs a block to
+        // decompress per lookup).
+        product_key: builder.add_u64_field("product_key", FAST),
         item_id: builder.add_text_field("item_id", STRING | STORED),
         name: builder.add_text_field("name", stemmed.clone() | STORED),
         options_text: builder.add_text_field("options_text", stemmed),
@@ -214,6 +220,23 @@ struct Meta {
     stamp: Option<CatalogStamp>,
     /// Every option name in the catalog, lower-cased (the facets counted).
     option_names: Vec<String>,
+}
+
+/// A product's best items among a search's top items, before anything stored is read.
+struct Grouped {
+    /// The product's key (its place in the catalog the index was built from).
+    key: u64,
+    /// Its best items, at most [`ITEMS_PER_HIT`], best first.
+    items: Vec<tantivy::DocAddress>,
+}
+
+/// A stored text field of a document ("" when absent).
+fn stored_text(document: &TantivyDocument, field: Field) -> String {
+    document
+        .get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// A product index on disk.
@@ -278,18 +301,27 @@ impl ProductIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// How many segments the index is in (a rebuilt index is merged into one).
+    pub fn segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
+    }
+
     /// Replaces the whole index by `products`, stamped with `stamp`; returns the items indexed.
     pub fn rebuild(&self, products: &[Product], stamp: CatalogStamp) -> Result<usize, SearchError> {
         let f = self.fields;
         let mut writer = self.writer()?;
+        // No merges while documents arrive: the whole index is merged into one segment once
+        // they are all in (below).
+        writer.set_merge_policy(Box::new(NoMergePolicy));
         writer.delete_all_documents()?;
         let mut count = 0;
         let mut option_names = std::collections::BTreeSet::new();
-        for product in products {
+        for (key, product) in products.iter().enumerate() {
             for variant in product.variants.values() {
                 let price = variant.price.to_dollars();
                 let mut document = doc!(
                     f.product_id => product.product_id.as_str(),
+                    f.product_key => key as u64,
                     f.item_id => variant.item_id.as_str(),
                     f.name => product.name.as_str(),
                     f.product_lower => product.name.trim().to_lowercase(),
@@ -326,6 +358,13 @@ impl ProductIndex {
         let mut commit = writer.prepare_commit()?;
         commit.set_payload(&serde_json::to_string(&meta).unwrap_or_default());
         commit.commit()?;
+        // One segment: a search then walks one set of postings and keeps one top list whose
+        // threshold prunes the whole catalog (at a million products, the segments of one
+        // writer's memory each, searched apart, doubled the 99th percentile).
+        let segments = self.index.searchable_segment_ids()?;
+        if segments.len() > 1 {
+            writer.merge(&segments).wait()?;
+        }
         writer.wait_merging_threads()?;
         self.reader.reload()?;
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = meta;
@@ -365,63 +404,64 @@ impl ProductIndex {
         let mut by_words_query = None;
         let by_words = if words.is_empty() && !similar.is_empty() {
             // Nothing the words could match (no word the analyser keeps): meaning alone ranks.
-            IndexMap::new()
+            Vec::new()
         } else {
             let query = self.filtered(self.words_query(words)?, &request.filters);
             // Enough items to list each product's best; how many match is counted after.
-            let found = self.products(&searcher, &query, limit * ITEMS_PER_HIT)?;
+            let found = self.grouped(&searcher, &query, limit * ITEMS_PER_HIT)?;
             by_words_query = Some(query);
             found
         };
-        let mut fused: IndexMap<String, ProductHit> = IndexMap::new();
-        let mut scores: std::collections::HashMap<String, f32> = Default::default();
-        for (rank, (id, hit)) in by_words.into_iter().enumerate() {
-            *scores.entry(id.clone()).or_default() += 1.0 / (RRF_K + rank as f32 + 1.0);
-            fused.insert(id, hit);
+        // Fused by the products' keys; a product's stored documents are read only once it is
+        // among those returned.
+        let mut fused: IndexMap<u64, (Grouped, f32)> = IndexMap::new();
+        for (rank, group) in by_words.into_iter().enumerate() {
+            let score = 1.0 / (RRF_K + rank as f32 + 1.0);
+            fused.insert(group.key, (group, score));
         }
         if !similar.is_empty() {
             let query = self.filtered(self.products_query(similar), &request.filters);
-            let mut near = self.products(&searcher, &query, similar.len() * ITEMS_PER_HIT * 4)?;
+            let near = self.grouped(&searcher, &query, similar.len() * ITEMS_PER_HIT * 4)?;
             // Ranked by similarity, not by the order tantivy returned them in.
+            let mut near_by_id = HashMap::new();
+            for group in near {
+                near_by_id.insert(self.product_id(&searcher, &group)?, group);
+            }
             let mut rank = 0;
             for id in similar {
-                let Some(hit) = near.shift_remove(id) else {
+                let Some(group) = near_by_id.remove(id) else {
                     continue;
                 };
                 rank += 1;
-                *scores.entry(id.clone()).or_default() += 1.0 / (RRF_K + rank as f32);
-                fused.entry(id.clone()).or_insert(hit);
+                let score = 1.0 / (RRF_K + rank as f32);
+                fused.entry(group.key).or_insert((group, 0.0)).1 += score;
             }
         }
-        let mut products: Vec<ProductHit> = fused
-            .into_iter()
-            .map(|(id, mut hit)| {
-                hit.score = scores[&id];
-                hit
-            })
-            .collect();
+        let mut ranked: Vec<(Grouped, f32)> = fused.into_values().collect();
         // Stable: equal scores keep the words' order.
-        products.sort_by(|a, b| b.score.total_cmp(&a.score));
-        products.truncate(limit);
-        // Each product's matching items, all counted: its items under the filters when meaning
-        // found it, else those the words match.
-        for hit in &mut products {
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked.truncate(limit);
+        let mut products = Vec::with_capacity(ranked.len());
+        for (group, score) in ranked {
+            let mut hit = self.hit(&searcher, &group, score)?;
+            let near = similar.contains(&hit.product_id);
+            // Each product's matching items, all counted: its items under the filters when
+            // meaning found it, else those the words match.
             let query: Box<dyn Query> = match &by_words_query {
-                Some(words) if !similar.contains(&hit.product_id) => {
-                    Box::new(BooleanQuery::new(vec![
-                        (
-                            Occur::Must,
-                            self.products_query(std::slice::from_ref(&hit.product_id)),
-                        ),
-                        (Occur::Must, words.box_clone()),
-                    ]))
-                }
+                Some(words) if !near => Box::new(BooleanQuery::new(vec![
+                    (
+                        Occur::Must,
+                        self.products_query(std::slice::from_ref(&hit.product_id)),
+                    ),
+                    (Occur::Must, words.box_clone()),
+                ])),
                 _ => self.filtered(
                     self.products_query(std::slice::from_ref(&hit.product_id)),
                     &request.filters,
                 ),
             };
             hit.matching_items = searcher.search(&query, &tantivy::collector::Count)?;
+            products.push(hit);
         }
         let facets = if request.facets {
             Some(self.facets(&searcher, request, similar)?)
@@ -431,55 +471,74 @@ impl ProductIndex {
         Ok(SearchResults { products, facets })
     }
 
-    /// The products of the best `items` items `query` matches, in the order of their best item.
-    fn products(
+    /// The best `items` items `query` matches, grouped by product in the order of each
+    /// product's best item; nothing stored is read (the product comes from a fast field).
+    fn grouped(
         &self,
         searcher: &tantivy::Searcher,
         query: &dyn Query,
         items: usize,
-    ) -> Result<IndexMap<String, ProductHit>, SearchError> {
-        let f = self.fields;
+    ) -> Result<Vec<Grouped>, SearchError> {
         let top = searcher.search(query, &TopDocs::with_limit(items.max(1)).order_by_score())?;
-        let mut columns = std::collections::HashMap::new();
-        let mut products: IndexMap<String, ProductHit> = IndexMap::new();
-        let mut product_id = String::new();
-        for (score, address) in top {
-            // The item's product from the fast field; the stored document (a block to
-            // decompress) is read only for the items a hit lists.
+        let mut columns = HashMap::new();
+        let mut groups: IndexMap<u64, Grouped> = IndexMap::new();
+        for (_, address) in top {
             let column = match columns.entry(address.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(
                     searcher
                         .segment_reader(address.segment_ord)
                         .fast_fields()
-                        .str("product_id")?,
+                        .u64("product_key")?,
                 ),
             };
-            product_id.clear();
-            if let Some(column) = column.as_ref()
-                && let Some(ord) = column.term_ords(address.doc_id).next()
-            {
-                column
-                    .ord_to_str(ord, &mut product_id)
-                    .map_err(|e| SearchError::Index(e.into()))?;
+            let key = column.first(address.doc_id).unwrap_or(u64::MAX);
+            let group = groups.entry(key).or_insert_with(|| Grouped {
+                key,
+                items: Vec::new(),
+            });
+            if group.items.len() < ITEMS_PER_HIT {
+                group.items.push(address);
             }
-            if let Some(hit) = products.get_mut(&product_id) {
-                hit.matching_items += 1;
-                if hit.items.len() >= ITEMS_PER_HIT {
-                    continue;
-                }
-            }
+        }
+        Ok(groups.into_values().collect())
+    }
+
+    /// The product id of a group, from its best item's stored document.
+    fn product_id(
+        &self,
+        searcher: &tantivy::Searcher,
+        group: &Grouped,
+    ) -> Result<String, SearchError> {
+        let document: TantivyDocument = searcher.doc(group.items[0])?;
+        Ok(stored_text(&document, self.fields.product_id))
+    }
+
+    /// A group as the product hit a search returns: its items read from their stored documents.
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        group: &Grouped,
+        score: f32,
+    ) -> Result<ProductHit, SearchError> {
+        let f = self.fields;
+        let mut hit = ProductHit {
+            product_id: String::new(),
+            name: String::new(),
+            matching_items: group.items.len(),
+            items: Vec::with_capacity(group.items.len()),
+            score,
+        };
+        for &address in &group.items {
             let document: TantivyDocument = searcher.doc(address)?;
-            let text = |field| {
-                document
-                    .get_first(field)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let item = ItemHit {
-                item_id: text(f.item_id),
-                options: serde_json::from_str(&text(f.options_json)).unwrap_or_default(),
+            if hit.items.is_empty() {
+                hit.product_id = stored_text(&document, f.product_id);
+                hit.name = stored_text(&document, f.name);
+            }
+            hit.items.push(ItemHit {
+                item_id: stored_text(&document, f.item_id),
+                options: serde_json::from_str(&stored_text(&document, f.options_json))
+                    .unwrap_or_default(),
                 price: Cents::from_dollars(
                     document
                         .get_first(f.price)
@@ -491,19 +550,9 @@ impl ProductIndex {
                     .get_first(f.available)
                     .and_then(|v| v.as_bool())
                     .unwrap_or(false),
-            };
-            let hit = products
-                .entry(text(f.product_id))
-                .or_insert_with(|| ProductHit {
-                    product_id: text(f.product_id),
-                    name: text(f.name),
-                    matching_items: 1,
-                    items: Vec::new(),
-                    score,
-                });
-            hit.items.push(item);
+            });
         }
-        Ok(products)
+        Ok(hit)
     }
 
     /// Counts the items the words or the similar products match, under the filters.
