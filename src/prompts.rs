@@ -144,6 +144,8 @@ pub struct Replies {
     pub not_taken: String,
     /// A merchant's question could not be answered (the model failed or timed out).
     pub merchant_failed: String,
+    /// A merchant's answer was held back twice for figures no tool gave.
+    pub merchant_unverified: String,
     /// What verified shoppers are told (signed identity, linked app chats).
     pub verified: VerifiedReplies,
 }

@@ -597,6 +597,24 @@ async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
         ask("how many products, please? 50?").await,
         json!({"reply": "The store has 50 products.", "state": "bot", "charts": []})
     );
+    // Figures no tool gave are held back, and said twice, the merchant is told so in a
+    // merchant's words (not asked which order they mean); nothing invented reaches them.
+    c.model.then([
+        Scripted::reply("You sold 48213 units last week."),
+        Scripted::reply("You sold 59377 units last week."),
+    ]);
+    assert_eq!(
+        ask("how many units did I sell last week?").await,
+        json!({"reply": "Sorry, I couldn't check those figures against the store's data, so I won't state them. Please ask again, naming the period or the products you mean.", "state": "bot", "charts": []})
+    );
+    let said = c.test.store.messages(&id).await.unwrap();
+    assert!(said.iter().any(|m| m.role == "system"
+        && m.content.contains("48213")
+        && m.content.contains("no tool output or merchant message")));
+    assert!(
+        !said.iter().any(|m| m.role == "assistant"
+            && (m.content.contains("48213") || m.content.contains("59377")))
+    );
 
     // A shopper's model asking for it, whatever the shopper typed, is refused; the tool never
     // runs, and shoppers' system message does not even name it.

@@ -752,13 +752,22 @@ impl Engine {
                         "reply held back: ungrounded facts"
                     );
                     if turn.outcome.held_replies > 1 {
-                        let safe = self.replies.unverified.clone();
+                        let safe = if turn.merchant {
+                            self.replies.merchant_unverified.clone()
+                        } else {
+                            self.replies.unverified.clone()
+                        };
                         return self.reply(turn, &safe, "", on_reply).await;
                     }
                     let note = format!(
-                        "Your last reply was not sent: it states {}, which no tool output or customer message in this \
+                        "Your last reply was not sent: it states {}, which no tool output or {} message in this \
                          conversation contains. Reply again using only facts from them, or look the facts up with a tool.",
-                        missing.join(", ")
+                        missing.join(", "),
+                        if turn.merchant {
+                            "merchant"
+                        } else {
+                            "customer"
+                        }
                     );
                     self.store
                         .append_message(conversation_id, Role::System.as_str(), &note, None)
