@@ -209,6 +209,41 @@ async fn an_index_folder_pointed_at_another_store_is_rebuilt() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_index_written_by_an_older_clerk_is_replaced_even_when_its_stamp_is_current() {
+    let test = tau2_store(Db::Sqlite).await;
+    let folder = test.dir.path().join("index");
+    std::fs::create_dir_all(&folder).unwrap();
+    // An index of another schema (as an older clerk wrote it: products by their id's string
+    // column), stamped with the store's current catalog: its stamp alone would say "fresh".
+    let stamp = test.store.catalog_stamp().await.unwrap();
+    {
+        let mut schema = tantivy::schema::Schema::builder();
+        let id = schema.add_text_field(
+            "product_id",
+            tantivy::schema::STRING | tantivy::schema::STORED | tantivy::schema::FAST,
+        );
+        let old = tantivy::Index::create_in_dir(&folder, schema.build()).unwrap();
+        let mut writer: tantivy::IndexWriter = old.writer(15_000_000).unwrap();
+        writer
+            .add_document(tantivy::doc!(id => "not-a-product"))
+            .unwrap();
+        let mut commit = writer.prepare_commit().unwrap();
+        commit.set_payload(&json!({"stamp": stamp, "option_names": []}).to_string());
+        commit.commit().unwrap();
+        writer.wait_merging_threads().unwrap();
+    }
+    let search = test.search();
+    let found = search.search(request("wireless headphones")).await.unwrap();
+    assert_eq!(found.products[0].name, "Headphones");
+    assert!(
+        found
+            .products
+            .iter()
+            .all(|p| p.product_id != "not-a-product")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn facets_count_every_matching_item_and_each_value_filters() {
     let test = tau2_store(Db::Sqlite).await;
     let search = test.search();

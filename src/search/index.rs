@@ -135,7 +135,8 @@ pub struct ProductHit {
     pub matching_items: usize,
     /// The best-matching items.
     pub items: Vec<ItemHit>,
-    /// Its fused rank score (the BM25 score of its best item in a search by words alone).
+    /// Its rank score: over the rankings it is in (the words', the meaning's), the sum of
+    /// `1 / (60 + its rank)`.
     #[serde(skip)]
     pub score: f32,
 }

@@ -4,6 +4,7 @@
 
 use super::{Store, StoreError};
 use crate::dates;
+use futures_util::TryStreamExt;
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -45,17 +46,17 @@ pub struct Purchase {
 impl Store {
     /// Every order not cancelled, oldest first (undated ones in the store's order, first).
     pub async fn baskets(&self) -> Result<Vec<Basket>, StoreError> {
-        let rows = sqlx::query(
+        let mut rows = sqlx::query(
             "SELECT o.order_id, o.user_id, o.placed_at, i.item_id FROM orders o \
              JOIN order_items i ON i.order_id = o.order_id \
              WHERE o.status <> 'cancelled' \
              ORDER BY (o.placed_at IS NOT NULL), o.placed_at, o.position, i.position",
         )
-        .fetch_all(&self.pool)
-        .await?;
+        // Streamed: a history of a million lines is never held as rows, only as baskets.
+        .fetch(&self.pool);
         let mut baskets: Vec<Basket> = Vec::new();
         let mut at: HashMap<String, usize> = HashMap::new();
-        for row in rows {
+        while let Some(row) = rows.try_next().await? {
             let order_id: String = row.try_get("order_id")?;
             let item: String = row.try_get("item_id")?;
             if let Some(&i) = at.get(&order_id) {
