@@ -10,6 +10,7 @@ use axum::http::{Request, StatusCode};
 use clerk::app::App;
 use clerk::conversation::Engine;
 use clerk::http::{Edges, router_with};
+use clerk::llm::Role;
 use clerk::llm::scripted::{Scripted, ScriptedModel};
 use clerk::staff::ConsoleConfig;
 use common::{Db, TestStore, tau2_store};
@@ -608,13 +609,11 @@ async fn merchant_mode_is_for_merchants_and_their_own_conversations() {
         json!({"reply": "Sorry, I couldn't check those figures against the store's data, so I won't state them. Please ask again, naming the period or the products you mean.", "state": "bot", "charts": []})
     );
     let said = c.test.store.messages(&id).await.unwrap();
-    assert!(said.iter().any(|m| m.role == "system"
+    assert!(said.iter().any(|m| m.role == Role::System.as_str()
         && m.content.contains("48213")
         && m.content.contains("no tool output or merchant message")));
-    assert!(
-        !said.iter().any(|m| m.role == "assistant"
-            && (m.content.contains("48213") || m.content.contains("59377")))
-    );
+    assert!(!said.iter().any(|m| m.role == Role::Assistant.as_str()
+        && (m.content.contains("48213") || m.content.contains("59377"))));
 
     // A shopper's model asking for it, whatever the shopper typed, is refused; the tool never
     // runs, and shoppers' system message does not even name it.

@@ -400,7 +400,7 @@ pub struct Scale {
     pub queries: usize,
     /// Passes over the queries.
     pub rounds: usize,
-    /// Seconds to generate the catalog.
+    /// Seconds to generate the catalog (and the queries).
     pub generate_seconds: f64,
     /// clerk's tantivy index, searched as the tool searches (typo-tolerant words, grouped into
     /// products with their items), without the store's freshness check.
@@ -442,7 +442,7 @@ fn fts5_query(text: &str) -> String {
 
 /// The generated catalog of `n` products and the queries timed on it: the labelled queries,
 /// then generated ones of one to three catalog words, 100 in all.
-pub fn catalog_and_queries(snapshot: &StoreSnapshot, n: usize) -> (Vec<Product>, Vec<String>) {
+fn catalog_and_queries(snapshot: &StoreSnapshot, n: usize) -> (Vec<Product>, Vec<String>) {
     let vocabulary = vocabulary(snapshot);
     let products = generate(&vocabulary, n);
     let mut queries: Vec<String> = labelled().into_iter().map(|q| q.text).collect();

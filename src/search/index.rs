@@ -526,6 +526,7 @@ impl ProductIndex {
         let mut hit = ProductHit {
             product_id: String::new(),
             name: String::new(),
+            // Those listed; the caller counts them all.
             matching_items: group.items.len(),
             items: Vec::with_capacity(group.items.len()),
             score,
