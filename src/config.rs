@@ -173,10 +173,20 @@ pub enum Command {
     /// data directory (`models/`): the recommender (from the orders) and the sentiment model
     /// (from the store's reviews, when it has at least 1,000); and embed the catalog's products
     /// for hybrid search (beside the index). A running server loads them at its next start.
-    Train,
+    Train {
+        /// Also fine-tune the sentence model's top layers on the store's reviews, to read them
+        /// better than words alone (`clerk bench sentiment`). Needs the embedding model; about
+        /// 40 minutes for 20,000 reviews on two cores.
+        #[arg(long)]
+        tune_encoder: bool,
+        /// Passes over the reviews when tuning the encoder.
+        #[arg(long, default_value_t = 2, value_name = "N", requires = "tune_encoder")]
+        tune_epochs: usize,
+    },
     /// Score text read from standard input, one line each: one JSON object per line,
     /// `{"label":"negative|neutral|positive","score":-1..1}`, read as a shopper's message (the
-    /// VADER lexicon) or, with `--review`, as a review (the trained model). With `--train FILE`,
+    /// VADER lexicon) or, with `--review`, as a review (the trained model, with the store's tuned
+    /// encoder when `clerk train --tune-encoder` made one). With `--train FILE`,
     /// train a model on a reviews CSV instead (the shapes `clerk import reviews` reads) and write
     /// it to `--output`.
     Sentiment {
@@ -441,7 +451,8 @@ pub enum BenchCommand {
     /// The sentiment model on the Women's E-Commerce Clothing Reviews (a stratified 80/20
     /// split, fixed seed) beside the VADER lexicon and TF-IDF + logistic regression trained in
     /// the same run: macro-F1 and accuracy; and the three on the short chat messages of
-    /// `fixtures/sentiment/chat_messages.tsv`.
+    /// `fixtures/sentiment/chat_messages.tsv`. With the sentence model installed, also the
+    /// encoder `clerk train --tune-encoder` tunes (about 40 minutes on two cores).
     Sentiment {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/sentiment.json")]

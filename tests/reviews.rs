@@ -357,3 +357,116 @@ async fn a_shopper_asking_about_reviews_gets_the_products_summary() {
     assert_eq!(output["aspects"][0]["aspect"], "lid", "{output}");
     assert_eq!(output["aspects"][0]["reviews"], 3);
 }
+
+/// The test's reading of how clerk keys a review's text: its title, a full stop, its text.
+fn review_key(title: &str, text: &str) -> u64 {
+    let text = if title.trim().is_empty() {
+        text.to_owned()
+    } else {
+        format!("{}. {text}", title.trim())
+    };
+    clerk::embed::text_key(&text)
+}
+
+#[test]
+fn a_store_tunes_the_sentence_model_on_its_reviews_and_reads_them_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, _, stderr) = run_clerk(d, &["import", "reviews", &sample().display().to_string()]);
+    assert_eq!(code, 0, "{stderr}");
+    let kept: Vec<_> = reviews()
+        .into_iter()
+        .filter(|r| !(r.3.is_empty() && r.4.is_empty()))
+        .collect();
+    let before = summary(d, "1080");
+
+    // One pass over four fifths of the reviews (a real merchant runs the default two).
+    let (code, stdout, stderr) = run_clerk(d, &["train", "--tune-encoder", "--tune-epochs", "1"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("sentiment encoder: tuned on"), "{stderr}");
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let tuned = &report["sentiment_encoder"];
+    assert_eq!(tuned["source"], "store reviews");
+    assert_eq!(tuned["epochs"], 1);
+    let learned: u64 = tuned["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        learned + tuned["tuning_reviews"].as_u64().unwrap(),
+        kept.len() as u64
+    );
+    let f1 = tuned["validation_macro_f1"].as_f64().unwrap();
+    assert!(f1 > 0.3 && f1 <= 1.0, "{tuned}");
+    assert!(d.join("data/models/sentiment-tuned.safetensors").is_file());
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("data/models/sentiment-tuned.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["report"], *tuned);
+
+    // The next process reads the store's reviews as the tuned encoder did when it kept them:
+    // the summary's shares are those readings' shares, for this garment's reviews.
+    let readings: HashMap<u64, String> = saved["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_u64().unwrap(),
+                r[1]["label"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let garment: Vec<_> = kept.iter().filter(|r| r.1 == "1080").collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for r in &garment {
+        let label = readings
+            .get(&review_key(&r.3, &r.4))
+            .unwrap_or_else(|| panic!("no reading kept for {r:?}"));
+        *counts.entry(label.as_str()).or_default() += 1;
+    }
+    let after = summary(d, "1080");
+    assert_eq!(after["ratings"], before["ratings"]);
+    for label in ["negative", "neutral", "positive"] {
+        let share = counts.get(label).copied().unwrap_or(0) as f64 / garment.len() as f64;
+        let served = after["sentiment"][label].as_f64().unwrap();
+        assert!(
+            (served - (share * 100.0).round() / 100.0).abs() < 1e-9,
+            "{label}: {after}"
+        );
+    }
+
+    // A review the store has never seen is read by the encoder, as is any text on standard input.
+    let unseen = "Returned it the next day. The fabric is cheap, the seams came apart and it looks nothing like the photo.\nAbsolutely love this dress! It fits perfectly, the fabric is soft and I get compliments every time.\n";
+    let read = |d: &Path| -> Vec<Value> {
+        let (code, stdout, stderr) =
+            common::run_clerk_with_input(d, &["sentiment", "--review"], unseen);
+        assert_eq!(code, 0, "{stderr}");
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let tuned_read = read(d);
+    assert_eq!(tuned_read.len(), 2);
+    let score = |v: &Value| v["score"].as_f64().unwrap();
+    assert!(score(&tuned_read[0]) < -0.1, "{tuned_read:?}");
+    assert_eq!(tuned_read[1]["label"], "positive", "{tuned_read:?}");
+
+    // Damaged weights stop nothing: the reviews are read by words meanwhile — differently,
+    // which shows the encoder was reading them.
+    std::fs::write(
+        d.join("data/models/sentiment-tuned.safetensors"),
+        b"not weights",
+    )
+    .unwrap();
+    let fallback = summary(d, "1080");
+    assert_eq!(fallback["ratings"], before["ratings"]);
+    assert_eq!(fallback["reviews"], before["reviews"]);
+    let words_read = read(d);
+    assert_ne!(words_read, tuned_read);
+    assert_eq!(words_read[1]["label"], "positive", "{words_read:?}");
+}

@@ -130,14 +130,22 @@ pub async fn sentiment(
         println!("{}", serde_json::json!({ "sentiment": model.report }));
         return Ok(ExitCode::SUCCESS);
     }
-    let model = crate::sentiment::load_or_bundled(&settings.data_dir);
+    // Reviews are read with the store's tuned encoder when it has one (which runs on the
+    // sentence-embedding model); messages never need it.
+    let embedder = review
+        .then(|| crate::embed::Embedder::load_or_warn(&settings.embedding_model))
+        .flatten();
+    let model = crate::sentiment::load_or_bundled(&settings.data_dir, embedder.as_ref());
     let lexicon = crate::sentiment::lexicon::Lexicon::bundled();
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lines() {
         let line = line?;
         let sentiment = if review {
-            model.score("", &line)
+            model
+                .review_sentiments(&[("", &line)])
+                .pop()
+                .expect("one reading per review")
         } else {
             lexicon.message(&line)
         };

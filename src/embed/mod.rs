@@ -10,7 +10,7 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::{BertEncoder, BertModel, Config};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,9 @@ pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
 const MAX_TOKENS: usize = 256;
 /// Texts run through the model together.
 const BATCH: usize = 32;
+/// The model's top layers, run apart from the rest: the sentiment reader fine-tunes its own copy
+/// of them on the states the layers below produce ([`Embedder::lower_states`]).
+pub const TOP_LAYERS: usize = 2;
 
 /// What can go wrong loading or running the embedding model.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +58,14 @@ pub enum EmbedError {
 
 /// A loaded sentence-embedding model. Cheap to share (`Arc`); `embed` may run on many threads.
 pub struct Embedder {
-    model: BertModel,
+    /// The embeddings and every layer below the top ones.
+    lower: BertModel,
+    /// The top [`TOP_LAYERS`] layers.
+    upper: BertEncoder,
+    /// The number of layers below the top ones.
+    lower_layers: usize,
+    /// The model's weights file.
+    weights: PathBuf,
     tokenizer: Tokenizer,
     device: Device,
 }
@@ -91,7 +101,7 @@ impl Embedder {
             file("model.safetensors")?,
             file("tokenizer.json")?,
         );
-        let config: Config = std::fs::read_to_string(&config_path)
+        let mut config: Config = std::fs::read_to_string(&config_path)
             .map_err(|e| e.to_string())
             .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
             .map_err(|reason| EmbedError::Config {
@@ -101,8 +111,31 @@ impl Embedder {
         let device = Device::Cpu;
         // SAFETY: the weights file is memory-mapped read-only; clerk never writes it, and the
         // fetch script replaces it only by renaming a finished file over it.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device)? };
-        let model = BertModel::load(vb, &config)?;
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(
+                std::slice::from_ref(&weights),
+                DType::F32,
+                &device,
+            )?
+        };
+        let layers = config.num_hidden_layers;
+        if layers <= TOP_LAYERS {
+            return Err(EmbedError::Config {
+                path: config_path,
+                reason: format!("{layers} layers; at least {} expected", TOP_LAYERS + 1),
+            });
+        }
+        let lower_layers = layers - TOP_LAYERS;
+        config.num_hidden_layers = lower_layers;
+        let lower = BertModel::load(vb.clone(), &config)?;
+        // The top layers are read under their own names: `layer.0` of this encoder is the
+        // model's `layer.{lower_layers}`.
+        config.num_hidden_layers = TOP_LAYERS;
+        let upper = BertEncoder::load(
+            vb.rename_f(move |name| shift_layer(name, lower_layers))
+                .pp("encoder"),
+            &config,
+        )?;
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         // The shipped tokenizer pads every text to 128 tokens; pad a batch to its longest instead.
@@ -117,7 +150,10 @@ impl Embedder {
             }))
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         Ok(Embedder {
-            model,
+            lower,
+            upper,
+            lower_layers,
+            weights,
             tokenizer,
             device,
         })
@@ -179,7 +215,44 @@ impl Embedder {
         Ok(self.embed(&[text])?.pop().unwrap_or_default())
     }
 
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// The states the layers below the top [`TOP_LAYERS`] give each text's tokens (padding
+    /// left out): one `(tokens, DIM)` tensor per text, in order.
+    pub fn lower_states(&self, texts: &[&str]) -> Result<Vec<Tensor>, EmbedError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut states = vec![None; texts.len()];
+        for chunk in order.chunks(BATCH) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            let (ids, types, mask) = self.encode(&batch)?;
+            let hidden = self.lower.forward(&ids, &types, Some(&mask))?;
+            let lengths = mask.sum(1)?.to_vec1::<u32>()?;
+            for (row, (&i, length)) in chunk.iter().zip(lengths).enumerate() {
+                states[i] = Some(
+                    hidden
+                        .get(row)?
+                        .narrow(0, 0, length as usize)?
+                        .contiguous()?,
+                );
+            }
+        }
+        Ok(states
+            .into_iter()
+            .map(|s| s.expect("every text ran"))
+            .collect())
+    }
+
+    /// The number of layers below the top ones (where [`Embedder::lower_states`] stops).
+    pub fn lower_layers(&self) -> usize {
+        self.lower_layers
+    }
+
+    /// The model's weights file (safetensors).
+    pub fn weights_file(&self) -> &Path {
+        &self.weights
+    }
+
+    /// Token ids, token types and attention masks of a batch, padded to its longest text.
+    fn encode(&self, texts: &[&str]) -> Result<(Tensor, Tensor, Tensor), EmbedError> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
@@ -191,10 +264,17 @@ impl Embedder {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Tensor::stack(&rows, 0)?)
         };
-        let ids = rows(&|e| e.get_ids())?;
-        let types = rows(&|e| e.get_type_ids())?;
-        let mask = rows(&|e| e.get_attention_mask())?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        Ok((
+            rows(&|e| e.get_ids())?,
+            rows(&|e| e.get_type_ids())?,
+            rows(&|e| e.get_attention_mask())?,
+        ))
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let (ids, types, mask) = self.encode(texts)?;
+        let lower = self.lower.forward(&ids, &types, Some(&mask))?;
+        let hidden = self.upper.forward(&lower, &attention_bias(&mask)?)?;
         // Mean of the real tokens' states (padding masked out), then unit length.
         let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
@@ -202,6 +282,28 @@ impl Embedder {
         let mean = summed.broadcast_div(&counts)?;
         let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
         Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+    }
+}
+
+/// What attention adds to the scores of each key: 0 for a text's tokens, a large negative number
+/// for padding, shaped `(batch, 1, 1, tokens)` to broadcast over heads and queries.
+pub fn attention_bias(mask: &Tensor) -> Result<Tensor, candle_core::Error> {
+    let mask = mask.to_dtype(DType::F32)?.unsqueeze(1)?.unsqueeze(1)?;
+    (mask.ones_like()? - mask)? * -1e4
+}
+
+/// A weight's name in the model file for the top layers' encoder: `encoder.layer.{i}.…` is the
+/// model's `encoder.layer.{i + below}.…`.
+fn shift_layer(name: &str, below: usize) -> String {
+    let Some(rest) = name.strip_prefix("encoder.layer.") else {
+        return name.to_owned();
+    };
+    match rest.split_once('.') {
+        Some((index, tail)) => match index.parse::<usize>() {
+            Ok(i) => format!("encoder.layer.{}.{tail}", i + below),
+            Err(_) => name.to_owned(),
+        },
+        None => name.to_owned(),
     }
 }
 

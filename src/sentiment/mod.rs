@@ -13,6 +13,7 @@ pub mod aspects;
 pub mod lexicon;
 pub mod text;
 pub mod train;
+pub mod tuned;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -98,7 +99,7 @@ impl Label {
 }
 
 /// How one text reads.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sentiment {
     /// The most likely class.
     pub label: Label,
@@ -147,6 +148,10 @@ pub struct SentimentModel {
     pub report: TrainReport,
     #[serde(skip)]
     index: HashMap<String, u32>,
+    /// The store's tuned encoder, when `clerk train --tune-encoder` made one: it then reads
+    /// whole reviews ([`SentimentModel::review_sentiments`]).
+    #[serde(skip)]
+    tuned: Option<Arc<tuned::TunedSentiment>>,
 }
 
 impl SentimentModel {
@@ -176,6 +181,35 @@ impl SentimentModel {
             label: Label::ALL[best],
             score: ((p[2] - p[0]) * 1000.0).round() / 1000.0,
         }
+    }
+
+    /// How each review (title, text) reads: with the store's tuned encoder combined with its
+    /// TF-IDF model where there is one (`clerk bench sentiment` measures both), else with this
+    /// model. Clauses and chat messages are read by [`SentimentModel::score`] alone.
+    pub fn review_sentiments(&self, reviews: &[(&str, &str)]) -> Vec<Sentiment> {
+        if let Some(tuned) = &self.tuned {
+            match tuned.read(reviews) {
+                Ok(labels) => return labels,
+                Err(error) => {
+                    tracing::warn!(%error, "the tuned encoder failed; reviews read by words alone")
+                }
+            }
+        }
+        reviews
+            .iter()
+            .map(|(title, text)| self.score(title, text))
+            .collect()
+    }
+
+    /// This model, with the store's tuned encoder reading whole reviews.
+    pub fn with_tuned(mut self, tuned: Option<Arc<tuned::TunedSentiment>>) -> SentimentModel {
+        self.tuned = tuned;
+        self
+    }
+
+    /// The tuned encoder's report, when the store has one.
+    pub fn tuned_report(&self) -> Option<&tuned::TunedReport> {
+        self.tuned.as_deref().map(tuned::TunedSentiment::report)
     }
 
     /// The three classes' probabilities (negative, neutral, positive).
@@ -231,7 +265,7 @@ impl SentimentModel {
             path: path.to_owned(),
             reason,
         };
-        let mut model: SentimentModel =
+        let model: SentimentModel =
             serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         if model.format != FORMAT {
             return Err(bad(format!("format {} instead of {FORMAT}", model.format)));
@@ -239,13 +273,18 @@ impl SentimentModel {
         if model.idf.len() != model.terms.len() || model.weights.len() != model.terms.len() {
             return Err(bad("its terms and weights do not match".into()));
         }
-        model.index = model
+        Ok(model.reindexed())
+    }
+
+    /// The model with its terms' index rebuilt (it is not saved).
+    pub(crate) fn reindexed(mut self) -> SentimentModel {
+        self.index = self
             .terms
             .iter()
             .enumerate()
             .map(|(i, term)| (term.clone(), i as u32))
             .collect();
-        Ok(model)
+        self
     }
 }
 
@@ -259,14 +298,29 @@ pub fn message_mood(text: &str) -> i64 {
 /// The loaded sentiment model every part of clerk reads; `clerk train` swaps it.
 pub type SharedSentiment = Arc<std::sync::RwLock<Arc<SentimentModel>>>;
 
-/// The model saved under `data_dir`, or the bundled one when none is (or it cannot be read).
-pub fn load_or_bundled(data_dir: &Path) -> Arc<SentimentModel> {
-    match SentimentModel::load(data_dir) {
+/// The model saved under `data_dir`, or the bundled one when none is (or it cannot be read);
+/// with the tuned encoder saved there, when there is one and `embedder` can run it.
+pub fn load_or_bundled(
+    data_dir: &Path,
+    embedder: Option<&crate::embed::SharedEmbedder>,
+) -> Arc<SentimentModel> {
+    let model = match SentimentModel::load(data_dir) {
         Ok(Some(model)) => Arc::new(model),
         Ok(None) => SentimentModel::bundled(),
         Err(error) => {
             tracing::warn!(%error, "the saved sentiment model is not used; the bundled one is");
             SentimentModel::bundled()
+        }
+    };
+    let Some(embedder) = embedder else {
+        return model;
+    };
+    match tuned::TunedSentiment::load(data_dir, embedder.clone()) {
+        Ok(None) => model,
+        Ok(Some(tuned)) => Arc::new((*model).clone().with_tuned(Some(Arc::new(tuned)))),
+        Err(error) => {
+            tracing::warn!(%error, "the tuned sentiment encoder is not used; reviews are read by words");
+            model
         }
     }
 }

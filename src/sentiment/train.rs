@@ -226,6 +226,7 @@ pub fn train_reporting(
             },
             seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
         },
+        tuned: None,
     })
 }
 

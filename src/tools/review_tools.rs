@@ -80,9 +80,13 @@ impl Tool for ReviewSummary {
             let (summary, aspects) = tokio::task::spawn_blocking(move || {
                 let mut stars = [0usize; 5];
                 let mut read = [0usize; 3];
-                for review in &reviews {
+                let texts: Vec<(&str, &str)> = reviews
+                    .iter()
+                    .map(|r| (r.title.as_str(), r.text.as_str()))
+                    .collect();
+                for (review, read_as) in reviews.iter().zip(model.review_sentiments(&texts)) {
                     stars[usize::from(review.rating.clamp(1, 5)) - 1] += 1;
-                    read[model.score(&review.title, &review.text).label.index()] += 1;
+                    read[read_as.label.index()] += 1;
                 }
                 let n = reviews.len();
                 let share = |k: usize| ((k as f64 / n as f64) * 100.0).round() / 100.0;
