@@ -234,7 +234,10 @@ fn tuned(
     )?;
     eprintln!("encoder: reading the {} held-out reviews", test_set.len());
     let started = Instant::now();
-    let texts: Vec<String> = test_set.iter().map(|e| review_text(e)).collect();
+    let texts: Vec<String> = test_set
+        .iter()
+        .map(|e| review_text(&e.title, &e.text))
+        .collect();
     let encoder = reader.log_probabilities(embedder, &texts)?;
     let ms_per_review = started.elapsed().as_secs_f64() * 1000.0 / test_set.len() as f64;
     let words: Vec<[f32; 3]> = test_set

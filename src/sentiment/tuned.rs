@@ -191,18 +191,18 @@ pub enum TuneProgress {
     Step(usize, usize, f32),
 }
 
-/// The text a review is read as: its title, then its text.
-pub fn review_text(example: &Example) -> String {
-    if example.title.trim().is_empty() {
-        example.text.clone()
+/// The text a review is read as: its title, a full stop, then its text.
+pub fn review_text(title: &str, text: &str) -> String {
+    if title.trim().is_empty() {
+        text.to_owned()
     } else {
-        format!("{}. {}", example.title.trim(), example.text)
+        format!("{}. {text}", title.trim())
     }
 }
 
 impl TunedReader {
-    /// New layers and head (the layers' weights random until set). The layers are named as the embedding model's top
-    /// ones (`encoder.layer.{i}.…`), the head `classifier`.
+    /// New layers (random weights until set) and head. The layers are named as the embedding
+    /// model's top ones (`encoder.layer.{i}.…`), the head `classifier`.
     fn fresh(lower_layers: usize) -> candle_core::Result<(TunedReader, Device)> {
         let device = Device::Cpu;
         let vars = VarMap::new();
@@ -235,22 +235,9 @@ impl TunedReader {
         candle_nn::ops::log_softmax(&self.head.forward(&mean)?, D::Minus1)
     }
 
-    /// Fine-tunes the top layers and trains the head on `examples`, starting from the
-    /// embedding model's weights.
-    pub fn train(
-        embedder: &Embedder,
-        examples: &[Example],
-        params: TunedParams,
-        progress: &dyn Fn(TuneProgress),
-    ) -> Result<TunedReader, TunedError> {
-        let texts: Vec<String> = examples.iter().map(review_text).collect();
-        let states = read_lower(embedder, &texts, progress)?;
-        let labels: Vec<Label> = examples.iter().map(|e| e.label).collect();
-        TunedReader::train_on(embedder, &states, &labels, params, progress)
-    }
-
-    /// As [`TunedReader::train`], on texts already run through the layers below
-    /// ([`read_lower`]), each with its class.
+    /// Fine-tunes the top layers and trains the head, starting from the embedding model's
+    /// weights, on texts already run through the layers below ([`read_lower`]), each with its
+    /// class.
     pub fn train_on(
         embedder: &Embedder,
         states: &[Tensor],
@@ -371,19 +358,6 @@ impl TunedReader {
             }
         }
         Ok(out)
-    }
-
-    /// The label each text reads as (the most likely class).
-    pub fn labels(&self, embedder: &Embedder, texts: &[String]) -> Result<Vec<Label>, TunedError> {
-        Ok(self
-            .log_probabilities(embedder, texts)?
-            .into_iter()
-            .map(|p| {
-                Label::ALL[(0..3)
-                    .max_by(|&a, &b| p[a].total_cmp(&p[b]))
-                    .expect("three")]
-            })
-            .collect())
     }
 
     /// Saves the tuned layers and head as `path` (safetensors, written beside then renamed).
@@ -594,7 +568,10 @@ pub fn tune(
     progress(TuneProgress::Words);
     let words = super::train::train(&fit_set, Params::default(), source)
         .map_err(|e| TunedError::Data(e.to_string()))?;
-    let texts: Vec<String> = examples.iter().map(review_text).collect();
+    let texts: Vec<String> = examples
+        .iter()
+        .map(|e| review_text(&e.title, &e.text))
+        .collect();
     let states = read_lower(embedder, &texts, progress)?;
     let pick = |ix: &[usize]| ix.iter().map(|&i| states[i].clone()).collect::<Vec<_>>();
     let fit_labels: Vec<Label> = fit_set.iter().map(|e| e.label).collect();
@@ -748,13 +725,7 @@ impl TunedSentiment {
         let c = &self.tuned.combination;
         let texts: Vec<String> = reviews
             .iter()
-            .map(|(title, text)| {
-                review_text(&Example {
-                    title: (*title).to_owned(),
-                    text: (*text).to_owned(),
-                    label: Label::Neutral,
-                })
-            })
+            .map(|(title, text)| review_text(title, text))
             .collect();
         let keys: Vec<u64> = texts.iter().map(|t| crate::embed::text_key(t)).collect();
         let unread: Vec<usize> = {
