@@ -39,6 +39,16 @@ fn reviews() -> Vec<(u64, String, u8, String, String)> {
         .collect()
 }
 
+/// The sum of a report's counts by class.
+fn class_sum(by_class: &Value) -> u64 {
+    by_class
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
 fn summary(dir: &Path, product: &str) -> Value {
     let args = json!({ "product_id": product }).to_string();
     let (code, stdout, stderr) = run_clerk(dir, &["tool", "review_summary", "--args", &args]);
@@ -183,12 +193,7 @@ fn clothing_reviews_import_and_summarise_from_their_own_words() {
     assert!(d.join("index/vectors.bin").is_file());
     let sentiment = &report["sentiment"];
     assert_eq!(sentiment["source"], "store reviews");
-    let by_class: u64 = sentiment["examples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_u64().unwrap())
-        .sum();
+    let by_class = class_sum(&sentiment["examples"]);
     assert_eq!(by_class as usize, kept);
     let saved: Value = serde_json::from_str(
         &std::fs::read_to_string(d.join("data/models/sentiment.json")).unwrap(),
@@ -388,12 +393,7 @@ fn a_store_tunes_the_sentence_model_on_its_reviews_and_reads_them_with_it() {
     let tuned = &report["sentiment_encoder"];
     assert_eq!(tuned["source"], "store reviews");
     assert_eq!(tuned["epochs"], 1);
-    let learned: u64 = tuned["examples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_u64().unwrap())
-        .sum();
+    let learned = class_sum(&tuned["examples"]);
     assert_eq!(
         learned + tuned["tuning_reviews"].as_u64().unwrap(),
         kept.len() as u64

@@ -918,8 +918,13 @@ async fn train(
         }
         None => {
             eprintln!(
-                "sentiment: fewer than {} reviews in the store, the bundled model stays in use",
-                crate::app::MIN_STORE_REVIEWS
+                "sentiment: fewer than {} reviews in the store, the bundled model stays in use{}",
+                crate::app::MIN_STORE_REVIEWS,
+                if tune.is_some() {
+                    " and no encoder is tuned"
+                } else {
+                    ""
+                }
             );
             Value::Null
         }

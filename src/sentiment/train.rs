@@ -184,19 +184,7 @@ pub fn train_reporting(
             .map(|&i| logits(&rows[i], &weights, intercept))
             .collect();
         let truth: Vec<usize> = held_out.iter().map(|&i| labels[i]).collect();
-        let mut best = ([0.0f32; 3], -1.0);
-        for a in 0..=30 {
-            for b in 0..=30 {
-                let offsets = [a as f32 * 0.1, b as f32 * 0.1, 0.0];
-                let predicted: Vec<usize> =
-                    logits.iter().map(|l| argmax(add(*l, offsets))).collect();
-                let f1 = macro_f1(&truth, &predicted);
-                if f1 > best.1 + 1e-9 {
-                    best = (offsets, f1);
-                }
-            }
-        }
-        best
+        best_offsets(&logits, &truth, 0..=30)
     } else {
         ([0.0; 3], f64::NAN)
     };
@@ -276,6 +264,28 @@ fn logits(row: &[(u32, f32)], weights: &[[f32; 3]], intercept: [f32; 3]) -> [f32
         }
     }
     out
+}
+
+/// The per-class offsets (the negative and neutral classes' in tenths over `tenths`, the
+/// positive class's 0) that, added to `scores`, give the best macro-F1 on `truth`; and that
+/// macro-F1. Of equal ones, the first found.
+pub(crate) fn best_offsets(
+    scores: &[[f32; 3]],
+    truth: &[usize],
+    tenths: std::ops::RangeInclusive<i32>,
+) -> ([f32; 3], f64) {
+    let mut best = ([0.0f32; 3], -1.0);
+    for a in tenths.clone() {
+        for b in tenths.clone() {
+            let offsets = [a as f32 * 0.1, b as f32 * 0.1, 0.0];
+            let predicted: Vec<usize> = scores.iter().map(|l| argmax(add(*l, offsets))).collect();
+            let f1 = macro_f1(truth, &predicted);
+            if f1 > best.1 + 1e-9 {
+                best = (offsets, f1);
+            }
+        }
+    }
+    best
 }
 
 fn add(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {

@@ -10,7 +10,7 @@
 //! norm without a gradient). The learned weights are a safetensors file under the data
 //! directory ([`TUNED_FILE`]); the layers below are read from the embedding model each time.
 
-use super::train::{Example, Params, macro_f1, splitmix64, stratified_split};
+use super::train::{Example, Params, best_offsets, macro_f1, splitmix64, stratified_split};
 use super::{Label, Sentiment, SentimentModel};
 use crate::embed::{DIM, EmbedError, Embedder, SharedEmbedder, TOP_LAYERS, attention_bias};
 use candle_core::{D, DType, Device, Tensor, Var};
@@ -43,9 +43,12 @@ pub enum TunedError {
         /// Why.
         source: std::io::Error,
     },
-    /// The combination's file could not be saved or read.
-    #[error("tuned sentiment reader: {0}")]
-    Saved(String),
+    /// The combination's file could not be saved or read, or is of another version.
+    #[error(transparent)]
+    Saved(#[from] crate::saved::SavedError),
+    /// The TF-IDF model beside the encoder could not be trained.
+    #[error(transparent)]
+    Words(#[from] super::SentimentError),
     /// Too few examples to train on.
     #[error("cannot tune the sentiment reader: {0}")]
     Data(String),
@@ -441,7 +444,8 @@ fn pad(states: &[Tensor], batch: &[usize]) -> candle_core::Result<(Tensor, Tenso
 /// The class of a review from the encoder's and the words' log-probabilities: their weighted
 /// sum plus per-class offsets.
 pub fn mix(encoder: &[f32; 3], words: &[f32; 3], weight: f32, offsets: [f32; 3]) -> Label {
-    let score = |c: usize| weight * encoder[c] + (1.0 - weight) * words[c] + offsets[c];
+    let sums = weighed(encoder, words, weight);
+    let score = |c: usize| sums[c] + offsets[c];
     Label::ALL[(0..3)
         .max_by(|&a, &b| score(a).total_cmp(&score(b)))
         .expect("three")]
@@ -461,31 +465,30 @@ pub fn combine(
         None => (0..=10).map(|i| i as f32 / 10.0).collect(),
     };
     let mut best = (0.0, [0.0; 3], -1.0);
-    for &weight in &weights {
-        for a in -10..=30 {
-            for b in -10..=30 {
-                let offsets = [a as f32 * 0.1, b as f32 * 0.1, 0.0];
-                let predicted: Vec<usize> = encoder
-                    .iter()
-                    .zip(words)
-                    .map(|(e, w)| mix(e, w, weight, offsets).index())
-                    .collect();
-                let f1 = macro_f1(truth, &predicted);
-                if f1 > best.2 + 1e-9 {
-                    best = (weight, offsets, f1);
-                }
-            }
+    for weight in weights {
+        let sums: Vec<[f32; 3]> = encoder
+            .iter()
+            .zip(words)
+            .map(|(e, w)| weighed(e, w, weight))
+            .collect();
+        let (offsets, f1) = best_offsets(&sums, truth, -10..=30);
+        if f1 > best.2 + 1e-9 {
+            best = (weight, offsets, f1);
         }
     }
     best
 }
 
+/// The weighted sum of the encoder's and the words' log-probabilities.
+fn weighed(encoder: &[f32; 3], words: &[f32; 3], weight: f32) -> [f32; 3] {
+    std::array::from_fn(|c| weight * encoder[c] + (1.0 - weight) * words[c])
+}
+
 /// How a review reads from the encoder's and the words' log-probabilities: the class [`mix`]
 /// gives, and the score of the softmax of the same sums.
 pub fn mixed(encoder: &[f32; 3], words: &[f32; 3], weight: f32, offsets: [f32; 3]) -> Sentiment {
-    let sums: [f32; 3] =
-        std::array::from_fn(|c| weight * encoder[c] + (1.0 - weight) * words[c] + offsets[c]);
-    let p = super::softmax(sums);
+    let sums = weighed(encoder, words, weight);
+    let p = super::softmax(std::array::from_fn(|c| sums[c] + offsets[c]));
     Sentiment {
         label: mix(encoder, words, weight, offsets),
         score: ((p[2] - p[0]) * 1000.0).round() / 1000.0,
@@ -566,8 +569,7 @@ pub fn tune(
     let (fit, held) = stratified_split(&labels, 0.2, 7);
     let fit_set: Vec<Example> = fit.iter().map(|&i| examples[i].clone()).collect();
     progress(TuneProgress::Words);
-    let words = super::train::train(&fit_set, Params::default(), source)
-        .map_err(|e| TunedError::Data(e.to_string()))?;
+    let words = super::train::train(&fit_set, Params::default(), source)?;
     let texts: Vec<String> = examples
         .iter()
         .map(|e| review_text(&e.title, &e.text))
@@ -687,8 +689,11 @@ impl TunedSentiment {
             .map(|(&key, &sentiment)| (key, sentiment))
             .collect();
         combination.readings.sort_unstable_by_key(|&(key, _)| key);
-        crate::saved::save(data_dir, COMBINATION_FILE, &combination)
-            .map_err(|e| TunedError::Saved(e.to_string()))
+        Ok(crate::saved::save(
+            data_dir,
+            COMBINATION_FILE,
+            &combination,
+        )?)
     }
 
     /// The tuned encoder saved under `data_dir`; `None` when none was tuned there.
@@ -696,16 +701,19 @@ impl TunedSentiment {
         data_dir: &Path,
         embedder: SharedEmbedder,
     ) -> Result<Option<TunedSentiment>, TunedError> {
-        let Some(mut combination) = crate::saved::load::<Combination>(data_dir, COMBINATION_FILE)
-            .map_err(|e| TunedError::Saved(e.to_string()))?
+        let Some(mut combination) = crate::saved::load::<Combination>(data_dir, COMBINATION_FILE)?
         else {
             return Ok(None);
         };
         if combination.format != COMBINATION_FORMAT {
-            return Err(TunedError::Saved(format!(
-                "{COMBINATION_FILE}: format {} instead of {COMBINATION_FORMAT}",
-                combination.format
-            )));
+            return Err(crate::saved::SavedError::Format {
+                path: data_dir.join(COMBINATION_FILE),
+                reason: format!(
+                    "format {} instead of {COMBINATION_FORMAT}",
+                    combination.format
+                ),
+            }
+            .into());
         }
         combination.words = combination.words.reindexed();
         let reader = TunedReader::load(&embedder, &data_dir.join(TUNED_FILE))?;
