@@ -20,7 +20,7 @@
 pub mod discord;
 pub mod telegram;
 
-use crate::conversation::{Engine, EngineError, ReplyEvent};
+use crate::conversation::{ConversationLocks, Engine, EngineError, ReplyEvent};
 use crate::store::{Store, StoreError};
 use std::future::Future;
 use std::sync::Arc;
@@ -182,6 +182,9 @@ pub struct Channel<O: Outlet> {
     outlet: O,
     edit_interval: Duration,
     retry: OutboxRetry,
+    /// Answers of a conversation take turns: an answer looking for a message that came in
+    /// meanwhile must not race that message's own answer (the shopper would get two).
+    answering: ConversationLocks,
 }
 
 /// How the outbox tries a message the app refuses: each message on its own (the others go
@@ -245,6 +248,7 @@ impl<O: Outlet> Channel<O> {
             outlet,
             edit_interval,
             retry: OutboxRetry::default(),
+            answering: ConversationLocks::default(),
         }
     }
 
@@ -517,6 +521,7 @@ impl<O: Outlet> Channel<O> {
     /// reply begins, then the reply streaming into one message (edited at most once per
     /// `edit_interval`), split at the app's limit when whole. Nothing when staff own it.
     pub async fn answer(&self, chat: &str, conversation: &str) -> Result<(), ChannelError> {
+        let _answering = self.answering.hold(conversation).await;
         let mut follow_up = false;
         // A message the shopper sent while a reply was being made gets its own answer.
         while let Some(seen) = self.answer_once(chat, conversation, follow_up).await? {

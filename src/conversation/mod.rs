@@ -176,29 +176,52 @@ pub struct Engine {
     identity: Identity,
     /// The catalog's words for the grounding guard, as of a catalog version.
     catalog_words: Arc<tokio::sync::Mutex<Option<CachedCatalogWords>>>,
-    busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    busy: ConversationLocks,
 }
 
 /// The catalog's words for the grounding guard, and the catalog version they were read at.
 type CachedCatalogWords = (CatalogStamp, Arc<grounding::CatalogWords>);
 
-/// Held while a turn of one conversation runs: turns of a conversation in this process take
-/// turns (a shopper reloading the page mid-turn must not start a second answer).
-struct TurnGuard {
+/// One lock per conversation, made when first wanted and dropped when its last holder lets go:
+/// turns of a conversation in this process take turns (a shopper reloading the page mid-turn
+/// must not start a second answer), and so do a channel's answers.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationLocks(Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
+
+/// Held while a conversation's lock is ([`ConversationLocks::hold`]).
+pub struct ConversationGuard {
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
     conversation_id: String,
-    busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    locks: ConversationLocks,
 }
 
-impl Drop for TurnGuard {
+impl ConversationLocks {
+    /// Waits for `conversation_id`'s lock and holds it until the guard is dropped.
+    pub async fn hold(&self, conversation_id: &str) -> ConversationGuard {
+        let lock = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(conversation_id.to_owned())
+            .or_default()
+            .clone();
+        ConversationGuard {
+            guard: Some(lock.lock_owned().await),
+            conversation_id: conversation_id.to_owned(),
+            locks: self.clone(),
+        }
+    }
+}
+
+impl Drop for ConversationGuard {
     fn drop(&mut self) {
         self.guard.take();
-        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-        if busy
+        let mut locks = self.locks.0.lock().unwrap_or_else(|e| e.into_inner());
+        if locks
             .get(&self.conversation_id)
             .is_some_and(|lock| Arc::strong_count(lock) == 1)
         {
-            busy.remove(&self.conversation_id);
+            locks.remove(&self.conversation_id);
         }
     }
 }
@@ -275,7 +298,7 @@ impl Engine {
             identity: Identity::new(store.clone(), IdentityConfig::default()),
             catalog_words: Arc::default(),
             store,
-            busy: Arc::default(),
+            busy: ConversationLocks::default(),
         })
     }
 
@@ -383,19 +406,8 @@ impl Engine {
     }
 
     /// Waits until no other turn of this conversation runs in this process.
-    async fn hold(&self, conversation_id: &str) -> TurnGuard {
-        let lock = self
-            .busy
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(conversation_id.to_owned())
-            .or_default()
-            .clone();
-        TurnGuard {
-            guard: Some(lock.lock_owned().await),
-            conversation_id: conversation_id.to_owned(),
-            busy: self.busy.clone(),
-        }
+    async fn hold(&self, conversation_id: &str) -> ConversationGuard {
+        self.busy.hold(conversation_id).await
     }
 
     /// Takes one turn: stores the shopper's `text`, and unless staff own the conversation, answers
