@@ -103,7 +103,7 @@ impl App {
     /// puts it to use; `None` (the bundled model stays) when the store has fewer than
     /// [`MIN_STORE_REVIEWS`]. With `tune`, also fine-tunes the sentence model's top layers on
     /// the reviews ([`crate::sentiment::tuned`]; it needs the embedding model, and takes about
-    /// 40 minutes for 20,000 reviews on two cores). `progress` is told each stage as it begins.
+    /// an hour for 20,000 reviews on two cores). `progress` is told each stage as it begins.
     pub async fn train_sentiment(
         &self,
         settings: &Settings,

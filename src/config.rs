@@ -176,7 +176,7 @@ pub enum Command {
     Train {
         /// Also fine-tune the sentence model's top layers on the store's reviews, to read them
         /// better than words alone (`clerk bench sentiment`). Needs the embedding model; about
-        /// 40 minutes for 20,000 reviews on two cores.
+        /// an hour for 20,000 reviews on two cores.
         #[arg(long)]
         tune_encoder: bool,
         /// Passes over the reviews when tuning the encoder.
@@ -452,7 +452,7 @@ pub enum BenchCommand {
     /// split, fixed seed) beside the VADER lexicon and TF-IDF + logistic regression trained in
     /// the same run: macro-F1 and accuracy; and the three on the short chat messages of
     /// `fixtures/sentiment/chat_messages.tsv`. With the sentence model installed, also the
-    /// encoder `clerk train --tune-encoder` tunes (about 40 minutes on two cores).
+    /// encoder `clerk train --tune-encoder` tunes (about an hour on two cores).
     Sentiment {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/sentiment.json")]

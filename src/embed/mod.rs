@@ -27,7 +27,7 @@ const MAX_TOKENS: usize = 256;
 const BATCH: usize = 32;
 /// The model's top layers, run apart from the rest: the sentiment reader fine-tunes its own copy
 /// of them on the states the layers below produce ([`Embedder::lower_states`]).
-pub const TOP_LAYERS: usize = 2;
+pub const TOP_LAYERS: usize = 4;
 
 /// What can go wrong loading or running the embedding model.
 #[derive(Debug, thiserror::Error)]

@@ -538,8 +538,9 @@ pub struct TunedReport {
     pub seconds: f64,
 }
 
-/// The shape of [`Combination`]'s file; another must be trained again.
-const COMBINATION_FORMAT: u32 = 1;
+/// The shape of [`Combination`]'s file; another must be trained again (2: the top four layers
+/// tuned, where 1 had two).
+const COMBINATION_FORMAT: u32 = 2;
 
 /// Where the combination is saved, under the data directory.
 pub const COMBINATION_FILE: &str = "models/sentiment-tuned.json";
