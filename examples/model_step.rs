@@ -1,10 +1,10 @@
 //! Loads the bundled model in process and takes one conversation step, streaming the reply as it
 //! is generated, then prints the step and its throughput.
 //!
-//! Run with: `cargo run --example model_step [-- path/to/model.gguf]`
+//! Run with: `cargo run --example model_step [-- path/to/model.gguf [candle|mistralrs]]`
 //! (`clerk bench llm` measures the real prompts, beside llama.cpp.)
 
-use clerk::llm::local::{LocalModel, LocalModelConfig};
+use clerk::llm::local::{LocalModel, LocalModelConfig, Runtime};
 use clerk::llm::{ChatMessage, ModelRequest, Role};
 use std::io::Write;
 
@@ -14,9 +14,13 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .map(Into::into)
         .unwrap_or_else(clerk::config::default_model_path);
+    let runtime = match std::env::args().nth(2).as_deref() {
+        Some("mistralrs") => Runtime::Mistralrs,
+        _ => Runtime::Candle,
+    };
     let model = LocalModel::load(&LocalModelConfig {
         path,
-        chat_template: None,
+        runtime,
         max_step_tokens: 128,
         constrained: false,
     })

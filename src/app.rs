@@ -361,7 +361,7 @@ pub async fn load_model(settings: &Settings) -> Result<LoadedModel, AppError> {
             let local = Arc::new(
                 LocalModel::load(&LocalModelConfig {
                     path: settings.model.clone(),
-                    chat_template: None,
+                    runtime: settings.runtime,
                     max_step_tokens: MAX_STEP_TOKENS,
                     constrained: settings.model_constrained,
                 })

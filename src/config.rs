@@ -125,6 +125,11 @@ pub struct GlobalArgs {
     /// on a GPU [default: false]
     #[arg(long, env = "CLERK_MODEL_CONSTRAINED", global = true)]
     pub model_constrained: bool,
+    /// Which in-process runtime runs the GGUF file: `candle` (candle 0.11's quantized Qwen2, the
+    /// fastest measured on a CPU) or `mistralrs` (built with the `mistralrs` or `cuda` feature)
+    /// [default: candle; mistralrs when built with `cuda`]
+    #[arg(long, env = "CLERK_RUNTIME", global = true, value_name = "RUNTIME")]
+    pub runtime: Option<crate::llm::local::Runtime>,
     /// The sentence-embedding model's folder (all-MiniLM-L6-v2: config.json, model.safetensors,
     /// tokenizer.json); without it search matches words only [default: ~/.cache/clerk/models/all-MiniLM-L6-v2]
     #[arg(long, env = "CLERK_EMBEDDING_MODEL", global = true, value_name = "DIR")]
@@ -346,8 +351,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         handoffs: usize,
     },
-    /// The in-process model's tokens/s and time to first token (first turn, second turn, new
-    /// conversation), beside llama.cpp's llama-bench on the same GGUF file.
+    /// The in-process model's prompt and decode tokens/s (500- and 2,000-token prompts), warm-up
+    /// and first words of a new conversation, for each runtime built in (candle; mistral.rs with
+    /// the `mistralrs` feature), beside llama.cpp's llama-bench on the same GGUF file.
     Llm {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/llm.json")]
@@ -840,6 +846,7 @@ impl GlobalArgs {
             model_name: self.model_name.or(file.model_name),
             model_api_key: self.model_api_key.or(file.model_api_key),
             model_constrained: self.model_constrained || file.model_constrained,
+            runtime: self.runtime.or(file.runtime),
             embedding_model: self.embedding_model.or(file.embedding_model),
             help_dir: self.help_dir.or(file.help_dir),
         }
@@ -915,6 +922,8 @@ pub struct Settings {
     pub model_api_key: Option<String>,
     /// Whether decoding is constrained to the step schema.
     pub model_constrained: bool,
+    /// The in-process runtime.
+    pub runtime: crate::llm::local::Runtime,
     /// The sentence-embedding model's folder.
     pub embedding_model: PathBuf,
     /// The help articles' folder, if any.
@@ -1002,6 +1011,7 @@ impl Settings {
             model_name: global.model_name.unwrap_or_else(|| "default".to_owned()),
             model_api_key: global.model_api_key.filter(|k| !k.is_empty()),
             model_constrained: global.model_constrained,
+            runtime: global.runtime.unwrap_or_default(),
             embedding_model: global
                 .embedding_model
                 .unwrap_or_else(crate::embed::default_dir),

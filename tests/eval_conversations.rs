@@ -114,6 +114,10 @@ async fn each_conversation_is_checked_and_each_failure_has_its_cause() {
     assert!(status.passed, "{status:#?}");
     assert_eq!(status.calls, ["find_user_id_by_email", "get_order_details"]);
     assert_eq!(status.first_words_seconds.len(), 1);
+    assert_eq!(
+        status.model_first_words_seconds, status.first_words_seconds,
+        "the model wrote the answer"
+    );
 
     let stalls = by_id(&report.results, "stalls");
     assert_eq!(
@@ -153,6 +157,11 @@ async fn each_conversation_is_checked_and_each_failure_has_its_cause() {
 
     let person = by_id(&report.results, "person");
     assert!(person.passed, "{person:#?}");
+    assert_eq!(person.first_words_seconds.len(), 1);
+    assert!(
+        person.model_first_words_seconds.is_empty(),
+        "the transfer took no model step"
+    );
 
     assert!(report.results.iter().all(|r| r.violations.is_empty()));
     let summary = serde_json::to_value(&report).unwrap();
@@ -178,6 +187,11 @@ async fn each_conversation_is_checked_and_each_failure_has_its_cause() {
         )
     );
     assert!(summary["median_first_words_seconds"].as_f64().is_some());
+    assert!(
+        summary["median_model_first_words_seconds"]
+            .as_f64()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -274,3 +274,37 @@ async fn a_product_nobody_bought_yet_is_recommended_like_the_one_asked_about() {
         assert_ne!(suggestion["product_id"], bottle.product_id.as_str());
     }
 }
+
+/// clerk's embedder (candle) gives the sentence model's own numbers: each sentence of
+/// `fixtures/embeddings/reference.json` (computed without candle, by a numpy forward pass of the
+/// same files: `scripts/embedding-reference`) embedded alone and in one batch, as the catalog's
+/// products are, number by number.
+#[test]
+fn the_embeddings_are_the_sentence_models_own() {
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixtures().join("embeddings/reference.json")).unwrap(),
+    )
+    .unwrap();
+    let rows = reference["sentences"].as_array().unwrap();
+    let texts: Vec<&str> = rows.iter().map(|r| r["text"].as_str().unwrap()).collect();
+    let embedder = embedder();
+    let batch = embedder.embed(&texts).unwrap();
+    for (row, batched) in rows.iter().zip(&batch) {
+        let expected: Vec<f32> = row["vector"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let alone = embedder.embed_one(row["text"].as_str().unwrap()).unwrap();
+        for got in [&alone, batched] {
+            assert_eq!(got.len(), 384);
+            let worst = got
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-5, "{:?}: off by {worst}", row["text"]);
+        }
+    }
+}

@@ -1,42 +1,81 @@
-//! `clerk bench llm`: the in-process model's speed through clerk — prompt and decode tokens per
-//! second, time to first token of a conversation's first turn, of its second turn (whose prefix
-//! the cache holds) and of a new conversation (which shares only the system message) — beside
-//! llama.cpp's `llama-bench` on the same GGUF file, the same prompt length and the same thread
-//! count, run in the same command. `scripts/build-llama-bench` builds the peer.
+//! `clerk bench llm`: the in-process model's speed through clerk, each runtime built in (candle;
+//! mistral.rs with the `mistralrs` feature) beside llama.cpp's `llama-bench`, on the same GGUF
+//! file, the same thread count and the same prompt lengths (500 and 2,000 tokens): prompt and
+//! decode tokens per second; then, as a shopper meets it, the warm-up (the system message:
+//! policy, protocol, every tool), a new conversation's first words after it, and its second
+//! turn. `scripts/build-llama-bench` builds the peer. A step that runs past its limit or cannot
+//! be read is measured all the same and ends its turn.
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::llm::local::{LocalModel, LocalModelConfig, StepUsage};
+use crate::llm::local::{LocalModel, LocalModelConfig, Runtime, StepUsage};
 use crate::llm::{ChatMessage, ModelRequest, ModelStep, Role, protocol};
 use crate::prompts::Prompts;
 use crate::store::Store;
+use crate::tools::ToolSpec;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// The prompt lengths measured, in tokens.
+pub const PROMPT_LENGTHS: [usize; 2] = [500, 2000];
+/// Tokens generated after each measured prompt.
+const DECODE_TOKENS: usize = 64;
+/// The most tokens a conversation's step may generate here (the engine's limit).
+const STEP_TOKENS: usize = 384;
 
 /// What `clerk bench llm` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct LlmResults {
     /// The GGUF file.
     pub model: String,
-    /// Threads both engines used (the machine's available parallelism).
+    /// Threads every engine used (the machine's available parallelism).
     pub threads: usize,
-    /// Seconds to load the model in process.
-    pub load_seconds: f64,
-    /// Tokens of the system message (policy, protocol, every tool), measured as the cold first
-    /// turn's prompt less its shopper message.
-    pub first_turn_prompt_tokens: usize,
-    /// clerk, cold: the first turn of the first conversation (nothing cached).
-    pub clerk_first_turn: StepUsage,
-    /// clerk: the second turn of that conversation (its earlier messages cached).
-    pub clerk_second_turn: StepUsage,
-    /// clerk: the first turn of a new conversation (the system message cached).
-    pub clerk_new_conversation: StepUsage,
-    /// llama.cpp on the same file and prompt length, when its `llama-bench` was given.
+    /// Tokens of the system message every conversation starts with.
+    pub system_message_tokens: usize,
+    /// Each runtime built into this clerk, in process.
+    pub runtimes: Vec<RuntimeResults>,
+    /// Runtimes not built in (mistral.rs needs the `mistralrs` feature).
+    pub not_built: Vec<String>,
+    /// llama.cpp on the same file and prompt lengths, when its `llama-bench` was given.
     pub llama_cpp: Option<LlamaCpp>,
-    /// The ratios asked about (below 1 for a speed: clerk is slower).
-    pub ratios: Ratios,
+    /// Ratios between the engines (above 1: the first named is faster).
+    pub ratios: Vec<Ratio>,
+}
+
+/// One in-process runtime's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeResults {
+    /// `candle` or `mistralrs`.
+    pub runtime: String,
+    /// Seconds to load the model.
+    pub load_seconds: f64,
+    /// A prompt of each length of [`PROMPT_LENGTHS`], nothing of it computed before, then
+    /// [`DECODE_TOKENS`] generated.
+    pub prompts: Vec<PromptRun>,
+    /// Seconds to compute the system message (the warm-up at start).
+    pub warm_up_seconds: f64,
+    /// A new conversation's first step after the warm-up (the system message computed).
+    pub new_conversation: StepUsage,
+    /// That conversation's second turn (its first turn computed).
+    pub second_turn: Option<StepUsage>,
+    /// What the new conversation's steps were (a tool's name, `reply`, or why a step was
+    /// unreadable), to tell a fast run from a run that did nothing.
+    pub steps: Vec<String>,
+}
+
+/// One measured prompt.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptRun {
+    /// Its tokens.
+    pub prompt_tokens: usize,
+    /// Prompt tokens computed per second.
+    pub prompt_tokens_per_sec: f64,
+    /// Tokens generated after it.
+    pub decode_tokens: usize,
+    /// Generated tokens per second.
+    pub decode_tokens_per_sec: f64,
 }
 
 /// llama.cpp's figures.
@@ -44,27 +83,22 @@ pub struct LlmResults {
 pub struct LlamaCpp {
     /// The `llama-bench` binary.
     pub binary: String,
-    /// Prompt tokens per second at the first turn's prompt length.
-    pub prompt_tokens_per_sec: f64,
-    /// Generated tokens per second (64 tokens, after a context as long as the prompt).
-    pub decode_tokens_per_sec: f64,
-    /// Its time to first token for the first turn's prompt: prompt time plus one decode step.
-    pub first_turn_first_token_seconds: f64,
+    /// Each length of [`PROMPT_LENGTHS`]: prompt processing, then 64 tokens generated after a
+    /// context of that many.
+    pub prompts: Vec<PromptRun>,
 }
 
-/// Ratios between the runs.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Ratios {
-    /// clerk's prompt tokens/s over llama.cpp's.
-    pub prompt_tps_clerk_over_llama_cpp: Option<f64>,
-    /// clerk's decode tokens/s over llama.cpp's.
-    pub decode_tps_clerk_over_llama_cpp: Option<f64>,
-    /// clerk's cold time to first token over llama.cpp's (above 1: clerk is slower).
-    pub first_turn_ttft_clerk_over_llama_cpp: Option<f64>,
-    /// The second turn's time to first token over the first's (the prefix cache's gain).
-    pub second_turn_ttft_over_first_turn: f64,
-    /// A new conversation's time to first token over the first's.
-    pub new_conversation_ttft_over_first_turn: f64,
+/// A ratio of two engines' speeds at one prompt length.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    /// What is compared: `candle / llama.cpp`.
+    pub engines: String,
+    /// The prompt length.
+    pub prompt_tokens: usize,
+    /// Prompt tokens/s of the first over the second.
+    pub prompt: f64,
+    /// Decode tokens/s of the first over the second.
+    pub decode: f64,
 }
 
 /// Runs the benchmark with the model of `settings`, in `scratch` (a folder it may fill).
@@ -83,45 +117,175 @@ pub async fn run(
     let app = App::with_store(store, &scratch_settings)?;
     let prompts = Prompts::new(settings.prompts_dir.as_deref());
     let specs: Vec<_> = app.tools.specs().cloned().collect();
-    let system = protocol::system_message(
-        &prompts.system()?,
-        &prompts.policy()?,
-        &prompts.protocol()?,
-        &specs,
-    );
+    let policy = prompts.policy()?;
+    let system =
+        protocol::system_message(&prompts.system()?, &policy, &prompts.protocol()?, &specs);
 
-    let started = Instant::now();
-    let model = LocalModel::load(&LocalModelConfig {
-        path: settings.model.clone(),
-        chat_template: None,
-        max_step_tokens: 128,
-        constrained: settings.model_constrained,
-    })
-    .await?;
-    let load_seconds = started.elapsed().as_secs_f64();
-
-    let step = |messages: Vec<ChatMessage>| {
-        let model = &model;
-        let specs = &specs;
-        async move {
-            let request = ModelRequest {
-                messages: &messages,
-                tools: specs,
-            };
-            let (step, usage) = model.step_with_usage(request, &|_| {}).await?;
-            tracing::info!(?step, ?usage, "bench step");
-            anyhow::Ok((step, usage))
+    let mut runtimes = Vec::new();
+    let mut not_built = Vec::new();
+    let mut system_message_tokens = 0;
+    for runtime in [Runtime::Candle, Runtime::Mistralrs] {
+        if runtime == Runtime::Mistralrs && !cfg!(feature = "mistralrs") {
+            not_built.push(runtime.as_str().to_owned());
+            continue;
         }
+        let started = Instant::now();
+        let model = LocalModel::load(&LocalModelConfig {
+            path: settings.model.clone(),
+            runtime,
+            max_step_tokens: STEP_TOKENS,
+            constrained: settings.model_constrained,
+        })
+        .await?;
+        let load_seconds = started.elapsed().as_secs_f64();
+        system_message_tokens = model.count_tokens(&system).await.unwrap_or(0);
+        let mut measured = Vec::new();
+        for (i, &length) in PROMPT_LENGTHS.iter().enumerate() {
+            // Each prompt opens differently, so that nothing of it was computed before.
+            let text = fit_to_tokens(&model, &format!("Text {i}.\n{policy}"), length).await;
+            measured.push(measure_prompt(&model, text).await?);
+        }
+        let mut results = conversation(&model, &app, &system, &specs).await?;
+        results.runtime = runtime.as_str().to_owned();
+        results.load_seconds = load_seconds;
+        results.prompts = measured;
+        tracing::info!(?results, "bench runtime");
+        runtimes.push(results);
+    }
+
+    let llama_cpp = match llama_bench {
+        Some(binary) => Some(run_llama_bench(binary, &settings.model, threads)?),
+        None => None,
     };
+    let mut ratios = Vec::new();
+    let mut peers: Vec<(String, &[PromptRun])> = runtimes
+        .iter()
+        .map(|r| (r.runtime.clone(), r.prompts.as_slice()))
+        .collect();
+    if let Some(llama) = &llama_cpp {
+        peers.push(("llama.cpp".to_owned(), llama.prompts.as_slice()));
+    }
+    for (a, (first, first_runs)) in peers.iter().enumerate() {
+        for (second, second_runs) in &peers[a + 1..] {
+            for (x, y) in first_runs.iter().zip(second_runs.iter()) {
+                ratios.push(Ratio {
+                    engines: format!("{first} / {second}"),
+                    prompt_tokens: x.prompt_tokens,
+                    prompt: x.prompt_tokens_per_sec / y.prompt_tokens_per_sec,
+                    decode: x.decode_tokens_per_sec / y.decode_tokens_per_sec,
+                });
+            }
+        }
+    }
+    app.store.close().await;
+    Ok(LlmResults {
+        model: settings.model.display().to_string(),
+        threads,
+        system_message_tokens,
+        runtimes,
+        not_built,
+        llama_cpp,
+        ratios,
+    })
+}
+
+/// The longest start of `source`, in whole words, of at most `tokens` tokens (repeated when
+/// shorter).
+async fn fit_to_tokens(model: &LocalModel, source: &str, tokens: usize) -> String {
+    let words: Vec<&str> = source.split_whitespace().collect();
+    let text_of = |n: usize| {
+        (0..n)
+            .map(|i| words[i % words.len()])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (mut low, mut high) = (0, tokens * 2);
+    while low < high {
+        let middle = (low + high).div_ceil(2);
+        if model
+            .count_tokens(&text_of(middle))
+            .await
+            .unwrap_or(usize::MAX)
+            <= tokens
+        {
+            low = middle;
+        } else {
+            high = middle - 1;
+        }
+    }
+    text_of(low)
+}
+
+/// A prompt of `text` computed from nothing, then [`DECODE_TOKENS`] generated.
+async fn measure_prompt(model: &LocalModel, text: String) -> anyhow::Result<PromptRun> {
+    let messages = [ChatMessage::text(
+        Role::User,
+        format!("{text}\nRepeat the text above word for word."),
+    )];
+    let request = ModelRequest {
+        messages: &messages,
+        tools: &[],
+    };
+    let (_, usage) = model.generate(request, DECODE_TOKENS, &mut |_| {}).await?;
+    Ok(PromptRun {
+        prompt_tokens: usage.prompt_tokens,
+        prompt_tokens_per_sec: usage.prompt_tokens_per_sec,
+        decode_tokens: usage.completion_tokens,
+        decode_tokens_per_sec: usage.completion_tokens_per_sec,
+    })
+}
+
+/// The warm-up, then a conversation as the engine would hold it: tools until a reply (three
+/// steps at most), then a second turn.
+async fn conversation(
+    model: &LocalModel,
+    app: &App,
+    system: &str,
+    specs: &[ToolSpec],
+) -> anyhow::Result<RuntimeResults> {
+    let step = |messages: Vec<ChatMessage>, max_tokens: usize| async move {
+        let request = ModelRequest {
+            messages: &messages,
+            tools: specs,
+        };
+        let (text, usage) = model.generate(request, max_tokens, &mut |_| {}).await?;
+        let step = if usage.cut && max_tokens > 1 {
+            Err(format!("ran past {max_tokens} tokens"))
+        } else {
+            protocol::parse_step(&text).map_err(|e| e.to_string())
+        };
+        anyhow::Ok((step, usage))
+    };
+    let started = Instant::now();
+    // A one-token step need not read as a step: what matters is what it computed.
+    let _ = step(
+        vec![
+            ChatMessage::text(Role::System, system),
+            ChatMessage::text(Role::User, "Hello"),
+        ],
+        1,
+    )
+    .await?;
+    let warm_up_seconds = started.elapsed().as_secs_f64();
 
     let mut conversation = vec![
-        ChatMessage::text(Role::System, system.clone()),
+        ChatMessage::text(Role::System, system),
         ChatMessage::text(Role::User, "Hi! Do you sell wireless headphones?"),
     ];
-    let (mut taken, first) = step(conversation.clone()).await?;
-    // Finish the first turn as the engine would: tools until a reply (three steps at most).
-    for _ in 0..3 {
-        let ModelStep::Call(call) = taken else { break };
+    let mut steps = Vec::new();
+    let (mut taken, new_conversation) = step(conversation.clone(), STEP_TOKENS).await?;
+    for round in 0..3 {
+        steps.push(match &taken {
+            Ok(ModelStep::Call(call)) => call.name.clone(),
+            Ok(ModelStep::Reply(_)) => "reply".to_owned(),
+            Err(why) => format!("unreadable: {why}"),
+        });
+        let Ok(ModelStep::Call(call)) = &taken else {
+            break;
+        };
+        if round == 2 {
+            break;
+        }
         let output = match app.tools.call(&call.name, call.arguments.clone()).await {
             Ok(output) => output,
             Err(error) => error.agent_text(),
@@ -129,86 +293,60 @@ pub async fn run(
         conversation.push(ChatMessage {
             role: Role::Assistant,
             content: String::new(),
-            tool_call: Some(call),
+            tool_call: Some(call.clone()),
         });
         conversation.push(ChatMessage::text(Role::Tool, output));
-        taken = step(conversation.clone()).await?.0;
+        taken = step(conversation.clone(), STEP_TOKENS).await?.0;
     }
-    if let ModelStep::Reply(reply) = taken {
-        conversation.push(ChatMessage::text(Role::Assistant, reply));
-    }
-    conversation.push(ChatMessage::text(
-        Role::User,
-        "Thanks. Do you also have a mechanical keyboard?",
-    ));
-    let (_, second) = step(conversation).await?;
-    let (_, fresh) = step(vec![
-        ChatMessage::text(Role::System, system),
-        ChatMessage::text(
-            Role::User,
-            "Hello, I would like to return something I bought.",
-        ),
-    ])
-    .await?;
-
-    let llama_cpp = match llama_bench {
-        Some(binary) => Some(run_llama_bench(
-            binary,
-            &settings.model,
-            first.prompt_tokens,
-            threads,
-        )?),
-        None => None,
+    let second_turn = match taken {
+        Ok(ModelStep::Reply(reply)) => {
+            conversation.push(ChatMessage::text(Role::Assistant, reply));
+            conversation.push(ChatMessage::text(
+                Role::User,
+                "Thanks. Do you also have a mechanical keyboard?",
+            ));
+            Some(step(conversation, STEP_TOKENS).await?.1)
+        }
+        _ => None,
     };
-    let ratios = Ratios {
-        prompt_tps_clerk_over_llama_cpp: llama_cpp
-            .as_ref()
-            .map(|l| f64::from(first.prompt_tokens_per_sec) / l.prompt_tokens_per_sec),
-        decode_tps_clerk_over_llama_cpp: llama_cpp
-            .as_ref()
-            .map(|l| f64::from(first.completion_tokens_per_sec) / l.decode_tokens_per_sec),
-        first_turn_ttft_clerk_over_llama_cpp: llama_cpp
-            .as_ref()
-            .map(|l| first.first_token_seconds / l.first_turn_first_token_seconds),
-        second_turn_ttft_over_first_turn: second.first_token_seconds / first.first_token_seconds,
-        new_conversation_ttft_over_first_turn: fresh.first_token_seconds
-            / first.first_token_seconds,
-    };
-    app.store.close().await;
-    Ok(LlmResults {
-        model: settings.model.display().to_string(),
-        threads,
-        load_seconds,
-        first_turn_prompt_tokens: first.prompt_tokens,
-        clerk_first_turn: first,
-        clerk_second_turn: second,
-        clerk_new_conversation: fresh,
-        llama_cpp,
-        ratios,
+    Ok(RuntimeResults {
+        runtime: String::new(),
+        load_seconds: 0.0,
+        prompts: Vec::new(),
+        warm_up_seconds,
+        new_conversation,
+        second_turn,
+        steps,
     })
 }
 
-/// Runs `llama-bench` twice: prompt processing of `prompt_tokens` tokens, then 64 generated
-/// tokens after a context of that many (clerk's decode runs after its prompt too).
-fn run_llama_bench(
-    binary: &Path,
-    model: &Path,
-    prompt_tokens: usize,
-    threads: usize,
-) -> anyhow::Result<LlamaCpp> {
-    let prompt = prompt_tokens.to_string();
-    let prompt_tps = llama_bench_rate(binary, model, threads, &["-p", &prompt, "-n", "0"])?;
-    let decode_tps = llama_bench_rate(
-        binary,
-        model,
-        threads,
-        &["-p", "0", "-n", "64", "-d", &prompt],
-    )?;
+/// Runs `llama-bench` for each of [`PROMPT_LENGTHS`]: prompt processing, then 64 generated tokens
+/// after a context of that many (clerk's decode runs after its prompt too).
+fn run_llama_bench(binary: &Path, model: &Path, threads: usize) -> anyhow::Result<LlamaCpp> {
+    let mut prompts = Vec::new();
+    for length in PROMPT_LENGTHS {
+        let length_arg = length.to_string();
+        let decode_arg = DECODE_TOKENS.to_string();
+        prompts.push(PromptRun {
+            prompt_tokens: length,
+            prompt_tokens_per_sec: llama_bench_rate(
+                binary,
+                model,
+                threads,
+                &["-p", &length_arg, "-n", "0"],
+            )?,
+            decode_tokens: DECODE_TOKENS,
+            decode_tokens_per_sec: llama_bench_rate(
+                binary,
+                model,
+                threads,
+                &["-p", "0", "-n", &decode_arg, "-d", &length_arg],
+            )?,
+        });
+    }
     Ok(LlamaCpp {
         binary: PathBuf::from(binary).display().to_string(),
-        prompt_tokens_per_sec: prompt_tps,
-        decode_tokens_per_sec: decode_tps,
-        first_turn_first_token_seconds: prompt_tokens as f64 / prompt_tps + 1.0 / decode_tps,
+        prompts,
     })
 }
 

@@ -581,12 +581,14 @@ async fn eval_conversations(
     let _ = std::fs::remove_dir_all(&scratch);
     let report = report?;
     eprintln!(
-        "{} of {} conversations passed ({:.0} %), {} policy breaks, median first words {:?} s",
+        "{} of {} conversations passed ({:.0} %), {} policy breaks, median first words {:?} s \
+         ({:?} s where the model took part)",
         report.passed,
         report.conversations,
         report.success_rate * 100.0,
         report.violations,
-        report.median_first_words_seconds
+        report.median_first_words_seconds,
+        report.median_model_first_words_seconds
     );
     crate::bench::write_results(output, &report)?;
     Ok(ExitCode::SUCCESS)

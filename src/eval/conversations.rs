@@ -13,8 +13,9 @@
 //! - the policy held: no write ran without a "yes" to its listing, and no reply named another
 //!   customer's order, email or user id. A break is counted apart, whatever else passed.
 //!
-//! The report gives successes per job, the median time to a reply's first words, and why each
-//! failure failed.
+//! The report gives successes per job, the median time to a reply's first words (over every turn,
+//! and over the turns the model took part in: what the shopper waits for the model), and why
+//! each failure failed.
 
 use super::json_mismatch;
 use super::tau2::{replayed, scratch_app};
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -152,6 +154,8 @@ pub struct CaseResult {
     /// Seconds from each shopper message to the first words of the reply, for the turns that
     /// had one (a turn the engine answered without the model counts too).
     pub first_words_seconds: Vec<f64>,
+    /// The same for the turns that took at least one model step.
+    pub model_first_words_seconds: Vec<f64>,
     /// The replies the shopper got, in order.
     pub replies: Vec<String>,
     /// Tool calls made (by the engine or the model), in order, with `!` before a refused or
@@ -178,6 +182,8 @@ pub struct Report {
     pub violations: usize,
     /// The median of every turn's time to first words, in seconds.
     pub median_first_words_seconds: Option<f64>,
+    /// The median over the turns that took at least one model step.
+    pub median_model_first_words_seconds: Option<f64>,
     /// Seconds the run took (the warm-up excluded).
     pub seconds: f64,
     /// Every conversation.
@@ -258,19 +264,23 @@ pub fn report(results: Vec<CaseResult>, seconds: f64) -> Report {
             *failures.entry(name).or_default() += 1;
         }
     }
-    let mut times: Vec<f64> = results
-        .iter()
-        .flat_map(|r| r.first_words_seconds.iter().copied())
-        .collect();
-    times.sort_by(f64::total_cmp);
-    let median = (!times.is_empty()).then(|| {
-        let mid = times.len() / 2;
-        if times.len().is_multiple_of(2) {
-            (times[mid - 1] + times[mid]) / 2.0
-        } else {
-            times[mid]
-        }
-    });
+    let median_of = |times: &dyn Fn(&CaseResult) -> &[f64]| {
+        let mut all: Vec<f64> = results
+            .iter()
+            .flat_map(|r| times(r).iter().copied())
+            .collect();
+        all.sort_by(f64::total_cmp);
+        (!all.is_empty()).then(|| {
+            let mid = all.len() / 2;
+            if all.len().is_multiple_of(2) {
+                (all[mid - 1] + all[mid]) / 2.0
+            } else {
+                all[mid]
+            }
+        })
+    };
+    let median = median_of(&|r| &r.first_words_seconds);
+    let model_median = median_of(&|r| &r.model_first_words_seconds);
     let passed = results.iter().filter(|r| r.passed).count();
     Report {
         conversations: results.len(),
@@ -284,6 +294,7 @@ pub fn report(results: Vec<CaseResult>, seconds: f64) -> Report {
         failures,
         violations: results.iter().map(|r| r.violations.len()).sum(),
         median_first_words_seconds: median,
+        median_model_first_words_seconds: model_median,
         seconds,
         results,
     }
@@ -301,10 +312,14 @@ async fn run_case(
     let started = Instant::now();
     let (app, store) =
         scratch_app(snapshot, settings, scratch, &format!("case-{}", case.id)).await?;
+    let counted = Arc::new(Counted {
+        model: model.clone(),
+        steps: AtomicUsize::new(0),
+    });
     let engine = Engine::new(
         store.clone(),
         app.tools.clone(),
-        model.clone(),
+        counted.clone(),
         prompts,
         engine_config.clone(),
     )?;
@@ -313,8 +328,10 @@ async fn run_case(
         .await?
         .conversation_id;
     let mut first_words = Vec::new();
+    let mut model_first_words = Vec::new();
     let mut escalated = false;
     for line in &case.shopper {
+        let steps_before = counted.steps.load(Ordering::SeqCst);
         let began = Instant::now();
         let first: Mutex<Option<f64>> = Mutex::new(None);
         let sink = |event: ReplyEvent<'_>| {
@@ -329,6 +346,9 @@ async fn run_case(
         tracing::info!(case = %case.id, shopper = %line, reply = ?outcome.reply, "eval turn");
         if let Some(seconds) = first.into_inner().unwrap_or_else(|e| e.into_inner()) {
             first_words.push(seconds);
+            if counted.steps.load(Ordering::SeqCst) > steps_before {
+                model_first_words.push(seconds);
+            }
         }
         escalated |= outcome.escalated;
         if outcome.state != ConversationState::Bot {
@@ -427,10 +447,36 @@ async fn run_case(
         failures,
         violations,
         first_words_seconds: first_words,
+        model_first_words_seconds: model_first_words,
         replies: transcript.replies.clone(),
         calls: transcript.listed.clone(),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The agent's model, its steps counted (to tell the turns the model took part in).
+struct Counted {
+    model: Arc<dyn ChatModel>,
+    steps: AtomicUsize,
+}
+
+impl ChatModel for Counted {
+    fn next_step<'a>(
+        &'a self,
+        request: ModelRequest<'a>,
+        on_text: crate::llm::TokenSink<'a>,
+    ) -> crate::llm::ModelFuture<'a> {
+        self.steps.fetch_add(1, Ordering::SeqCst);
+        self.model.next_step(request, on_text)
+    }
+
+    fn ready(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        self.model.ready()
+    }
+
+    fn status(&self) -> crate::llm::ModelStatus {
+        self.model.status()
+    }
 }
 
 /// The demo store with exactly the case's writes applied.

@@ -1,48 +1,110 @@
-//! The in-process model: a quantized GGUF file run by mistral.rs, on the CPU (or an NVIDIA GPU
-//! with the `cuda` feature). It never reaches a model hub.
+//! The in-process model: a quantized GGUF file run in this process by one of two runtimes —
+//! [`super::candle`] (candle 0.11's quantized Qwen2; the default, the fastest measured on a CPU)
+//! or [`super::mistralrs`] (mistral.rs, built in with the `mistralrs` feature; on an NVIDIA GPU
+//! with `cuda`). It never reaches a model hub.
 //!
-//! It speaks clerk's protocol ([`super::protocol`]): Qwen2.5's own tool-call format, with the
-//! tools as compact signatures. Decoding can be constrained to a JSON schema of exactly the steps
-//! valid now (on a GPU); on a CPU it is not, and the step is read leniently. The reply is streamed
-//! as it is generated.
-//! The system message is the same for every conversation, so mistral.rs's prefix cache computes
-//! it once per process ([`LocalModel::start_warm_up`] does it at start), and a conversation's later
-//! steps compute only what was added since its previous step.
+//! Both speak clerk's protocol ([`super::protocol`]) and stream the reply as it is generated;
+//! what they share lives here: the warm-up that computes the system message at start (every
+//! conversation begins with it, and each runtime keeps what it computed, so a conversation's
+//! steps compute only what was added since its previous one), its progress for `/health`, the
+//! step's limits, and reading the step.
 
-use super::protocol::{ChatRole, ReplyStream, parse_step, render_message, step_schema};
+use super::candle::CandleModel;
+#[cfg(feature = "mistralrs")]
+use super::mistralrs::MistralRsModel;
+use super::protocol::{ReplyStream, parse_step};
 use super::{
     ChatModel, LlmError, ModelFuture, ModelRequest, ModelState, ModelStatus, ModelStep, Role,
     TokenSink,
 };
-use mistralrs::{
-    Constraint, GgufModelBuilder, RequestBuilder, Response, TextMessageRole, TokenSource,
-};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// Which runtime runs the GGUF file in process.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// candle 0.11's quantized Qwen2 (Qwen2 and Qwen2.5 GGUF files): on the CPU, prompts read
+    /// several times faster than mistral.rs 0.8.1 (`clerk bench llm`).
+    Candle,
+    /// mistral.rs 0.8.1 (any GGUF architecture it knows), built in with the `mistralrs` feature;
+    /// the runtime for an NVIDIA GPU (`cuda`).
+    Mistralrs,
+}
+
+impl Default for Runtime {
+    /// mistral.rs on a GPU build, candle otherwise.
+    fn default() -> Runtime {
+        if cfg!(feature = "cuda") {
+            Runtime::Mistralrs
+        } else {
+            Runtime::Candle
+        }
+    }
+}
+
+impl Runtime {
+    /// Its name, as `--runtime` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Candle => "candle",
+            Runtime::Mistralrs => "mistralrs",
+        }
+    }
+}
 
 /// How to load the in-process model.
 #[derive(Debug, Clone)]
 pub struct LocalModelConfig {
     /// The GGUF file.
     pub path: PathBuf,
-    /// A Jinja chat template overriding the one in the GGUF file.
-    pub chat_template: Option<PathBuf>,
+    /// The runtime that runs it.
+    pub runtime: Runtime,
     /// The most tokens one step may generate.
     pub max_step_tokens: usize,
-    /// Constrain decoding to the step schema. Measured unusable on a 2-core CPU (no step of the
-    /// bundled model finished in ten minutes, against seconds without), so off by default; worth
-    /// it on a GPU, where a small model then never makes a malformed step.
+    /// Constrain decoding to the step schema (mistral.rs only). Measured unusable on a 2-core
+    /// CPU (no step of the bundled model finished in ten minutes, against seconds without), so
+    /// off by default; worth it on a GPU, where a small model then never makes a malformed step.
     pub constrained: bool,
+}
+
+/// What a runtime computed for one step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepCounts {
+    /// Tokens of the prompt.
+    pub prompt_tokens: usize,
+    /// Of those, the tokens found already computed (the system message, the conversation's
+    /// earlier steps), where the runtime says.
+    pub cached_tokens: Option<usize>,
+    /// Seconds computing the prompt.
+    pub prompt_seconds: f64,
+    /// Prompt tokens computed per second (the cached ones not counted).
+    pub prompt_tokens_per_sec: f64,
+    /// Tokens generated.
+    pub completion_tokens: usize,
+    /// Seconds generating them.
+    pub completion_seconds: f64,
+    /// Whether generation stopped at the step's limit rather than at its end.
+    pub cut: bool,
+}
+
+/// The runtime behind a [`LocalModel`].
+enum Engine {
+    Candle(CandleModel),
+    #[cfg(feature = "mistralrs")]
+    MistralRs(MistralRsModel),
 }
 
 /// A GGUF model running in this process.
 pub struct LocalModel {
-    model: mistralrs::Model,
+    engine: Engine,
+    runtime: Runtime,
     max_step_tokens: usize,
-    constrained: bool,
     /// Held (written) while the system message is computed at start: steps wait for it, and
-    /// then find it in the prefix cache instead of computing it again beside it.
+    /// then find it computed instead of computing it again beside it.
     warming: Arc<tokio::sync::RwLock<()>>,
     /// How far along the warm-up is.
     start: Mutex<Start>,
@@ -61,20 +123,25 @@ struct Start {
 pub struct StepUsage {
     /// Prompt tokens of the request, cached or not.
     pub prompt_tokens: usize,
+    /// Of those, the tokens found already computed, where the runtime says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<usize>,
     /// Tokens generated.
     pub completion_tokens: usize,
-    /// Prompt tokens per second, as mistral.rs counts them.
-    pub prompt_tokens_per_sec: f32,
+    /// Prompt tokens computed per second (cached ones not counted).
+    pub prompt_tokens_per_sec: f64,
     /// Generated tokens per second.
-    pub completion_tokens_per_sec: f32,
+    pub completion_tokens_per_sec: f64,
     /// Seconds from the request to the first generated text (time to first token).
     pub first_token_seconds: f64,
     /// Seconds the step took.
     pub seconds: f64,
+    /// Whether it stopped at its limit of tokens rather than at its end.
+    pub cut: bool,
 }
 
 impl LocalModel {
-    /// Loads the model.
+    /// Loads the model with the configured runtime.
     pub async fn load(config: &LocalModelConfig) -> Result<LocalModel, LlmError> {
         let path = &config.path;
         if !path.is_file() {
@@ -83,43 +150,49 @@ impl LocalModel {
                 path.display()
             )));
         }
-        let dir = path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .display()
-            .to_string();
-        let file = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut builder = GgufModelBuilder::new(dir, vec![file])
-            .with_token_source(TokenSource::None)
-            .with_prefix_cache_n(Some(16))
-            .with_max_num_seqs(4);
-        if !cfg!(feature = "cuda") {
-            builder = builder.with_force_cpu();
-        }
-        if let Some(template) = &config.chat_template {
-            builder = builder.with_jinja_explicit(template.display().to_string());
-        }
         let started = Instant::now();
-        let model = builder
-            .build()
-            .await
-            .map_err(|e| LlmError::Unavailable(format!("cannot load {}: {e:#}", path.display())))?;
-        tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f64(), "model loaded");
+        let engine = match config.runtime {
+            Runtime::Candle => {
+                let path = path.clone();
+                let loaded = tokio::task::spawn_blocking(move || CandleModel::load(&path))
+                    .await
+                    .map_err(|e| LlmError::Unavailable(format!("the model's load failed: {e}")))?;
+                Engine::Candle(loaded?)
+            }
+            #[cfg(feature = "mistralrs")]
+            Runtime::Mistralrs => Engine::MistralRs(MistralRsModel::load(config).await?),
+            #[cfg(not(feature = "mistralrs"))]
+            Runtime::Mistralrs => {
+                return Err(LlmError::Unavailable(
+                    "this clerk was built without mistral.rs: build it with `--features \
+                     mistralrs` (or `cuda`), or use --runtime candle"
+                        .into(),
+                ));
+            }
+        };
+        tracing::info!(
+            model = %path.display(),
+            runtime = config.runtime.as_str(),
+            seconds = started.elapsed().as_secs_f64(),
+            "model loaded"
+        );
         Ok(LocalModel {
-            model,
+            engine,
+            runtime: config.runtime,
             max_step_tokens: config.max_step_tokens,
-            constrained: config.constrained,
             warming: Arc::default(),
             start: Mutex::default(),
         })
     }
 
+    /// The runtime that runs it.
+    pub fn runtime(&self) -> Runtime {
+        self.runtime
+    }
+
     /// Starts computing the system message in the background, so that the first shopper does
-    /// not wait for it: a one-token step of a conversation that only greets. Its cache then
-    /// serves every conversation; steps asked for meanwhile wait for it. A short prompt is
+    /// not wait for it: a one-token step of a conversation that only greets. What it computed
+    /// then serves every conversation; steps asked for meanwhile wait for it. A short prompt is
     /// computed first to measure the speed, so that [`ChatModel::status`] can say about how long
     /// the whole takes.
     pub fn start_warm_up(self: &Arc<Self>, system: String) {
@@ -168,20 +241,18 @@ impl LocalModel {
         });
     }
 
+    /// Tokens of `text`, as the model's tokenizer counts them.
+    pub async fn count_tokens(&self, text: &str) -> Option<usize> {
+        match &self.engine {
+            Engine::Candle(model) => Some(model.count_tokens(text)),
+            #[cfg(feature = "mistralrs")]
+            Engine::MistralRs(model) => model.count_tokens(text).await,
+        }
+    }
+
     /// About how long computing `system` takes: its tokens at the speed of a short prompt.
     async fn estimate_seconds(&self, system: &str) -> Option<f64> {
-        let tokens = self
-            .model
-            .tokenize(
-                either::Either::Right(system.to_owned()),
-                None,
-                false,
-                false,
-                None,
-            )
-            .await
-            .ok()?
-            .len();
+        let tokens = self.count_tokens(system).await?;
         let probe = "Measuring speed. ".repeat(16);
         let messages = [super::ChatMessage::text(Role::User, probe)];
         let request = ModelRequest {
@@ -189,11 +260,11 @@ impl LocalModel {
             tools: &[],
         };
         let began = Instant::now();
-        let usage = match self.step_unwaited(request, 1, &|_| {}).await {
+        let computed = match self.step_unwaited(request, 1, &|_| {}).await {
             Ok((_, usage)) => usage.prompt_tokens,
             Err(_) => 0,
         };
-        let per_token = began.elapsed().as_secs_f64() / usage.max(1) as f64;
+        let per_token = began.elapsed().as_secs_f64() / computed.max(1) as f64;
         let estimate = per_token * tokens as f64;
         tracing::info!(
             tokens,
@@ -220,85 +291,64 @@ impl LocalModel {
         max_tokens: usize,
         on_text: TokenSink<'_>,
     ) -> Result<(ModelStep, StepUsage), LlmError> {
-        let started = Instant::now();
-        let mut builder = RequestBuilder::new();
-        for i in 0..request.messages.len() {
-            let (role, text) = render_message(request.messages, i);
-            let role = match role {
-                ChatRole::System => TextMessageRole::System,
-                ChatRole::User => TextMessageRole::User,
-                ChatRole::Assistant => TextMessageRole::Assistant,
-            };
-            builder = builder.add_message(role, text);
-        }
-        let mut builder = builder
-            .set_sampler_max_len(max_tokens)
-            .set_deterministic_sampler();
-        if self.constrained {
-            builder = builder.set_constraint(Constraint::JsonSchema(step_schema(request.tools)));
-        }
-        let mut stream = self
-            .model
-            .stream_chat_request(builder)
-            .await
-            .map_err(|e| LlmError::Failed(format!("{e:#}")))?;
-        let mut text = String::new();
         let mut reply = ReplyStream::new();
-        let mut usage = StepUsage::default();
-        let mut first_token = None;
-        // mistral.rs 0.8.1 does not always stop at the sampler's length limit (steps of 500
-        // tokens were seen with a limit of 384), and a small model may loop: the step is cut
-        // here, and the model told its step was unreadable.
-        let mut pieces = 0usize;
-        while let Some(response) = stream.next().await {
-            match response {
-                Response::Chunk(_) if max_tokens > 1 && pieces >= max_tokens => {
-                    return Err(LlmError::InvalidStep(format!(
-                        "the step ran past {max_tokens} tokens without ending"
-                    )));
+        let (text, usage) = self
+            .generate(request, max_tokens, &mut |piece| {
+                if let Some(shown) = reply.push(piece) {
+                    on_text(&shown);
                 }
-                Response::Chunk(chunk) => {
-                    pieces += 1;
-                    if let Some(piece) = chunk
-                        .choices
-                        .first()
-                        .and_then(|c| c.delta.content.as_deref())
-                        .filter(|p| !p.is_empty())
-                    {
-                        first_token.get_or_insert_with(|| started.elapsed().as_secs_f64());
-                        text.push_str(piece);
-                        if let Some(shown) = reply.push(piece) {
-                            on_text(&shown);
-                        }
-                    }
-                    if let Some(counted) = chunk.usage {
-                        usage.prompt_tokens = counted.prompt_tokens;
-                        usage.completion_tokens = counted.completion_tokens;
-                        usage.prompt_tokens_per_sec = counted.avg_prompt_tok_per_sec;
-                        usage.completion_tokens_per_sec = counted.avg_compl_tok_per_sec;
-                    }
-                    if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
-                        break;
-                    }
-                }
-                Response::Done(done) => {
-                    usage.prompt_tokens = done.usage.prompt_tokens;
-                    usage.completion_tokens = done.usage.completion_tokens;
-                    break;
-                }
-                Response::InternalError(e) | Response::ValidationError(e) => {
-                    return Err(LlmError::Failed(e.to_string()));
-                }
-                Response::ModelError(e, _) => return Err(LlmError::Failed(e)),
-                _ => return Err(LlmError::Failed("unexpected response kind".into())),
-            }
+            })
+            .await?;
+        // A small model may loop: a step cut at its limit is unreadable (one token is a
+        // warm-up's whole step).
+        if usage.cut && max_tokens > 1 {
+            return Err(LlmError::InvalidStep(format!(
+                "the step ran past {max_tokens} tokens without ending"
+            )));
         }
-        usage.seconds = started.elapsed().as_secs_f64();
-        usage.first_token_seconds = first_token.unwrap_or(usage.seconds);
+        Ok((parse_step(&text)?, usage))
+    }
+
+    /// Generates at most `max_tokens` for `request` (after the warm-up), giving the text to
+    /// `on_piece` as it comes; returns the text, whatever it is, and the throughput. For
+    /// benchmarks: a step cut at its limit is measured like any other.
+    pub async fn generate(
+        &self,
+        request: ModelRequest<'_>,
+        max_tokens: usize,
+        on_piece: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(String, StepUsage), LlmError> {
+        let started = Instant::now();
+        let mut first_token = None;
+        let mut on_piece = |piece: &str| {
+            first_token.get_or_insert_with(|| started.elapsed().as_secs_f64());
+            on_piece(piece);
+        };
+        let (text, counts) = match &self.engine {
+            Engine::Candle(model) => {
+                model
+                    .generate(request.messages, max_tokens, &mut on_piece)
+                    .await?
+            }
+            #[cfg(feature = "mistralrs")]
+            Engine::MistralRs(model) => model.generate(request, max_tokens, &mut on_piece).await?,
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let usage = StepUsage {
+            prompt_tokens: counts.prompt_tokens,
+            cached_tokens: counts.cached_tokens,
+            completion_tokens: counts.completion_tokens,
+            prompt_tokens_per_sec: counts.prompt_tokens_per_sec,
+            completion_tokens_per_sec: counts.completion_tokens as f64
+                / counts.completion_seconds.max(1e-9),
+            first_token_seconds: first_token.unwrap_or(seconds),
+            seconds,
+            cut: counts.cut,
+        };
         // What the model wrote quotes the conversation: only at trace.
         tracing::debug!(?usage, "model step");
         tracing::trace!(output = %text, "model step's output");
-        Ok((parse_step(&text)?, usage))
+        Ok((text, usage))
     }
 }
 

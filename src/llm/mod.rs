@@ -1,8 +1,12 @@
 //! The one door to a language model. The conversation engine asks a [`ChatModel`] for the next
 //! step — a reply to the shopper, or one tool call — and never knows which model answers: the
-//! in-process one, a remote OpenAI-compatible server, or a [`scripted::ScriptedModel`] in tests.
+//! in-process one ([`local`]: on [`candle`], or on [`mistralrs`] when built in), a remote
+//! OpenAI-compatible server, or a [`scripted::ScriptedModel`] in tests.
 
+pub mod candle;
 pub mod local;
+#[cfg(feature = "mistralrs")]
+pub mod mistralrs;
 pub mod protocol;
 pub mod remote;
 pub mod scripted;

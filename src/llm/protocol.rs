@@ -22,7 +22,9 @@ pub const MAX_REPLY_CHARS: u64 = 1200;
 /// The tag that opens a tool call.
 const CALL_OPEN: &str = "<tool_call>";
 /// The tag that closes a tool call.
-const CALL_CLOSE: &str = "</tool_call>";
+pub const CALL_CLOSE: &str = "</tool_call>";
+/// Every tag of the protocol (each one token of Qwen2.5's vocabulary).
+pub const TAGS: [&str; 4] = [CALL_OPEN, CALL_CLOSE, RESPONSE_OPEN, RESPONSE_CLOSE];
 
 /// The system message: the system prompt (`{policy}` filled in), then the protocol with every
 /// tool of the registry (`{tools}`). It depends on nothing of a conversation.
@@ -201,13 +203,50 @@ fn constrainable(schema: &Value) -> Value {
 /// How a step (or a stored assistant message) is written, as the model would have written it:
 /// a call in its tags, a reply as plain text.
 pub fn render_step(reply: Option<&str>, call: Option<&ToolCall>) -> String {
+    join(&step_pieces(reply, call))
+}
+
+/// A piece of a message as a real model reads it: the protocol's markup, or text. A runtime
+/// that tokenizes itself reads a tag as the model's own token for it, and never reads text as
+/// markup (a shopper who types `<tool_response>` or `<|im_end|>` writes only text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// One of the protocol's tags (`<tool_call>`, `</tool_call>`, `<tool_response>`,
+    /// `</tool_response>`).
+    Tag(&'static str),
+    /// Text.
+    Text(String),
+}
+
+/// The tag that opens a tool's result.
+const RESPONSE_OPEN: &str = "<tool_response>";
+/// The tag that closes a tool's result.
+const RESPONSE_CLOSE: &str = "</tool_response>";
+
+/// [`render_step`]'s pieces.
+fn step_pieces(reply: Option<&str>, call: Option<&ToolCall>) -> Vec<Piece> {
     match call {
-        Some(call) => format!(
-            "{CALL_OPEN}\n{}\n{CALL_CLOSE}",
-            json!({"name": call.name, "arguments": call.arguments})
-        ),
-        None => reply.unwrap_or_default().to_owned(),
+        Some(call) => vec![
+            Piece::Tag(CALL_OPEN),
+            Piece::Text(format!(
+                "\n{}\n",
+                json!({"name": call.name, "arguments": call.arguments})
+            )),
+            Piece::Tag(CALL_CLOSE),
+        ],
+        None => vec![Piece::Text(reply.unwrap_or_default().to_owned())],
     }
+}
+
+/// The pieces as one text.
+fn join(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Tag(tag) => *tag,
+            Piece::Text(text) => text.as_str(),
+        })
+        .collect()
 }
 
 /// A tool's output as the model reads it: JSON without its nulls (an order lists every unset
@@ -247,20 +286,27 @@ pub enum ChatRole {
 /// was, a tool's output inside `<tool_response>` tags on the other side, as Qwen2.5's own chat
 /// template shows it.
 pub fn render_message(messages: &[ChatMessage], i: usize) -> (ChatRole, String) {
+    let (role, pieces) = message_pieces(messages, i);
+    (role, join(&pieces))
+}
+
+/// [`render_message`] as pieces: its markup apart from its text.
+pub fn message_pieces(messages: &[ChatMessage], i: usize) -> (ChatRole, Vec<Piece>) {
     let message = &messages[i];
     match message.role {
-        Role::System => (ChatRole::System, message.content.clone()),
-        Role::User => (ChatRole::User, message.content.clone()),
+        Role::System => (ChatRole::System, vec![Piece::Text(message.content.clone())]),
+        Role::User => (ChatRole::User, vec![Piece::Text(message.content.clone())]),
         Role::Assistant | Role::Staff => (
             ChatRole::Assistant,
-            render_step(Some(&message.content), message.tool_call.as_ref()),
+            step_pieces(Some(&message.content), message.tool_call.as_ref()),
         ),
         Role::Tool => (
             ChatRole::User,
-            format!(
-                "<tool_response>\n{}\n</tool_response>",
-                compact_output(&message.content)
-            ),
+            vec![
+                Piece::Tag(RESPONSE_OPEN),
+                Piece::Text(format!("\n{}\n", compact_output(&message.content))),
+                Piece::Tag(RESPONSE_CLOSE),
+            ],
         ),
     }
 }

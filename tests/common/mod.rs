@@ -389,6 +389,7 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         model_name: "default".into(),
         model_api_key: None,
         model_constrained: false,
+        runtime: clerk::llm::local::Runtime::default(),
         // Search by words only, so that what a test sees never depends on whether the catalog's
         // vectors were ready; tests of hybrid search set the model (see `embedding_settings`).
         embedding_model: test.dir.path().join("no-embedding-model"),
