@@ -121,8 +121,8 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub model_api_key: Option<String>,
-    /// Constrain the model's decoding to the steps valid now (JSON schema); slow on a CPU, worth it
-    /// on a GPU [default: false]
+    /// Constrain the model's decoding to the steps valid now (JSON schema; a remote server, or
+    /// `--runtime mistralrs`); slow on a CPU, worth it on a GPU [default: false]
     #[arg(long, env = "CLERK_MODEL_CONSTRAINED", global = true)]
     pub model_constrained: bool,
     /// Which in-process runtime runs the GGUF file: `candle` (candle 0.11's quantized Qwen2, the

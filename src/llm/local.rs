@@ -153,6 +153,12 @@ impl LocalModel {
         let started = Instant::now();
         let engine = match config.runtime {
             Runtime::Candle => {
+                if config.constrained {
+                    tracing::warn!(
+                        "--model-constrained is left unused: candle's runtime reads steps \
+                         leniently (constrained decoding needs --runtime mistralrs)"
+                    );
+                }
                 let path = path.clone();
                 let loaded = tokio::task::spawn_blocking(move || CandleModel::load(&path))
                     .await
