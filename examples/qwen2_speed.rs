@@ -48,8 +48,12 @@ fn main() -> anyhow::Result<()> {
     // The weights are repacked for the int8 kernels on first use: not counted.
     model.forward(&prompt[..16], &mut KvCache::default())?;
     let mut cache = KvCache::default();
+    let chunk: usize = std::env::var("CHUNK")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(512);
     let started = Instant::now();
-    for chunk in prompt.chunks(512) {
+    for chunk in prompt.chunks(chunk) {
         model.forward(chunk, &mut cache)?;
     }
     let prompt_seconds = started.elapsed().as_secs_f64();

@@ -87,8 +87,9 @@ impl<C: Prefix> PrefixStore<C> {
     pub fn keep(&mut self, tokens: Vec<u32>, cache: C, pinned: bool) {
         self.clock += 1;
         self.entries.retain(|e| {
-            !(e.tokens.len() <= tokens.len() && tokens.starts_with(&e.tokens) && !e.pinned)
-                && !(e.pinned && pinned && e.tokens == tokens)
+            let extended = !e.pinned && tokens.starts_with(&e.tokens);
+            let same_pinned = e.pinned && pinned && e.tokens == tokens;
+            !(extended || same_pinned)
         });
         self.entries.push(Entry {
             tokens,
