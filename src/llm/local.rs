@@ -315,9 +315,9 @@ impl LocalModel {
         Ok((parse_step(&text)?, usage))
     }
 
-    /// Generates at most `max_tokens` for `request` (after the warm-up), giving the text to
-    /// `on_piece` as it comes; returns the text, whatever it is, and the throughput. For
-    /// benchmarks: a step cut at its limit is measured like any other.
+    /// Generates at most `max_tokens` for `request` (without waiting for the warm-up), giving the
+    /// text to `on_piece` as it comes; returns the text, whatever it is, and the throughput. For
+    /// benchmarks and tests: a step cut at its limit is measured like any other.
     pub async fn generate(
         &self,
         request: ModelRequest<'_>,

@@ -23,7 +23,8 @@ pub const MAX_REPLY_CHARS: u64 = 1200;
 const CALL_OPEN: &str = "<tool_call>";
 /// The tag that closes a tool call.
 pub const CALL_CLOSE: &str = "</tool_call>";
-/// Every tag of the protocol (each one token of Qwen2.5's vocabulary).
+/// Every tag of the protocol (a runtime reads each as one token where the model's vocabulary
+/// has one: Qwen2.5's has the call's two).
 pub const TAGS: [&str; 4] = [CALL_OPEN, CALL_CLOSE, RESPONSE_OPEN, RESPONSE_CLOSE];
 
 /// The system message: the system prompt (`{policy}` filled in), then the protocol with every
@@ -208,7 +209,7 @@ pub fn render_step(reply: Option<&str>, call: Option<&ToolCall>) -> String {
 
 /// A piece of a message as a real model reads it: the protocol's markup, or text. A runtime
 /// that tokenizes itself reads a tag as the model's own token for it, and never reads text as
-/// markup (a shopper who types `<tool_response>` or `<|im_end|>` writes only text).
+/// markup (a shopper who types `<tool_call>` or `<|im_end|>` writes only text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
     /// One of the protocol's tags (`<tool_call>`, `</tool_call>`, `<tool_response>`,
