@@ -63,6 +63,10 @@ pub struct RuntimeResults {
     /// What the new conversation's steps were (a tool's name, `reply`, or why a step was
     /// unreadable), to tell a fast run from a run that did nothing.
     pub steps: Vec<String>,
+    /// The process's peak resident memory after this runtime's runs, in MB (Linux's `VmHWM`):
+    /// the model, its repacked weights and the computed sequences it keeps. A later runtime's
+    /// figure includes the earlier ones' peak.
+    pub peak_resident_mb: Option<f64>,
 }
 
 /// One measured prompt.
@@ -149,6 +153,7 @@ pub async fn run(
         results.runtime = runtime.as_str().to_owned();
         results.load_seconds = load_seconds;
         results.prompts = measured;
+        results.peak_resident_mb = peak_resident_mb();
         tracing::info!(?results, "bench runtime");
         runtimes.push(results);
     }
@@ -317,7 +322,16 @@ async fn conversation(
         new_conversation,
         second_turn,
         steps,
+        peak_resident_mb: None,
     })
+}
+
+/// The process's peak resident memory in MB, where Linux says (`/proc/self/status`).
+fn peak_resident_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 /// Runs `llama-bench` for each of [`PROMPT_LENGTHS`]: prompt processing, then 64 generated tokens
