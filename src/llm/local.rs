@@ -265,9 +265,21 @@ impl LocalModel {
             messages: &messages,
             tools: &[],
         };
+        // The first step pays once for what a runtime prepares on first use (candle repacks the
+        // weights for its int8 kernels): the second, which shares only the role's header with
+        // the first, is the one timed.
+        let _ = self.step_unwaited(request, 1, &|_| {}).await;
+        let messages = [super::ChatMessage::text(
+            Role::User,
+            format!("Timing. {}", "Measuring speed. ".repeat(16)),
+        )];
+        let request = ModelRequest {
+            messages: &messages,
+            tools: &[],
+        };
         let began = Instant::now();
         let computed = match self.step_unwaited(request, 1, &|_| {}).await {
-            Ok((_, usage)) => usage.prompt_tokens,
+            Ok((_, usage)) => usage.prompt_tokens - usage.cached_tokens.unwrap_or(0),
             Err(_) => 0,
         };
         let per_token = began.elapsed().as_secs_f64() / computed.max(1) as f64;
