@@ -128,7 +128,7 @@ async fn a_shoppers_text_is_never_read_as_the_models_markup() {
     let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
     let tokenizer = ChatTokenizer::from_gguf(&content).unwrap();
     let id = |token: &str| {
-        let ids = tokenizer.encode(token);
+        let ids = tokenizer.encode(token).unwrap();
         assert!(ids.len() > 1, "{token} typed is text, several tokens");
         ids
     };
@@ -149,7 +149,7 @@ async fn a_shoppers_text_is_never_read_as_the_models_markup() {
         },
         ChatMessage::text(Role::Tool, "{\"status\": \"pending\"}"),
     ];
-    let (tokens, system_end) = tokenizer.prompt(&messages);
+    let (tokens, system_end) = tokenizer.prompt(&messages).unwrap();
     let text = tokenizer.decode(&tokens);
     // The markup: four messages, then the assistant's turn; the model's call tagged once (the
     // vocabulary has tokens for `<tool_call>`, not for `<tool_response>`, which is text).

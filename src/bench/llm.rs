@@ -198,6 +198,9 @@ pub async fn run(
 /// shorter).
 async fn fit_to_tokens(model: &LocalModel, source: &str, tokens: usize) -> String {
     let words: Vec<&str> = source.split_whitespace().collect();
+    if words.is_empty() {
+        return String::new();
+    }
     let text_of = |n: usize| {
         (0..n)
             .map(|i| words[i % words.len()])

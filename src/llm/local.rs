@@ -250,7 +250,7 @@ impl LocalModel {
     /// Tokens of `text`, as the model's tokenizer counts them.
     pub async fn count_tokens(&self, text: &str) -> Option<usize> {
         match &self.engine {
-            Engine::Candle(model) => Some(model.count_tokens(text)),
+            Engine::Candle(model) => model.count_tokens(text),
             #[cfg(feature = "mistralrs")]
             Engine::MistralRs(model) => model.count_tokens(text).await,
         }

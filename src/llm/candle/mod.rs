@@ -74,15 +74,14 @@ impl ChatTokenizer {
         })
     }
 
-    /// `text`'s tokens, markup and all read as text.
-    pub fn encode(&self, text: &str) -> Vec<u32> {
-        match self.text.encode(text, false) {
-            Ok(encoding) => encoding.get_ids().to_vec(),
-            Err(error) => {
-                tracing::warn!(%error, "text the tokenizer cannot read is left out");
-                Vec::new()
-            }
-        }
+    /// `text`'s tokens, markup and all read as text. A text the tokenizer cannot read fails the
+    /// step (the engine hands the shopper to staff) rather than reaching the model with words
+    /// left out.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, LlmError> {
+        self.text
+            .encode(text, false)
+            .map(|encoding| encoding.get_ids().to_vec())
+            .map_err(|e| LlmError::Failed(format!("the tokenizer cannot read a message: {e}")))
     }
 
     /// The text of `ids`, markup included.
@@ -97,7 +96,7 @@ impl ChatTokenizer {
 
     /// The prompt of `messages` in Qwen's chat template, ending where the assistant's step
     /// begins, and where the leading system message ends (what every conversation shares).
-    pub fn prompt(&self, messages: &[ChatMessage]) -> (Vec<u32>, Option<usize>) {
+    pub fn prompt(&self, messages: &[ChatMessage]) -> Result<(Vec<u32>, Option<usize>), LlmError> {
         let mut tokens = Vec::new();
         let mut system_end = None;
         for i in 0..messages.len() {
@@ -114,23 +113,23 @@ impl ChatTokenizer {
                     Piece::Text(more) => text.push_str(&more),
                     Piece::Tag(tag) => match self.tag(tag) {
                         Some(id) => {
-                            tokens.extend(self.encode(&std::mem::take(&mut text)));
+                            tokens.extend(self.encode(&std::mem::take(&mut text))?);
                             tokens.push(id);
                         }
                         None => text.push_str(tag),
                     },
                 }
             }
-            tokens.extend(self.encode(&text));
+            tokens.extend(self.encode(&text)?);
             tokens.push(self.im_end);
-            tokens.extend(self.encode("\n"));
+            tokens.extend(self.encode("\n")?);
             if i == 0 && messages[0].role == Role::System {
                 system_end = Some(tokens.len());
             }
         }
         tokens.push(self.im_start);
-        tokens.extend(self.encode("assistant\n"));
-        (tokens, system_end)
+        tokens.extend(self.encode("assistant\n")?);
+        Ok((tokens, system_end))
     }
 }
 
@@ -191,9 +190,9 @@ impl CandleModel {
         Ok(CandleModel { tokenizer, jobs })
     }
 
-    /// Tokens of `text`.
-    pub fn count_tokens(&self, text: &str) -> usize {
-        self.tokenizer.encode(text).len()
+    /// Tokens of `text`, if the tokenizer reads it.
+    pub fn count_tokens(&self, text: &str) -> Option<usize> {
+        self.tokenizer.encode(text).ok().map(|ids| ids.len())
     }
 
     /// Runs one step of `messages`: at most `max_tokens` generated, its text given to
@@ -204,7 +203,7 @@ impl CandleModel {
         max_tokens: usize,
         on_piece: &mut (dyn FnMut(&str) + Send),
     ) -> Result<(String, StepCounts), LlmError> {
-        let (tokens, system_end) = self.tokenizer.prompt(messages);
+        let (tokens, system_end) = self.tokenizer.prompt(messages)?;
         let (events, mut receiver) = mpsc::unbounded_channel();
         self.jobs
             .send(Job {
