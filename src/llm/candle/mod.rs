@@ -8,6 +8,7 @@
 //! workers; a step streams its text back as it is generated and stops when its caller goes away
 //! (a time-out, a shopper who left).
 
+mod attention;
 pub mod prefix;
 pub mod qwen2;
 

@@ -7,13 +7,15 @@
 //! loaded once ([`Qwen2`], read-only, shared by every step) and each sequence's cache is a value
 //! ([`KvCache`]): cloned in no time (its tensors are reference-counted), cut back to any prefix
 //! (a view), extended by [`Qwen2::forward`]. The layers are candle's: `QMatMul` (tiled,
-//! int8-repacked on x86), the fused shared-input matmul for q/k/v and gate/up, `rms_norm`,
-//! `rope`, `softmax_last_dim`. Grouped-query attention reads each key/value head once for its
-//! group of query heads instead of copying it per head.
+//! int8-repacked on x86; q/k/v and gate/up each one matmul over their matrices stacked where they
+//! share a quantization), `rms_norm`, `rope`; the attention is `attention.rs`'s.
 
-use candle_core::quantized::{QMatMul, QTensor, gguf_file};
+use candle_core::quantized::{QMatMul, QStorage, QTensor, gguf_file};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use std::borrow::Cow;
 use std::sync::Arc;
+
+use super::attention;
 
 /// The model's shape, read from the GGUF file's `qwen2.*` metadata.
 #[derive(Debug, Clone, Copy)]
@@ -70,17 +72,21 @@ struct Weight {
 }
 
 impl Weight {
+    fn new(tensor: QTensor) -> Result<Weight> {
+        let tensor = Arc::new(tensor);
+        Ok(Weight {
+            matmul: QMatMul::from_arc(tensor.clone())?,
+            tensor,
+        })
+    }
+
     fn load<R: std::io::Seek + std::io::Read>(
         content: &gguf_file::Content,
         reader: &mut R,
         name: &str,
         device: &Device,
     ) -> Result<Weight> {
-        let tensor = Arc::new(content.tensor(reader, name, device)?);
-        Ok(Weight {
-            matmul: QMatMul::from_arc(tensor.clone())?,
-            tensor,
-        })
+        Weight::new(content.tensor(reader, name, device)?)
     }
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
@@ -103,20 +109,95 @@ impl Weight {
     }
 }
 
+/// Several projections of one input (q, k, v; gate, up), their weight matrices stacked into one
+/// where they share a quantization: one matmul reads the input, quantized once, in one parallel
+/// region, where separate matrices would each quantize it and wait for their slowest thread.
+#[derive(Debug, Clone)]
+struct Projections {
+    /// The stacked matrices and how many outputs each of their parts gives, in order.
+    stacks: Vec<(Weight, Vec<usize>)>,
+}
+
+impl Projections {
+    /// Loads the matrices `names`, stacking consecutive ones of one quantization.
+    fn load<R: std::io::Seek + std::io::Read>(
+        content: &gguf_file::Content,
+        reader: &mut R,
+        names: &[String],
+        device: &Device,
+    ) -> Result<Projections> {
+        let mut groups: Vec<Vec<QTensor>> = Vec::new();
+        for name in names {
+            let tensor = content.tensor(reader, name, device)?;
+            match groups.last_mut() {
+                Some(group)
+                    if group[0].dtype() == tensor.dtype()
+                        && group[0].shape().dims2()?.1 == tensor.shape().dims2()?.1 =>
+                {
+                    group.push(tensor)
+                }
+                _ => groups.push(vec![tensor]),
+            }
+        }
+        let stacks = groups
+            .into_iter()
+            .map(|group| {
+                let widths = group
+                    .iter()
+                    .map(|t| t.shape().dims2().map(|(rows, _)| rows))
+                    .collect::<Result<Vec<_>>>()?;
+                let tensor = if group.len() == 1 {
+                    group.into_iter().next().expect("a group has a tensor")
+                } else {
+                    // A quantized matrix is its rows' blocks one after another: stacking
+                    // matrices of one type and width is joining their bytes.
+                    let columns = group[0].shape().dims2()?.1;
+                    let mut bytes = Vec::new();
+                    for t in &group {
+                        bytes.extend_from_slice(&t.data()?);
+                    }
+                    let storage = QStorage::from_data(Cow::Owned(bytes), device, group[0].dtype())?;
+                    QTensor::new(storage, (widths.iter().sum::<usize>(), columns))?
+                };
+                Ok((Weight::new(tensor)?, widths))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Projections { stacks })
+    }
+
+    /// `xs` through each projection, in the order they were named.
+    fn forward(&self, xs: &Tensor) -> Result<Vec<Tensor>> {
+        let weights: Vec<&Weight> = self.stacks.iter().map(|(w, _)| w).collect();
+        let outputs = Weight::forward_all(&weights, xs)?;
+        let mut parts = Vec::new();
+        for (output, (_, widths)) in outputs.iter().zip(&self.stacks) {
+            let mut offset = 0;
+            for &width in widths {
+                parts.push(if widths.len() == 1 {
+                    output.clone()
+                } else {
+                    output.narrow(candle_core::D::Minus1, offset, width)?
+                });
+                offset += width;
+            }
+        }
+        Ok(parts)
+    }
+}
+
 /// One transformer block's weights.
 #[derive(Debug, Clone)]
 struct Block {
     attn_norm: Tensor,
-    q: Weight,
-    k: Weight,
-    v: Weight,
+    /// q, k and v.
+    qkv: Projections,
     q_bias: Tensor,
     k_bias: Tensor,
     v_bias: Tensor,
     out: Weight,
     ffn_norm: Tensor,
-    gate: Weight,
-    up: Weight,
+    /// The gate and the up projection.
+    gate_up: Projections,
     down: Weight,
 }
 
@@ -195,29 +276,26 @@ impl Qwen2 {
             Weight::load(content, reader, "output.weight", device)?
         } else {
             // Tied embeddings: the output projection is the embedding matrix, kept quantized.
-            let tensor = Arc::new(embedding_q);
-            Weight {
-                matmul: QMatMul::from_arc(tensor.clone())?,
-                tensor,
-            }
+            Weight::new(embedding_q)?
         };
         let mut blocks = Vec::with_capacity(config.layers);
         for i in 0..config.layers {
             let name = |part: &str| format!("blk.{i}.{part}");
             let weight =
                 |reader: &mut R, part: &str| Weight::load(content, reader, &name(part), device);
+            let projections = |reader: &mut R, parts: &[&str]| {
+                let names: Vec<String> = parts.iter().map(|part| name(part)).collect();
+                Projections::load(content, reader, &names, device)
+            };
             blocks.push(Block {
                 attn_norm: dense(reader, &name("attn_norm.weight"))?,
-                q: weight(reader, "attn_q.weight")?,
-                k: weight(reader, "attn_k.weight")?,
-                v: weight(reader, "attn_v.weight")?,
+                qkv: projections(reader, &["attn_q.weight", "attn_k.weight", "attn_v.weight"])?,
                 q_bias: dense(reader, &name("attn_q.bias"))?,
                 k_bias: dense(reader, &name("attn_k.bias"))?,
                 v_bias: dense(reader, &name("attn_v.bias"))?,
                 out: weight(reader, "attn_output.weight")?,
                 ffn_norm: dense(reader, &name("ffn_norm.weight"))?,
-                gate: weight(reader, "ffn_gate.weight")?,
-                up: weight(reader, "ffn_up.weight")?,
+                gate_up: projections(reader, &["ffn_gate.weight", "ffn_up.weight"])?,
                 down: weight(reader, "ffn_down.weight")?,
             });
         }
@@ -267,53 +345,44 @@ impl Qwen2 {
             .index_select(&ids, 0)?
             .to_dtype(DType::F32)?
             .unsqueeze(0)?;
-        let mask = (seq > 1)
-            .then(|| causal_mask(seq, start, &self.device))
-            .transpose()?;
         let cos = self.cos.narrow(0, start, seq)?;
         let sin = self.sin.narrow(0, start, seq)?;
         let scale = 1.0 / (head_dim as f64).sqrt();
         let first = cache.blocks.is_empty();
         for (i, block) in self.blocks.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, self.config.rms_eps)?;
-            let qkv = Weight::forward_all(&[&block.q, &block.k, &block.v], &h)?;
+            let qkv = block.qkv.forward(&h)?;
+            // (1, n, seq, head_dim): each head's tokens, rotated in that layout.
             let heads_of = |t: &Tensor, bias: &Tensor, n: usize| -> Result<Tensor> {
                 t.broadcast_add(bias)?
                     .reshape((1, seq, n, head_dim))?
                     .transpose(1, 2)?
                     .contiguous()
             };
-            let q = heads_of(&qkv[0], &block.q_bias, heads)?;
-            let k = heads_of(&qkv[1], &block.k_bias, kv_heads)?;
+            let rotated = |t: Tensor| candle_nn::rotary_emb::rope(&t, &cos, &sin);
+            // Queries as (1, kv_heads, seq·group, head_dim): the query heads that read one
+            // key/value head, each position's side by side, scaled here rather than their scores.
+            let q = rotated(heads_of(&qkv[0], &block.q_bias, heads)?)?
+                .affine(scale, 0.0)?
+                .reshape((1, kv_heads, group, seq, head_dim))?
+                .transpose(2, 3)?
+                .contiguous()?
+                .reshape((1, kv_heads, seq * group, head_dim))?;
+            let k = rotated(heads_of(&qkv[1], &block.k_bias, kv_heads)?)?;
             let v = heads_of(&qkv[2], &block.v_bias, kv_heads)?;
-            let q = candle_nn::rotary_emb::rope(&q, &cos, &sin)?;
-            let k = candle_nn::rotary_emb::rope(&k, &cos, &sin)?;
             let (k, v) = if first {
                 (k, v)
             } else {
                 let (old_k, old_v) = &cache.blocks[i];
                 (Tensor::cat(&[old_k, &k], 2)?, Tensor::cat(&[old_v, &v], 2)?)
             };
-            let total = k.dim(2)?;
-            // Query heads grouped by the key/value head they read: (1, kv_heads, group·seq, d).
-            let q = q.reshape((1, kv_heads, group * seq, head_dim))?;
-            let scores = (q.matmul(&k.t()?)? * scale)?;
-            let scores = match &mask {
-                Some(mask) => scores
-                    .reshape((1, kv_heads, group, seq, total))?
-                    .broadcast_add(mask)?
-                    .reshape((1, kv_heads, group * seq, total))?,
-                None => scores,
-            };
-            let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-            let attended = weights
-                .matmul(&v)?
-                .reshape((1, heads, seq, head_dim))?
+            let attended = attention::attend(&q, &k, &v, group, start)?
+                .reshape((1, kv_heads, seq, group, head_dim))?
                 .transpose(1, 2)?
                 .reshape((1, seq, heads * head_dim))?;
             x = (x + block.out.forward(&attended)?)?;
             let h = candle_nn::ops::rms_norm(&x, &block.ffn_norm, self.config.rms_eps)?;
-            let gate_up = Weight::forward_all(&[&block.gate, &block.up], &h)?;
+            let gate_up = block.gate_up.forward(&h)?;
             let mlp = (candle_nn::ops::silu(&gate_up[0])? * &gate_up[1])?;
             x = (x + block.down.forward(&mlp)?)?;
             if first {
@@ -344,35 +413,9 @@ fn rotary_tables(config: &Qwen2Config, device: &Device) -> Result<(Tensor, Tenso
     Ok((angles.cos()?, angles.sin()?))
 }
 
-/// The additive mask of `seq` new tokens after `start` cached ones: `(seq, start + seq)`, 0 where
-/// a token may look, minus infinity on the tokens after it.
-fn causal_mask(seq: usize, start: usize, device: &Device) -> Result<Tensor> {
-    let total = start + seq;
-    let mask: Vec<f32> = (0..seq)
-        .flat_map(|i| {
-            (0..total).map(move |j| {
-                if j > start + i {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-        })
-        .collect();
-    Tensor::from_vec(mask, (seq, total), device)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_mask_lets_each_new_token_see_the_cache_and_the_tokens_before_it() {
-        let mask = causal_mask(2, 3, &Device::Cpu).unwrap();
-        let rows: Vec<Vec<f32>> = mask.to_vec2().unwrap();
-        let inf = f32::NEG_INFINITY;
-        assert_eq!(rows, vec![vec![0.0, 0.0, 0.0, 0.0, inf], vec![0.0; 5]]);
-    }
 
     #[test]
     fn a_cache_cut_back_keeps_its_first_tokens() {
