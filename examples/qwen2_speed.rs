@@ -1,5 +1,6 @@
 //! How fast candle's runtime reads a prompt and writes after it, without the rest of clerk: the
-//! model's forward pass over a prompt of N tokens, then 32 tokens one at a time.
+//! model's forward pass over a prompt of N tokens, then 32 tokens one at a time (and, with STEP
+//! set, a STEP-token message after the prompt).
 //!
 //! Run with: `cargo run --release --example qwen2_speed [-- path/to/model.gguf [N]]`
 //! (`clerk bench llm` measures the same through clerk, beside mistral.rs and llama.cpp.)
@@ -57,6 +58,25 @@ fn main() -> anyhow::Result<()> {
         model.forward(chunk, &mut cache)?;
     }
     let prompt_seconds = started.elapsed().as_secs_f64();
+    // A shopper's message after the prompt: STEP tokens in one pass, the first time and then
+    // the mean of ten more (each from the prompt's cache).
+    if let Some(step) = std::env::var("STEP")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+    {
+        let tokens: Vec<u32> = (0..step).map(|i| 2000 + i).collect();
+        let mut seconds = Vec::new();
+        for _ in 0..11 {
+            let started = Instant::now();
+            model.forward(&tokens, &mut cache.clone())?;
+            seconds.push(started.elapsed().as_secs_f64());
+        }
+        println!(
+            "a {step}-token step after the prompt: {:.3} s the first time, {:.3} s after",
+            seconds[0],
+            seconds[1..].iter().sum::<f64>() / 10.0
+        );
+    }
     let started = Instant::now();
     for i in 0..32 {
         model.forward(&[1000 + i], &mut cache)?;
