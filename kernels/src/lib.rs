@@ -113,11 +113,11 @@ fn lanes(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> [f32; LANES]
     acc
 }
 
-/// e^x for f32, within a relative 3·10⁻⁷ of the exact value over the range softmax uses (x ≤ 0,
-/// down to -87, where e^x leaves f32's normal numbers; clamped there), written without branches or calls so that the compiler
-/// runs it over a whole row in vector registers, where the C library's `expf` takes one value a
-/// call. Cody–Waite range reduction to x = n·ln 2 + r with |r| ≤ ln 2 / 2, a degree-6 Taylor
-/// polynomial for e^r, and 2^n put in the exponent bits.
+/// e^x for f32, within a relative 3·10⁻⁷ of the exact value over the range softmax uses
+/// (x ≤ 0, down to -87, where e^x leaves f32's normal numbers; clamped there). Written without
+/// branches or calls, so that the compiler runs it over a whole row in vector registers where the
+/// C library's `expf` takes one value a call: Cody–Waite range reduction to x = n·ln 2 + r with
+/// |r| ≤ ln 2 / 2, a degree-6 Taylor polynomial for e^r, and 2^n put in the exponent bits.
 #[inline]
 pub fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
