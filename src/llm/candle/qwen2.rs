@@ -7,12 +7,11 @@
 //! loaded once ([`Qwen2`], read-only, shared by every step) and each sequence's cache is a value
 //! ([`KvCache`]): cloned in no time (its tensors are reference-counted), cut back to any prefix
 //! (a view), extended by [`Qwen2::forward`]. The layers are candle's: `QMatMul` (tiled,
-//! int8-repacked on x86; q/k/v and gate/up each one matmul over their matrices stacked where they
-//! share a quantization), `rms_norm`, `rope`; the attention is `attention.rs`'s.
+//! int8-repacked on x86; for one token, the fused shared-input matmul for q/k/v and gate/up),
+//! `rms_norm`, `rope`; the attention is `attention.rs`'s.
 
-use candle_core::quantized::{QMatMul, QStorage, QTensor, gguf_file};
+use candle_core::quantized::{QMatMul, QTensor, gguf_file};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::attention;
@@ -109,95 +108,20 @@ impl Weight {
     }
 }
 
-/// Several projections of one input (q, k, v; gate, up), their weight matrices stacked into one
-/// where they share a quantization: one matmul reads the input, quantized once, in one parallel
-/// region, where separate matrices would each quantize it and wait for their slowest thread.
-#[derive(Debug, Clone)]
-struct Projections {
-    /// The stacked matrices and how many outputs each of their parts gives, in order.
-    stacks: Vec<(Weight, Vec<usize>)>,
-}
-
-impl Projections {
-    /// Loads the matrices `names`, stacking consecutive ones of one quantization.
-    fn load<R: std::io::Seek + std::io::Read>(
-        content: &gguf_file::Content,
-        reader: &mut R,
-        names: &[String],
-        device: &Device,
-    ) -> Result<Projections> {
-        let mut groups: Vec<Vec<QTensor>> = Vec::new();
-        for name in names {
-            let tensor = content.tensor(reader, name, device)?;
-            match groups.last_mut() {
-                Some(group)
-                    if group[0].dtype() == tensor.dtype()
-                        && group[0].shape().dims2()?.1 == tensor.shape().dims2()?.1 =>
-                {
-                    group.push(tensor)
-                }
-                _ => groups.push(vec![tensor]),
-            }
-        }
-        let stacks = groups
-            .into_iter()
-            .map(|group| {
-                let widths = group
-                    .iter()
-                    .map(|t| t.shape().dims2().map(|(rows, _)| rows))
-                    .collect::<Result<Vec<_>>>()?;
-                let tensor = if group.len() == 1 {
-                    group.into_iter().next().expect("a group has a tensor")
-                } else {
-                    // A quantized matrix is its rows' blocks one after another: stacking
-                    // matrices of one type and width is joining their bytes.
-                    let columns = group[0].shape().dims2()?.1;
-                    let mut bytes = Vec::new();
-                    for t in &group {
-                        bytes.extend_from_slice(&t.data()?);
-                    }
-                    let storage = QStorage::from_data(Cow::Owned(bytes), device, group[0].dtype())?;
-                    QTensor::new(storage, (widths.iter().sum::<usize>(), columns))?
-                };
-                Ok((Weight::new(tensor)?, widths))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Projections { stacks })
-    }
-
-    /// `xs` through each projection, in the order they were named.
-    fn forward(&self, xs: &Tensor) -> Result<Vec<Tensor>> {
-        let weights: Vec<&Weight> = self.stacks.iter().map(|(w, _)| w).collect();
-        let outputs = Weight::forward_all(&weights, xs)?;
-        let mut parts = Vec::new();
-        for (output, (_, widths)) in outputs.iter().zip(&self.stacks) {
-            let mut offset = 0;
-            for &width in widths {
-                parts.push(if widths.len() == 1 {
-                    output.clone()
-                } else {
-                    output.narrow(candle_core::D::Minus1, offset, width)?
-                });
-                offset += width;
-            }
-        }
-        Ok(parts)
-    }
-}
-
 /// One transformer block's weights.
 #[derive(Debug, Clone)]
 struct Block {
     attn_norm: Tensor,
-    /// q, k and v.
-    qkv: Projections,
+    q: Weight,
+    k: Weight,
+    v: Weight,
     q_bias: Tensor,
     k_bias: Tensor,
     v_bias: Tensor,
     out: Weight,
     ffn_norm: Tensor,
-    /// The gate and the up projection.
-    gate_up: Projections,
+    gate: Weight,
+    up: Weight,
     down: Weight,
 }
 
@@ -283,19 +207,18 @@ impl Qwen2 {
             let name = |part: &str| format!("blk.{i}.{part}");
             let weight =
                 |reader: &mut R, part: &str| Weight::load(content, reader, &name(part), device);
-            let projections = |reader: &mut R, parts: &[&str]| {
-                let names: Vec<String> = parts.iter().map(|part| name(part)).collect();
-                Projections::load(content, reader, &names, device)
-            };
             blocks.push(Block {
                 attn_norm: dense(reader, &name("attn_norm.weight"))?,
-                qkv: projections(reader, &["attn_q.weight", "attn_k.weight", "attn_v.weight"])?,
+                q: weight(reader, "attn_q.weight")?,
+                k: weight(reader, "attn_k.weight")?,
+                v: weight(reader, "attn_v.weight")?,
                 q_bias: dense(reader, &name("attn_q.bias"))?,
                 k_bias: dense(reader, &name("attn_k.bias"))?,
                 v_bias: dense(reader, &name("attn_v.bias"))?,
                 out: weight(reader, "attn_output.weight")?,
                 ffn_norm: dense(reader, &name("ffn_norm.weight"))?,
-                gate_up: projections(reader, &["ffn_gate.weight", "ffn_up.weight"])?,
+                gate: weight(reader, "ffn_gate.weight")?,
+                up: weight(reader, "ffn_up.weight")?,
                 down: weight(reader, "ffn_down.weight")?,
             });
         }
@@ -351,7 +274,7 @@ impl Qwen2 {
         let first = cache.blocks.is_empty();
         for (i, block) in self.blocks.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, self.config.rms_eps)?;
-            let qkv = block.qkv.forward(&h)?;
+            let qkv = Weight::forward_all(&[&block.q, &block.k, &block.v], &h)?;
             // (1, n, seq, head_dim): each head's tokens, rotated in that layout.
             let heads_of = |t: &Tensor, bias: &Tensor, n: usize| -> Result<Tensor> {
                 t.broadcast_add(bias)?
@@ -382,7 +305,7 @@ impl Qwen2 {
                 .reshape((1, seq, heads * head_dim))?;
             x = (x + block.out.forward(&attended)?)?;
             let h = candle_nn::ops::rms_norm(&x, &block.ffn_norm, self.config.rms_eps)?;
-            let gate_up = block.gate_up.forward(&h)?;
+            let gate_up = Weight::forward_all(&[&block.gate, &block.up], &h)?;
             let mlp = (candle_nn::ops::silu(&gate_up[0])? * &gate_up[1])?;
             x = (x + block.down.forward(&mlp)?)?;
             if first {
