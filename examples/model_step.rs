@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
         .map(Into::into)
-        .unwrap_or_else(clerk::config::default_model_path);
+        .unwrap_or_else(clerk::cache::default_model_path);
     let runtime = match std::env::args().nth(2).as_deref() {
         Some("mistralrs") => Runtime::Mistralrs,
         _ => Runtime::Candle,

@@ -14,7 +14,7 @@ fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
         .map(Into::into)
-        .unwrap_or_else(clerk::config::default_model_path);
+        .unwrap_or_else(clerk::cache::default_model_path);
     let length: usize = std::env::args()
         .nth(2)
         .map(|n| n.parse())

@@ -91,11 +91,7 @@ impl App {
                 .expect("training does not panic");
         model.save(&settings.data_dir)?;
         let model = Arc::new(model);
-        *self
-            .models
-            .recommender
-            .write()
-            .expect("the recommender's lock is never poisoned") = Some(model.clone());
+        self.models.recommender.set(Some(model.clone()));
         Ok(model)
     }
 
@@ -160,11 +156,7 @@ impl App {
             tuned.save(&settings.data_dir)?;
         }
         let model = Arc::new(model.with_tuned(tuned.map(Arc::new)));
-        *self
-            .models
-            .sentiment
-            .write()
-            .expect("the sentiment model's lock is never poisoned") = model.clone();
+        self.models.sentiment.set(Some(model.clone()));
         Ok(Some(model))
     }
 
@@ -204,20 +196,12 @@ impl App {
         match prices {
             Ok(prices) => {
                 crate::saved::save(&settings.data_dir, crate::pricing::MODEL_FILE, &prices)?;
-                *self
-                    .models
-                    .prices
-                    .write()
-                    .expect("the price model's lock is never poisoned") = Some(Arc::new(prices));
+                self.models.prices.set(Some(Arc::new(prices)));
             }
             Err(error) => tracing::warn!(%error, "no pooled price elasticity for this store"),
         }
         let model = Arc::new(model);
-        *self
-            .models
-            .demand
-            .write()
-            .expect("the demand model's lock is never poisoned") = Some(model.clone());
+        self.models.demand.set(Some(model.clone()));
         Ok(Some(model))
     }
 
@@ -238,27 +222,20 @@ impl App {
         };
         // A model that cannot be read (another version, a damaged file) is left unused, so
         // that clerk still serves and `clerk train` can replace it.
-        *models
-            .sentiment
-            .write()
-            .expect("the sentiment model's lock is never poisoned") =
-            crate::sentiment::load_or_bundled(&settings.data_dir, models.embedder.as_ref());
+        models.sentiment.set(Some(crate::sentiment::load_or_bundled(
+            &settings.data_dir,
+            models.embedder.as_ref(),
+        )));
         match Recommender::load(&settings.data_dir) {
             Ok(Some(model)) => {
-                *models
-                    .recommender
-                    .write()
-                    .expect("the recommender's lock is never poisoned") = Some(Arc::new(model));
+                models.recommender.set(Some(Arc::new(model)));
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "the saved recommender is not used"),
         }
         match crate::forecast::DemandModel::load(&settings.data_dir) {
             Ok(model) => {
-                *models
-                    .demand
-                    .write()
-                    .expect("the demand model's lock is never poisoned") = model.map(Arc::new);
+                models.demand.set(model.map(Arc::new));
             }
             Err(error) => tracing::warn!(%error, "the saved demand model is not used"),
         }
@@ -267,10 +244,7 @@ impl App {
             crate::pricing::MODEL_FILE,
         ) {
             Ok(model) => {
-                *models
-                    .prices
-                    .write()
-                    .expect("the price model's lock is never poisoned") = model.map(Arc::new);
+                models.prices.set(model.map(Arc::new));
             }
             Err(error) => tracing::warn!(%error, "the saved price model is not used"),
         }

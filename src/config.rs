@@ -375,7 +375,7 @@ pub enum BenchCommand {
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
         /// Calls of each case per database
-        #[arg(long, default_value_t = crate::bench::analytics::DEFAULT_RUNS)]
+        #[arg(long, default_value_t = 30)]
         runs: usize,
     },
     /// The recommender on the Ta-Feng history with its last 30 days held out (HR@10, NDCG@10),
@@ -416,12 +416,9 @@ pub enum BenchCommand {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/demand.json")]
         output: PathBuf,
-        /// Dominick's orange-juice CSV, gzipped or not.
-        #[arg(
-            long,
-            default_value = "../shared/data/demand/dominicks_orange_juice.csv.gz",
-            value_name = "FILE"
-        )]
+        /// Dominick's orange-juice CSV, gzipped or not (the evaluation's copy:
+        /// `../shared/data/demand/dominicks_orange_juice.csv.gz`).
+        #[arg(long, value_name = "FILE")]
         data: PathBuf,
     },
     /// Price elasticities on Dominick's orange juice: the units after each price move of more
@@ -431,12 +428,9 @@ pub enum BenchCommand {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/pricing.json")]
         output: PathBuf,
-        /// Dominick's orange-juice CSV, gzipped or not.
-        #[arg(
-            long,
-            default_value = "../shared/data/demand/dominicks_orange_juice.csv.gz",
-            value_name = "FILE"
-        )]
+        /// Dominick's orange-juice CSV, gzipped or not (the evaluation's copy:
+        /// `../shared/data/demand/dominicks_orange_juice.csv.gz`).
+        #[arg(long, value_name = "FILE")]
         data: PathBuf,
     },
     /// The fraud model's trees on the ULB card-fraud data (a stratified 80/20 split, fixed
@@ -446,12 +440,9 @@ pub enum BenchCommand {
         /// Where to write the results.
         #[arg(long, default_value = "bench-results/fraud.json")]
         output: PathBuf,
-        /// The card-fraud CSV, gzipped or not.
-        #[arg(
-            long,
-            default_value = "../shared/data/fraud/creditcard.csv.gz",
-            value_name = "FILE"
-        )]
+        /// The card-fraud CSV, gzipped or not (the evaluation's copy:
+        /// `../shared/data/fraud/creditcard.csv.gz`).
+        #[arg(long, value_name = "FILE")]
         data: PathBuf,
     },
     /// The sentiment model on the Women's E-Commerce Clothing Reviews (a stratified 80/20
@@ -1002,7 +993,9 @@ impl Settings {
                 .prompts_dir
                 .or_else(|| default_prompts.is_dir().then(|| default_prompts.to_owned())),
             log: global.log.unwrap_or_else(|| "info".to_owned()),
-            model: global.model.unwrap_or_else(default_model_path),
+            model: global
+                .model
+                .unwrap_or_else(crate::cache::default_model_path),
             model_timeout: std::time::Duration::from_secs(global.model_timeout.unwrap_or(600)),
             risk_threshold: global
                 .risk_threshold
@@ -1061,7 +1054,7 @@ impl Settings {
             secure_cookie: serve_args.secure_cookie,
             chart_scripts: serve_args
                 .chart_scripts
-                .unwrap_or_else(default_chart_scripts),
+                .unwrap_or_else(crate::cache::default_chart_scripts),
             identity: serve_args.identity.or(file.identity),
             data_dir,
         };
@@ -1091,29 +1084,6 @@ impl Settings {
         }
         Ok(settings)
     }
-}
-
-/// Where `scripts/fetch-model` puts the bundled model.
-pub fn default_model_path() -> PathBuf {
-    model_cache_dir().join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
-}
-
-/// Where `scripts/fetch-model` puts the models it fetches: `$CLERK_MODEL_DIR`, by default
-/// `~/.cache/clerk/models`.
-pub fn model_cache_dir() -> PathBuf {
-    std::env::var_os("CLERK_MODEL_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/clerk/models"))
-        })
-        .unwrap_or_else(|| PathBuf::from(".cache/clerk/models"))
-}
-
-/// Where `scripts/fetch-charts` puts the chart scripts by default: `~/.cache/clerk/charts`.
-pub fn default_chart_scripts() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(|home| PathBuf::from(home).join(".cache/clerk/charts"))
-        .unwrap_or_else(|| PathBuf::from(".cache/clerk/charts"))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

@@ -237,7 +237,7 @@ pub trait HasCode: std::error::Error {
         if !matches!(body.error_type, ErrorType::Internal | ErrorType::System) {
             return body;
         }
-        let id = format!("E{}", crate::random::hex(6));
+        let id = format!("E{}", crate::secret::hex(6));
         tracing::error!(error_id = %id, code = body.code, error = %self, "request failed");
         ErrorBody {
             message: format!(

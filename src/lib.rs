@@ -12,16 +12,19 @@
 //! - [`store`] persists everything through sqlx, on SQLite or PostgreSQL.
 //! - [`money`], [`dates`], [`error`] and [`config`] are shared by every layer.
 
+pub mod accounts;
 pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod bench;
 pub mod boost;
+pub mod cache;
 pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod conversation;
 pub mod dates;
+pub mod demo;
 pub mod embed;
 pub mod error;
 pub mod eval;
@@ -34,13 +37,15 @@ pub mod llm;
 pub mod money;
 pub mod pricing;
 pub mod prompts;
-pub mod random;
 pub mod recommend;
 pub mod retail;
 pub mod risk;
+pub mod router;
 pub mod saved;
 pub mod search;
+pub mod secret;
 pub mod sentiment;
+pub mod slot;
 pub mod staff;
 pub mod store;
 pub mod tools;

@@ -231,6 +231,3 @@ pub async fn run(
         databases,
     })
 }
-
-/// Calls of each case per database by default.
-pub const DEFAULT_RUNS: usize = 30;

@@ -151,7 +151,7 @@ async fn handoff_latency(
     stub: &BotApiStub,
     samples: usize,
 ) -> anyhow::Result<Value> {
-    crate::staff::auth::add_account(store, "bench", "bench-password", "staff").await?;
+    crate::accounts::add_account(store, "bench", "bench-password", "staff").await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let router = crate::staff::routes(engine.clone(), crate::staff::ConsoleConfig::default());

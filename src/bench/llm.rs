@@ -114,7 +114,7 @@ pub async fn run(
     let threads = super::threads();
     let store = Store::connect(&format!("sqlite://{}", scratch.join("bench.db").display())).await?;
     store
-        .import(&crate::cli::demo::snapshot()?, true, &mut |_, _, _| {})
+        .import(&crate::demo::snapshot()?, true, &mut |_, _, _| {})
         .await?;
     let mut scratch_settings = settings.clone();
     scratch_settings.index_dir = scratch.join("index");

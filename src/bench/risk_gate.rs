@@ -46,7 +46,7 @@ pub struct GateEffect {
 /// Replays every task of `tasks` (tau2's tasks JSON) on fresh copies of the demo store under
 /// `scratch`.
 pub async fn run(tasks: &str, scratch: &Path) -> anyhow::Result<GateEffect> {
-    let snapshot = crate::cli::demo::snapshot()?;
+    let snapshot = crate::demo::snapshot()?;
     let tasks = crate::eval::tau2::parse_tasks(tasks)?;
     let prompts = crate::prompts::Prompts::new(None);
     let mut scores: Vec<(usize, f64)> = Vec::new();

@@ -21,7 +21,7 @@ pub mod discord;
 pub mod telegram;
 
 use crate::conversation::{ConversationLocks, Engine, EngineError, ReplyEvent};
-use crate::store::{Store, StoreError};
+use crate::store::{Role, Store, StoreError};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -450,7 +450,12 @@ impl<O: Outlet> Channel<O> {
         };
         if self
             .store()
-            .append_inbound(&conversation, O::CHANNEL, update_key, &text)
+            .append_inbound(
+                &conversation,
+                (O::CHANNEL, update_key),
+                &text,
+                crate::sentiment::message_mood(&text),
+            )
             .await?
             .is_none()
         {
@@ -469,14 +474,14 @@ impl<O: Outlet> Channel<O> {
                     false => replies.verified.welcome,
                 };
                 self.store()
-                    .append_message(&conversation, "assistant", &welcome, None)
+                    .append_message(&conversation, Role::Assistant, &welcome, None)
                     .await?;
                 welcome
             }
             Incoming::Link(argument) => {
                 let (words, conversation) = self.link(chat, conversation, &argument).await?;
                 self.store()
-                    .append_message(&conversation, "assistant", &words, None)
+                    .append_message(&conversation, Role::Assistant, &words, None)
                     .await?;
                 words
             }
@@ -526,7 +531,7 @@ impl<O: Outlet> Channel<O> {
         // A message the shopper sent while a reply was being made gets its own answer.
         while let Some(seen) = self.answer_once(chat, conversation, follow_up).await? {
             let messages = self.store().messages(conversation).await?;
-            let unseen = messages.iter().skip(seen).any(|m| m.role == "user");
+            let unseen = messages.iter().skip(seen).any(|m| m.role == Role::User);
             if !unseen {
                 break;
             }
@@ -613,10 +618,9 @@ impl<O: Outlet> Channel<O> {
             tracing::warn!(channel = O::CHANNEL, conversation, %error, "reply not delivered; queued");
             if let (true, Some(reply)) = (stored, reply.as_deref()) {
                 let messages = self.store().messages(conversation).await?;
-                let made = messages
-                    .iter()
-                    .rev()
-                    .find(|m| m.role == "assistant" && m.tool_call.is_none() && m.content == reply);
+                let made = messages.iter().rev().find(|m| {
+                    m.role == Role::Assistant && m.tool_call.is_none() && m.content == reply
+                });
                 if let Some(made) = made {
                     self.store().enqueue_outbox(conversation, made.seq).await?;
                 }

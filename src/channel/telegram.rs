@@ -268,7 +268,7 @@ impl TelegramChannel {
     /// nothing passes: the settings refuse a webhook without one.
     pub fn webhook_secret_ok(&self, given: Option<&str>) -> bool {
         match (&self.config.webhook_secret, given) {
-            (Some(expected), Some(given)) => crate::staff::auth::same_secret(expected, given),
+            (Some(expected), Some(given)) => crate::secret::same(expected, given),
             _ => false,
         }
     }

@@ -1,7 +1,6 @@
 //! The command line: `serve`, `import`, `export`, `tool`, `tools`, `index`, `catalog`. This is
 //! the binary's edge: errors become a message on standard error and an exit code.
 
-pub mod demo;
 mod reviews;
 
 use crate::app::App;
@@ -10,7 +9,7 @@ use crate::config::{
     RiskCommand, ServeArgs, Settings, StaffCommand,
 };
 use crate::conversation::ReplyEvent;
-use crate::http;
+use crate::demo;
 use crate::money::Cents;
 use crate::store::Store;
 use crate::store::model::StoreSnapshot;
@@ -293,15 +292,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             let store = Store::connect(&settings.database).await?;
-            match crate::staff::auth::add_account(&store, &username, &password, &role).await {
+            match crate::accounts::add_account(&store, &username, &password, &role).await {
                 Ok(()) => {
                     eprintln!("account {username} ({role}) saved");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(
-                    error @ (crate::staff::auth::AccountError::InvalidUsername
-                    | crate::staff::auth::AccountError::WeakPassword
-                    | crate::staff::auth::AccountError::UnknownRole(_)),
+                    error @ (crate::accounts::AccountError::InvalidUsername
+                    | crate::accounts::AccountError::WeakPassword
+                    | crate::accounts::AccountError::UnknownRole(_)),
                 ) => {
                     eprintln!("error: {error}");
                     Ok(ExitCode::from(EXIT_USAGE))
@@ -1115,7 +1114,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
     let api_key = match settings.api_key.clone().filter(|k| !k.trim().is_empty()) {
         Some(key) => key,
         None if settings.demo => {
-            let key = crate::staff::auth::random_token();
+            let key = crate::accounts::random_token();
             eprintln!(
                 "tool API: http://{}/api/tools, send `Authorization: Bearer {key}` (made for this run; --api-key sets one)",
                 settings.listen
@@ -1136,12 +1135,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         }
         // The demo's recommender is trained at once (a second on the demo store); a merchant's
         // own store runs `clerk train`.
-        let untrained = app
-            .models
-            .recommender
-            .read()
-            .expect("the recommender's lock is never poisoned")
-            .is_none();
+        let untrained = app.models.recommender.get().is_none();
         if untrained {
             let model = app.train_recommender(settings).await?;
             tracing::info!(orders = model.report.orders, "recommender trained");
@@ -1161,8 +1155,8 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
     if settings.demo && app.store.account_count().await? == 0 {
         // The demo store gets one merchant account (merchants are staff too), so that the
         // console can be tried at once; its password is random and shown once, here.
-        let password = crate::staff::auth::random_token()[..16].to_owned();
-        crate::staff::auth::add_account(&app.store, "demo", &password, "merchant").await?;
+        let password = crate::accounts::random_token()[..16].to_owned();
+        crate::accounts::add_account(&app.store, "demo", &password, "merchant").await?;
         eprintln!(
             "staff console: http://{}/staff, sign in as demo / {password} (shown once; `clerk staff add` makes more)",
             settings.listen
@@ -1231,11 +1225,11 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
             }
         });
     }
-    http::serve(
+    crate::router::serve(
         listener,
-        http::router_with(
+        crate::router::router_with(
             app,
-            http::Edges {
+            crate::router::Edges {
                 engine: Some(engine),
                 api_key,
                 console: crate::staff::ConsoleConfig {

@@ -323,29 +323,26 @@ pub fn one_product(text: &str, products: &[(String, String)]) -> Option<String> 
     }
 }
 
-/// Whether a message needs the shopper's identity to be answered: it gives an email, a name
-/// with a zip or an order id, or asks about their orders or account.
-pub fn needs_account(text: &str) -> bool {
+/// Whether a message asks about the shopper's orders (their order, a cancellation, a return, a
+/// delivery): with an id, an email, a name with a zip or the account, what needs the shopper's
+/// identity to be answered ([`super::reading::Reading::needs_account`]).
+pub fn about_orders(text: &str) -> bool {
     let lower = text.to_lowercase();
-    !emails(text).is_empty()
-        || !order_ids(text).is_empty()
-        || !names_with_zip(text).is_empty()
-        || about_account(text)
-        || [
-            "my order",
-            "an order",
-            "the order",
-            "cancel",
-            "return",
-            "exchange",
-            "track",
-            "deliver",
-            "shipped",
-            "my package",
-            "my parcel",
-        ]
-        .iter()
-        .any(|word| lower.contains(word))
+    [
+        "my order",
+        "an order",
+        "the order",
+        "cancel",
+        "return",
+        "exchange",
+        "track",
+        "deliver",
+        "shipped",
+        "my package",
+        "my parcel",
+    ]
+    .iter()
+    .any(|word| lower.contains(word))
 }
 
 /// The policy's cancellation reason, when `text` asks to cancel an order and gives its reason

@@ -45,7 +45,7 @@ pub fn summary(record: &ConversationRecord, messages: &[MessageRecord], why: &st
     }
     let mut orders: Vec<String> = messages
         .iter()
-        .filter(|m| m.role == Role::User.as_str() || m.role == Role::Tool.as_str())
+        .filter(|m| m.role == Role::User || m.role == Role::Tool)
         .flat_map(|m| grounding::facts(&m.content).tokens)
         .filter(|token| token.starts_with('#'))
         .collect();
@@ -59,10 +59,7 @@ pub fn summary(record: &ConversationRecord, messages: &[MessageRecord], why: &st
             orders.join(", ")
         }
     ));
-    let said: Vec<&MessageRecord> = messages
-        .iter()
-        .filter(|m| m.role == Role::User.as_str())
-        .collect();
+    let said: Vec<&MessageRecord> = messages.iter().filter(|m| m.role == Role::User).collect();
     if let Some(first) = said.first() {
         lines.push(format!("Asked: {}", quote(&first.content)));
     }
@@ -71,27 +68,7 @@ pub fn summary(record: &ConversationRecord, messages: &[MessageRecord], why: &st
     {
         lines.push(format!("Last message: {}", quote(&last.content)));
     }
-    let tried: Vec<String> = messages
-        .iter()
-        .enumerate()
-        .filter_map(|(i, m)| {
-            let call: ToolCall = serde_json::from_str(m.tool_call.as_deref()?).ok()?;
-            let result = messages
-                .get(i + 1)
-                .filter(|r| r.role == Role::Tool.as_str());
-            let verdict = match result {
-                Some(r) if r.content.starts_with("Error:") => {
-                    format!("failed: {}", r.content.trim_start_matches("Error:").trim())
-                }
-                Some(_) => "done".to_owned(),
-                None => "not run".to_owned(),
-            };
-            Some(format!(
-                "{} ({verdict})",
-                policy::describe(&call).replace('\n', " ")
-            ))
-        })
-        .collect();
+    let tried = tried(messages);
     lines.push(format!(
         "Tried: {}",
         if tried.is_empty() {
@@ -113,6 +90,30 @@ pub fn summary(record: &ConversationRecord, messages: &[MessageRecord], why: &st
     lines.join("\n")
 }
 
+/// Each call made in the conversation, in words, with what came of it.
+fn tried(messages: &[MessageRecord]) -> Vec<String> {
+    messages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let call: ToolCall = serde_json::from_str(m.tool_call.as_deref()?).ok()?;
+            let result = messages.get(i + 1).filter(|r| r.role == Role::Tool);
+            let verdict = match result {
+                Some(r) if r.content.starts_with("Error:") => {
+                    format!("failed: {}", r.content.trim_start_matches("Error:").trim())
+                }
+                Some(_) => "done".to_owned(),
+                None => "not run".to_owned(),
+            };
+            Some(format!(
+                "{} ({verdict})",
+                policy::describe(&call).replace('\n', " ")
+            ))
+        })
+        .collect()
+}
+
+/// A shopper's message as quoted in a summary: its first [`QUOTE_CHARS`] characters.
 fn quote(text: &str) -> String {
     let mut quoted: String = text.chars().take(QUOTE_CHARS).collect();
     if text.chars().count() > QUOTE_CHARS {
@@ -144,7 +145,7 @@ impl Engine {
             self.store
                 .append_message(
                     conversation_id,
-                    Role::System.as_str(),
+                    Role::System,
                     &format!("Handed to staff: {why}."),
                     None,
                 )
@@ -177,18 +178,13 @@ impl Engine {
         // Said once: asking again (another click) is answered, not stored again.
         if moved {
             self.store
-                .append_message(conversation_id, Role::Assistant.as_str(), words, None)
+                .append_message(conversation_id, Role::Assistant, words, None)
                 .await?;
         }
         on_reply(ReplyEvent::Text(words));
         Ok(TurnOutcome {
             reply: Some(words.clone()),
-            state,
-            refused_calls: 0,
-            held_replies: 0,
-            escalated: false,
-            seen_messages: 0,
-            tool_results: Vec::new(),
+            ..TurnOutcome::unanswered(state)
         })
     }
 
@@ -200,7 +196,7 @@ impl Engine {
             self.store
                 .append_message(
                     conversation_id,
-                    Role::System.as_str(),
+                    Role::System,
                     &format!("Taken by staff member {staff}."),
                     None,
                 )
@@ -210,7 +206,7 @@ impl Engine {
                 .append_outgoing(
                     conversation_id,
                     When::OwnedBy(staff),
-                    Role::Staff.as_str(),
+                    Role::Staff,
                     &self.replies.staff_joined,
                 )
                 .await?;
@@ -228,12 +224,7 @@ impl Engine {
     ) -> Result<i64, EngineError> {
         let text = self.check_message(text)?;
         self.store
-            .append_outgoing(
-                conversation_id,
-                When::OwnedBy(staff),
-                Role::Staff.as_str(),
-                text,
-            )
+            .append_outgoing(conversation_id, When::OwnedBy(staff), Role::Staff, text)
             .await?
             .ok_or_else(|| EngineError::NotOwner(conversation_id.to_owned()))
     }
@@ -252,19 +243,14 @@ impl Engine {
         self.store
             .append_message(
                 conversation_id,
-                Role::System.as_str(),
+                Role::System,
                 &format!("Handed back to the bot by staff member {staff}."),
                 None,
             )
             .await?;
         let words = self.replies.handed_back.clone();
         self.store
-            .append_outgoing(
-                conversation_id,
-                When::Always,
-                Role::Assistant.as_str(),
-                &words,
-            )
+            .append_outgoing(conversation_id, When::Always, Role::Assistant, &words)
             .await?;
         Ok(words)
     }
@@ -302,7 +288,7 @@ mod tests {
     fn message(seq: i64, role: &str, content: &str, call: Option<&str>) -> MessageRecord {
         MessageRecord {
             seq,
-            role: role.into(),
+            role: Role::parse(role).unwrap(),
             content: content.into(),
             tool_call: call.map(Into::into),
             created_at: 0,

@@ -10,6 +10,7 @@
 //! model's calls, and the store must accept it in rehearsal before it is shown.
 
 use super::assist;
+use super::reading::Reading;
 use crate::store::model::{Address, Order, OrderItem, PaymentMethod, Product, User};
 use serde_json::{Value, json};
 
@@ -38,14 +39,15 @@ pub enum Intent {
     Change,
 }
 
-/// What `text` asks to change; `order_named` says whether it names an order.
-pub fn intent(text: &str, order_named: bool) -> Option<Intent> {
-    let lower = text.to_lowercase();
-    let word = |w: &str| has_word(&lower, w);
-    if let Some(reason) = assist::cancel_reason(text) {
+/// What the message read as `reading` asks to change; `order_named` says whether it names an
+/// order.
+pub fn intent(reading: &Reading, order_named: bool) -> Option<Intent> {
+    let lower = &reading.lower;
+    let word = |w: &str| has_word(lower, w);
+    if let Some(reason) = reading.cancel_reason {
         return order_named.then_some(Intent::Cancel(reason));
     }
-    if let Some(address) = address(text) {
+    if let Some(address) = reading.address.clone() {
         // Asked for, not asked about ("was it going to …?").
         let asks = [
             "change", "update", "send", "ship", "deliver", "move", "moved", "instead", "new",
@@ -79,20 +81,20 @@ pub fn intent(text: &str, order_named: bool) -> Option<Intent> {
     let changes = ["exchange", "change", "swap", "switch", "replace", "instead"]
         .iter()
         .any(|w| word(w));
-    let pays = (word("pay") || lower.contains("payment")) && !payment_kinds(&lower).is_empty();
+    let pays = (word("pay") || lower.contains("payment")) && !payment_kinds(lower).is_empty();
     (changes || pays).then_some(Intent::Change)
 }
 
 /// The write `intent` proposes, from the shopper's `user` account, the one `order` the message
 /// names (when it names one) and the products of that order's items (for a new variant).
 pub fn propose(
-    text: &str,
+    reading: &Reading,
     intent: &Intent,
     user: &User,
     order: Option<&Order>,
     products: &[Product],
 ) -> Option<Proposal> {
-    let lower = text.to_lowercase();
+    let lower = &reading.lower;
     let proposal = |tool, arguments| Some(Proposal { tool, arguments });
     let address_fields = |mut arguments: Value, a: &Address| {
         for (key, value) in [
@@ -124,16 +126,16 @@ pub fn propose(
             address_fields(json!({"order_id": order_id}), address),
         ),
         Intent::Change => {
-            if let Some(change) = item_change(&lower, user, order, products) {
+            if let Some(change) = item_change(lower, user, order, products) {
                 return Some(change);
             }
             // Paid another way: the method of a kind the message names that the order is not
             // paid with now.
-            if !(has_word(&lower, "pay") || lower.contains("payment")) {
+            if !(has_word(lower, "pay") || lower.contains("payment")) {
                 return None;
             }
             let current = original_method(order);
-            let kinds = payment_kinds(&lower);
+            let kinds = payment_kinds(lower);
             let mut candidates = user
                 .payment_methods
                 .values()
@@ -147,11 +149,11 @@ pub fn propose(
             }
         }
         Intent::Return => {
-            let items = named_items(&lower, order);
+            let items = named_items(lower, order);
             if items.is_empty() {
                 return None;
             }
-            let method = chosen_method(&lower, user, order)?;
+            let method = chosen_method(lower, user, order)?;
             let item_ids: Vec<&str> = items.iter().map(|i| i.item_id.as_str()).collect();
             proposal(
                 "return_delivered_order_items",
@@ -183,8 +185,8 @@ fn item_change(lower: &str, user: &User, order: &Order, products: &[Product]) ->
 
 /// The ids of the products whose variants a proposal for `order` may need: those of the items
 /// the message names.
-pub fn named_products(text: &str, order: &Order) -> Vec<String> {
-    let mut ids: Vec<String> = named_items(&text.to_lowercase(), order)
+pub fn named_products(reading: &Reading, order: &Order) -> Vec<String> {
+    let mut ids: Vec<String> = named_items(&reading.lower, order)
         .into_iter()
         .map(|i| i.product_id.clone())
         .collect();
@@ -482,16 +484,17 @@ mod tests {
     /// What the engine would list for `user` saying `text`.
     fn proposed(user: &str, text: &str) -> Option<Proposal> {
         let store = store();
-        let named = assist::order_ids(text);
-        let intent = intent(text, !named.is_empty())?;
+        let reading = Reading::of(text);
+        let named = &reading.order_ids;
+        let intent = intent(&reading, !named.is_empty())?;
         let order = named.first().map(|id| &store.orders[id.as_str()]);
         let products: Vec<Product> = order
-            .map(|o| named_products(text, o))
+            .map(|o| named_products(&reading, o))
             .unwrap_or_default()
             .iter()
             .map(|id| store.products[id.as_str()].clone())
             .collect();
-        propose(text, &intent, &store.users[user], order, &products)
+        propose(&reading, &intent, &store.users[user], order, &products)
     }
 
     fn call(tool: &'static str, arguments: Value) -> Option<Proposal> {

@@ -335,7 +335,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// The default folder of the model: `$CLERK_MODEL_DIR/all-MiniLM-L6-v2`, where
 /// `scripts/fetch-model embeddings` puts it (`~/.cache/clerk/models` by default).
 pub fn default_dir() -> PathBuf {
-    crate::config::model_cache_dir().join(MODEL_NAME)
+    crate::cache::model_cache_dir().join(MODEL_NAME)
 }
 
 #[cfg(test)]

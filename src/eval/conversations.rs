@@ -521,7 +521,7 @@ impl Transcript {
     fn read(messages: &[MessageRecord]) -> Transcript {
         let mut transcript = Transcript::default();
         for (i, message) in messages.iter().enumerate() {
-            if message.role == Role::Assistant.as_str() && message.tool_call.is_none() {
+            if message.role == Role::Assistant && message.tool_call.is_none() {
                 transcript.replies.push(message.content.clone());
             }
             let Some(call) = message.tool_call.as_deref().and_then(ToolCall::from_stored) else {
@@ -529,7 +529,7 @@ impl Transcript {
             };
             let ok = messages
                 .get(i + 1)
-                .is_some_and(|m| m.role == Role::Tool.as_str() && !m.content.starts_with("Error"));
+                .is_some_and(|m| m.role == Role::Tool && !m.content.starts_with("Error"));
             let by_engine = message
                 .tool_call
                 .as_deref()
@@ -569,11 +569,11 @@ fn violations(
         }
         let ran = messages
             .get(i + 1)
-            .is_some_and(|m| m.role == Role::Tool.as_str() && !m.content.starts_with("Error"));
+            .is_some_and(|m| m.role == Role::Tool && !m.content.starts_with("Error"));
         let yes = messages[..i]
             .iter()
             .rev()
-            .find(|m| m.role == Role::User.as_str())
+            .find(|m| m.role == Role::User)
             .is_some_and(|m| policy::is_confirmation(&m.content));
         if ran && !yes {
             found.push(Violation {
@@ -621,7 +621,7 @@ mod tests {
     fn message(role: &str, content: &str, call: Option<&str>) -> MessageRecord {
         MessageRecord {
             seq: 0,
-            role: role.into(),
+            role: Role::parse(role).unwrap(),
             content: content.into(),
             tool_call: call.map(str::to_owned),
             created_at: 0,
@@ -631,7 +631,7 @@ mod tests {
 
     #[test]
     fn a_write_without_a_yes_and_another_customers_order_are_policy_breaks() {
-        let snapshot = crate::cli::demo::snapshot().unwrap();
+        let snapshot = crate::demo::snapshot().unwrap();
         let case: Case = toml::from_str(
             "id = \"x\"\njob = \"cancel\"\nshopper = [\"cancel #W6247578\"]\ncustomer = \"yusuf_rossi_9620\"",
         )

@@ -45,7 +45,7 @@ pub enum ForecastError {
 pub const MODEL_FILE: &str = "models/demand.json";
 
 /// A model shared by the tools, replaced when `clerk train` saves a new one.
-pub type SharedDemand = std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<DemandModel>>>>;
+pub type SharedDemand = crate::slot::Slot<DemandModel>;
 
 /// The knobs of training.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -59,7 +59,7 @@ pub enum HttpError {
     TooManySignInAttempts(u64),
     /// An account operation failed.
     #[error(transparent)]
-    Account(crate::staff::auth::AccountError),
+    Account(crate::accounts::AccountError),
     /// A shopper could not be verified, or a link code issued.
     #[error(transparent)]
     Identity(#[from] crate::identity::IdentityError),

@@ -175,7 +175,7 @@ impl Identity {
         if self.store.user(user_id).await?.is_none() {
             return Err(IdentityError::UnknownCustomer);
         }
-        let code = crate::random::code(CODE_LENGTH);
+        let code = crate::secret::code(CODE_LENGTH);
         let expires_at = crate::store::now_ms() + CODE_LIFETIME.as_millis() as i64;
         self.store
             .create_link_code(&code_hash(&code), user_id, CodeScope::Any, expires_at)
@@ -207,7 +207,7 @@ impl Identity {
         let Some(user_id) = self.store.find_user_by_email(&email).await? else {
             return Ok(());
         };
-        let code = crate::random::code(CODE_LENGTH);
+        let code = crate::secret::code(CODE_LENGTH);
         let expires_at = crate::store::now_ms() + CODE_LIFETIME.as_millis() as i64;
         self.store
             .create_link_code(
@@ -288,7 +288,7 @@ pub fn normalise_code(text: &str) -> Option<String> {
     (code.len() == CODE_LENGTH
         && code
             .bytes()
-            .all(|b| crate::random::CODE_SYMBOLS.contains(&b)))
+            .all(|b| crate::secret::CODE_SYMBOLS.contains(&b)))
     .then_some(code)
 }
 

@@ -16,47 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
 
-/// Who said a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Instructions to the model: the system prompt and policy.
-    System,
-    /// The shopper (or merchant) talking to the bot.
-    User,
-    /// The bot: a reply or a tool call.
-    Assistant,
-    /// The result of a tool call.
-    Tool,
-    /// A person of the support staff, writing to the shopper.
-    Staff,
-}
-
-impl Role {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-            Role::Tool => "tool",
-            Role::Staff => "staff",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(name: &str) -> Option<Role> {
-        [
-            Role::System,
-            Role::User,
-            Role::Assistant,
-            Role::Tool,
-            Role::Staff,
-        ]
-        .into_iter()
-        .find(|role| role.as_str() == name)
-    }
-}
+pub use crate::store::Role;
 
 /// A call of one tool, as a model asks for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -65,7 +65,7 @@ impl HasCode for SearchError {
 /// How many products the sentence model proposes to the fusion at most.
 const NEAREST: usize = 20;
 /// The least cosine similarity between a query and a product's text for the product to count as
-/// near it (unrelated texts score about 0–0.2 with all-MiniLM-L6-v2; see `tests/search_hybrid.rs`).
+/// near it (unrelated texts score about 0–0.2 with all-MiniLM-L6-v2; see `tests/suite/search_hybrid.rs`).
 pub const MIN_SIMILARITY: f32 = 0.3;
 
 /// Search over a store's catalog, kept in step with it.
@@ -76,7 +76,7 @@ pub struct CatalogSearch {
     index: Arc<tokio::sync::OnceCell<Arc<ProductIndex>>>,
     rebuild: Arc<tokio::sync::Mutex<()>>,
     embedder: Option<SharedEmbedder>,
-    vectors: Arc<std::sync::RwLock<Option<Arc<ProductVectors>>>>,
+    vectors: crate::slot::Slot<ProductVectors>,
     embedding: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -90,7 +90,7 @@ impl CatalogSearch {
             index: Arc::new(tokio::sync::OnceCell::new()),
             rebuild: Arc::new(tokio::sync::Mutex::new(())),
             embedder: None,
-            vectors: Arc::default(),
+            vectors: Default::default(),
             embedding: Arc::default(),
         }
     }
@@ -171,11 +171,7 @@ impl CatalogSearch {
     /// The vectors, when they are of the catalog the index holds now.
     async fn current_vectors(&self) -> Result<Option<Arc<ProductVectors>>, SearchError> {
         let index = self.index().await?;
-        let vectors = self
-            .vectors
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let vectors = self.vectors.get();
         Ok(vectors.filter(|v| Some(v.stamp()) == index.stamp()))
     }
 
@@ -198,11 +194,7 @@ impl CatalogSearch {
         };
         // Those in memory, else those saved beside the index: reused whole when they are of this
         // catalog, else product by product where a product's text is unchanged.
-        let held = self
-            .vectors
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let held = self.vectors.get();
         let dir = self.dir.clone();
         let previous = match held {
             Some(held) => Some(held),
@@ -233,7 +225,7 @@ impl CatalogSearch {
             }
         };
         let count = vectors.len();
-        *self.vectors.write().unwrap_or_else(|e| e.into_inner()) = Some(vectors);
+        self.vectors.set(Some(vectors));
         Ok(count)
     }
 

@@ -295,8 +295,9 @@ pub fn message_mood(text: &str) -> i64 {
     lexicon::Lexicon::bundled().message(text).thousandths()
 }
 
-/// The loaded sentiment model every part of clerk reads; `clerk train` swaps it.
-pub type SharedSentiment = Arc<std::sync::RwLock<Arc<SentimentModel>>>;
+/// The loaded sentiment model every part of clerk reads; `clerk train` swaps it. Empty, it is
+/// the bundled model ([`SentimentModel::bundled`]).
+pub type SharedSentiment = crate::slot::Slot<SentimentModel>;
 
 /// The model saved under `data_dir`, or the bundled one when none is (or it cannot be read);
 /// with the tuned encoder saved there, when there is one and `embedder` can run it.

@@ -10,12 +10,14 @@
 //! also needs the session's CSRF token in `X-CSRF-Token`. Every action is recorded
 //! (`GET /staff/api/actions`). Shoppers' endpoints (`/chat`) never reach any of this.
 
-pub mod auth;
 pub mod reports;
 
+use crate::accounts;
 use crate::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANNEL};
 use crate::http::HttpError;
-use crate::store::{ConversationRecord, QueueEntry, SessionRecord, Store, UPSET, mood_label};
+use crate::store::{
+    ConversationRecord, QueueEntry, SessionRecord, StaffRole, Store, UPSET, mood_label,
+};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -131,7 +133,7 @@ pub fn routes(engine: Engine, config: ConsoleConfig) -> Router {
 
 /// The session token a request's cookie carries, if any.
 fn session_token(headers: &HeaderMap) -> Option<&str> {
-    auth::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok()))
+    accounts::cookie_token(headers.get(COOKIE).and_then(|v| v.to_str().ok()))
 }
 
 /// The signed-in session of a request, or [`HttpError::NotSignedIn`].
@@ -141,7 +143,7 @@ async fn session(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRec
     };
     state
         .store()
-        .session(&auth::digest(token))
+        .session(&accounts::digest(token))
         .await?
         .ok_or(HttpError::NotSignedIn)
 }
@@ -151,7 +153,7 @@ async fn acting(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionReco
     let session = session(state, headers).await?;
     let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     match given {
-        Some(given) if auth::same_secret(given, &session.csrf_token) => Ok(session),
+        Some(given) if crate::secret::same(given, &session.csrf_token) => Ok(session),
         _ => Err(HttpError::CsrfRejected),
     }
 }
@@ -160,7 +162,7 @@ fn cookie(token: &str, max_age: u64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{}={token}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-        auth::COOKIE
+        accounts::COOKIE
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -191,7 +193,7 @@ async fn login(
     let Json(credentials) = body.map_err(HttpError::from_rejection)?;
     // Whatever session the browser came with ends here: the new one is never one it chose.
     if let Some(old) = session_token(&headers) {
-        state.store().delete_session(&auth::digest(old)).await?;
+        state.store().delete_session(&accounts::digest(old)).await?;
     }
     // Names are at most 64 characters: a longer one is no account's.
     if credentials.username.chars().count() > 64 {
@@ -224,7 +226,7 @@ async fn login(
             SIGN_IN_WINDOW.as_secs() / 60,
         ));
     }
-    let role = auth::check_password(state.store(), &username, &credentials.password)
+    let role = accounts::check_password(state.store(), &username, &credentials.password)
         .await
         .map_err(HttpError::Account)?;
     let Some(role) = role else {
@@ -241,10 +243,10 @@ async fn login(
         return Err(HttpError::InvalidCredentials);
     };
     state.store().forgive_attempts(&[&from], &[&pair]).await?;
-    let (token, session) = auth::open_session(
+    let (token, session) = accounts::open_session(
         state.store(),
         &username,
-        &role,
+        role,
         state.config.session_lifetime,
     )
     .await?;
@@ -270,7 +272,10 @@ async fn logout(
 ) -> Result<Response, HttpError> {
     let session = acting(&state, &headers).await?;
     if let Some(token) = session_token(&headers) {
-        state.store().delete_session(&auth::digest(token)).await?;
+        state
+            .store()
+            .delete_session(&accounts::digest(token))
+            .await?;
     }
     state
         .store()
@@ -357,7 +362,7 @@ async fn events(
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, HttpError> {
     session(&state, &headers).await?;
     let token = session_token(&headers)
-        .map(auth::digest)
+        .map(accounts::digest)
         .unwrap_or_default();
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(4);
     tokio::spawn(async move {
@@ -642,7 +647,7 @@ async fn close(
     // A conversation a member of staff has is theirs to close (or a merchant's, who runs the store).
     if record.state == ConversationState::Staff
         && record.assigned_to.as_deref() != Some(session.username.as_str())
-        && session.role != "merchant"
+        && session.role != StaffRole::Merchant
     {
         return Err(HttpError::Engine(EngineError::NotOwner(id)));
     }
@@ -659,7 +664,7 @@ async fn close(
 /// A merchant's session, or [`HttpError::Forbidden`] for staff.
 async fn merchant(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRecord, HttpError> {
     let session = acting(state, headers).await?;
-    if session.role != "merchant" {
+    if session.role != StaffRole::Merchant {
         return Err(HttpError::Forbidden(
             "merchant mode is for merchant accounts",
         ));
@@ -769,7 +774,7 @@ async fn standard_report(
     headers: HeaderMap,
 ) -> Result<Json<Value>, HttpError> {
     let session = session(&state, &headers).await?;
-    let merchant = session.role == "merchant";
+    let merchant = session.role == StaffRole::Merchant;
     let report = reports::standard(state.engine.tools(), merchant).await;
     Ok(Json(report.map_err(HttpError::Tool)?))
 }

@@ -2,7 +2,7 @@
 //! answered twice), where polling stands, and the outbox of messages to push to shoppers.
 
 use super::conversations::{append_in, conversation};
-use super::{ConversationRecord, Store, StoreError, When, now_ms};
+use super::{ConversationRecord, Role, Store, StoreError, When, now_ms};
 use sqlx::Row;
 
 /// A message claimed from the outbox, to be sent to the shopper's app.
@@ -44,22 +44,22 @@ impl Store {
 
     /// Stores a shopper's message that arrived as the channel's update `update_key`, and the key
     /// with it, in one transaction; returns its place, or `None` when that update was taken in
-    /// before (a redelivery: nothing is written).
+    /// before (a redelivery: nothing is written). Its `mood` moves the conversation's
+    /// ([`Store::append_shopper_message`]).
     pub async fn append_inbound(
         &self,
         conversation_id: &str,
-        channel: &str,
-        update_key: &str,
+        (channel, update_key): (&str, &str),
         content: &str,
+        mood: i64,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.write().await?;
         let Some((seq, _)) = append_in(
             &mut tx,
             conversation_id,
             When::Always,
-            "user",
-            content,
-            None,
+            (Role::User, content, None),
+            Some(mood),
         )
         .await?
         else {
@@ -256,8 +256,7 @@ impl Store {
                 &mut tx,
                 conversation_id,
                 When::Always,
-                "system",
-                &note,
+                (Role::System, &note, None),
                 None,
             )
             .await?;

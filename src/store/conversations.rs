@@ -2,6 +2,7 @@
 //! it exists, so that a crash mid-turn keeps everything said before it.
 
 use super::{Store, StoreError, WriteTx};
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -103,13 +104,60 @@ pub fn mood_after(before: Option<i64>, score: i64) -> i64 {
     }
 }
 
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Instructions to the model: the system prompt and policy.
+    System,
+    /// The shopper (or merchant) talking to the bot.
+    User,
+    /// The bot: a reply or a tool call.
+    Assistant,
+    /// The result of a tool call.
+    Tool,
+    /// A person of the support staff, writing to the shopper.
+    Staff,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+            Role::Staff => "staff",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Role> {
+        [
+            Role::System,
+            Role::User,
+            Role::Assistant,
+            Role::Tool,
+            Role::Staff,
+        ]
+        .into_iter()
+        .find(|role| role.as_str() == name)
+    }
+
+    /// Reads a stored name, a store's error when it is none of them.
+    pub(super) fn stored(name: &str) -> Result<Role, StoreError> {
+        Role::parse(name).ok_or_else(|| StoreError::Corrupt(format!("message role {name:?}")))
+    }
+}
+
 /// A message as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRecord {
     /// Its place in the conversation, from 0.
     pub seq: i64,
     /// Who said it.
-    pub role: String,
+    pub role: Role,
     /// What was said.
     pub content: String,
     /// An assistant's tool call, as JSON.
@@ -125,8 +173,8 @@ impl MessageRecord {
     /// Whether the shopper sees it: their own words, the bot's replies and staff's — not tool
     /// calls, tool results or notes. [`SHOWN_TO_SHOPPER`] is the same test in SQL.
     pub fn shown_to_shopper(&self) -> bool {
-        matches!(self.role.as_str(), "user" | "staff")
-            || (self.role == "assistant" && self.tool_call.is_none())
+        matches!(self.role, Role::User | Role::Staff)
+            || (self.role == Role::Assistant && self.tool_call.is_none())
     }
 }
 
@@ -157,14 +205,14 @@ pub fn now_ms() -> i64 {
 pub const PUSH_CHANNELS: [&str; 2] = ["telegram", "discord"];
 
 /// Appends a message inside `tx` if the conversation is as `when` says; returns its place and
-/// the conversation's channel.
+/// the conversation's channel. A shopper's message comes with its `mood` (read above the store,
+/// [`crate::sentiment::message_mood`]), which moves the conversation's.
 pub(super) async fn append_in(
     tx: &mut WriteTx,
     conversation_id: &str,
     when: When<'_>,
-    role: &str,
-    content: &str,
-    tool_call: Option<&str>,
+    (role, content, tool_call): (Role, &str, Option<&str>),
+    mood: Option<i64>,
 ) -> Result<Option<(i64, String)>, StoreError> {
     let lock = tx.backend.row_lock();
     let found = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -200,7 +248,7 @@ pub(super) async fn append_in(
     )
     .bind(conversation_id)
     .bind(seq)
-    .bind(role)
+    .bind(role.as_str())
     .bind(content)
     .bind(tool_call)
     .bind(now)
@@ -211,11 +259,10 @@ pub(super) async fn append_in(
         .bind(conversation_id)
         .execute(tx.conn())
         .await?;
-    // Every shopper's message, from any channel, passes here: its mood is read as it arrives and
-    // kept in the same transaction (`crate::sentiment::message_mood`, a pure function of the text).
-    if role == "user" {
+    // Every shopper's message, from any channel, passes here with its mood: the conversation's
+    // moves in the same transaction.
+    if let Some(score) = mood {
         let before: Option<i64> = found.try_get("mood")?;
-        let score = crate::sentiment::message_mood(content);
         sqlx::query("UPDATE conversations SET mood = $1 WHERE conversation_id = $2")
             .bind(mood_after(before, score))
             .bind(conversation_id)
@@ -228,7 +275,7 @@ pub(super) async fn append_in(
 pub(super) fn message(row: &AnyRow) -> Result<MessageRecord, StoreError> {
     Ok(MessageRecord {
         seq: row.try_get("seq")?,
-        role: row.try_get("role")?,
+        role: Role::stored(&row.try_get::<String, _>("role")?)?,
         content: row.try_get("content")?,
         tool_call: row.try_get("tool_call")?,
         created_at: row.try_get("created_at")?,
@@ -263,7 +310,7 @@ impl Store {
         let now = now_ms();
         let record = ConversationRecord {
             // The id is the key to the conversation: 128 bits from the OS, never guessable.
-            conversation_id: format!("c{}", crate::random::hex(16)),
+            conversation_id: format!("c{}", crate::secret::hex(16)),
             channel: channel.to_owned(),
             shopper: shopper.to_owned(),
             state: ConversationState::Bot,
@@ -310,7 +357,7 @@ impl Store {
     pub async fn append_message(
         &self,
         conversation_id: &str,
-        role: &str,
+        role: Role,
         content: &str,
         tool_call: Option<&str>,
     ) -> Result<i64, StoreError> {
@@ -320,6 +367,22 @@ impl Store {
         Ok(seq.unwrap_or_default())
     }
 
+    /// Appends a shopper's message, whose `mood` ([`crate::sentiment::message_mood`]) moves the
+    /// conversation's; returns its place in the conversation.
+    pub async fn append_shopper_message(
+        &self,
+        conversation_id: &str,
+        content: &str,
+        mood: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.write().await?;
+        let message = (Role::User, content, None);
+        let seq = append_in(&mut tx, conversation_id, When::Always, message, Some(mood)).await?;
+        tx.commit().await?;
+        self.touched();
+        Ok(seq.map(|(seq, _)| seq).unwrap_or_default())
+    }
+
     /// Appends a message if the conversation is, at that moment, as `when` says (checked and
     /// written in one transaction, the conversation's row locked); returns its place, or `None`
     /// when the conversation was not so and nothing was written.
@@ -327,12 +390,13 @@ impl Store {
         &self,
         conversation_id: &str,
         when: When<'_>,
-        role: &str,
+        role: Role,
         content: &str,
         tool_call: Option<&str>,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.write().await?;
-        let seq = append_in(&mut tx, conversation_id, when, role, content, tool_call).await?;
+        let message = (role, content, tool_call);
+        let seq = append_in(&mut tx, conversation_id, when, message, None).await?;
         tx.commit().await?;
         self.touched();
         Ok(seq.map(|(seq, _)| seq))
@@ -349,8 +413,14 @@ impl Store {
         answers_through: Option<i64>,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.write().await?;
-        let Some((seq, _)) =
-            append_in(&mut tx, conversation_id, when, "assistant", content, None).await?
+        let Some((seq, _)) = append_in(
+            &mut tx,
+            conversation_id,
+            when,
+            (Role::Assistant, content, None),
+            None,
+        )
+        .await?
         else {
             return Ok(None);
         };
@@ -375,12 +445,12 @@ impl Store {
         &self,
         conversation_id: &str,
         when: When<'_>,
-        role: &str,
+        role: Role,
         content: &str,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.write().await?;
         let Some((seq, channel)) =
-            append_in(&mut tx, conversation_id, when, role, content, None).await?
+            append_in(&mut tx, conversation_id, when, (role, content, None), None).await?
         else {
             return Ok(None);
         };
@@ -471,8 +541,7 @@ impl Store {
             &mut tx,
             conversation_id,
             When::InState(ConversationState::Bot),
-            "assistant",
-            listing,
+            (Role::Assistant, listing, None),
             None,
         )
         .await?

@@ -26,8 +26,8 @@ mod write;
 
 pub use channels::Outgoing;
 pub use conversations::{
-    ConversationRecord, ConversationState, MessageRecord, PUSH_CHANNELS, UNHAPPY, UPSET, When,
-    mood_after, mood_label, now_ms,
+    ConversationRecord, ConversationState, MessageRecord, PUSH_CHANNELS, Role, UNHAPPY, UPSET,
+    When, mood_after, mood_label, now_ms,
 };
 pub use error::StoreError;
 pub use history::{Basket, Purchase, WeeklySales};
@@ -41,7 +41,7 @@ pub use sales::{
     totals_sql,
 };
 pub use snapshot::ImportReport;
-pub use staff::{ActionRecord, QueueEntry, SessionRecord};
+pub use staff::{ActionRecord, QueueEntry, SessionRecord, StaffRole};
 pub use support::{Handoff, SupportRecords};
 
 use model::{Order, Product, User, Variant};
@@ -170,7 +170,7 @@ impl Store {
         MIGRATOR.run(&pool).await?;
         // Give the store its identity once; whichever instance comes first wins.
         sqlx::query("INSERT INTO clerk_meta (name, value) VALUES ('store_id', $1) ON CONFLICT (name) DO NOTHING")
-            .bind(crate::random::positive_i64())
+            .bind(crate::secret::positive_i64())
             .execute(&pool)
             .await?;
         Ok(Store {

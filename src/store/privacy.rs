@@ -146,7 +146,15 @@ impl Store {
                 created_at: record.created_at,
                 messages: messages
                     .into_iter()
-                    .map(|m| (m.seq, m.role, m.content, m.tool_call, m.created_at))
+                    .map(|m| {
+                        (
+                            m.seq,
+                            m.role.as_str().to_owned(),
+                            m.content,
+                            m.tool_call,
+                            m.created_at,
+                        )
+                    })
                     .collect(),
             });
         }
@@ -204,7 +212,7 @@ impl Store {
             .execute(tx.conn())
             .await?;
         }
-        let opaque = format!("erased_{}", crate::random::hex(8));
+        let opaque = format!("erased_{}", crate::secret::hex(8));
         sqlx::query(
             "INSERT INTO users (user_id, position, first_name, last_name, email, address1, address2, \
              city, country, state, zip) \
@@ -258,7 +266,7 @@ impl Store {
             "INSERT INTO staff_actions (action_id, username, action, conversation_id, detail, at) \
              VALUES ($1, $2, 'customer_erased', NULL, $3, $4)",
         )
-        .bind(format!("a{}", crate::random::hex(16)))
+        .bind(format!("a{}", crate::secret::hex(16)))
         .bind(by)
         .bind(format!(
             "a customer was erased: {} orders anonymised, {} conversations deleted",

@@ -63,7 +63,7 @@ fn record(row: &sqlx::any::AnyRow) -> Result<RiskRecord, StoreError> {
 impl Store {
     /// Stores a write's risk (its id and time are given here); returns it as stored.
     pub async fn record_risk(&self, mut risk: RiskRecord) -> Result<RiskRecord, StoreError> {
-        risk.assessment_id = format!("risk_{}", crate::random::hex(8));
+        risk.assessment_id = format!("risk_{}", crate::secret::hex(8));
         risk.created_at = now_ms();
         let mut tx = self.write().await?;
         sqlx::query(

@@ -3,16 +3,57 @@
 //! digested: this layer never sees a secret.
 
 use super::conversations::{SHOWN_TO_SHOPPER, conversation};
-use super::{ConversationRecord, MessageRecord, Store, StoreError, now_ms};
+use super::{ConversationRecord, MessageRecord, Role, Store, StoreError, now_ms};
 use sqlx::Row;
+
+/// What an account may do in the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    /// Answers shoppers the bot hands over.
+    Staff,
+    /// Also asks the store's questions in merchant mode, and reads its reports.
+    Merchant,
+}
+
+impl StaffRole {
+    /// Every role.
+    pub const ALL: [StaffRole; 2] = [StaffRole::Staff, StaffRole::Merchant];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Staff => "staff",
+            StaffRole::Merchant => "merchant",
+        }
+    }
+
+    /// The role of a name (`staff`, `merchant`).
+    pub fn parse(name: &str) -> Option<StaffRole> {
+        StaffRole::ALL
+            .into_iter()
+            .find(|role| role.as_str() == name)
+    }
+
+    /// Reads a stored name, a store's error when it is none of them.
+    fn stored(name: &str) -> Result<StaffRole, StoreError> {
+        StaffRole::parse(name).ok_or_else(|| StoreError::Corrupt(format!("staff role {name:?}")))
+    }
+}
+
+impl std::fmt::Display for StaffRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A signed-in session, with its account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// Who signed in.
     pub username: String,
-    /// Their role (`staff`, `merchant`).
-    pub role: String,
+    /// Their role.
+    pub role: StaffRole,
     /// The token the session's forms must send back.
     pub csrf_token: String,
     /// Unix milliseconds after which the session is void.
@@ -49,7 +90,7 @@ impl Store {
         &self,
         username: &str,
         password_hash: &str,
-        role: &str,
+        role: StaffRole,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(
@@ -58,7 +99,7 @@ impl Store {
         )
         .bind(username)
         .bind(password_hash)
-        .bind(role)
+        .bind(role.as_str())
         .bind(now_ms())
         .execute(tx.conn())
         .await?;
@@ -79,13 +120,16 @@ impl Store {
     }
 
     /// An account's password hash and role.
-    pub async fn account(&self, username: &str) -> Result<Option<(String, String)>, StoreError> {
+    pub async fn account(&self, username: &str) -> Result<Option<(String, StaffRole)>, StoreError> {
         let row = sqlx::query("SELECT password_hash, role FROM staff_accounts WHERE username = $1")
             .bind(username)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| Ok((row.try_get("password_hash")?, row.try_get("role")?)))
-            .transpose()
+        row.map(|row| {
+            let role = StaffRole::stored(&row.try_get::<String, _>("role")?)?;
+            Ok((row.try_get("password_hash")?, role))
+        })
+        .transpose()
     }
 
     /// Stores a new session (by the digest of its token).
@@ -124,7 +168,7 @@ impl Store {
         row.map(|row| {
             Ok(SessionRecord {
                 username: row.try_get("username")?,
-                role: row.try_get("role")?,
+                role: StaffRole::stored(&row.try_get::<String, _>("role")?)?,
                 csrf_token: row.try_get("csrf_token")?,
                 expires_at: row.try_get("expires_at")?,
             })
@@ -154,7 +198,7 @@ impl Store {
             "INSERT INTO staff_actions (action_id, username, action, conversation_id, detail, at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(format!("a{}", crate::random::hex(16)))
+        .bind(format!("a{}", crate::secret::hex(16)))
         .bind(username)
         .bind(action)
         .bind(conversation_id)
@@ -224,7 +268,7 @@ impl Store {
                 let last_shown = match seq {
                     Some(seq) => Some(MessageRecord {
                         seq,
-                        role: row.try_get("last_role")?,
+                        role: Role::stored(&row.try_get::<String, _>("last_role")?)?,
                         content: row.try_get("last_content")?,
                         tool_call: row.try_get("last_tool_call")?,
                         created_at: row.try_get("last_created_at")?,

@@ -10,10 +10,10 @@ use super::{Access, Tool, ToolError, ToolFuture, parse_args};
 use crate::forecast::SharedDemand;
 use crate::pricing::StorePrices;
 use crate::store::model::Product;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// The store's price model, shared and replaced when `clerk train` saves a new one.
-pub type SharedPrices = Arc<RwLock<Option<Arc<StorePrices>>>>;
+pub type SharedPrices = crate::slot::Slot<StorePrices>;
 use crate::forecast::features::Week;
 use crate::retail::RetailError;
 use crate::store::Store;
@@ -203,11 +203,7 @@ impl Tool for ForecastDemand {
     fn call(&self, args: Value) -> ToolFuture<'_> {
         Box::pin(async move {
             let args: Args = parse_args(self.name(), args)?;
-            let model = self
-                .model
-                .read()
-                .expect("the demand model's lock is never poisoned")
-                .clone();
+            let model = self.model.get();
             let (product, history) = product_history(&self.store, &args.product_id).await?;
             let (history, last) = match history {
                 Ok(found) => found,
@@ -268,11 +264,7 @@ impl Tool for PriceWhatIf {
     fn call(&self, args: Value) -> ToolFuture<'_> {
         Box::pin(async move {
             let args: PriceArgs = parse_args(self.name(), args)?;
-            let pooled = self
-                .model
-                .read()
-                .expect("the price model's lock is never poisoned")
-                .clone();
+            let pooled = self.model.get();
             let (product, history) = product_history(&self.store, &args.product_id).await?;
             let (history, _) = match history {
                 Ok(found) => found,
@@ -391,11 +383,7 @@ impl Tool for ReorderSuggestions {
         Box::pin(async move {
             use crate::forecast::reorder::{Demand, Policy, plan, sd_of_80_interval};
             let args: ReorderArgs = parse_args(self.name(), args)?;
-            let model = self
-                .model
-                .read()
-                .expect("the demand model's lock is never poisoned")
-                .clone();
+            let model = self.model.get();
             let (items, uncounted) = self.store.stocked_items().await.map_err(ToolError::Store)?;
             let set_with = "set counts with `clerk catalog set-item ITEM --stock N \
                             --lead-time-days DAYS` or `clerk import stock FILE`";

@@ -20,7 +20,7 @@ use crate::error::{Code, HasCode};
 use crate::prompts::{PromptError, Prompts};
 use crate::retail::{Retail, RetailError};
 use crate::search::{CatalogSearch, SearchError};
-use crate::sentiment::{SentimentModel, SharedSentiment};
+use crate::sentiment::SharedSentiment;
 use crate::store::StoreError;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -55,7 +55,7 @@ impl Default for Models {
     fn default() -> Models {
         Models {
             recommender: Default::default(),
-            sentiment: Arc::new(std::sync::RwLock::new(SentimentModel::bundled())),
+            sentiment: Default::default(),
             embedder: None,
             help: None,
             demand: Default::default(),

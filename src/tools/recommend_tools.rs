@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 
 /// The recommender as the tools share it: the model trained last (none until `clerk train`),
 /// which `clerk train` or a restart replaces.
-pub type SharedRecommender = Arc<std::sync::RwLock<Option<Arc<Recommender>>>>;
+pub type SharedRecommender = crate::slot::Slot<Recommender>;
 
 /// The least similarity of two products' texts for one to be suggested as like the other.
 const MIN_SIMILAR: f32 = 0.5;
@@ -80,9 +80,7 @@ impl Tool for RecommendProducts {
             let args: Args = parse_args(self.name(), args)?;
             let model = self
                 .model
-                .read()
-                .expect("the recommender's lock is never poisoned")
-                .clone()
+                .get()
                 .ok_or(ToolError::NotTrained("recommender"))?;
             let catalog = self.catalog().await?;
             let limit = args.limit.unwrap_or(5).clamp(1, 10);

@@ -74,9 +74,8 @@ impl Tool for ReviewSummary {
             let vocabulary = self.vocabulary().await?;
             let model = self
                 .sentiment
-                .read()
-                .expect("the sentiment model's lock is never poisoned")
-                .clone();
+                .get()
+                .unwrap_or_else(crate::sentiment::SentimentModel::bundled);
             let (summary, aspects) = tokio::task::spawn_blocking(move || {
                 let mut stars = [0usize; 5];
                 let mut read = [0usize; 3];

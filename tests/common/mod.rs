@@ -360,7 +360,7 @@ pub async fn transcript(test: &TestStore, id: &str) -> Vec<(String, String)> {
         .await
         .unwrap()
         .into_iter()
-        .map(|m| (m.role, m.content))
+        .map(|m| (m.role.as_str().to_owned(), m.content))
         .collect()
 }
 
@@ -382,7 +382,7 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
         log: "warn".into(),
         model: std::env::var_os("CLERK_MODEL")
             .map(Into::into)
-            .unwrap_or_else(clerk::config::default_model_path),
+            .unwrap_or_else(clerk::cache::default_model_path),
         model_timeout: std::time::Duration::from_secs(900),
         risk_threshold: clerk::risk::DEFAULT_THRESHOLD,
         model_url: None,
@@ -421,7 +421,7 @@ pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
 pub fn chart_scripts() -> std::path::PathBuf {
     std::env::var_os("CLERK_CHART_SCRIPTS")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(clerk::config::default_chart_scripts)
+        .unwrap_or_else(clerk::cache::default_chart_scripts)
 }
 
 /// The tool API's key in tests (clerk never serves the tool API without one).
@@ -434,9 +434,9 @@ pub async fn serve(
 ) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(clerk::http::serve(
+    tokio::spawn(clerk::router::serve(
         listener,
-        clerk::http::router(app, chat, API_KEY.into()),
+        clerk::router::router(app, chat, API_KEY.into()),
         Vec::new(),
     ));
     address
@@ -482,11 +482,11 @@ pub async fn serve_embeddable(
     let app = clerk::app::App::with_store(test.store.clone(), &settings_for(test)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(clerk::http::serve(
+    tokio::spawn(clerk::router::serve(
         listener,
-        clerk::http::router_with(
+        clerk::router::router_with(
             app,
-            clerk::http::Edges {
+            clerk::router::Edges {
                 engine: Some(engine),
                 api_key: API_KEY.into(),
                 console: clerk::staff::ConsoleConfig {
