@@ -4,7 +4,7 @@
 //! (the conversation then goes to a person). A step that cannot be read, a reply that only
 //! announces an action and a reply stating facts nothing holds each get one note to the model.
 
-use super::turn::{Flow, Turn, proceed};
+use super::turn::{Flow, Turn};
 use super::{ConversationState, Engine, EngineError, ReplyEvent, ReplySink, TurnOutcome};
 use super::{assist, grounding, policy};
 use crate::llm::{LlmError, ModelRequest, ModelStep, Role, ToolCall};
@@ -44,7 +44,7 @@ impl Engine {
             if !shown.is_empty() && !matches!(step, Ok(Ok(ModelStep::Reply(_)))) {
                 on_reply(ReplyEvent::Retract);
             }
-            turn = proceed!(match step {
+            let flow = match step {
                 Ok(Ok(ModelStep::Reply(reply))) => {
                     let shown = (release, shown.as_str());
                     self.model_reply(turn, &mut told, &reply, shown, on_reply)
@@ -56,7 +56,11 @@ impl Engine {
                     let why = format!("the model took longer than {:?}", self.config.model_timeout);
                     Flow::Done(self.escalate(turn, &why, on_reply).await?)
                 }
-            });
+            };
+            turn = match flow {
+                Flow::Next(turn) => turn,
+                Flow::Done(outcome) => return Ok(outcome),
+            };
         }
         let why = format!("no reply after {} steps", self.config.max_steps);
         self.escalate(turn, &why, on_reply).await

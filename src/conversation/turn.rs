@@ -74,17 +74,6 @@ pub enum Flow<'a> {
     Done(TurnOutcome),
 }
 
-/// The turn a [`Flow`] passes on; returns from the enclosing function when it ended.
-macro_rules! proceed {
-    ($flow:expr) => {
-        match $flow {
-            $crate::conversation::turn::Flow::Next(turn) => turn,
-            $crate::conversation::turn::Flow::Done(outcome) => return Ok(outcome),
-        }
-    };
-}
-pub(super) use proceed;
-
 /// The state of a turn in progress.
 pub struct Turn<'a> {
     /// The conversation.

@@ -13,6 +13,7 @@
 pub mod reports;
 
 use crate::accounts;
+use crate::conversation::turn::Kind;
 use crate::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANNEL};
 use crate::http::HttpError;
 use crate::store::{
@@ -431,7 +432,7 @@ async fn shopper_conversation(store: &Store, id: &str) -> Result<ConversationRec
     store
         .conversation(id)
         .await?
-        .filter(|r| r.channel != MERCHANT_CHANNEL)
+        .filter(|r| Kind::of(r) == Kind::Shopper)
         .ok_or_else(|| HttpError::Engine(EngineError::UnknownConversation(id.to_owned())))
 }
 
@@ -752,7 +753,7 @@ async fn merchant_message(
         .store()
         .conversation(&id)
         .await?
-        .is_some_and(|r| r.channel == MERCHANT_CHANNEL && r.shopper == session.username);
+        .is_some_and(|r| Kind::of(&r) == Kind::Merchant && r.shopper == session.username);
     if !mine {
         return Err(HttpError::Engine(EngineError::UnknownConversation(id)));
     }
