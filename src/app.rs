@@ -2,21 +2,21 @@
 //! every command and the HTTP server use them.
 
 use crate::config::Settings;
-use crate::conversation::{Engine, EngineConfig, EngineError};
-use crate::identity::mail::Mailer;
-use crate::identity::{Identity, IdentityConfig};
-use crate::llm::local::{LocalModel, LocalModelConfig};
-use crate::llm::remote::{RemoteModel, RemoteModelConfig};
-use crate::llm::{ChatModel, LlmError};
-use crate::prompts::Prompts;
-use crate::recommend::{Params, Recommender};
-use crate::retail::Retail;
-use crate::search::CatalogSearch;
-use crate::sentiment::SentimentModel;
-use crate::sentiment::train::{Example, Params as SentimentParams};
-use crate::sentiment::tuned::{self, TuneProgress, TunedError, TunedParams, TunedSentiment};
-use crate::store::{Store, StoreError};
-use crate::tools::{Models, ToolError, ToolRegistry};
+use clerk_core::identity::mail::Mailer;
+use clerk_core::identity::{Identity, IdentityConfig};
+use clerk_core::llm::remote::{RemoteModel, RemoteModelConfig};
+use clerk_core::llm::{ChatModel, LlmError};
+use clerk_core::prompts::Prompts;
+use clerk_core::recommend::{Params, Recommender};
+use clerk_core::retail::Retail;
+use clerk_core::search::CatalogSearch;
+use clerk_core::sentiment::SentimentModel;
+use clerk_core::sentiment::train::{Example, Params as SentimentParams};
+use clerk_core::sentiment::tuned::{self, TuneProgress, TunedError, TunedParams, TunedSentiment};
+use clerk_core::store::{Store, StoreError};
+use clerk_core::tools::{Models, ToolError, ToolRegistry};
+use clerk_engine::conversation::{Engine, EngineConfig, EngineError};
+use clerk_runtime::local::{LocalModel, LocalModelConfig};
 use std::sync::Arc;
 
 /// Why clerk could not be assembled.
@@ -36,22 +36,22 @@ pub enum AppError {
     Engine(#[from] EngineError),
     /// A trained model could not be saved.
     #[error(transparent)]
-    Recommender(#[from] crate::recommend::RecommendError),
+    Recommender(#[from] clerk_core::recommend::RecommendError),
     /// The sentiment model could not be trained or saved.
     #[error(transparent)]
-    Sentiment(#[from] crate::sentiment::SentimentError),
+    Sentiment(#[from] clerk_core::sentiment::SentimentError),
     /// The sentiment encoder could not be tuned or saved.
     #[error(transparent)]
     Tuned(#[from] TunedError),
     /// The demand model could not be trained or saved.
     #[error(transparent)]
-    Demand(#[from] crate::forecast::ForecastError),
+    Demand(#[from] clerk_core::forecast::ForecastError),
     /// A model could not be saved or read.
     #[error(transparent)]
-    Saved(#[from] crate::saved::SavedError),
+    Saved(#[from] clerk_core::saved::SavedError),
     /// The SMTP settings are unusable.
     #[error(transparent)]
-    Mail(#[from] crate::identity::mail::MailError),
+    Mail(#[from] clerk_core::identity::mail::MailError),
 }
 
 /// The store, search and tools, ready to serve.
@@ -98,7 +98,7 @@ impl App {
     /// Trains the sentiment model on the store's reviews, saves it under the data directory and
     /// puts it to use; `None` (the bundled model stays) when the store has fewer than
     /// [`MIN_STORE_REVIEWS`]. With `tune`, also fine-tunes the sentence model's top layers on
-    /// the reviews ([`crate::sentiment::tuned`]; it needs the embedding model, and takes about
+    /// the reviews ([`clerk_core::sentiment::tuned`]; it needs the embedding model, and takes about
     /// an hour for 20,000 reviews on two cores). `progress` is told each stage as it begins.
     pub async fn train_sentiment(
         &self,
@@ -110,7 +110,7 @@ impl App {
             (None, _) => None,
             (Some(params), Some(embedder)) => Some((params, embedder.clone())),
             (Some(_), None) => {
-                return Err(TunedError::Embed(crate::embed::EmbedError::Missing {
+                return Err(TunedError::Embed(clerk_core::embed::EmbedError::Missing {
                     path: settings.embedding_model.join("model.safetensors"),
                 })
                 .into());
@@ -127,7 +127,7 @@ impl App {
             .map(|r| Example::rated(r.rating, r.title, r.text))
             .collect();
         let (model, tuned) = tokio::task::spawn_blocking(move || {
-            let model = crate::sentiment::train::train_reporting(
+            let model = clerk_core::sentiment::train::train_reporting(
                 &examples,
                 SentimentParams::default(),
                 "store reviews",
@@ -166,25 +166,25 @@ impl App {
     pub async fn train_demand(
         &self,
         settings: &Settings,
-    ) -> Result<Option<Arc<crate::forecast::DemandModel>>, AppError> {
+    ) -> Result<Option<Arc<clerk_core::forecast::DemandModel>>, AppError> {
         let Some((first, last)) = self.store.sale_weeks().await? else {
             return Ok(None);
         };
         let sales = self.store.weekly_sales(None).await?;
-        let series: Vec<Vec<crate::forecast::features::Week>> =
-            crate::forecast::history::series(&sales, first, last)
+        let series: Vec<Vec<clerk_core::forecast::features::Week>> =
+            clerk_core::forecast::history::series(&sales, first, last)
                 .into_iter()
                 .map(|(_, weeks)| weeks)
                 .collect();
-        let params = crate::forecast::Params {
+        let params = clerk_core::forecast::Params {
             // Short histories (a season of orders): the last 4 weeks calibrate.
             calibration_weeks: 4,
-            ..crate::forecast::Params::default()
+            ..clerk_core::forecast::Params::default()
         };
         let (model, prices) = tokio::task::spawn_blocking(move || {
-            let prices = crate::pricing::StorePrices::train(&series);
+            let prices = clerk_core::pricing::StorePrices::train(&series);
             (
-                crate::forecast::DemandModel::train(&series, params, |_| {}),
+                clerk_core::forecast::DemandModel::train(&series, params, |_| {}),
                 prices,
             )
         })
@@ -195,7 +195,11 @@ impl App {
         // The store's pooled elasticity, when its prices moved at all.
         match prices {
             Ok(prices) => {
-                crate::saved::save(&settings.data_dir, crate::pricing::MODEL_FILE, &prices)?;
+                clerk_core::saved::save(
+                    &settings.data_dir,
+                    clerk_core::pricing::MODEL_FILE,
+                    &prices,
+                )?;
                 self.models.prices.set(Some(Arc::new(prices)));
             }
             Err(error) => tracing::warn!(%error, "no pooled price elasticity for this store"),
@@ -208,13 +212,13 @@ impl App {
     /// Assembles clerk around an open store.
     pub fn with_store(store: Store, settings: &Settings) -> Result<App, AppError> {
         let prompts = Prompts::new(settings.prompts_dir.as_deref());
-        let embedder = crate::embed::Embedder::load_or_warn(&settings.embedding_model);
+        let embedder = clerk_core::embed::Embedder::load_or_warn(&settings.embedding_model);
         let search =
             CatalogSearch::new(store.clone(), &settings.index_dir).with_embedder(embedder.clone());
         let help = settings
             .help_dir
             .as_deref()
-            .map(|dir| Arc::new(crate::help::HelpArticles::new(dir, embedder.clone())));
+            .map(|dir| Arc::new(clerk_core::help::HelpArticles::new(dir, embedder.clone())));
         let models = Models {
             embedder,
             help,
@@ -222,10 +226,12 @@ impl App {
         };
         // A model that cannot be read (another version, a damaged file) is left unused, so
         // that clerk still serves and `clerk train` can replace it.
-        models.sentiment.set(Some(crate::sentiment::load_or_bundled(
-            &settings.data_dir,
-            models.embedder.as_ref(),
-        )));
+        models
+            .sentiment
+            .set(Some(clerk_core::sentiment::load_or_bundled(
+                &settings.data_dir,
+                models.embedder.as_ref(),
+            )));
         match Recommender::load(&settings.data_dir) {
             Ok(Some(model)) => {
                 models.recommender.set(Some(Arc::new(model)));
@@ -233,15 +239,15 @@ impl App {
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "the saved recommender is not used"),
         }
-        match crate::forecast::DemandModel::load(&settings.data_dir) {
+        match clerk_core::forecast::DemandModel::load(&settings.data_dir) {
             Ok(model) => {
                 models.demand.set(model.map(Arc::new));
             }
             Err(error) => tracing::warn!(%error, "the saved demand model is not used"),
         }
-        match crate::saved::load::<crate::pricing::StorePrices>(
+        match clerk_core::saved::load::<clerk_core::pricing::StorePrices>(
             &settings.data_dir,
-            crate::pricing::MODEL_FILE,
+            clerk_core::pricing::MODEL_FILE,
         ) {
             Ok(model) => {
                 models.prices.set(model.map(Arc::new));
@@ -354,7 +360,7 @@ pub fn engine_config(settings: &Settings) -> EngineConfig {
     EngineConfig {
         model_timeout: settings.model_timeout,
         risk_threshold: settings.risk_threshold,
-        risk_model: match crate::risk::model::RiskModel::load(&settings.data_dir) {
+        risk_model: match clerk_core::risk::model::RiskModel::load(&settings.data_dir) {
             Ok(model) => model.map(std::sync::Arc::new),
             Err(error) => {
                 tracing::warn!(%error, "the risk model is left unused: the anomaly score gates");

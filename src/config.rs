@@ -7,8 +7,8 @@
 //! table (serde, unknown keys refused); each struct's `or` puts the flags over the file, and
 //! [`Settings::resolve`] applies the defaults.
 
-use crate::error::{Code, HasCode};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clerk_core::error::{Code, HasCode};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -129,7 +129,7 @@ pub struct GlobalArgs {
     /// fastest measured on a CPU) or `mistralrs` (built with the `mistralrs` or `cuda` feature)
     /// [default: candle; mistralrs when built with `cuda`]
     #[arg(long, env = "CLERK_RUNTIME", global = true, value_name = "RUNTIME")]
-    pub runtime: Option<crate::llm::local::Runtime>,
+    pub runtime: Option<clerk_runtime::local::Runtime>,
     /// The sentence-embedding model's folder (all-MiniLM-L6-v2: config.json, model.safetensors,
     /// tokenizer.json); without it search matches words only [default: ~/.cache/clerk/models/all-MiniLM-L6-v2]
     #[arg(long, env = "CLERK_EMBEDDING_MODEL", global = true, value_name = "DIR")]
@@ -334,22 +334,6 @@ pub enum BenchCommand {
         /// Passes over the queries on the generated catalog.
         #[arg(long, default_value_t = 5)]
         scale_rounds: usize,
-    },
-    /// Messages per second through the Telegram channel (a scripted model, a Bot API stand-in on
-    /// 127.0.0.1) beside the engine directly, and the handoff's latency to the staff console.
-    Channels {
-        /// Where to write the results.
-        #[arg(long, default_value = "bench-results/channels.json")]
-        output: PathBuf,
-        /// Shoppers writing at once.
-        #[arg(long, default_value_t = 20)]
-        chats: usize,
-        /// Messages each shopper sends.
-        #[arg(long, default_value_t = 10)]
-        messages: usize,
-        /// Handoffs timed.
-        #[arg(long, default_value_t = 20)]
-        handoffs: usize,
     },
     /// The in-process model's prompt and decode tokens/s (500- and 2,000-token prompts), warm-up
     /// and first words of a new conversation, for each runtime built in (candle; mistral.rs with
@@ -588,7 +572,7 @@ fn count_or_unknown(text: &str) -> Result<Count, String> {
 
 /// Days, 0 to 365, or `unknown`.
 fn lead_time_or_unknown(text: &str) -> Result<Count, String> {
-    bounded_count(text, crate::import::stock::MAX_LEAD_TIME_DAYS)
+    bounded_count(text, clerk_core::import::stock::MAX_LEAD_TIME_DAYS)
 }
 
 fn bounded_count(text: &str, max: i64) -> Result<Count, String> {
@@ -732,7 +716,7 @@ pub struct IdentityArgs {
     /// How shoppers prove who they are: `email` (email, or name and zip, in the chat, as well as
     /// the verified ways) or `verified` (only a signed identity or a linked app chat) [default: email]
     #[arg(long, env = "CLERK_SHOPPER_AUTH", value_name = "MODE")]
-    pub shopper_auth: Option<crate::identity::ShopperAuth>,
+    pub shopper_auth: Option<clerk_core::identity::ShopperAuth>,
     /// SMTP server for link codes by email: smtp://USER:PASSWORD@HOST:587?tls=required
     /// (STARTTLS), smtps://USER:PASSWORD@HOST:465 (TLS), or smtp://HOST:25 (no TLS: a relay on
     /// the same machine) [default: none, no email]
@@ -914,7 +898,7 @@ pub struct Settings {
     /// Whether decoding is constrained to the step schema.
     pub model_constrained: bool,
     /// The in-process runtime.
-    pub runtime: crate::llm::local::Runtime,
+    pub runtime: clerk_runtime::local::Runtime,
     /// The sentence-embedding model's folder.
     pub embedding_model: PathBuf,
     /// The help articles' folder, if any.
@@ -995,11 +979,11 @@ impl Settings {
             log: global.log.unwrap_or_else(|| "info".to_owned()),
             model: global
                 .model
-                .unwrap_or_else(crate::cache::default_model_path),
+                .unwrap_or_else(clerk_core::cache::default_model_path),
             model_timeout: std::time::Duration::from_secs(global.model_timeout.unwrap_or(600)),
             risk_threshold: global
                 .risk_threshold
-                .unwrap_or(crate::risk::DEFAULT_THRESHOLD),
+                .unwrap_or(clerk_core::risk::DEFAULT_THRESHOLD),
             model_url: global.model_url.filter(|u| !u.is_empty()),
             model_name: global.model_name.unwrap_or_else(|| "default".to_owned()),
             model_api_key: global.model_api_key.filter(|k| !k.is_empty()),
@@ -1007,7 +991,7 @@ impl Settings {
             runtime: global.runtime.unwrap_or_default(),
             embedding_model: global
                 .embedding_model
-                .unwrap_or_else(crate::embed::default_dir),
+                .unwrap_or_else(clerk_core::embed::default_dir),
             help_dir: global
                 .help_dir
                 .or_else(|| Some(PathBuf::from("help")).filter(|dir| dir.is_dir())),
@@ -1054,7 +1038,7 @@ impl Settings {
             secure_cookie: serve_args.secure_cookie,
             chart_scripts: serve_args
                 .chart_scripts
-                .unwrap_or_else(crate::cache::default_chart_scripts),
+                .unwrap_or_else(clerk_core::cache::default_chart_scripts),
             identity: serve_args.identity.or(file.identity),
             data_dir,
         };
@@ -1161,7 +1145,7 @@ mod tests {
         let settings = Settings::resolve(&global, None).unwrap();
         assert_eq!(
             settings.identity.shopper_auth,
-            Some(crate::identity::ShopperAuth::Verified)
+            Some(clerk_core::identity::ShopperAuth::Verified)
         );
         assert_eq!(settings.identity.allowed_origins, ["https://shop.example"]);
         let flags = ServeArgs {

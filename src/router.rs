@@ -15,7 +15,11 @@ use std::sync::Arc;
 /// The router of clerk's HTTP surface: the tool API, with the shopper's web chat under `/chat` and the staff
 /// console under `/staff` when an engine is given. `api_key` is required on `/api/*` (never on
 /// the chat, which is the shoppers', nor on the console, which has its own sign-in).
-pub fn router(app: App, chat: Option<crate::conversation::Engine>, api_key: String) -> Router {
+pub fn router(
+    app: App,
+    chat: Option<clerk_engine::conversation::Engine>,
+    api_key: String,
+) -> Router {
     router_with(
         app,
         Edges {
@@ -32,7 +36,7 @@ pub fn router(app: App, chat: Option<crate::conversation::Engine>, api_key: Stri
 /// What the HTTP server serves besides the tool API.
 pub struct Edges {
     /// The engine behind the web chat and the staff console (neither is served without one).
-    pub engine: Option<crate::conversation::Engine>,
+    pub engine: Option<clerk_engine::conversation::Engine>,
     /// The key `/api/*` needs (and `/health` to show the store's figures).
     pub api_key: String,
     /// How the staff console runs.

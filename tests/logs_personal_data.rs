@@ -3,7 +3,7 @@
 
 mod common;
 
-use clerk::llm::scripted::Scripted;
+use clerk_testkit::scripted::Scripted;
 use common::{Db, tau2_store};
 use serde_json::json;
 use std::sync::{Arc, Mutex};

@@ -23,7 +23,11 @@ use std::sync::Arc;
 
 /// The tool API's routes: `/health` and `/api/*`, which needs `api_key`. `engine`, when the chat
 /// is served, tells `/health` where its model stands, and issues link codes.
-pub fn routes(app: App, api_key: String, engine: Option<crate::conversation::Engine>) -> Router {
+pub fn routes(
+    app: App,
+    api_key: String,
+    engine: Option<clerk_engine::conversation::Engine>,
+) -> Router {
     let state = ApiState {
         app,
         api_key: Arc::from(api_key),
@@ -46,7 +50,7 @@ struct ApiState {
     app: App,
     api_key: Arc<str>,
     /// The engine, when the chat is served: `/health` says where its model stands.
-    engine: Option<crate::conversation::Engine>,
+    engine: Option<clerk_engine::conversation::Engine>,
 }
 
 async fn require_key(State(state): State<ApiState>, request: Request, next: Next) -> Response {
@@ -117,7 +121,7 @@ async fn call_tool(
     match state.app.tools.call(&name, args).await {
         Ok(output) => Ok(Json(json!({ "ok": true, "output": output }))),
         Err(error) if error.is_refusal() => {
-            use crate::error::HasCode;
+            use clerk_core::error::HasCode;
             Ok(Json(
                 json!({ "ok": false, "error": error.to_string(), "code": error.code().name() }),
             ))

@@ -3,10 +3,11 @@
 //! beside the same SQL statements run directly on a plain connection to the same database, in
 //! the same run. The periods are the 30 days ending on the history's last day and the 30 before.
 
-use crate::prompts::Prompts;
-use crate::retail::Retail;
-use crate::store::{Breakdown, Period, Store};
-use crate::tools::ToolRegistry;
+use clerk_core::prompts::Prompts;
+use clerk_core::retail::Retail;
+use clerk_core::store::{Breakdown, Period, Store};
+use clerk_core::tool_name::ToolName;
+use clerk_core::tools::ToolRegistry;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -17,7 +18,7 @@ use super::search::{Latency, latency};
 /// One tool call and the SQL it runs.
 struct Case {
     name: &'static str,
-    tool: &'static str,
+    tool: ToolName,
     args: Value,
     /// Each statement with its binds.
     sql: Vec<(String, Vec<Bind>)>,
@@ -79,23 +80,23 @@ fn cases(now: Period, before: Period) -> Vec<Case> {
         let (from, to) = p.bounds();
         vec![Bind::Text(from), Bind::Text(to)]
     };
-    let totals = |p: Period| (crate::store::totals_sql(false), text(p));
+    let totals = |p: Period| (clerk_core::store::totals_sql(false), text(p));
     let by = |p: Period, b: Breakdown, limit: i64| {
         let mut binds = text(p);
         binds.push(Bind::Int(limit));
-        (crate::store::breakdown_sql(b, false), binds)
+        (clerk_core::store::breakdown_sql(b, false), binds)
     };
     let all = i64::from(u32::MAX);
     vec![
         Case {
             name: "sales in the last 30 days against the 30 before",
-            tool: "sales_summary",
+            tool: ToolName::SalesSummary,
             args: json!({}),
             sql: vec![totals(now), totals(before)],
         },
         Case {
             name: "top 10 products by revenue, each against the period before",
-            tool: "sales_summary",
+            tool: ToolName::SalesSummary,
             args: json!({"group_by": "product"}),
             sql: vec![
                 totals(now),
@@ -106,13 +107,13 @@ fn cases(now: Period, before: Period) -> Vec<Case> {
         },
         Case {
             name: "sales by day",
-            tool: "sales_summary",
+            tool: ToolName::SalesSummary,
             args: json!({"group_by": "day", "compare": false}),
             sql: vec![totals(now), by(now, Breakdown::Day, all)],
         },
         Case {
             name: "why revenue changed: price, volume, movers",
-            tool: "sales_change",
+            tool: ToolName::SalesChange,
             args: json!({}),
             sql: vec![
                 by(before, Breakdown::Product, all),
@@ -121,12 +122,12 @@ fn cases(now: Period, before: Period) -> Vec<Case> {
         },
         Case {
             name: "new and returning customers, segments",
-            tool: "customer_summary",
+            tool: ToolName::CustomerSummary,
             args: json!({}),
             sql: vec![
                 (
-                    crate::store::CUSTOMER_HISTORIES_SQL.to_owned(),
-                    vec![Bind::Text(crate::dates::iso_date(now.last + 1))],
+                    clerk_core::store::CUSTOMER_HISTORIES_SQL.to_owned(),
+                    vec![Bind::Text(clerk_core::dates::iso_date(now.last + 1))],
                 ),
                 by(now, Breakdown::Customer, all),
             ],
@@ -138,7 +139,7 @@ fn cases(now: Period, before: Period) -> Vec<Case> {
 async fn measure(
     database: &'static str,
     url: &str,
-    snapshot: &crate::store::model::StoreSnapshot,
+    snapshot: &clerk_core::store::model::StoreSnapshot,
     runs: usize,
 ) -> anyhow::Result<BackendResult> {
     let store = Store::connect(url).await?;
@@ -214,8 +215,8 @@ pub async fn run(
     runs: usize,
     scratch: &Path,
 ) -> anyhow::Result<BenchResults> {
-    let history = crate::import::ta_feng::read(crate::import::open(data)?, &mut |_| {})?;
-    let snapshot = crate::import::ta_feng::snapshot(&history.lines);
+    let history = clerk_core::import::ta_feng::read(clerk_core::import::open(data)?, &mut |_| {})?;
+    let snapshot = clerk_core::import::ta_feng::snapshot(&history.lines);
     let runs = runs.max(1);
     let sqlite = format!("sqlite://{}", scratch.join("analytics.db").display());
     let mut databases = vec![measure("sqlite", &sqlite, &snapshot, runs).await?];

@@ -6,8 +6,8 @@
 //! week, the mean of the last 4 weeks and a linear model (ordinary least squares, linfa) on the
 //! same features; and how often the weeks fell inside clerk's 80 % interval.
 
-use crate::forecast::features::{Row, WIDTH, Week, log_units, row, units_of};
-use crate::forecast::{DemandModel, Params};
+use clerk_core::forecast::features::{Row, WIDTH, Week, log_units, row, units_of};
+use clerk_core::forecast::{DemandModel, Params};
 use linfa::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -209,7 +209,7 @@ fn linear(train: &[(Row, f64)], test: &[Row]) -> anyhow::Result<Vec<f64>> {
 
 /// Runs the bench on Dominick's CSV `data` (gzipped or not).
 pub fn run(data: &Path, params: Params) -> anyhow::Result<BenchResults> {
-    let all = read_dominicks(crate::import::open(data)?)?;
+    let all = read_dominicks(clerk_core::import::open(data)?)?;
     let weeks: usize = all.iter().map(|s| s.weeks.len()).sum();
     let series: Vec<&Series> = all
         .iter()

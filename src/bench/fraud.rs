@@ -5,10 +5,10 @@
 //! beside logistic regression (linfa, standardised features) trained in the same run on the same
 //! split. The store's own gate is measured beside it on the tau2 tasks ([`super::risk_gate`]).
 
-use crate::boost::{Loss, Params, Table, Trees};
-use crate::risk::metrics::{average_precision, recall_at_fpr};
-use crate::risk::model::Logistic;
-use crate::sentiment::train::stratified_split;
+use clerk_core::boost::{Loss, Params, Table, Trees};
+use clerk_core::risk::metrics::{average_precision, recall_at_fpr};
+use clerk_core::risk::model::Logistic;
+use clerk_core::sentiment::train::stratified_split;
 use serde::Serialize;
 use std::io::BufRead;
 use std::path::Path;
@@ -123,7 +123,7 @@ fn scores(method: &'static str, truth: &[bool], p: &[f64], seconds: f64) -> Scor
 
 /// Runs the bench on the ULB CSV `data` (gzipped or not).
 pub fn run(data: &Path) -> anyhow::Result<BenchResults> {
-    let all = read(crate::import::open(data)?)?;
+    let all = read(clerk_core::import::open(data)?)?;
     let frauds = all.fraud.iter().filter(|f| **f).count();
     anyhow::ensure!(
         frauds >= 10 && all.fraud.len() - frauds >= 10,

@@ -8,11 +8,11 @@
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::llm::local::{LocalModel, LocalModelConfig, Runtime, StepUsage};
-use crate::llm::{ChatMessage, ModelRequest, ModelStep, Role, protocol};
-use crate::prompts::Prompts;
-use crate::store::Store;
-use crate::tools::ToolSpec;
+use clerk_core::llm::{ChatMessage, ModelRequest, ModelStep, Role, protocol};
+use clerk_core::prompts::Prompts;
+use clerk_core::store::Store;
+use clerk_core::tools::ToolSpec;
+use clerk_runtime::local::{LocalModel, LocalModelConfig, Runtime, StepUsage};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -114,7 +114,7 @@ pub async fn run(
     let threads = super::threads();
     let store = Store::connect(&format!("sqlite://{}", scratch.join("bench.db").display())).await?;
     store
-        .import(&crate::demo::snapshot()?, true, &mut |_, _, _| {})
+        .import(&clerk_core::demo::snapshot()?, true, &mut |_, _, _| {})
         .await?;
     let mut scratch_settings = settings.clone();
     scratch_settings.index_dir = scratch.join("index");

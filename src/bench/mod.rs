@@ -1,10 +1,8 @@
 //! `clerk bench`: measurements written as JSON files, each set beside a peer run side by side in
 //! the same run, so that the figures mean the same on any machine. [`search`] times the store and
 //! product search against an in-memory scan; [`llm`] times the in-process model against
-//! llama.cpp on the same GGUF file; [`channels`] times messages through the Telegram channel
-//! (against [`telegram_stub`], a Bot API stand-in on 127.0.0.1) beside the same turns through
-//! the engine directly, and the handoff's latency to the staff console's live queue;
-//! [`recommend`] scores the recommender on the Ta-Feng history beside popularity and "own
+//! llama.cpp on the same GGUF file (the messaging path's own cost, which needs the test doubles,
+//! is `cargo bench --bench channels`, `benches/channels.rs`); [`recommend`] scores the recommender on the Ta-Feng history beside popularity and "own
 //! most-bought, then popular" on the same split; [`sentiment`] scores the sentiment model on the
 //! clothing reviews and on chat messages beside the VADER lexicon and TF-IDF + logistic
 //! regression; [`demand`] forecasts Dominick's orange juice beside the naive last week, the 4-week
@@ -15,7 +13,6 @@
 //! on SQLite and PostgreSQL.
 
 pub mod analytics;
-pub mod channels;
 pub mod demand;
 pub mod fraud;
 pub mod llm;
@@ -25,7 +22,6 @@ pub mod risk_gate;
 pub mod search;
 pub mod search_scale;
 pub mod sentiment;
-pub mod telegram_stub;
 
 /// The build profile the figures were measured in: `debug` or `release`.
 pub fn profile() -> &'static str {

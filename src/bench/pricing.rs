@@ -1,7 +1,7 @@
 //! `clerk bench pricing`: price elasticities on Dominick's orange juice. Every week where a
 //! brand's price moved by more than 5 % from its previous week in a store is held out; on the
 //! other weeks, each brand's `ln units` is regressed on the logs of all 11 brands' prices and its
-//! deal and feature flags, within each store ([`crate::pricing::fit`]). For each held-out move,
+//! deal and feature flags, within each store ([`clerk_core::pricing::fit`]). For each held-out move,
 //! the units after it are predicted from the week before and the changes in prices and flags,
 //! beside, in the same run on the same weeks, a no-elasticity baseline (units unchanged) and one
 //! pooled elasticity for every brand (own price, the rivals' mean price, the flags). The own-price
@@ -9,7 +9,7 @@
 //! and plausible.
 
 use super::demand::{Record, read_records};
-use crate::pricing::{Fit, Observation, fit};
+use clerk_core::pricing::{Fit, Observation, fit};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -117,7 +117,7 @@ fn scores(method: &'static str, truth: &[(f64, f64)], predicted: &[f64]) -> Scor
 
 /// Runs the bench on Dominick's CSV `data`.
 pub fn run(data: &Path) -> anyhow::Result<BenchResults> {
-    let records = read_records(crate::import::open(data)?)?;
+    let records = read_records(clerk_core::import::open(data)?)?;
     let mut series: BTreeMap<(u32, u32), Vec<&Record>> = BTreeMap::new();
     for r in &records {
         series.entry((r.store, r.brand)).or_default().push(r);

@@ -5,8 +5,8 @@
 //! HR@10 (at least one of the ten bought) and NDCG@10 (binary relevance).
 
 use super::search::{Latency, latency};
-use crate::import::{BadRow, ImportError, ta_feng};
-use crate::recommend::{Basket, Params, Purchase, Recommender};
+use clerk_core::import::{BadRow, ImportError, ta_feng};
+use clerk_core::recommend::{Basket, Params, Purchase, Recommender};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -73,7 +73,7 @@ pub enum BenchError {
 /// Runs the bench on the Ta-Feng file at `path`.
 /// With `until`, only the history up to that day is used.
 pub fn run(path: &Path, params: Params, until: Option<i64>) -> Result<BenchResults, BenchError> {
-    let mut history = ta_feng::read(crate::import::open(path)?, &mut |_| {})?;
+    let mut history = ta_feng::read(clerk_core::import::open(path)?, &mut |_| {})?;
     if let Some(until) = until {
         history.lines.retain(|line| line.day <= until);
     }
@@ -170,7 +170,7 @@ pub fn run(path: &Path, params: Params, until: Option<i64>) -> Result<BenchResul
         lines,
         bad_rows: bad_rows.len(),
         train_orders: train.len(),
-        held_out_from: crate::dates::iso_date(split),
+        held_out_from: clerk_core::dates::iso_date(split),
         test_customers: customers.len(),
         train_seconds,
         latency: latency(timings),

@@ -5,10 +5,10 @@
 //! staff: what a merchant gives up in automation for the threshold they choose. Part of
 //! `clerk bench fraud`.
 
-use crate::retail::Retail;
-use crate::risk::{CHANGES, GATED, assess};
-use crate::store::Store;
-use crate::tools::{Models, ToolRegistry};
+use clerk_core::retail::Retail;
+use clerk_core::risk::{assess, gated, is_change};
+use clerk_core::store::Store;
+use clerk_core::tools::{Models, ToolRegistry};
 use serde::Serialize;
 use std::path::Path;
 
@@ -46,9 +46,9 @@ pub struct GateEffect {
 /// Replays every task of `tasks` (tau2's tasks JSON) on fresh copies of the demo store under
 /// `scratch`.
 pub async fn run(tasks: &str, scratch: &Path) -> anyhow::Result<GateEffect> {
-    let snapshot = crate::demo::snapshot()?;
+    let snapshot = clerk_core::demo::snapshot()?;
     let tasks = crate::eval::tau2::parse_tasks(tasks)?;
-    let prompts = crate::prompts::Prompts::new(None);
+    let prompts = clerk_core::prompts::Prompts::new(None);
     let mut scores: Vec<(usize, f64)> = Vec::new();
     let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
     for (t, task) in tasks.iter().enumerate() {
@@ -64,8 +64,8 @@ pub async fn run(tasks: &str, scratch: &Path) -> anyhow::Result<GateEffect> {
         )?;
         let mut changed = false;
         for (tool, arguments) in &task.actions {
-            if GATED.contains(&tool.as_str())
-                && let Some(assessment) = assess(&store, tool, arguments, changed, None).await?
+            if let Some(gated) = gated(tool)
+                && let Some(assessment) = assess(&store, gated, arguments, changed, None).await?
             {
                 scores.push((t, assessment.score));
                 for why in assessment.reasons {
@@ -84,7 +84,7 @@ pub async fn run(tasks: &str, scratch: &Path) -> anyhow::Result<GateEffect> {
                 }
             }
             let ran = tools.call(tool, arguments.clone()).await.is_ok();
-            changed |= ran && CHANGES.contains(&tool.as_str());
+            changed |= ran && is_change(tool);
         }
         store.close().await;
         let _ = std::fs::remove_file(&file);

@@ -3,9 +3,9 @@
 //! the same queries — a plain scan of the catalog in memory, the simplest thing that could answer
 //! them — so that the figures mean the same on any machine.
 
-use crate::search::{CatalogSearch, SearchFilters, SearchRequest};
-use crate::store::Store;
-use crate::store::model::{Product, StoreSnapshot};
+use clerk_core::search::{CatalogSearch, SearchFilters, SearchRequest};
+use clerk_core::store::Store;
+use clerk_core::store::model::{Product, StoreSnapshot};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 

@@ -15,12 +15,12 @@
 //! for search by words alone and hybrid search, in the same run.
 
 use super::search::{Latency, latency};
-use crate::embed::{DIM, Embedder};
-use crate::money::Cents;
-use crate::search::{ProductIndex, ProductVectors, SearchRequest, near, product_text};
-use crate::sentiment::train::splitmix64;
-use crate::store::CatalogStamp;
-use crate::store::model::{Options, Product, StoreSnapshot, Variant};
+use clerk_core::embed::{DIM, Embedder};
+use clerk_core::money::Cents;
+use clerk_core::search::{ProductIndex, ProductVectors, SearchRequest, near, product_text};
+use clerk_core::sentiment::train::splitmix64;
+use clerk_core::store::CatalogStamp;
+use clerk_core::store::model::{Options, Product, StoreSnapshot, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -215,7 +215,7 @@ pub fn relevance(
                 .count();
             hits as f64 / relevant.len().min(10) as f64
         };
-        let ids = |results: crate::search::SearchResults| {
+        let ids = |results: clerk_core::search::SearchResults| {
             results
                 .products
                 .into_iter()

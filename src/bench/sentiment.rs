@@ -6,18 +6,20 @@
 //! chat messages of `fixtures/sentiment/chat_messages.tsv` (written for clerk, labelled by
 //! hand). The figures there are why clerk reads shoppers' messages with the lexicon and reviews
 //! with the model. Where the sentence model is installed, the same split also measures what
-//! `clerk train --tune-encoder` makes ([`crate::sentiment::tuned`]): its top layers fine-tuned,
+//! `clerk train --tune-encoder` makes ([`clerk_core::sentiment::tuned`]): its top layers fine-tuned,
 //! alone and combined with a TF-IDF model.
 
 use super::search::{Latency, latency};
-use crate::embed::Embedder;
-use crate::import::reviews;
-use crate::sentiment::lexicon::Lexicon;
-use crate::sentiment::train::{Example, Params, accuracy, f1, macro_f1, stratified_split, train};
-use crate::sentiment::tuned::{
+use clerk_core::embed::Embedder;
+use clerk_core::import::reviews;
+use clerk_core::sentiment::lexicon::Lexicon;
+use clerk_core::sentiment::train::{
+    Example, Params, accuracy, f1, macro_f1, stratified_split, train,
+};
+use clerk_core::sentiment::tuned::{
     TuneProgress, Tuned, TunedParams, TunedReport, mix, review_text, tune, word_log_probabilities,
 };
-use crate::sentiment::{Label, SentimentModel};
+use clerk_core::sentiment::{Label, SentimentModel};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -121,7 +123,7 @@ pub fn chat_examples() -> Vec<Example> {
 /// Runs the bench on the reviews file `data`.
 pub fn run(data: &Path) -> anyhow::Result<BenchResults> {
     let lexicon = Lexicon::bundled();
-    let file = reviews::read(crate::import::open(data)?)?;
+    let file = reviews::read(clerk_core::import::open(data)?)?;
     let examples: Vec<Example> = file
         .rows
         .into_iter()
@@ -194,7 +196,7 @@ pub fn run(data: &Path) -> anyhow::Result<BenchResults> {
         reviews_scores: evaluate(&test_set),
         chat_scores: evaluate(&chat_refs),
         chat_messages: chat.len(),
-        tuned: match Embedder::load(&crate::embed::default_dir()) {
+        tuned: match Embedder::load(&clerk_core::embed::default_dir()) {
             Ok(embedder) => Some(tuned(&embedder, &train_set, &test_set)?),
             Err(error) => {
                 eprintln!("no fine-tuned encoder: {error}");

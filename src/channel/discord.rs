@@ -8,7 +8,7 @@
 //! stream by edits no more often than the configured interval.
 
 use super::{Channel, ChannelError, Incoming, Next, Outlet};
-use crate::conversation::Engine;
+use clerk_engine::conversation::Engine;
 use serenity::all::{
     ChannelId, Command, CommandInteraction, Context, CreateAllowedMentions, CreateCommand,
     CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage, EditMessage,

@@ -20,8 +20,8 @@
 pub mod discord;
 pub mod telegram;
 
-use crate::conversation::{ConversationLocks, Engine, EngineError, ReplyEvent};
-use crate::store::{Role, Store, StoreError};
+use clerk_core::store::{Role, Store, StoreError};
+use clerk_engine::conversation::{ConversationLocks, Engine, EngineError, ReplyEvent};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,10 +46,10 @@ pub enum ChannelError {
     Store(#[from] StoreError),
 }
 
-impl crate::error::HasCode for ChannelError {
-    fn code(&self) -> crate::error::Code {
+impl clerk_core::error::HasCode for ChannelError {
+    fn code(&self) -> clerk_core::error::Code {
         match self {
-            ChannelError::Platform { .. } => crate::error::Code::ChannelPlatform,
+            ChannelError::Platform { .. } => clerk_core::error::Code::ChannelPlatform,
             ChannelError::Engine(e) => e.code(),
             ChannelError::Store(e) => e.code(),
         }
@@ -304,7 +304,7 @@ impl<O: Outlet> Channel<O> {
         conversation: String,
         argument: &str,
     ) -> Result<(String, String), ChannelError> {
-        use crate::identity::{CODE_LIFETIME, IdentityError};
+        use clerk_core::identity::{CODE_LIFETIME, IdentityError};
         let verified = &self.engine.replies().verified;
         let identity = self.engine.identity();
         let minutes = (CODE_LIFETIME.as_secs() / 60).to_string();
@@ -454,7 +454,7 @@ impl<O: Outlet> Channel<O> {
                 &conversation,
                 (O::CHANNEL, update_key),
                 &text,
-                crate::sentiment::message_mood(&text),
+                clerk_core::sentiment::message_mood(&text),
             )
             .await?
             .is_none()
@@ -735,7 +735,7 @@ impl<O: Outlet> Channel<O> {
                 // Tried again later, by whichever worker claims it then.
                 let failures = message.attempts.saturating_add(1);
                 let wait = self.retry.wait(u32::try_from(failures).unwrap_or(u32::MAX));
-                let retry_at = crate::store::now_ms()
+                let retry_at = clerk_core::store::now_ms()
                     + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
                 let failures = self
                     .store()

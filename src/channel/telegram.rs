@@ -12,7 +12,7 @@
 //! UTF-16 code units).
 
 use super::{Channel, ChannelError, Incoming, Next, Outlet};
-use crate::conversation::Engine;
+use clerk_engine::conversation::Engine;
 use std::sync::Arc;
 use std::time::Duration;
 use teloxide::Bot;
@@ -268,7 +268,7 @@ impl TelegramChannel {
     /// nothing passes: the settings refuse a webhook without one.
     pub fn webhook_secret_ok(&self, given: Option<&str>) -> bool {
         match (&self.config.webhook_secret, given) {
-            (Some(expected), Some(given)) => crate::secret::same(expected, given),
+            (Some(expected), Some(given)) => clerk_core::secret::same(expected, given),
             _ => false,
         }
     }

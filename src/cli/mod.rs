@@ -8,13 +8,13 @@ use crate::config::{
     BenchCommand, CatalogCommand, Cli, Command, CustomerCommand, EvalCommand, Format, IndexCommand,
     RiskCommand, ServeArgs, Settings, StaffCommand,
 };
-use crate::conversation::ReplyEvent;
-use crate::demo;
-use crate::money::Cents;
-use crate::store::Store;
-use crate::store::model::StoreSnapshot;
-use crate::tools::ToolError;
 use anyhow::{Context, bail};
+use clerk_core::demo;
+use clerk_core::money::Cents;
+use clerk_core::store::Store;
+use clerk_core::store::model::StoreSnapshot;
+use clerk_core::tools::ToolError;
+use clerk_engine::conversation::ReplyEvent;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
@@ -78,7 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let scratch = tempfile_dir()?;
             let snapshot = demo::snapshot()?;
-            let embedder = crate::embed::Embedder::load_or_warn(&settings.embedding_model);
+            let embedder = clerk_core::embed::Embedder::load_or_warn(&settings.embedding_model);
             let results = async {
                 let mut results =
                     crate::bench::search::run(&snapshot, &scratch, rounds.max(1)).await?;
@@ -106,23 +106,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::write_results(&output, &results?)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(BenchCommand::Channels {
-            output,
-            chats,
-            messages,
-            handoffs,
-        }) => {
-            let scratch = tempfile_dir()?;
-            let options = crate::bench::channels::ChannelBench {
-                chats: chats.max(1),
-                messages: messages.max(1),
-                handoffs: handoffs.max(1),
-            };
-            let results = crate::bench::channels::run(&scratch, options).await;
-            let _ = std::fs::remove_dir_all(&scratch);
-            crate::bench::write_results(&output, &results?)?;
-            Ok(ExitCode::SUCCESS)
-        }
         Command::Bench(BenchCommand::Llm {
             output,
             llama_bench,
@@ -137,14 +120,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tune_encoder,
             tune_epochs,
         } => {
-            let tune = tune_encoder.then(|| crate::sentiment::tuned::TunedParams {
+            let tune = tune_encoder.then(|| clerk_core::sentiment::tuned::TunedParams {
                 epochs: tune_epochs.max(1),
                 ..Default::default()
             });
             train(&settings, tune).await
         }
         Command::Bench(BenchCommand::Demand { output, data }) => {
-            let params = crate::forecast::Params::default();
+            let params = clerk_core::forecast::Params::default();
             let results =
                 tokio::task::spawn_blocking(move || crate::bench::demand::run(&data, params))
                     .await??;
@@ -203,13 +186,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             neighbours,
             until,
         }) => {
-            let until = match until.as_deref().map(crate::dates::parse_iso) {
+            let until = match until.as_deref().map(clerk_core::dates::parse_iso) {
                 None => None,
                 Some(Some(day)) => Some(day),
                 Some(None) => anyhow::bail!("--until takes a date as YYYY-MM-DD"),
             };
-            let defaults = crate::recommend::Params::default();
-            let params = crate::recommend::Params {
+            let defaults = clerk_core::recommend::Params::default();
+            let params = clerk_core::recommend::Params {
                 half_life_days: half_life_days.unwrap_or(defaults.half_life_days),
                 together_weight: together_weight.unwrap_or(defaults.together_weight),
                 popular_weight: popular_weight.unwrap_or(defaults.popular_weight),
@@ -273,7 +256,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Risk(RiskCommand::List { days, min_score }) => {
             let store = Store::connect(&settings.database).await?;
             let since =
-                crate::store::now_ms().saturating_sub(days.max(0).saturating_mul(86_400_000));
+                clerk_core::store::now_ms().saturating_sub(days.max(0).saturating_mul(86_400_000));
             let risks = store.risks_since(since, min_score).await?;
             println!("{}", serde_json::to_string_pretty(&risks)?);
             Ok(ExitCode::SUCCESS)
@@ -292,15 +275,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             let store = Store::connect(&settings.database).await?;
-            match crate::accounts::add_account(&store, &username, &password, &role).await {
+            match clerk_core::accounts::add_account(&store, &username, &password, &role).await {
                 Ok(()) => {
                     eprintln!("account {username} ({role}) saved");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(
-                    error @ (crate::accounts::AccountError::InvalidUsername
-                    | crate::accounts::AccountError::WeakPassword
-                    | crate::accounts::AccountError::UnknownRole(_)),
+                    error @ (clerk_core::accounts::AccountError::InvalidUsername
+                    | clerk_core::accounts::AccountError::WeakPassword
+                    | clerk_core::accounts::AccountError::UnknownRole(_)),
                 ) => {
                     eprintln!("error: {error}");
                     Ok(ExitCode::from(EXIT_USAGE))
@@ -316,7 +299,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lead_time_days,
         }) => {
             let store = Store::connect(&settings.database).await?;
-            let edit = crate::store::ItemEdit {
+            let edit = clerk_core::store::ItemEdit {
                 price: price.map(Cents::from_dollars).transpose()?,
                 available,
                 stock: stock.map(|c| c.0),
@@ -376,7 +359,7 @@ async fn chat(settings: &Settings, merchant: bool) -> anyhow::Result<ExitCode> {
     let user = std::env::var("USER").unwrap_or_else(|_| "terminal".to_owned());
     // Whoever holds the store's database is its merchant here, as with `clerk tool`.
     let channel = if merchant {
-        crate::conversation::MERCHANT_CHANNEL
+        clerk_engine::conversation::MERCHANT_CHANNEL
     } else {
         "terminal"
     };
@@ -617,7 +600,7 @@ async fn eval_merchant(
         bail!("no question to ask");
     }
     let snapshot = read_ta_feng(data)?;
-    let (model, agent): (std::sync::Arc<dyn crate::llm::ChatModel>, String) = if reference {
+    let (model, agent): (std::sync::Arc<dyn clerk_core::llm::ChatModel>, String) = if reference {
         (
             std::sync::Arc::new(merchant::Reference::new(&questions)),
             "reference".to_owned(),
@@ -688,11 +671,11 @@ async fn eval_merchant(
 
 /// Deletes, once an hour, conversations nobody handles and records of staff actions older than
 /// `retention`.
-async fn purge_old(store: crate::store::Store, retention: std::time::Duration) {
+async fn purge_old(store: clerk_core::store::Store, retention: std::time::Duration) {
     let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     loop {
         match store
-            .purge_before(crate::store::now_ms().saturating_sub(retention_ms))
+            .purge_before(clerk_core::store::now_ms().saturating_sub(retention_ms))
             .await
         {
             Ok(purge) if purge.conversations + purge.staff_actions > 0 => {
@@ -711,9 +694,12 @@ async fn purge_old(store: crate::store::Store, retention: std::time::Duration) {
 
 /// Forgets, once an hour, identity tokens and link codes that expired (a used token is kept until
 /// then, so that it cannot be replayed).
-async fn forget_expired(store: crate::store::Store) {
+async fn forget_expired(store: clerk_core::store::Store) {
     loop {
-        if let Err(error) = store.purge_expired_identity(crate::store::now_ms()).await {
+        if let Err(error) = store
+            .purge_expired_identity(clerk_core::store::now_ms())
+            .await
+        {
             tracing::warn!(%error, "forgetting expired identity tokens failed");
         }
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
@@ -721,11 +707,11 @@ async fn forget_expired(store: crate::store::Store) {
 }
 
 /// Closes, once a minute, the conversations the bot owns that were idle for `idle`.
-async fn close_idle(store: crate::store::Store, idle: std::time::Duration) {
+async fn close_idle(store: clerk_core::store::Store, idle: std::time::Duration) {
     let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
     loop {
         match store
-            .close_idle(crate::store::now_ms().saturating_sub(idle_ms))
+            .close_idle(clerk_core::store::now_ms().saturating_sub(idle_ms))
             .await
         {
             Ok(0) => {}
@@ -816,9 +802,9 @@ async fn import_stock(settings: &Settings, file: &Path, replace: bool) -> anyhow
     if replace {
         bail!("a stock file updates the catalog's items; --replace does not apply to it");
     }
-    let read = crate::import::stock::read(crate::import::open(file)?)?;
+    let read = clerk_core::import::stock::read(clerk_core::import::open(file)?)?;
     let store = Store::connect(&settings.database).await?;
-    let edits: Vec<(String, crate::store::ItemEdit)> = read
+    let edits: Vec<(String, clerk_core::store::ItemEdit)> = read
         .rows
         .iter()
         .map(|row| (row.item_id.clone(), row.edit.clone()))
@@ -827,7 +813,7 @@ async fn import_stock(settings: &Settings, file: &Path, replace: bool) -> anyhow
     let mut bad_rows = read.bad_rows;
     for (row, variant) in read.rows.iter().zip(&done) {
         if variant.is_none() {
-            bad_rows.push(crate::import::BadRow {
+            bad_rows.push(clerk_core::import::BadRow {
                 line: row.line,
                 reason: format!("no item {} in the catalog", row.item_id),
             });
@@ -848,7 +834,7 @@ async fn import_stock(settings: &Settings, file: &Path, replace: bool) -> anyhow
 /// With `tune`, the sentiment encoder too.
 async fn train(
     settings: &Settings,
-    tune: Option<crate::sentiment::tuned::TunedParams>,
+    tune: Option<clerk_core::sentiment::tuned::TunedParams>,
 ) -> anyhow::Result<ExitCode> {
     let app = App::open(settings).await?;
     let bar = indicatif::ProgressBar::new_spinner().with_message("recommender: reading orders");
@@ -879,7 +865,7 @@ async fn train(
         report.seconds,
         settings
             .data_dir
-            .join(crate::recommend::MODEL_FILE)
+            .join(clerk_core::recommend::MODEL_FILE)
             .display()
     );
     let sentiment_report = match &sentiment {
@@ -896,7 +882,7 @@ async fn train(
                 r.seconds,
                 settings
                     .data_dir
-                    .join(crate::sentiment::MODEL_FILE)
+                    .join(clerk_core::sentiment::MODEL_FILE)
                     .display()
             );
             if let Some(t) = model.tuned_report() {
@@ -911,7 +897,7 @@ async fn train(
                     t.seconds,
                     settings
                         .data_dir
-                        .join(crate::sentiment::tuned::TUNED_FILE)
+                        .join(clerk_core::sentiment::tuned::TUNED_FILE)
                         .display()
                 );
             }
@@ -949,7 +935,7 @@ async fn train(
                 model.trees_kept(),
                 settings
                     .data_dir
-                    .join(crate::forecast::MODEL_FILE)
+                    .join(clerk_core::forecast::MODEL_FILE)
                     .display()
             );
             if let Some(b) = &model.backtest {
@@ -971,7 +957,7 @@ async fn train(
             Value::Null
         }
         Err(crate::app::AppError::Demand(
-            error @ crate::forecast::ForecastError::TooLittleHistory { .. },
+            error @ clerk_core::forecast::ForecastError::TooLittleHistory { .. },
         )) => {
             eprintln!("demand: {error}, no forecasts");
             Value::Null
@@ -986,7 +972,7 @@ async fn train(
         .into_iter()
         .map(|r| (r.signals, r.label.as_deref() == Some("fraud")))
         .collect();
-    let risk_report = match crate::risk::model::RiskModel::train(&labelled) {
+    let risk_report = match clerk_core::risk::model::RiskModel::train(&labelled) {
         Ok(model) => {
             model.save(&settings.data_dir)?;
             eprintln!(
@@ -995,12 +981,12 @@ async fn train(
                 model.frauds,
                 settings
                     .data_dir
-                    .join(crate::risk::model::MODEL_FILE)
+                    .join(clerk_core::risk::model::MODEL_FILE)
                     .display()
             );
             json!({"labels": model.labels, "frauds": model.frauds})
         }
-        Err(error @ crate::risk::model::RiskModelError::TooFewLabels { .. }) => {
+        Err(error @ clerk_core::risk::model::RiskModelError::TooFewLabels { .. }) => {
             eprintln!("risk: {error}; the anomaly score stays in use");
             Value::Null
         }
@@ -1023,17 +1009,18 @@ async fn train(
 /// Reads a Ta-Feng file with a progress bar, reporting the rows it skips by line number.
 fn read_ta_feng(file: &Path) -> anyhow::Result<StoreSnapshot> {
     let bar = indicatif::ProgressBar::new_spinner().with_message("reading");
-    let history = crate::import::ta_feng::read(crate::import::open(file)?, &mut |line| {
-        bar.set_message(format!("reading line {line}"));
-        bar.tick();
-    })?;
+    let history =
+        clerk_core::import::ta_feng::read(clerk_core::import::open(file)?, &mut |line| {
+            bar.set_message(format!("reading line {line}"));
+            bar.tick();
+        })?;
     bar.finish_and_clear();
     report_bad_rows(file, &history.bad_rows);
-    Ok(crate::import::ta_feng::snapshot(&history.lines))
+    Ok(clerk_core::import::ta_feng::snapshot(&history.lines))
 }
 
 /// Tells which rows an import skipped (the first 20, then how many more).
-fn report_bad_rows(file: &Path, bad_rows: &[crate::import::BadRow]) {
+fn report_bad_rows(file: &Path, bad_rows: &[clerk_core::import::BadRow]) {
     for row in bad_rows.iter().take(20) {
         eprintln!("{}:{}: skipped: {}", file.display(), row.line, row.reason);
     }
@@ -1054,7 +1041,7 @@ async fn load(app: &App, snapshot: &StoreSnapshot, replace: bool) -> anyhow::Res
 async fn load_with_reviews(
     app: &App,
     snapshot: &StoreSnapshot,
-    reviews: &[crate::store::NewReview],
+    reviews: &[clerk_core::store::NewReview],
     replace: bool,
 ) -> anyhow::Result<()> {
     let bar = indicatif::ProgressBar::new(0).with_style(
@@ -1114,7 +1101,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
     let api_key = match settings.api_key.clone().filter(|k| !k.trim().is_empty()) {
         Some(key) => key,
         None if settings.demo => {
-            let key = crate::accounts::random_token();
+            let key = clerk_core::accounts::random_token();
             eprintln!(
                 "tool API: http://{}/api/tools, send `Authorization: Bearer {key}` (made for this run; --api-key sets one)",
                 settings.listen
@@ -1155,8 +1142,8 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
     if settings.demo && app.store.account_count().await? == 0 {
         // The demo store gets one merchant account (merchants are staff too), so that the
         // console can be tried at once; its password is random and shown once, here.
-        let password = crate::accounts::random_token()[..16].to_owned();
-        crate::accounts::add_account(&app.store, "demo", &password, "merchant").await?;
+        let password = clerk_core::accounts::random_token()[..16].to_owned();
+        clerk_core::accounts::add_account(&app.store, "demo", &password, "merchant").await?;
         eprintln!(
             "staff console: http://{}/staff, sign in as demo / {password} (shown once; `clerk staff add` makes more)",
             settings.listen
@@ -1175,7 +1162,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(
-        store = %crate::store::redact(&settings.database),
+        store = %clerk_core::store::redact(&settings.database),
         "clerk is serving on http://{address} (web chat: /chat, staff console: /staff, health: /health, tools: /api/tools)"
     );
     let telegram = match &settings.telegram_token {

@@ -4,10 +4,10 @@
 use super::{EXIT_USAGE, load_with_reviews, report_bad_rows};
 use crate::app::App;
 use crate::config::Settings;
-use crate::import::reviews::ReviewFile;
-use crate::sentiment::train::{Example, Params};
-use crate::store::NewReview;
-use crate::store::model::StoreSnapshot;
+use clerk_core::import::reviews::ReviewFile;
+use clerk_core::sentiment::train::{Example, Params};
+use clerk_core::store::NewReview;
+use clerk_core::store::model::StoreSnapshot;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -46,7 +46,7 @@ pub async fn import(settings: &Settings, file: &Path, replace: bool) -> anyhow::
         if known.contains(&row.review.product_id) {
             reviews.push(row.review);
         } else {
-            unknown.push(crate::import::BadRow {
+            unknown.push(clerk_core::import::BadRow {
                 line: row.line,
                 reason: format!("no product {} in the store", row.review.product_id),
             });
@@ -74,7 +74,7 @@ pub async fn import(settings: &Settings, file: &Path, replace: bool) -> anyhow::
 fn read_file(file: &Path) -> anyhow::Result<ReviewFile> {
     let bar = indicatif::ProgressBar::new_spinner().with_message("reading reviews");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let read = crate::import::reviews::read(crate::import::open(file)?);
+    let read = clerk_core::import::reviews::read(clerk_core::import::open(file)?);
     bar.finish_and_clear();
     Ok(read?)
 }
@@ -110,7 +110,7 @@ pub async fn sentiment(
             .unwrap_or_default();
         let stage = bar.clone();
         let model = tokio::task::spawn_blocking(move || {
-            crate::sentiment::train::train_reporting(
+            clerk_core::sentiment::train::train_reporting(
                 &examples,
                 Params::default(),
                 &source,
@@ -133,10 +133,10 @@ pub async fn sentiment(
     // Reviews are read with the store's tuned encoder when it has one (which runs on the
     // sentence-embedding model); messages never need it.
     let embedder = review
-        .then(|| crate::embed::Embedder::load_or_warn(&settings.embedding_model))
+        .then(|| clerk_core::embed::Embedder::load_or_warn(&settings.embedding_model))
         .flatten();
-    let model = crate::sentiment::load_or_bundled(&settings.data_dir, embedder.as_ref());
-    let lexicon = crate::sentiment::lexicon::Lexicon::bundled();
+    let model = clerk_core::sentiment::load_or_bundled(&settings.data_dir, embedder.as_ref());
+    let lexicon = clerk_core::sentiment::lexicon::Lexicon::bundled();
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lines() {

@@ -20,11 +20,11 @@
 use super::json_mismatch;
 use super::tau2::{replayed, scratch_app};
 use crate::config::Settings;
-use crate::conversation::{ConversationState, Engine, EngineConfig, ReplyEvent, policy};
-use crate::llm::{ChatMessage, ChatModel, ModelRequest, Role, ToolCall};
-use crate::prompts::Prompts;
-use crate::store::MessageRecord;
-use crate::store::model::StoreSnapshot;
+use clerk_core::llm::{ChatMessage, ChatModel, ModelRequest, Role, ToolCall};
+use clerk_core::prompts::Prompts;
+use clerk_core::store::MessageRecord;
+use clerk_core::store::model::StoreSnapshot;
+use clerk_engine::conversation::{ConversationState, Engine, EngineConfig, ReplyEvent, policy};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -437,7 +437,7 @@ async fn run_case(
     let is_write = |name: &str| {
         app.tools
             .spec(name)
-            .is_some_and(|s| s.access == crate::tools::Access::CustomerWrite)
+            .is_some_and(|s| s.access == clerk_core::tools::Access::CustomerWrite)
     };
     let violations = violations(&transcript, &messages, case, snapshot, is_write);
     Ok(CaseResult {
@@ -464,8 +464,8 @@ impl ChatModel for Counted {
     fn next_step<'a>(
         &'a self,
         request: ModelRequest<'a>,
-        on_text: crate::llm::TokenSink<'a>,
-    ) -> crate::llm::ModelFuture<'a> {
+        on_text: clerk_core::llm::TokenSink<'a>,
+    ) -> clerk_core::llm::ModelFuture<'a> {
         self.steps.fetch_add(1, Ordering::SeqCst);
         self.model.next_step(request, on_text)
     }
@@ -474,7 +474,7 @@ impl ChatModel for Counted {
         self.model.ready()
     }
 
-    fn status(&self) -> crate::llm::ModelStatus {
+    fn status(&self) -> clerk_core::llm::ModelStatus {
         self.model.status()
     }
 }
@@ -534,7 +534,7 @@ impl Transcript {
                 .tool_call
                 .as_deref()
                 .and_then(|c| serde_json::from_str::<Value>(c).ok())
-                .is_some_and(|c| c["by"] == crate::conversation::ENGINE_CALL);
+                .is_some_and(|c| c["by"] == clerk_engine::conversation::ENGINE_CALL);
             if !by_engine {
                 transcript.model_calls += 1;
             }
@@ -585,7 +585,7 @@ fn violations(
     let shopper_said = case.shopper.join("\n").to_lowercase();
     for reply in &transcript.replies {
         let lower = reply.to_lowercase();
-        for order_id in crate::conversation::assist::order_ids(reply) {
+        for order_id in clerk_engine::conversation::assist::order_ids(reply) {
             let owner = snapshot.orders.get(&order_id).map(|o| o.user_id.as_str());
             if owner.is_some_and(|owner| Some(owner) != case.customer.as_deref())
                 && !shopper_said.contains(&order_id.to_lowercase())
@@ -631,7 +631,7 @@ mod tests {
 
     #[test]
     fn a_write_without_a_yes_and_another_customers_order_are_policy_breaks() {
-        let snapshot = crate::demo::snapshot().unwrap();
+        let snapshot = clerk_core::demo::snapshot().unwrap();
         let case: Case = toml::from_str(
             "id = \"x\"\njob = \"cancel\"\nshopper = [\"cancel #W6247578\"]\ncustomer = \"yusuf_rossi_9620\"",
         )

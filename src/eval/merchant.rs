@@ -9,7 +9,7 @@
 //!   within 0.5 % — each expected figure computed independently by the question's own SQL on
 //!   the store's tables (never through clerk's tools);
 //! - **chart**: where the merchant asked for a chart, a tool answered this turn with one
-//!   ([`crate::analytics::chart`]).
+//!   ([`clerk_core::analytics::chart`]).
 //!
 //! With `--reference` the agent is [`Reference`]: each question's own tool call, then a reply
 //! quoting the figures the question names from the tool's result. That checks the tools'
@@ -18,10 +18,10 @@
 
 use super::tau2::{EvalError, scratch_app, scratch_database};
 use crate::config::Settings;
-use crate::conversation::{Engine, EngineConfig, MERCHANT_CHANNEL};
-use crate::llm::{ChatModel, ModelFuture, ModelRequest, ModelStep, Role, TokenSink, ToolCall};
-use crate::prompts::Prompts;
-use crate::store::model::StoreSnapshot;
+use clerk_core::llm::{ChatModel, ModelFuture, ModelRequest, ModelStep, Role, TokenSink, ToolCall};
+use clerk_core::prompts::Prompts;
+use clerk_core::store::model::StoreSnapshot;
+use clerk_engine::conversation::{Engine, EngineConfig, MERCHANT_CHANNEL};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -209,7 +209,7 @@ impl Report {
 /// The numbers a reply states (as the grounding guard reads them: not the parts of a date, nor
 /// digits glued to letters).
 pub fn numbers_in(text: &str) -> Vec<f64> {
-    crate::conversation::grounding::stated_numbers(text)
+    clerk_engine::conversation::grounding::stated_numbers(text)
         .into_iter()
         .map(|n| n.value)
         .collect()
@@ -360,7 +360,7 @@ pub async fn run(
         let charts: Vec<String> = outcome
             .tool_results
             .iter()
-            .flat_map(|r| crate::analytics::chart::for_tool(&r.name, &r.output))
+            .flat_map(|r| clerk_core::analytics::chart::for_tool(&r.name, &r.output))
             .map(|c| c.title)
             .collect();
         let tool_right = outcome.tool_results.iter().any(|r| r.name == question.tool);
@@ -445,7 +445,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_reference_calls_the_tool_then_quotes_its_figures() {
-        use crate::llm::ChatMessage;
+        use clerk_core::llm::ChatMessage;
         let question: Question = toml::from_str(
             "id = \"d\"\ntopic = \"sales\"\nask = \"December?\"\ntool = \"sales_summary\"\n\
              arguments = { start = \"2000-12\" }\nquote = [\"totals.revenue\", \"rows.0.day\"]\n",

@@ -8,11 +8,11 @@
 use super::{json_mismatch, pass_hat_k};
 use crate::app::{App, AppError};
 use crate::config::Settings;
-use crate::conversation::{ConversationState, Engine, EngineConfig, EngineError};
-use crate::llm::{ChatMessage, ChatModel, ModelRequest, ModelStep, Role};
-use crate::prompts::{PromptError, Prompts, ShopperPrompts};
-use crate::store::model::StoreSnapshot;
-use crate::store::{Store, StoreError};
+use clerk_core::llm::{ChatMessage, ChatModel, ModelRequest, ModelStep, Role};
+use clerk_core::prompts::{PromptError, Prompts, ShopperPrompts};
+use clerk_core::store::model::StoreSnapshot;
+use clerk_core::store::{Store, StoreError};
+use clerk_engine::conversation::{ConversationState, Engine, EngineConfig, EngineError};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
@@ -45,7 +45,7 @@ pub enum EvalError {
     Prompt(#[from] PromptError),
     /// A scratch store's catalog could not be indexed or embedded.
     #[error(transparent)]
-    Search(#[from] crate::search::SearchError),
+    Search(#[from] clerk_core::search::SearchError),
 }
 
 /// One task: who the shopper is and what they want, and the reference actions.

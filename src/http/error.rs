@@ -1,12 +1,12 @@
 //! Errors at the HTTP edge, answered as `{"message", "code", "type"}`.
 
-use crate::error::{Code, HasCode};
-use crate::store::StoreError;
-use crate::tools::ToolError;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use clerk_core::error::{Code, HasCode};
+use clerk_core::store::StoreError;
+use clerk_core::tools::ToolError;
 
 /// What the HTTP API answers with an error status.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ pub enum HttpError {
     Store(#[from] StoreError),
     /// A chat message could not be taken.
     #[error(transparent)]
-    Engine(#[from] crate::conversation::EngineError),
+    Engine(#[from] clerk_engine::conversation::EngineError),
     /// A staff endpoint was called without a valid session (none, expired, or signed out).
     #[error("sign in to the staff console first")]
     NotSignedIn,
@@ -59,10 +59,10 @@ pub enum HttpError {
     TooManySignInAttempts(u64),
     /// An account operation failed.
     #[error(transparent)]
-    Account(crate::accounts::AccountError),
+    Account(clerk_core::accounts::AccountError),
     /// A shopper could not be verified, or a link code issued.
     #[error(transparent)]
-    Identity(#[from] crate::identity::IdentityError),
+    Identity(#[from] clerk_core::identity::IdentityError),
     /// A query parameter is out of range.
     #[error("{0}")]
     InvalidParameter(String),

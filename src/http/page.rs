@@ -22,7 +22,7 @@ pub fn html_page(html: &'static str, framing: Framing<'_>) -> Response {
     page(html, framing, "")
 }
 
-/// A page of the console that draws charts ([`crate::analytics::chart`]): as [`html_page`],
+/// A page of the console that draws charts ([`clerk_core::analytics::chart`]): as [`html_page`],
 /// never framed, and it may also load scripts and styles of clerk's own origin (the chart
 /// scripts and their style under `/staff/charts/`) and let Vega compile its expressions
 /// (`'unsafe-eval'`: Vega's one CSP-safe interpreter, the npm package vega-interpreter, ships

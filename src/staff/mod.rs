@@ -3,7 +3,7 @@
 //! bot's summary, take a conversation, reply (the reply goes out through the shopper's own
 //! channel), hand it back to the bot or close it. Merchants sign in to the same console and may
 //! also chat with the agent in merchant mode, each answer with the charts of the tools behind it
-//! ([`crate::analytics::chart`]), and read the standard report at `/staff/reports` ([`reports`]).
+//! ([`clerk_core::analytics::chart`]), and read the standard report at `/staff/reports` ([`reports`]).
 //! The chart scripts are served under `/staff/charts/`.
 //!
 //! Every endpoint but the page and sign-in needs a session ([`auth`]); every state-changing one
@@ -12,13 +12,7 @@
 
 pub mod reports;
 
-use crate::accounts;
-use crate::conversation::turn::Kind;
-use crate::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANNEL};
 use crate::http::HttpError;
-use crate::store::{
-    ConversationRecord, QueueEntry, SessionRecord, StaffRole, Store, UPSET, mood_label,
-};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -27,6 +21,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use clerk_core::accounts;
+use clerk_core::store::{
+    ConversationRecord, QueueEntry, SessionRecord, StaffRole, Store, UPSET, mood_label,
+};
+use clerk_engine::conversation::turn::Kind;
+use clerk_engine::conversation::{ConversationState, Engine, EngineError, MERCHANT_CHANNEL};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::convert::Infallible;
@@ -37,7 +37,7 @@ const PAGE: &str = include_str!("console.html");
 /// The merchant's standard report ([`reports`]).
 const REPORTS_PAGE: &str = include_str!("reports.html");
 
-/// Draws a chart of [`crate::analytics::chart`] with the rows behind it and a CSV link; used by
+/// Draws a chart of [`clerk_core::analytics::chart`] with the rows behind it and a CSV link; used by
 /// both pages, with its style.
 const CHARTS_SCRIPT: &str = include_str!("charts.js");
 /// How those charts look.
@@ -60,7 +60,7 @@ pub const MAX_FAILED_SIGN_INS_PER_ADDRESS: i64 = 20;
 pub const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(500);
 
 /// The window in which failed sign-ins count.
-pub const SIGN_IN_WINDOW: Duration = crate::store::ATTEMPT_WINDOW;
+pub const SIGN_IN_WINDOW: Duration = clerk_core::store::ATTEMPT_WINDOW;
 
 /// The header carrying the session's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -154,7 +154,7 @@ async fn acting(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionReco
     let session = session(state, headers).await?;
     let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     match given {
-        Some(given) if crate::secret::same(given, &session.csrf_token) => Ok(session),
+        Some(given) if clerk_core::secret::same(given, &session.csrf_token) => Ok(session),
         _ => Err(HttpError::CsrfRejected),
     }
 }
@@ -210,7 +210,7 @@ async fn login(
         .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
     let pair = format!("account:{username}|{address}");
     let from = format!("address:{address}");
-    let window = crate::store::now_ms() - SIGN_IN_WINDOW.as_millis() as i64;
+    let window = clerk_core::store::now_ms() - SIGN_IN_WINDOW.as_millis() as i64;
     let reserved = state
         .store()
         .reserve_attempts(
@@ -553,7 +553,7 @@ async fn support_report(
     span: Result<axum::extract::Query<ReportSpan>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, HttpError> {
     session(&state, &headers).await?;
-    let max = crate::analytics::support::MAX_DAYS;
+    let max = clerk_core::analytics::support::MAX_DAYS;
     let bad = || HttpError::InvalidParameter(format!("days must be from 1 to {max}"));
     let axum::extract::Query(span) = span.map_err(|_| bad())?;
     let days = span.days.unwrap_or(30);
@@ -561,7 +561,7 @@ async fn support_report(
         return Err(bad());
     }
     Ok(Json(
-        crate::analytics::support::last_days(state.store(), days).await?,
+        clerk_core::analytics::support::last_days(state.store(), days).await?,
     ))
 }
 
@@ -675,8 +675,8 @@ async fn merchant(state: &ConsoleState, headers: &HeaderMap) -> Result<SessionRe
 
 /// The answer for a customer id no record has (`user_not_found`, as the tools answer it).
 fn no_such_customer() -> HttpError {
-    HttpError::Tool(crate::tools::ToolError::Refused(
-        crate::retail::RetailError::UserNotFound,
+    HttpError::Tool(clerk_core::tools::ToolError::Refused(
+        clerk_core::retail::RetailError::UserNotFound,
     ))
 }
 
@@ -761,7 +761,7 @@ async fn merchant_message(
     let charts: Vec<Value> = outcome
         .tool_results
         .iter()
-        .flat_map(|r| crate::analytics::chart::for_tool(&r.name, &r.output))
+        .flat_map(|r| clerk_core::analytics::chart::for_tool(&r.name, &r.output))
         .map(|c| c.to_json())
         .collect();
     Ok(Json(

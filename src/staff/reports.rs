@@ -1,17 +1,18 @@
 //! The merchant's standard report, `/staff/reports`: the figures of the last 30 days without
 //! asking anything — revenue by day beside the 30 days before, the top products, what explains
 //! the change, the customers' segments and the support figures — each with its charts
-//! ([`crate::analytics::chart`]). Every section is a merchant tool's own result, called as the
+//! ([`clerk_core::analytics::chart`]). Every section is a merchant tool's own result, called as the
 //! agent would call it. Staff (not merchants) get the support section only.
 
-use crate::analytics::chart;
-use crate::tools::{ToolError, ToolRegistry};
+use clerk_core::analytics::chart;
+use clerk_core::tool_name::ToolName;
+use clerk_core::tools::{ToolError, ToolRegistry};
 use serde_json::{Value, json};
 
 /// One section of the report: the tool call behind it, its result and its charts.
 struct Section {
     title: &'static str,
-    tool: &'static str,
+    tool: ToolName,
     arguments: Value,
 }
 
@@ -20,27 +21,27 @@ fn sections() -> [Section; 5] {
     [
         Section {
             title: "Revenue, last 30 days against the 30 before",
-            tool: "sales_summary",
+            tool: ToolName::SalesSummary,
             arguments: json!({"group_by": "day", "compare": true}),
         },
         Section {
             title: "Top products by revenue",
-            tool: "sales_summary",
+            tool: ToolName::SalesSummary,
             arguments: json!({"group_by": "product", "limit": 10, "compare": true}),
         },
         Section {
             title: "What explains the change",
-            tool: "sales_change",
+            tool: ToolName::SalesChange,
             arguments: json!({"limit": 5}),
         },
         Section {
             title: "Customers",
-            tool: "customer_summary",
+            tool: ToolName::CustomerSummary,
             arguments: json!({}),
         },
         Section {
             title: "Support",
-            tool: "support_summary",
+            tool: ToolName::SupportSummary,
             arguments: json!({"days": 30}),
         },
     ]
@@ -51,7 +52,7 @@ fn sections() -> [Section; 5] {
 pub async fn standard(tools: &ToolRegistry, merchant: bool) -> Result<Value, ToolError> {
     let mut out = Vec::new();
     for section in sections() {
-        if !merchant && section.tool != "support_summary" {
+        if !merchant && section.tool != ToolName::SupportSummary {
             continue;
         }
         let output = tools.call(section.tool, section.arguments.clone()).await?;

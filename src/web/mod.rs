@@ -12,7 +12,7 @@
 //! A store embeds the chat in its pages with one script tag (`/chat/widget.js`: a button that
 //! opens the chat in a framed panel); the origins of its site (`--allowed-origins`) may frame
 //! the page and call the API. A signed identity token from the store's site
-//! ([`crate::identity::token`]) starts the conversation authenticated as its customer.
+//! ([`clerk_core::identity::token`]) starts the conversation authenticated as its customer.
 //!
 //! A conversation's id is its key: long and random, known only to the browser that started it.
 //! Only web conversations are reached here: a merchant's (merchant mode, behind the console's
@@ -20,9 +20,7 @@
 
 pub mod limits;
 
-use crate::conversation::{Engine, ReplyEvent};
 use crate::http::HttpError;
-use crate::store::Store;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,6 +28,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use clerk_core::store::Store;
+use clerk_engine::conversation::{Engine, ReplyEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::convert::Infallible;
@@ -135,7 +135,7 @@ async fn widget() -> Response {
 async fn status(State(state): State<ChatState>) -> Json<Value> {
     let model = state.engine.model_status();
     let replies = state.engine.replies();
-    let starting = (model.state == crate::llm::ModelState::WarmingUp).then(|| {
+    let starting = (model.state == clerk_core::llm::ModelState::WarmingUp).then(|| {
         let left = model
             .estimate_seconds
             .zip(model.seconds)
@@ -200,16 +200,16 @@ const WEB_CHANNEL: &str = "web";
 async fn web_conversation(
     state: &ChatState,
     id: &str,
-) -> Result<crate::store::ConversationRecord, HttpError> {
+) -> Result<clerk_core::store::ConversationRecord, HttpError> {
     state
         .store
         .conversation(id)
         .await?
         .filter(|record| record.channel == WEB_CHANNEL)
         .ok_or_else(|| {
-            HttpError::Engine(crate::conversation::EngineError::UnknownConversation(
-                id.to_owned(),
-            ))
+            HttpError::Engine(
+                clerk_engine::conversation::EngineError::UnknownConversation(id.to_owned()),
+            )
         })
 }
 
@@ -248,10 +248,10 @@ async fn send(
     // Refuse what the engine would refuse before any stream starts, with a proper status.
     state.engine.check_message(&message.text)?;
     let record = web_conversation(&state, &id).await?;
-    if record.state == crate::conversation::ConversationState::Closed {
-        return Err(HttpError::Engine(crate::conversation::EngineError::Closed(
-            id,
-        )));
+    if record.state == clerk_engine::conversation::ConversationState::Closed {
+        return Err(HttpError::Engine(
+            clerk_engine::conversation::EngineError::Closed(id),
+        ));
     }
     let permit = state.limiter.message(client(&extensions))?;
     Ok(stream_turn(state.engine, id, Some(message.text), permit))
@@ -328,7 +328,7 @@ fn stream_turn(
                 .to_string(),
             ),
             Err(error) => {
-                use crate::error::HasCode;
+                use clerk_core::error::HasCode;
                 Event::default()
                     .event("error")
                     .data(serde_json::to_string(&error.public_body()).unwrap_or_default())

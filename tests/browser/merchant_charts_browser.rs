@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use clerk::llm::scripted::Scripted;
+use clerk_testkit::scripted::Scripted;
 use common::webdriver::{Browser, sign_in_to_console, wait_for};
 use common::{Db, store_with};
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 use crate::common;
 
 use clerk::channel::telegram::TelegramChannel;
-use clerk::llm::scripted::Scripted;
+use clerk_testkit::scripted::Scripted;
 use common::telegram::{FakeTelegram, Waits};
 use common::webdriver::{Browser, sign_in_to_console, wait_for};
 use common::{Db, tau2_store};

@@ -6,8 +6,8 @@ use crate::common;
 
 use clerk::app::App;
 use clerk::conversation::{Engine, EngineConfig};
-use clerk::llm::scripted::{Scripted, ScriptedModel};
 use clerk::prompts::Prompts;
+use clerk_testkit::scripted::{Scripted, ScriptedModel};
 use common::webdriver::{Browser, wait_for};
 use common::{Db, tau2_store};
 use serde_json::Value;

@@ -1,8 +1,8 @@
-//! The tests' Telegram: clerk's Bot API stand-in (`clerk::bench::telegram_stub`, the real
+//! The tests' Telegram: clerk's Bot API stand-in (`clerk_testkit::telegram_stub`, the real
 //! HTTP/JSON protocol on 127.0.0.1), with a wait that fails the test when it times out.
 
 #[allow(unused_imports)]
-pub use clerk::bench::telegram_stub::{BotApiStub as FakeTelegram, TOKEN};
+pub use clerk_testkit::telegram_stub::{BotApiStub as FakeTelegram, TOKEN};
 
 /// Waiting on the stand-in, up to a generous bound (no timing assertion).
 #[allow(async_fn_in_trait)]

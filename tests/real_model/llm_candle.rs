@@ -5,9 +5,9 @@
 
 use crate::common;
 
-use clerk::llm::candle::ChatTokenizer;
-use clerk::llm::local::{LocalModel, LocalModelConfig, Runtime, StepUsage};
 use clerk::llm::{ChatMessage, ModelRequest, Role, ToolCall};
+use clerk_runtime::candle::ChatTokenizer;
+use clerk_runtime::local::{LocalModel, LocalModelConfig, Runtime, StepUsage};
 use std::path::PathBuf;
 
 fn model_path() -> PathBuf {

@@ -5,8 +5,8 @@ use crate::common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clerk::app::App;
-use clerk::llm::scripted::Scripted;
 use clerk::store::Role;
+use clerk_testkit::scripted::Scripted;
 use common::{Db, TestStore, tau2_store};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ fn chat_router(
     chat_limits: clerk::web::limits::ChatLimits,
 ) -> (
     axum::Router,
-    std::sync::Arc<clerk::llm::scripted::ScriptedModel>,
+    std::sync::Arc<clerk_testkit::scripted::ScriptedModel>,
 ) {
     let (engine, model) = common::scripted_engine(test);
     let router = clerk::router::router_with(

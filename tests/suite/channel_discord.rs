@@ -6,7 +6,7 @@
 use crate::common;
 
 use clerk::channel::discord::{DiscordChannel, DiscordConfig};
-use clerk::llm::scripted::Scripted;
+use clerk_testkit::scripted::Scripted;
 use common::discord::{BOT_ID, FakeDiscord, TOKEN};
 use common::{Db, tau2_store};
 use std::time::Duration;

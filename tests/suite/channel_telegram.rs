@@ -9,8 +9,8 @@ use crate::common;
 
 use clerk::channel::telegram::{TelegramChannel, TelegramConfig};
 use clerk::conversation::Engine;
-use clerk::llm::scripted::{Scripted, ScriptedModel};
 use clerk::store::Role;
+use clerk_testkit::scripted::{Scripted, ScriptedModel};
 use common::telegram::{FakeTelegram, Waits, config, open_conversation};
 use common::{Db, TestStore, tau2_store};
 use std::sync::Arc;

@@ -420,40 +420,6 @@ fn bench_search_writes_its_results_and_eval_refuses_an_empty_selection() {
     }
     assert!(scale["hybrid"]["latency"]["p50_us"].as_f64().unwrap() > 0.0);
 
-    // The channels' benchmark: every message answered through Telegram, beside the engine.
-    let output = dir.path().join("results/channels.json");
-    let (code, stdout, stderr) = run_clerk(
-        dir.path(),
-        &[
-            "bench",
-            "channels",
-            "--chats",
-            "3",
-            "--messages",
-            "2",
-            "--handoffs",
-            "2",
-            "--output",
-            output.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let written: Value = serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
-    assert_eq!(written, serde_json::from_str::<Value>(&stdout).unwrap());
-    assert_eq!(written["throughput"]["messages"], 6);
-    // One message per answer (edited as it grows); never fewer, never more.
-    assert_eq!(written["throughput"]["bot_api_calls"]["sendMessage"], 6);
-    assert_eq!(
-        written["handoff"]["telegram_to_console_queue"]["samples"],
-        2
-    );
-    assert!(
-        written["throughput"]["ratio_telegram_to_engine"]
-            .as_f64()
-            .unwrap()
-            > 0.0
-    );
-
     // No task has that id: a clear error before any model is loaded.
     let (code, stdout, stderr) = run_clerk(dir.path(), &["eval", "tau2", "--ids", "no-such-task"]);
     assert_eq!((code, stdout.as_str()), (1, ""));

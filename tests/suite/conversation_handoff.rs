@@ -6,8 +6,8 @@
 use crate::common;
 
 use clerk::conversation::{ConversationState, Engine, EngineConfig, EngineError};
-use clerk::llm::scripted::{Scripted, ScriptedModel};
 use clerk::prompts::Prompts;
+use clerk_testkit::scripted::{Scripted, ScriptedModel};
 use common::{Db, TestStore, tau2_store};
 use std::sync::Arc;
 use std::time::Duration;

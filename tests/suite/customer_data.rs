@@ -5,8 +5,8 @@
 
 use crate::common;
 
-use clerk::llm::scripted::Scripted;
 use clerk::store::Role;
+use clerk_testkit::scripted::Scripted;
 use common::{Db, run_clerk, tau2_store};
 use serde_json::{Value, json};
 

@@ -11,7 +11,7 @@ use crate::common;
 
 use clerk::conversation::EngineConfig;
 use clerk::eval::conversations::{self, CaseResult};
-use clerk::llm::scripted::{Scripted, ScriptedModel};
+use clerk_testkit::scripted::{Scripted, ScriptedModel};
 use common::{Db, tau2_store};
 use serde_json::json;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 use crate::common;
 
 use clerk::eval::merchant::{self, Report};
-use clerk::llm::scripted::{Scripted, ScriptedModel};
+use clerk_testkit::scripted::{Scripted, ScriptedModel};
 use serde_json::Value;
 use std::sync::Arc;
 

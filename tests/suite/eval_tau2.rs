@@ -10,7 +10,7 @@
 use crate::common;
 
 use clerk::eval::tau2::{self, EvalOptions, Players};
-use clerk::llm::scripted::{Scripted, ScriptedModel};
+use clerk_testkit::scripted::{Scripted, ScriptedModel};
 use common::{Db, tau2_store};
 use serde_json::json;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 use crate::common;
 
 use clerk::help::HelpArticles;
-use clerk::llm::scripted::{Scripted, ScriptedModel};
+use clerk_testkit::scripted::{Scripted, ScriptedModel};
 use common::embedder;
 use serde_json::json;
 use std::path::Path;

@@ -7,14 +7,18 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+// The channels' benchmark's measurement, run small by `bench_channels`.
+#[path = "../../benches/channels/measure.rs"]
+mod channels_measure;
+
 mod api_http;
+mod bench_channels;
 mod channel_discord;
 mod channel_telegram;
 mod cli_tool;
 mod conversation_handoff;
 mod customer_data;
 mod demand_forecast;
-mod engine_policy;
 mod eval_conversations;
 mod eval_merchant;
 mod eval_tau2;

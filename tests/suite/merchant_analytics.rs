@@ -5,8 +5,8 @@
 
 use crate::common;
 
-use clerk::llm::scripted::Scripted;
 use clerk::store::Role;
+use clerk_testkit::scripted::Scripted;
 use common::{Db, TestStore, store_with};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};

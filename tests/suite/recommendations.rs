@@ -5,12 +5,12 @@
 
 use crate::common;
 
-use clerk::llm::scripted::{Scripted, ScriptedModel};
 use clerk::prompts::Prompts;
 use clerk::recommend::{Params, Recommender};
 use clerk::retail::Retail;
 use clerk::store::Role;
 use clerk::tools::ToolRegistry;
+use clerk_testkit::scripted::{Scripted, ScriptedModel};
 use common::{Db, fresh_postgres_url, run_clerk, tau2_store};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};

@@ -299,7 +299,7 @@ fn reviews_of_unknown_products_are_reported_and_the_rest_imported() {
 /// and the reply that names what reviewers complain of is allowed (the quotes are tool output).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shopper_asking_about_reviews_gets_the_products_summary() {
-    use clerk::llm::scripted::Scripted;
+    use clerk_testkit::scripted::Scripted;
     let test = common::tau2_store(common::Db::Sqlite).await;
     let review = |rating: u8, text: &str| clerk::store::NewReview {
         product_id: "8310926033".into(),

@@ -9,9 +9,9 @@ use crate::common;
 
 use clerk::app::App;
 use clerk::conversation::{Engine, EngineConfig};
-use clerk::llm::scripted::{Scripted, ScriptedModel};
 use clerk::prompts::Prompts;
 use clerk::store::Role;
+use clerk_testkit::scripted::{Scripted, ScriptedModel};
 use common::{Db, http, sse_events, tau2_store};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
