@@ -330,7 +330,7 @@ async fn human_leads_to_the_staff_queue_and_staff_answer_in_the_chat() {
 }
 
 /// Many shoppers at once through the fake Bot API: every update is answered exactly once, in
-/// its own chat (`clerk bench channels` measures the rate).
+/// its own chat (`cargo bench --bench channels` measures the rate).
 #[tokio::test(flavor = "multi_thread")]
 async fn many_chats_at_once_each_get_exactly_their_answers() {
     const CHATS: i64 = 20;

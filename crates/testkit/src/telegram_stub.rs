@@ -3,8 +3,8 @@
 //! PascalCase), answered `{"ok": true, "result": …}`. It hands out the updates queued on it (long
 //! polling honours `offset` and `timeout`), and keeps every chat's messages as a Telegram app
 //! would show them (HTML entities decoded, edits applied, deletions removed), with every call it
-//! received. `clerk bench channels` drives the Telegram channel through it; the tests use it as
-//! their Telegram.
+//! received. `cargo bench --bench channels` drives the Telegram channel through it; the tests use
+//! it as their Telegram.
 
 use axum::extract::{Path, State};
 use axum::routing::post;
