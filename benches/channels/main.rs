@@ -14,15 +14,9 @@ struct Args {
     /// Where to write the results.
     #[arg(long, default_value = "bench-results/channels.json")]
     output: PathBuf,
-    /// Shoppers writing at once.
-    #[arg(long, default_value_t = 20)]
-    chats: usize,
-    /// Messages each shopper sends.
-    #[arg(long, default_value_t = 10)]
-    messages: usize,
-    /// Handoffs timed.
-    #[arg(long, default_value_t = 20)]
-    handoffs: usize,
+    /// How much to measure.
+    #[command(flatten)]
+    options: measure::ChannelBench,
     /// What `cargo bench` passes to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -32,14 +26,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let options = measure::ChannelBench {
-        chats: args.chats.max(1),
-        messages: args.messages.max(1),
-        handoffs: args.handoffs.max(1),
-    };
     let scratch = std::env::temp_dir().join(format!("clerk-bench-channels-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
-    let results = measure::run(&scratch, &options).await;
+    let results = measure::run(&scratch, &args.options).await;
     let _ = std::fs::remove_dir_all(&scratch);
     clerk::bench::write_results(&args.output, &results?)
 }

@@ -25,15 +25,23 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How much to measure.
-#[derive(Debug, Clone, Copy)]
+/// How much to measure (the benchmark's flags; at least one of each).
+#[derive(Debug, Clone, Copy, clap::Args)]
 pub struct ChannelBench {
     /// Shoppers writing at once.
+    #[arg(long, default_value_t = 20, value_parser = at_least_one())]
     pub chats: usize,
-    /// Messages each sends.
+    /// Messages each shopper sends.
+    #[arg(long, default_value_t = 10, value_parser = at_least_one())]
     pub messages: usize,
     /// Handoffs timed.
+    #[arg(long, default_value_t = 20, value_parser = at_least_one())]
     pub handoffs: usize,
+}
+
+/// A count of at least one.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
 const REPLY: &str = "Noted, thank you. Anything else?";

@@ -39,16 +39,6 @@ impl Engine {
         policy::judge(access, turn.authenticated.as_deref(), owner)
     }
 
-    /// Runs a call: stores it and its result, and records an authentication. Returns whether the
-    /// tool succeeded.
-    pub(super) async fn run_tool(
-        &self,
-        turn: &mut Turn<'_>,
-        call: &ToolCall,
-    ) -> Result<bool, EngineError> {
-        Ok(self.run_tool_output(turn, call, false).await?.is_some())
-    }
-
     /// Runs a write the shopper confirmed; returns what to tell them when it ran
     /// ([`policy::done`]), `None` when it failed (the model explains the store's answer).
     pub(super) async fn run_write(

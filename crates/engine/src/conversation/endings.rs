@@ -28,19 +28,15 @@ impl Engine {
             .and_then(|s| s.as_str())
             .map(|s| format!("the bot transferred the conversation: {s}"))
             .unwrap_or_else(|| "the bot transferred the conversation".to_owned());
-        if !self.hand_to_staff(turn.conversation_id, &why).await? {
-            return self.cancelled(turn).await;
-        }
-        turn.outcome.state = ConversationState::WaitingForStaff;
         let words = self.replies.transferred.clone();
-        self.reply(turn, &words, "", on_reply).await
+        self.to_staff(turn, &why, false, &words, on_reply).await
     }
 
     /// Hands a confirmed write the risk gate held to staff, with its score and reasons in the
     /// case summary, and tells the shopper plainly that a person will finish it. Nothing ran.
     pub(super) async fn hold_for_staff(
         &self,
-        mut turn: Turn<'_>,
+        turn: Turn<'_>,
         call: &ToolCall,
         risk: &clerk_core::store::RiskRecord,
         on_reply: ReplySink<'_>,
@@ -53,13 +49,8 @@ impl Engine {
             risk.reasons.join("; "),
             action.replace('\n', " ")
         );
-        if !self.hand_to_staff(turn.conversation_id, &why).await? {
-            return self.cancelled(turn).await;
-        }
-        turn.outcome.state = ConversationState::WaitingForStaff;
-        turn.outcome.escalated = true;
         let words = self.replies.risk_held.replace("{action}", &action);
-        self.reply(turn, &words, "", on_reply).await
+        self.to_staff(turn, &why, true, &words, on_reply).await
     }
 
     /// Stores a reply and sends what the shopper has not seen of it (`shown` was streamed
@@ -133,7 +124,7 @@ impl Engine {
     /// Tells the shopper plainly, and hands the conversation to a person.
     pub(super) async fn escalate(
         &self,
-        mut turn: Turn<'_>,
+        turn: Turn<'_>,
         why: &str,
         on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
@@ -152,14 +143,27 @@ impl Engine {
             why,
             "handing the conversation to staff"
         );
+        let words = self.replies.escalated.clone();
+        self.to_staff(turn, why, true, &words, on_reply).await
+    }
+
+    /// Hands the conversation to staff (`why` in the case summary) and tells the shopper
+    /// `words`; `escalated`: the bot could not go on (a failure, a write held), rather than a
+    /// transfer the policy asked for. When staff took it meanwhile, they answer: no reply.
+    async fn to_staff(
+        &self,
+        mut turn: Turn<'_>,
+        why: &str,
+        escalated: bool,
+        words: &str,
+        on_reply: ReplySink<'_>,
+    ) -> Result<TurnOutcome, EngineError> {
         if !self.hand_to_staff(turn.conversation_id, why).await? {
-            // Staff took it meanwhile: they answer.
             return self.cancelled(turn).await;
         }
         turn.outcome.state = ConversationState::WaitingForStaff;
-        turn.outcome.escalated = true;
-        let words = self.replies.escalated.clone();
-        self.reply(turn, &words, "", on_reply).await
+        turn.outcome.escalated = escalated;
+        self.reply(turn, words, "", on_reply).await
     }
 
     /// Lists a write and asks the shopper's yes, ending the turn. The listing and the write

@@ -279,7 +279,7 @@ impl Engine {
                 ));
             }
             Verdict::Confirm | Verdict::Run => {
-                self.run_tool(&mut turn, &call).await?;
+                self.run_tool_by(&mut turn, &call, false).await?;
             }
         }
         Ok(Flow::Next(turn))
