@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: fixture data, stores on SQLite and PostgreSQL, the
-//! tau2 comparison rule, and running the `clerk` binary.
+//! Helpers shared by the integration tests: the tau2 comparison rule, running the `clerk`
+//! binary, HTTP and the served app, and the channels' and browser's stand-ins; fixture data and
+//! stores on SQLite and PostgreSQL come from clerk-testkit (`stores`), re-exported here.
 #![allow(dead_code)]
 
 pub mod discord;
