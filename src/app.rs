@@ -89,7 +89,7 @@ impl App {
             tokio::task::spawn_blocking(move || Recommender::train(&baskets, Params::default()))
                 .await
                 .expect("training does not panic");
-        model.save(&settings.data_dir)?;
+        model.save(&settings.global.data_dir)?;
         let model = Arc::new(model);
         self.models.recommender.set(Some(model.clone()));
         Ok(model)
@@ -111,7 +111,7 @@ impl App {
             (Some(params), Some(embedder)) => Some((params, embedder.clone())),
             (Some(_), None) => {
                 return Err(TunedError::Embed(clerk_core::embed::EmbedError::Missing {
-                    path: settings.embedding_model.join("model.safetensors"),
+                    path: settings.global.embedding_model.join("model.safetensors"),
                 })
                 .into());
             }
@@ -151,9 +151,9 @@ impl App {
         })
         .await
         .expect("training does not panic")?;
-        model.save(&settings.data_dir)?;
+        model.save(&settings.global.data_dir)?;
         if let Some(tuned) = &tuned {
-            tuned.save(&settings.data_dir)?;
+            tuned.save(&settings.global.data_dir)?;
         }
         let model = Arc::new(model.with_tuned(tuned.map(Arc::new)));
         self.models.sentiment.set(Some(model.clone()));
@@ -191,12 +191,12 @@ impl App {
         .await
         .expect("training does not panic");
         let model = model?;
-        model.save(&settings.data_dir)?;
+        model.save(&settings.global.data_dir)?;
         // The store's pooled elasticity, when its prices moved at all.
         match prices {
             Ok(prices) => {
                 clerk_core::saved::save(
-                    &settings.data_dir,
+                    &settings.global.data_dir,
                     clerk_core::pricing::MODEL_FILE,
                     &prices,
                 )?;
@@ -212,9 +212,9 @@ impl App {
     /// Assembles clerk around an open store.
     pub fn with_store(store: Store, settings: &Settings) -> Result<App, AppError> {
         let prompts = Prompts::new(settings.prompts_dir.as_deref());
-        let embedder = clerk_core::embed::Embedder::load_or_warn(&settings.embedding_model);
-        let search =
-            CatalogSearch::new(store.clone(), &settings.index_dir).with_embedder(embedder.clone());
+        let embedder = clerk_core::embed::Embedder::load_or_warn(&settings.global.embedding_model);
+        let search = CatalogSearch::new(store.clone(), &settings.global.index_dir)
+            .with_embedder(embedder.clone());
         let help = settings
             .help_dir
             .as_deref()
@@ -229,24 +229,24 @@ impl App {
         models
             .sentiment
             .set(Some(clerk_core::sentiment::load_or_bundled(
-                &settings.data_dir,
+                &settings.global.data_dir,
                 models.embedder.as_ref(),
             )));
-        match Recommender::load(&settings.data_dir) {
+        match Recommender::load(&settings.global.data_dir) {
             Ok(Some(model)) => {
                 models.recommender.set(Some(Arc::new(model)));
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "the saved recommender is not used"),
         }
-        match clerk_core::forecast::DemandModel::load(&settings.data_dir) {
+        match clerk_core::forecast::DemandModel::load(&settings.global.data_dir) {
             Ok(model) => {
                 models.demand.set(model.map(Arc::new));
             }
             Err(error) => tracing::warn!(%error, "the saved demand model is not used"),
         }
         match clerk_core::saved::load::<clerk_core::pricing::StorePrices>(
-            &settings.data_dir,
+            &settings.global.data_dir,
             clerk_core::pricing::MODEL_FILE,
         ) {
             Ok(model) => {
@@ -291,7 +291,7 @@ impl App {
 impl App {
     /// Shopper verification as `settings` configure it.
     pub fn identity(&self, settings: &Settings, prompts: &Prompts) -> Result<Identity, AppError> {
-        let config = &settings.identity;
+        let config = &settings.serve.identity;
         let mailer = match (&config.smtp_url, &config.smtp_from) {
             (Some(url), Some(from)) => Some(Mailer::new(url, from)?),
             _ => None,
@@ -300,7 +300,7 @@ impl App {
             self.store.clone(),
             IdentityConfig {
                 secret: config.identity_secret.clone(),
-                shopper_auth: config.shopper_auth.unwrap_or_default(),
+                shopper_auth: config.shopper_auth,
                 mailer,
                 email: prompts
                     .replies()
@@ -326,24 +326,24 @@ const MAX_STEP_TOKENS: usize = 384;
 /// Loads the model `settings` name: a remote OpenAI-compatible server when `model_url` is set,
 /// else the GGUF file in process.
 pub async fn load_model(settings: &Settings) -> Result<LoadedModel, AppError> {
-    Ok(match &settings.model_url {
+    Ok(match &settings.global.model_url {
         Some(url) => LoadedModel {
             model: Arc::new(RemoteModel::new(RemoteModelConfig {
                 base_url: url.clone(),
-                model: settings.model_name.clone(),
-                api_key: settings.model_api_key.clone(),
+                model: settings.global.model_name.clone(),
+                api_key: settings.global.model_api_key.clone(),
                 max_step_tokens: MAX_STEP_TOKENS,
-                constrained: settings.model_constrained,
+                constrained: settings.global.model_constrained,
             })),
             local: None,
         },
         None => {
             let local = Arc::new(
                 LocalModel::load(&LocalModelConfig {
-                    path: settings.model.clone(),
-                    runtime: settings.runtime,
+                    path: settings.global.model.clone(),
+                    runtime: settings.global.runtime,
                     max_step_tokens: MAX_STEP_TOKENS,
-                    constrained: settings.model_constrained,
+                    constrained: settings.global.model_constrained,
                 })
                 .await?,
             );
@@ -358,9 +358,9 @@ pub async fn load_model(settings: &Settings) -> Result<LoadedModel, AppError> {
 /// The engine's limits as `settings` set them.
 pub fn engine_config(settings: &Settings) -> EngineConfig {
     EngineConfig {
-        model_timeout: settings.model_timeout,
-        risk_threshold: settings.risk_threshold,
-        risk_model: match clerk_core::risk::model::RiskModel::load(&settings.data_dir) {
+        model_timeout: settings.global.model_timeout,
+        risk_threshold: settings.global.risk_threshold,
+        risk_model: match clerk_core::risk::model::RiskModel::load(&settings.global.data_dir) {
             Ok(model) => model.map(std::sync::Arc::new),
             Err(error) => {
                 tracing::warn!(%error, "the risk model is left unused: the anomaly score gates");

@@ -117,7 +117,7 @@ pub async fn run(
         .import(&clerk_core::demo::snapshot()?, true, &mut |_, _, _| {})
         .await?;
     let mut scratch_settings = settings.clone();
-    scratch_settings.index_dir = scratch.join("index");
+    scratch_settings.global.index_dir = scratch.join("index");
     let app = App::with_store(store, &scratch_settings)?;
     let prompts = Prompts::new(settings.prompts_dir.as_deref());
     let specs: Vec<_> = app.tools.specs().cloned().collect();
@@ -135,10 +135,10 @@ pub async fn run(
         }
         let started = Instant::now();
         let model = LocalModel::load(&LocalModelConfig {
-            path: settings.model.clone(),
+            path: settings.global.model.clone(),
             runtime,
             max_step_tokens: STEP_TOKENS,
-            constrained: settings.model_constrained,
+            constrained: settings.global.model_constrained,
         })
         .await?;
         let load_seconds = started.elapsed().as_secs_f64();
@@ -159,7 +159,7 @@ pub async fn run(
     }
 
     let llama_cpp = match llama_bench {
-        Some(binary) => Some(run_llama_bench(binary, &settings.model, threads)?),
+        Some(binary) => Some(run_llama_bench(binary, &settings.global.model, threads)?),
         None => None,
     };
     let mut ratios = Vec::new();
@@ -184,7 +184,7 @@ pub async fn run(
     }
     app.store.close().await;
     Ok(LlmResults {
-        model: settings.model.display().to_string(),
+        model: settings.global.model.display().to_string(),
         threads,
         system_message_tokens,
         runtimes,

@@ -5,8 +5,8 @@ mod reviews;
 
 use crate::app::App;
 use crate::config::{
-    BenchCommand, CatalogCommand, Cli, Command, CustomerCommand, EvalCommand, Format, IndexCommand,
-    RiskCommand, ServeArgs, Settings, StaffCommand,
+    BenchCommand, CatalogCommand, Command, CustomerCommand, EvalCommand, Format, IndexCommand,
+    Invocation, RiskCommand, Settings, StaffCommand,
 };
 use anyhow::{Context, bail};
 use clerk_core::demo;
@@ -24,16 +24,12 @@ use std::time::Instant;
 /// Exit code of a call that was itself wrong (unknown tool, arguments that fail the schema).
 const EXIT_USAGE: u8 = 2;
 
-/// Runs a parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let serve_args = match &cli.command {
-        Command::Serve(args) => Some(args),
-        _ => None,
-    };
-    let settings = Settings::resolve(&cli.global, serve_args)?;
-    init_logging(&settings.log);
-    match cli.command {
-        Command::Serve(args) => serve(&settings, &args).await,
+/// Runs a command line read by [`crate::config::load`].
+pub async fn run(invocation: Invocation) -> anyhow::Result<ExitCode> {
+    let Invocation { command, settings } = invocation;
+    init_logging(&settings.global.log);
+    match command {
+        Command::Serve(_) => serve(&settings).await,
         Command::Import {
             format,
             file,
@@ -78,7 +74,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let scratch = tempfile_dir()?;
             let snapshot = demo::snapshot()?;
-            let embedder = clerk_core::embed::Embedder::load_or_warn(&settings.embedding_model);
+            let embedder =
+                clerk_core::embed::Embedder::load_or_warn(&settings.global.embedding_model);
             let results = async {
                 let mut results =
                     crate::bench::search::run(&snapshot, &scratch, rounds.max(1)).await?;
@@ -607,9 +604,10 @@ async fn eval_merchant(
         )
     } else {
         let agent = settings
+            .global
             .model_url
             .clone()
-            .unwrap_or_else(|| settings.model.display().to_string());
+            .unwrap_or_else(|| settings.global.model.display().to_string());
         (crate::app::load_model(settings).await?.model, agent)
     };
     let scratch = tempfile_dir()?;
@@ -864,6 +862,7 @@ async fn train(
         report.items,
         report.seconds,
         settings
+            .global
             .data_dir
             .join(clerk_core::recommend::MODEL_FILE)
             .display()
@@ -881,6 +880,7 @@ async fn train(
                 r.validation_macro_f1,
                 r.seconds,
                 settings
+                    .global
                     .data_dir
                     .join(clerk_core::sentiment::MODEL_FILE)
                     .display()
@@ -896,6 +896,7 @@ async fn train(
                     t.words_validation_macro_f1,
                     t.seconds,
                     settings
+                        .global
                         .data_dir
                         .join(clerk_core::sentiment::tuned::TUNED_FILE)
                         .display()
@@ -923,7 +924,7 @@ async fn train(
         ),
         None => eprintln!(
             "search: no sentence-embedding model at {} (scripts/fetch-model embeddings), search matches words only",
-            settings.embedding_model.display()
+            settings.global.embedding_model.display()
         ),
     }
     // The demand model, from the dated orders.
@@ -934,6 +935,7 @@ async fn train(
                 model.rows,
                 model.trees_kept(),
                 settings
+                    .global
                     .data_dir
                     .join(clerk_core::forecast::MODEL_FILE)
                     .display()
@@ -974,12 +976,13 @@ async fn train(
         .collect();
     let risk_report = match clerk_core::risk::model::RiskModel::train(&labelled) {
         Ok(model) => {
-            model.save(&settings.data_dir)?;
+            model.save(&settings.global.data_dir)?;
             eprintln!(
                 "risk: {} labelled requests ({} fraud), saved to {}; the gate scores with it from the next start",
                 model.labels,
                 model.frauds,
                 settings
+                    .global
                     .data_dir
                     .join(clerk_core::risk::model::MODEL_FILE)
                     .display()
@@ -1095,16 +1098,21 @@ async fn export(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCode> {
+async fn serve(settings: &Settings) -> anyhow::Result<ExitCode> {
     // The tool API reads and writes every customer's data: never served without a key, on any
     // address. The demo makes one for the run and prints it.
-    let api_key = match settings.api_key.clone().filter(|k| !k.trim().is_empty()) {
+    let api_key = match settings
+        .serve
+        .api_key
+        .clone()
+        .filter(|k| !k.trim().is_empty())
+    {
         Some(key) => key,
-        None if settings.demo => {
+        None if settings.serve.demo => {
             let key = clerk_core::accounts::random_token();
             eprintln!(
                 "tool API: http://{}/api/tools, send `Authorization: Bearer {key}` (made for this run; --api-key sets one)",
-                settings.listen
+                settings.serve.listen
             );
             key
         }
@@ -1114,7 +1122,7 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         ),
     };
     let app = App::open(settings).await?;
-    if settings.demo {
+    if settings.serve.demo {
         let counts = app.store.counts().await?;
         if counts.products + counts.users + counts.orders == 0 {
             tracing::info!("loading the demo store");
@@ -1139,51 +1147,43 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
             }
         });
     }
-    if settings.demo && app.store.account_count().await? == 0 {
+    if settings.serve.demo && app.store.account_count().await? == 0 {
         // The demo store gets one merchant account (merchants are staff too), so that the
         // console can be tried at once; its password is random and shown once, here.
         let password = clerk_core::accounts::random_token()[..16].to_owned();
         clerk_core::accounts::add_account(&app.store, "demo", &password, "merchant").await?;
         eprintln!(
             "staff console: http://{}/staff, sign in as demo / {password} (shown once; `clerk staff add` makes more)",
-            settings.listen
+            settings.serve.listen
         );
     }
     let engine = app.engine(settings).await?;
-    if let Some(idle) = settings.idle_close {
+    if let Some(idle) = settings.serve.idle_close() {
         tokio::spawn(close_idle(app.store.clone(), idle));
     }
-    if let Some(retention) = settings.retention {
+    if let Some(retention) = settings.serve.retention() {
         tokio::spawn(purge_old(app.store.clone(), retention));
     }
     tokio::spawn(forget_expired(app.store.clone()));
-    let listener = tokio::net::TcpListener::bind(settings.listen)
+    let listener = tokio::net::TcpListener::bind(settings.serve.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        .with_context(|| format!("cannot listen on {}", settings.serve.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(
         store = %clerk_core::store::redact(&settings.database),
         "clerk is serving on http://{address} (web chat: /chat, staff console: /staff, health: /health, tools: /api/tools)"
     );
-    let telegram = match &settings.telegram_token {
+    let telegram = match &settings.serve.telegram_token {
         Some(token) => {
-            let parse =
-                |name: &str, url: &Option<String>| -> anyhow::Result<Option<reqwest::Url>> {
-                    url.as_deref()
-                        .map(|u| {
-                            reqwest::Url::parse(u).with_context(|| format!("invalid {name} {u:?}"))
-                        })
-                        .transpose()
-                };
             let channel = std::sync::Arc::new(crate::channel::telegram::TelegramChannel::new(
                 engine.clone(),
                 crate::channel::telegram::TelegramConfig {
                     token: token.clone(),
-                    api_url: parse("--telegram-api-url", &settings.telegram_api_url)?,
-                    webhook_url: parse("--telegram-webhook-url", &settings.telegram_webhook_url)?,
-                    webhook_secret: settings.telegram_webhook_secret.clone(),
+                    api_url: settings.serve.telegram_api_url.clone(),
+                    webhook_url: settings.serve.telegram_webhook_url.clone(),
+                    webhook_secret: settings.serve.telegram_webhook_secret.clone(),
                     poll_timeout: std::time::Duration::from_secs(25),
-                    edit_interval: settings.edit_interval,
+                    edit_interval: settings.serve.edit_interval_ms,
                     outbox_retry: crate::channel::OutboxRetry::default(),
                 },
             ));
@@ -1197,12 +1197,12 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
         }
         None => None,
     };
-    if let Some(token) = &settings.discord_token {
+    if let Some(token) = &settings.serve.discord_token {
         let config = crate::channel::discord::DiscordConfig {
             token: token.clone(),
-            allowed_channels: settings.discord_channels.clone(),
-            api_proxy: settings.discord_api_proxy.clone(),
-            edit_interval: settings.edit_interval,
+            allowed_channels: settings.serve.discord_channels.clone(),
+            api_proxy: settings.serve.discord_api_proxy.clone(),
+            edit_interval: settings.serve.edit_interval_ms,
             outbox_retry: crate::channel::OutboxRetry::default(),
         };
         let engine = engine.clone();
@@ -1220,16 +1220,16 @@ async fn serve(settings: &Settings, _args: &ServeArgs) -> anyhow::Result<ExitCod
                 engine: Some(engine),
                 api_key,
                 console: crate::staff::ConsoleConfig {
-                    session_lifetime: settings.session_lifetime,
-                    secure_cookie: settings.secure_cookie,
-                    chart_scripts: Some(settings.chart_scripts.clone()),
+                    session_lifetime: settings.serve.session_hours,
+                    secure_cookie: settings.serve.secure_cookie,
+                    chart_scripts: Some(settings.serve.chart_scripts.clone()),
                 },
-                chat_limits: settings.chat_limits,
+                chat_limits: settings.serve.chat_limits(),
                 telegram,
-                allowed_origins: settings.identity.allowed_origins.clone(),
+                allowed_origins: settings.serve.identity.allowed_origins.clone(),
             },
         ),
-        settings.trusted_proxies.clone(),
+        settings.serve.trusted_proxies.clone(),
     )
     .await?;
     Ok(ExitCode::SUCCESS)

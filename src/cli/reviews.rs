@@ -124,7 +124,7 @@ pub async fn sentiment(
                 model.save_as(path)?;
                 path.to_owned()
             }
-            None => model.save(&settings.data_dir)?,
+            None => model.save(&settings.global.data_dir)?,
         };
         eprintln!("sentiment model saved to {}", path.display());
         println!("{}", serde_json::json!({ "sentiment": model.report }));
@@ -133,9 +133,10 @@ pub async fn sentiment(
     // Reviews are read with the store's tuned encoder when it has one (which runs on the
     // sentence-embedding model); messages never need it.
     let embedder = review
-        .then(|| clerk_core::embed::Embedder::load_or_warn(&settings.embedding_model))
+        .then(|| clerk_core::embed::Embedder::load_or_warn(&settings.global.embedding_model))
         .flatten();
-    let model = clerk_core::sentiment::load_or_bundled(&settings.data_dir, embedder.as_ref());
+    let model =
+        clerk_core::sentiment::load_or_bundled(&settings.global.data_dir, embedder.as_ref());
     let lexicon = clerk_core::sentiment::lexicon::Lexicon::bundled();
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();

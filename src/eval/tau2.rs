@@ -306,9 +306,9 @@ pub(super) async fn scratch_app(
     let store = Store::connect(&format!("sqlite://{}", file.display())).await?;
     store.import(snapshot, true, &mut |_, _, _| {}).await?;
     let mut settings = settings.clone();
-    settings.index_dir = scratch.join(format!("{name}-index"));
+    settings.global.index_dir = scratch.join(format!("{name}-index"));
     // Its own models, trained on its own copy, as the demo trains its own.
-    settings.data_dir = scratch.join(format!("{name}-data"));
+    settings.global.data_dir = scratch.join(format!("{name}-data"));
     let app = App::with_store(store.clone(), &settings)?;
     app.train_recommender(&settings).await?;
     if app.search.hybrid() {
@@ -316,10 +316,10 @@ pub(super) async fn scratch_app(
         // depends on timing: the copies share their product texts, so the vectors of the first
         // copy serve every other (only changed texts are embedded again).
         let shared = scratch.join("vectors.bin");
-        let _ = std::fs::create_dir_all(&settings.index_dir);
-        let _ = std::fs::copy(&shared, settings.index_dir.join("vectors.bin"));
+        let _ = std::fs::create_dir_all(&settings.global.index_dir);
+        let _ = std::fs::copy(&shared, settings.global.index_dir.join("vectors.bin"));
         app.search.embed_catalog().await?;
-        let _ = std::fs::copy(settings.index_dir.join("vectors.bin"), &shared);
+        let _ = std::fs::copy(settings.global.index_dir.join("vectors.bin"), &shared);
     }
     Ok((app, store))
 }

@@ -255,48 +255,27 @@ pub fn embedding_model_dir() -> std::path::PathBuf {
         .unwrap_or_else(clerk::embed::default_dir)
 }
 
-/// Settings for a test's store, its index and the bundled model (or `CLERK_MODEL`).
+/// Settings for a test's store, its index and the bundled model (or `CLERK_MODEL`): the declared
+/// defaults otherwise.
 pub fn settings_for(test: &TestStore) -> clerk::config::Settings {
-    clerk::config::Settings {
-        database: test.url.clone(),
-        data_dir: test.dir.path().to_owned(),
-        index_dir: test.dir.path().join("index"),
-        prompts_dir: None,
-        log: "warn".into(),
-        model: std::env::var_os("CLERK_MODEL")
-            .map(Into::into)
-            .unwrap_or_else(clerk::cache::default_model_path),
-        model_timeout: std::time::Duration::from_secs(900),
-        risk_threshold: clerk::risk::DEFAULT_THRESHOLD,
-        model_url: None,
-        model_name: "default".into(),
-        model_api_key: None,
-        model_constrained: false,
-        runtime: clerk_runtime::local::Runtime::default(),
-        // Search by words only, so that what a test sees never depends on whether the catalog's
-        // vectors were ready; tests of hybrid search set the model (see `embedding_settings`).
-        embedding_model: test.dir.path().join("no-embedding-model"),
-        help_dir: None,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        api_key: None,
-        demo: false,
-        telegram_token: None,
-        telegram_api_url: None,
-        telegram_webhook_url: None,
-        telegram_webhook_secret: None,
-        discord_token: None,
-        discord_channels: Vec::new(),
-        discord_api_proxy: None,
-        edit_interval: std::time::Duration::from_millis(1000),
-        session_lifetime: std::time::Duration::from_secs(3600),
-        idle_close: None,
-        retention: None,
-        chat_limits: clerk::web::limits::ChatLimits::default(),
-        trusted_proxies: Vec::new(),
-        secure_cookie: false,
-        chart_scripts: chart_scripts(),
-        identity: Default::default(),
+    let mut settings = clerk::config::Settings::defaults();
+    settings.database = test.url.clone();
+    settings.global.data_dir = test.dir.path().to_owned();
+    settings.global.index_dir = test.dir.path().join("index");
+    settings.global.log = "warn".into();
+    if let Some(model) = std::env::var_os("CLERK_MODEL") {
+        settings.global.model = model.into();
     }
+    settings.global.model_timeout = std::time::Duration::from_secs(900);
+    // Search by words only, so that what a test sees never depends on whether the catalog's
+    // vectors were ready; tests of hybrid search set the model (see `embedding_settings`).
+    settings.global.embedding_model = test.dir.path().join("no-embedding-model");
+    settings.serve.listen = "127.0.0.1:0".parse().unwrap();
+    settings.serve.session_hours = std::time::Duration::from_secs(3600);
+    settings.serve.idle_close_minutes = 0;
+    settings.serve.retention_days = 0;
+    settings.serve.chart_scripts = chart_scripts();
+    settings
 }
 
 /// The console's chart scripts: `CLERK_CHART_SCRIPTS` (which `scripts/test` fetches), else the

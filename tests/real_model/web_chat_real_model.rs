@@ -20,11 +20,11 @@ async fn a_shopper_asks_the_real_model_about_a_product_in_the_web_chat() {
     let mut settings = common::settings_for(&test);
     // The demo's help articles, searched with the sentence model.
     settings.help_dir = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("help"));
-    settings.embedding_model = common::embedding_model_dir();
+    settings.global.embedding_model = common::embedding_model_dir();
     assert!(
-        settings.model.is_file(),
+        settings.global.model.is_file(),
         "no model at {}: scripts/test fetches it with scripts/fetch-model",
-        settings.model.display()
+        settings.global.model.display()
     );
     let app = App::with_store(test.store.clone(), &settings).unwrap();
     app.train_recommender(&settings).await.unwrap();

@@ -257,6 +257,31 @@ fn settings_come_from_flags_environment_and_file() {
         format!("sqlite://{}", from_env.display())
     ))));
     assert!(from_env.exists(), "the environment beats the file");
+    // A key the file should not have, or a value its setting does not take, stops clerk with
+    // the key named (the file is checked as the flags are).
+    std::fs::write(
+        dir.path().join("clerk.toml"),
+        "[serve]\nlisten = \"127.0.0.1:8080\"\nchat_turns = \"many\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run_clerk(dir.path(), &["tools"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("invalid configuration file clerk.toml: `chat_turns` under [serve]: invalid value 'many'"),
+        "{stderr}"
+    );
+    std::fs::write(dir.path().join("clerk.toml"), "modle = \"x.gguf\"\n").unwrap();
+    let (code, _, stderr) = run_clerk(dir.path(), &["tools"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("unknown setting `modle` at the top level (it takes: database, data_dir"),
+        "{stderr}"
+    );
+    std::fs::write(
+        dir.path().join("clerk.toml"),
+        format!("database = \"sqlite://{}\"\n", from_file.display()),
+    )
+    .unwrap();
     let (code, stdout, _) = run_clerk(dir.path(), &["tools"]);
     assert_eq!(code, 0);
     let tools: Value = serde_json::from_str(&stdout).unwrap();

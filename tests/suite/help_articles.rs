@@ -91,7 +91,7 @@ async fn a_shoppers_question_is_answered_from_the_article_the_engine_found() {
     let test = common::tau2_store(common::Db::Sqlite).await;
     let mut settings = common::settings_for(&test);
     settings.help_dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("help"));
-    settings.embedding_model = common::embedding_model_dir();
+    settings.global.embedding_model = common::embedding_model_dir();
     let app = clerk::app::App::with_store(test.store.clone(), &settings).unwrap();
     // The tool, as the agent and the tool API call it.
     let output = app

@@ -394,7 +394,7 @@ async fn labelled_outcomes_train_the_risk_model_that_the_gate_then_uses() {
     );
     // The engine reads it at start; it rates a gift-card refund far above a plain one.
     let mut settings = common::settings_for(&test);
-    settings.data_dir = data_dir.clone();
+    settings.global.data_dir = data_dir.clone();
     let model = clerk::app::engine_config(&settings).risk_model.unwrap();
     let signals = |gift: f64| clerk::risk::Signals {
         gift_card_refund: Some(gift),
