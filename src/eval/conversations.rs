@@ -127,6 +127,9 @@ pub enum Failure {
     /// A write was listed last, and awaits a yes the shopper's lines had already given (the
     /// model asked for the yes itself, then called the tool only after it).
     AwaitingYes,
+    /// A reply spoke of the shopper instead of to them ("the customer's email is…") or showed
+    /// a user id, the store's internal key, to the shopper.
+    Voice,
 }
 
 /// A break of the store's policy seen in a conversation.
@@ -434,6 +437,11 @@ async fn run_case(
     if let Some(pending) = &record.pending_action {
         failures.push((Failure::AwaitingYes, pending.clone()));
     }
+    for reply in &transcript.replies {
+        if let Some(why) = voice(reply, snapshot) {
+            failures.push((Failure::Voice, why));
+        }
+    }
     let is_write = |name: &str| {
         app.tools
             .spec(name)
@@ -548,6 +556,20 @@ impl Transcript {
         }
         transcript
     }
+}
+
+/// What is wrong with how `reply` speaks to the shopper, if anything: it speaks of "the
+/// customer" (the shopper is "you"), or shows a user id of the store's.
+fn voice(reply: &str, snapshot: &StoreSnapshot) -> Option<String> {
+    let lower = reply.to_lowercase();
+    if lower.contains("the customer") {
+        return Some(format!("speaks of the customer: {reply:?}"));
+    }
+    snapshot
+        .users
+        .keys()
+        .find(|user| reply.contains(user.as_str()))
+        .map(|user| format!("shows the user id {user}: {reply:?}"))
 }
 
 /// The policy breaks in a conversation: a write that ran without a "yes" to it, a reply that

@@ -23,7 +23,6 @@ async fn exported_then_erased(db: Db) {
         .await
         .unwrap()
         .conversation_id;
-    model.then([Scripted::reply("Thank you, Yusuf. How can I help?")]);
     engine
         .turn(&web, &format!("Hi, my email is {YUSUF_EMAIL}"), &|_| {})
         .await

@@ -333,3 +333,64 @@ async fn facets_count_every_matching_item_and_each_value_filters() {
         .collect();
     assert_eq!(names, ["Yoga Mat"]);
 }
+
+/// Listed by price, the first item is the cheapest (or dearest) that matches: in stock only
+/// when asked, whatever its words' relevance; products follow in the order of their best.
+#[tokio::test(flavor = "multi_thread")]
+async fn sorted_by_price_the_first_item_is_the_cheapest_or_dearest_that_matches() {
+    let test = tau2_store(Db::Sqlite).await;
+    let tools = test.tools();
+    let first = |sort: &str, available: Option<bool>| {
+        let tools = tools.clone();
+        let sort = sort.to_owned();
+        async move {
+            let mut filters = json!({"product": "Headphones"});
+            if let Some(available) = available {
+                filters["available"] = json!(available);
+            }
+            let output = tools
+                .call(
+                    "search_products",
+                    json!({"query": "", "filters": filters, "sort": sort, "limit": 1}),
+                )
+                .await
+                .unwrap();
+            let found: serde_json::Value = serde_json::from_str(&output).unwrap();
+            assert_eq!(found["products"].as_array().unwrap().len(), 1, "{found}");
+            let items = found["products"][0]["items"].as_array().unwrap().clone();
+            let prices: Vec<f64> = items.iter().map(|i| i["price"].as_f64().unwrap()).collect();
+            (items[0].clone(), prices)
+        }
+    };
+    // The demo store's headphones: 13 items, 5 in stock; $330.08 is the cheapest of all,
+    // $344.55 the cheapest in stock, $377.97 the dearest in stock.
+    let (cheapest, prices) = first("price_asc", None).await;
+    assert_eq!(cheapest["price"], json!(330.08));
+    assert!(prices.windows(2).all(|p| p[0] <= p[1]), "{prices:?}");
+    let (in_stock, _) = first("price_asc", Some(true)).await;
+    assert_eq!(in_stock["price"], json!(344.55));
+    assert_eq!(in_stock["available"], json!(true));
+    let (dearest, prices) = first("price_desc", Some(true)).await;
+    assert_eq!(dearest["price"], json!(377.97));
+    assert!(prices.windows(2).all(|p| p[0] >= p[1]), "{prices:?}");
+    // Across products: the cheapest item in stock among the words' matches comes first.
+    let output = tools
+        .call(
+            "search_products",
+            json!({"query": "laptop", "filters": {"available": true}, "sort": "price_desc", "limit": 1}),
+        )
+        .await
+        .unwrap();
+    let found: serde_json::Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(found["products"][0]["name"], json!("Laptop"));
+    assert_eq!(found["products"][0]["items"][0]["price"], json!(2729.32));
+    // An order that is not one is refused by the tool's schema.
+    let error = tools
+        .call(
+            "search_products",
+            json!({"query": "laptop", "sort": "cheap"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("sort"), "{error}");
+}

@@ -60,6 +60,19 @@ pub struct Replies {
     pub escalated: String,
     /// The conversation was transferred to a human agent.
     pub transferred: String,
+    /// The cheapest of a product in stock (`{product}`, `{options}`, `{price}`, `{item_id}`).
+    pub cheapest: String,
+    /// The most expensive of a product in stock (the same names).
+    pub dearest: String,
+    /// A shopper not yet identified asked about their orders or account.
+    pub identify_first: String,
+    /// The shopper's message only identified them, and their account was found
+    /// (`{first_name}`).
+    pub found: String,
+    /// No customer has the email the shopper gave (`{email}`).
+    pub not_found_email: String,
+    /// No customer has the name and zip the shopper gave (`{name}`, `{zip}`).
+    pub not_found_name: String,
     /// A confirmed write the risk gate held for staff (`{action}`: the write, listed).
     pub risk_held: String,
     /// A reply with unsupported facts was held back.

@@ -59,6 +59,20 @@ pub struct SearchRequest {
     /// Also count the matching items by product, option value and price band.
     #[serde(default)]
     pub facets: bool,
+    /// List by price instead of by relevance ("the cheapest water bottle"): the words and
+    /// filters decide what matches, the price the order.
+    #[serde(default)]
+    pub sort: Option<Sort>,
+}
+
+/// An order of search results other than relevance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// The cheapest matching item first; products in the order of their cheapest.
+    PriceAsc,
+    /// The dearest matching item first; products in the order of their dearest.
+    PriceDesc,
 }
 
 /// Restrictions on the items a search returns.
@@ -401,6 +415,9 @@ impl ProductIndex {
     ) -> Result<SearchResults, SearchError> {
         let limit = request.limit.unwrap_or(5).clamp(1, 20);
         let searcher = self.reader.searcher();
+        if let Some(sort) = request.sort {
+            return self.by_price(&searcher, request, sort, limit);
+        }
         let words = self.word_queries(&searcher, &request.query)?;
         let mut by_words_query = None;
         let by_words = if words.is_empty() && !similar.is_empty() {
@@ -472,6 +489,47 @@ impl ProductIndex {
         Ok(SearchResults { products, facets })
     }
 
+    /// A search listed by price: the items the words and filters match, cheapest (or dearest)
+    /// first, grouped by product in that order. Meaning is left out: it ranks, and price does.
+    fn by_price(
+        &self,
+        searcher: &tantivy::Searcher,
+        request: &SearchRequest,
+        sort: Sort,
+        limit: usize,
+    ) -> Result<SearchResults, SearchError> {
+        let words = self.word_queries(searcher, &request.query)?;
+        let query = self.filtered(self.words_query(words)?, &request.filters);
+        let order = match sort {
+            Sort::PriceAsc => tantivy::Order::Asc,
+            Sort::PriceDesc => tantivy::Order::Desc,
+        };
+        let collector = TopDocs::with_limit((limit * ITEMS_PER_HIT).max(1))
+            .order_by_fast_field::<f64>("price", order);
+        let top = searcher.search(&query, &collector)?;
+        let mut groups = self.group(searcher, top.into_iter().map(|(_, address)| address))?;
+        groups.truncate(limit);
+        let mut products = Vec::with_capacity(groups.len());
+        for group in groups {
+            let mut hit = self.hit(searcher, &group, 0.0)?;
+            let own = BooleanQuery::new(vec![
+                (
+                    Occur::Must,
+                    self.products_query(std::slice::from_ref(&hit.product_id)),
+                ),
+                (Occur::Must, query.box_clone()),
+            ]);
+            hit.matching_items = searcher.search(&own, &tantivy::collector::Count)?;
+            products.push(hit);
+        }
+        let facets = if request.facets {
+            Some(self.facets(searcher, request, &[])?)
+        } else {
+            None
+        };
+        Ok(SearchResults { products, facets })
+    }
+
     /// The best `items` items `query` matches, grouped by product in the order of each
     /// product's best item; nothing stored is read (the product comes from a fast field).
     fn grouped(
@@ -481,9 +539,18 @@ impl ProductIndex {
         items: usize,
     ) -> Result<Vec<Grouped>, SearchError> {
         let top = searcher.search(query, &TopDocs::with_limit(items.max(1)).order_by_score())?;
+        self.group(searcher, top.into_iter().map(|(_, address)| address))
+    }
+
+    /// Items grouped by product in the order given, each product's first [`ITEMS_PER_HIT`].
+    fn group(
+        &self,
+        searcher: &tantivy::Searcher,
+        top: impl Iterator<Item = tantivy::DocAddress>,
+    ) -> Result<Vec<Grouped>, SearchError> {
         let mut columns = HashMap::new();
         let mut groups: IndexMap<u64, Grouped> = IndexMap::new();
-        for (_, address) in top {
+        for address in top {
             let column = match columns.entry(address.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(

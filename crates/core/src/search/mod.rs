@@ -17,7 +17,7 @@ mod vectors;
 
 pub use index::{
     FacetValue, Facets, ItemHit, PriceBand, ProductHit, ProductIndex, SearchFilters, SearchRequest,
-    SearchResults,
+    SearchResults, Sort,
 };
 pub use vectors::{ProductVectors, product_text};
 
@@ -259,7 +259,10 @@ impl CatalogSearch {
         self.refresh().await?;
         let index = self.index().await?;
         let vectors = match (&self.embedder, request.query.trim().is_empty()) {
-            (Some(embedder), false) => self.current_vectors().await?.map(|v| (embedder.clone(), v)),
+            // Listed by price, meaning does not rank.
+            (Some(embedder), false) if request.sort.is_none() => {
+                self.current_vectors().await?.map(|v| (embedder.clone(), v))
+            }
             _ => None,
         };
         tokio::task::spawn_blocking(move || {

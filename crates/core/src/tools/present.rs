@@ -141,10 +141,11 @@ pub fn method_words(method: &PaymentMethod) -> String {
 }
 
 fn order_sheet(order: &Order) -> String {
+    // The customer's user id stays out (the order is the conversation's own shopper's): a
+    // model copies "of customer …" into its reply.
     let mut sheet = format!(
-        "order {} of customer {}\nstatus: {}\nitems:\n",
+        "your shopper's order {}\nstatus: {}\nitems:\n",
         order.order_id,
-        order.user_id,
         order.status.as_str()
     );
     for item in &order.items {
@@ -242,9 +243,10 @@ fn user_sheet(user: &User) -> String {
         .values()
         .map(|method| format!("{} ({})", method.id(), method_words(method)))
         .collect();
+    // Worded as the shopper's own account, without the user id (the model has it from the
+    // authentication): a model copies "customer …" into its reply.
     format!(
-        "customer {}: {} {}, {}\ndefault address: {}\npayment methods: {}\norders: {}",
-        user.user_id,
+        "your shopper's account: {} {}, {}\ndefault address: {}\npayment methods: {}\norders: {}",
         user.name.first_name,
         user.name.last_name,
         user.email,
@@ -267,7 +269,7 @@ mod tests {
         let order = r##"{"order_id":"#W5866402","user_id":"olivia_ito_3591","address":{"address1":"570 Elm Avenue","address2":"Suite 175","city":"Denver","country":"USA","state":"CO","zip":"80218"},"items":[{"name":"Espresso Machine","product_id":"4354588079","item_id":"6242772310","price":2996.03,"options":{"pressure":"19 bar","capacity":"1L"}},{"name":"Sneakers","product_id":"7471004230","item_id":"9727387530","price":207.75,"options":{"size":"11","color":"black"}}],"status":"delivered","fulfillments":[{"tracking_id":["203283266934"],"item_ids":["6242772310","9727387530"]}],"payment_history":[{"transaction_type":"payment","amount":3203.78,"payment_method_id":"paypal_8049766"}],"cancel_reason":null,"return_items":null}"##;
         assert_eq!(
             for_model(order).unwrap(),
-            "order #W5866402 of customer olivia_ito_3591\n\
+            "your shopper's order #W5866402\n\
              status: delivered\n\
              items:\n\
              - Espresso Machine: pressure 19 bar, capacity 1L; $2996.03 (item_id 6242772310, product_id 4354588079)\n\
@@ -303,7 +305,7 @@ mod tests {
         let user = r##"{"user_id":"emma_smith_8564","name":{"first_name":"Emma","last_name":"Smith"},"address":{"address1":"243 Hillcrest Drive","address2":"Suite 113","city":"New York","country":"USA","state":"NY","zip":"10192"},"email":"emma.smith3991@example.com","payment_methods":{"gift_card_8541487":{"source":"gift_card","id":"gift_card_8541487","balance":62.0},"credit_card_1":{"source":"credit_card","id":"credit_card_1","brand":"visa","last_four":"1234"},"paypal_6228291":{"source":"paypal","id":"paypal_6228291"}},"orders":["#W2417020","#W5605613"]}"##;
         assert_eq!(
             for_model(user).unwrap(),
-            "customer emma_smith_8564: Emma Smith, emma.smith3991@example.com\n\
+            "your shopper's account: Emma Smith, emma.smith3991@example.com\n\
              default address: 243 Hillcrest Drive, Suite 113, New York, NY 10192, USA\n\
              payment methods: gift_card_8541487 (gift card, balance $62.00); credit_card_1 (credit card, visa ending 1234); paypal_6228291 (PayPal)\n\
              orders: #W2417020, #W5605613"

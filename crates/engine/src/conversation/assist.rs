@@ -297,6 +297,34 @@ pub fn asks_about_reviews(text: &str) -> bool {
     )
 }
 
+/// The order by price a message asks the catalog in, when it asks for an extreme ("the cheapest
+/// water bottle", "your most expensive laptop").
+pub fn price_superlative(text: &str) -> Option<clerk_core::search::Sort> {
+    use clerk_core::search::Sort;
+    let lower = text.to_lowercase();
+    let low = [
+        "cheapest",
+        "least expensive",
+        "lowest price",
+        "lowest-priced",
+        "most affordable",
+    ];
+    let high = [
+        "most expensive",
+        "priciest",
+        "highest price",
+        "highest-priced",
+        "most costly",
+    ];
+    if low.iter().any(|words| lower.contains(words)) {
+        Some(Sort::PriceAsc)
+    } else if high.iter().any(|words| lower.contains(words)) {
+        Some(Sort::PriceDesc)
+    } else {
+        None
+    }
+}
+
 /// The one product a message names, of `products` (name, product id): by its id written out
 /// ("1078"), else by its name when exactly one product's name is in the message. `None` when it
 /// names none, or several.

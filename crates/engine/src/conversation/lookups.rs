@@ -139,6 +139,10 @@ impl Engine {
             && self.tools.spec(ToolName::ReviewSummary).is_some()
             && self.store().review_count().await? > 0;
         let names: Vec<String> = types.iter().map(|(name, _)| name.clone()).collect();
+        if reading.superlative.is_some() && super::assist::one_product(text, &types).is_some() {
+            // The cheapest or dearest of one product: its own stage lists it by price.
+            return Ok(());
+        }
         let call = if let Some(product) =
             super::assist::one_product(text, &types).filter(|_| reviewed)
         {

@@ -22,6 +22,8 @@ struct Told {
     unreadable: bool,
     /// To act rather than announce an action.
     to_act: bool,
+    /// That the shopper is not verified, though its reply said so.
+    not_verified: bool,
 }
 
 impl Engine {
@@ -186,8 +188,49 @@ impl Engine {
     ) -> Result<Flow<'a>, EngineError> {
         let announces = !told.to_act && assist::promises_action(reply);
         let missing = release.known().missing(reply);
+        // A shopper told they are verified when the engine verified no one (a forged "tool
+        // result" pasted into their message): held once, then clerk asks who they are itself.
+        if !turn.merchant() && turn.authenticated.is_none() && claims_verified(reply) {
+            if !shown.is_empty() {
+                on_reply(ReplyEvent::Retract);
+            }
+            if told.not_verified {
+                let words = self.replies.identify_first.clone();
+                return Ok(Flow::Done(self.reply(turn, &words, "", on_reply).await?));
+            }
+            told.not_verified = true;
+            tracing::warn!(
+                conversation = turn.conversation_id,
+                "reply claimed a verification that never happened: held back"
+            );
+            let note = "Your last reply was not sent: it says the shopper is verified or \
+                        authenticated, but no tool has found their account in this conversation. \
+                        Ask them for the email address on their account, or their name and zip \
+                        code, and look it up.";
+            self.note_to_model(&turn, note).await?;
+            return Ok(Flow::Next(turn));
+        }
         if !announces && missing.is_empty() {
-            return Ok(Flow::Done(self.reply(turn, reply, shown, on_reply).await?));
+            // Said to the shopper, never about them: "the customer's order" reads "your order",
+            // and their user id (the store's key) never shows.
+            let spoken = if turn.merchant() {
+                None
+            } else {
+                in_second_person(reply, turn.authenticated.as_deref())
+            };
+            return Ok(Flow::Done(match spoken {
+                Some(spoken) => {
+                    tracing::info!(
+                        conversation = turn.conversation_id,
+                        "reply rewritten to speak to the shopper"
+                    );
+                    if !shown.is_empty() {
+                        on_reply(ReplyEvent::Retract);
+                    }
+                    self.reply(turn, &spoken, "", on_reply).await?
+                }
+                None => self.reply(turn, reply, shown, on_reply).await?,
+            }));
         }
         if !shown.is_empty() {
             on_reply(ReplyEvent::Retract);
@@ -319,4 +362,61 @@ impl Engine {
             .await?;
         Ok(())
     }
+}
+
+/// A shopper's reply said to them rather than about them, when it was not: "the customer" made
+/// "you" ("the customer's order" → "your order", "the customer has" → "you have"), and their
+/// user id, the store's key, replaced by "your account" or dropped ("order #W… of customer …").
+/// `None` when the reply already speaks to them.
+fn in_second_person(reply: &str, user: Option<&str>) -> Option<String> {
+    let mut text = reply.to_owned();
+    if let Some(user) = user.filter(|user| text.contains(user)) {
+        for (from, to) in [
+            (format!(" of customer {user}"), ""),
+            (format!(" for customer {user}"), ""),
+            (format!(" ({user})"), ""),
+            (format!("customer {user}"), "your account"),
+            (format!("user id {user}"), "your account"),
+            (format!("user ID {user}"), "your account"),
+            (user.to_owned(), "your account"),
+        ] {
+            text = text.replace(&from, to);
+        }
+    }
+    for (from, to) in [
+        ("The customer's", "Your"),
+        ("the customer's", "your"),
+        ("The customer has", "You have"),
+        ("the customer has", "you have"),
+        ("The customer is", "You are"),
+        ("the customer is", "you are"),
+        ("The customer was", "You were"),
+        ("the customer was", "you were"),
+        ("The customer", "You"),
+        ("the customer", "you"),
+    ] {
+        text = text.replace(from, to);
+    }
+    (text != reply).then_some(text)
+}
+
+/// Whether a reply tells the shopper they are verified ("You have been authenticated as…",
+/// "Thank you for confirming your identity").
+fn claims_verified(reply: &str) -> bool {
+    let lower = reply.to_lowercase();
+    [
+        "authenticated as",
+        "been authenticated",
+        "are now authenticated",
+        "been verified",
+        "are verified",
+        "you're verified",
+        "verified your identity",
+        "confirming your identity",
+        "identity is confirmed",
+        "identity has been confirmed",
+        "confirmed your identity",
+    ]
+    .iter()
+    .any(|claim| lower.contains(claim))
 }

@@ -116,7 +116,12 @@ pub fn listed_in(call: &ToolCall, listing: &str) -> bool {
         }
     }
     let mut details = Vec::new();
-    leaves(&call.arguments, &mut details);
+    // The account a write is for is the conversation's own (the gates see to it): its user id
+    // is the store's key, never shown to the shopper.
+    let shown = call.arguments.as_object().into_iter().flatten();
+    shown
+        .filter(|(name, _)| name.as_str() != "user_id")
+        .for_each(|(_, value)| leaves(value, &mut details));
     let listing = listing.to_lowercase();
     !details.is_empty() && details.iter().all(|detail| stated(&listing, detail))
 }
@@ -243,7 +248,8 @@ pub fn done(
 
 /// The words that list a write to the shopper before asking for a yes: every argument, exactly,
 /// each id the shopper may not know by its number followed by what it is (`known`: an item id →
-/// "Headphones: over-ear, wireless, blue", a payment method id → "PayPal").
+/// "Headphones: over-ear, wireless, blue", a payment method id → "PayPal"); but the user id, the
+/// store's key of the account, which is the shopper's own.
 pub fn describe_with(call: &ToolCall, known: &std::collections::HashMap<String, String>) -> String {
     let action = call.name.replace('_', " ");
     let shown = |id: &str| match known.get(id) {
@@ -255,6 +261,7 @@ pub fn describe_with(call: &ToolCall, known: &std::collections::HashMap<String, 
         .as_object()
         .into_iter()
         .flatten()
+        .filter(|(name, _)| name.as_str() != "user_id")
         .map(|(name, value)| {
             let value = match value {
                 serde_json::Value::String(s) => shown(s),
@@ -271,9 +278,14 @@ pub fn describe_with(call: &ToolCall, known: &std::collections::HashMap<String, 
     format!("{action}\n{}", details.join("\n"))
 }
 
-/// [`describe_with`] with nothing known beside the ids: for staff, who read ids.
+/// [`describe_with`] with nothing known beside the ids, and the user id: for staff, who read
+/// ids.
 pub fn describe(call: &ToolCall) -> String {
-    describe_with(call, &std::collections::HashMap::new())
+    let listed = describe_with(call, &std::collections::HashMap::new());
+    match call.arguments["user_id"].as_str() {
+        Some(user) => format!("{listed}\n- user id: {user}"),
+        None => listed,
+    }
 }
 
 #[cfg(test)]

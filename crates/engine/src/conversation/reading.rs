@@ -40,6 +40,10 @@ pub struct Reading {
     pub cancel_reason: Option<&'static str>,
     /// A full postal address written in it.
     pub address: Option<Address>,
+    /// It gives an email, or a name with a zip, and asks nothing else ("Hi, my email is …").
+    pub only_identifies: bool,
+    /// It asks for the catalog's cheapest or dearest of something ([`assist::price_superlative`]).
+    pub superlative: Option<clerk_core::search::Sort>,
 }
 
 impl Reading {
@@ -48,6 +52,15 @@ impl Reading {
         let emails = assist::emails(text);
         let order_ids = assist::order_ids(text);
         let names_with_zip = assist::names_with_zip(text);
+        let emails_and_names: Vec<String> = emails
+            .iter()
+            .cloned()
+            .chain(
+                names_with_zip
+                    .iter()
+                    .flat_map(|(first, last, zip)| [first.clone(), last.clone(), zip.clone()]),
+            )
+            .collect();
         let about_account = assist::about_account(text);
         let needs_account = !emails.is_empty()
             || !order_ids.is_empty()
@@ -70,6 +83,8 @@ impl Reading {
             asks_how_the_store_works: assist::asks_how_the_store_works(text),
             cancel_reason: assist::cancel_reason(text),
             address: proposal::address(text),
+            only_identifies: only_identifies(text, &emails_and_names),
+            superlative: assist::price_superlative(text),
         }
     }
 
@@ -77,6 +92,61 @@ impl Reading {
     pub fn upset(&self) -> bool {
         self.mood <= clerk_core::store::UPSET
     }
+}
+
+/// The words a message that only identifies the shopper may hold besides the email, or the
+/// name and zip, it gives.
+const IDENTIFYING_WORDS: [&str; 34] = [
+    "hi",
+    "hello",
+    "hey",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "there",
+    "my",
+    "email",
+    "e-mail",
+    "address",
+    "is",
+    "it's",
+    "its",
+    "here",
+    "name",
+    "i'm",
+    "i",
+    "am",
+    "zip",
+    "code",
+    "zipcode",
+    "postal",
+    "and",
+    "this",
+    "me",
+    "the",
+    "thanks",
+    "thank",
+    "you",
+    "please",
+    "with",
+    "in",
+];
+
+/// Whether `text` gives `given` (an email, or a name and zip) and nothing else but greetings
+/// and the words that introduce them.
+fn only_identifies(text: &str, given: &[String]) -> bool {
+    if given.is_empty() || text.contains('?') {
+        return false;
+    }
+    text.split(|c: char| c.is_whitespace() || matches!(c, ',' | '!' | ':' | ';'))
+        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|word| !word.is_empty())
+        .all(|word| {
+            let lower = word.to_lowercase();
+            IDENTIFYING_WORDS.contains(&lower.as_str())
+                || given.iter().any(|g| g.eq_ignore_ascii_case(word))
+        })
 }
 
 #[cfg(test)]
@@ -101,5 +171,18 @@ mod tests {
         assert!(Reading::of("Can I talk to a human?").asks_for_person);
         let where_is = Reading::of("Where is my order?");
         assert!(where_is.needs_account && where_is.order_ids.is_empty());
+
+        assert!(Reading::of("Hi, my email is yusuf.rossi7301@example.com").only_identifies);
+        assert!(Reading::of("I'm Raj Sanchez, zip code 92147.").only_identifies);
+        assert!(!Reading::of("My email is a@b.example. Where is my order?").only_identifies);
+        assert!(!Reading::of("a@b.example, cancel my order please").only_identifies);
+        assert!(!Reading::of("Hi there, thanks!").only_identifies);
+
+        use clerk_core::search::Sort;
+        let cheapest = Reading::of("What's the cheapest water bottle you have in stock?");
+        assert_eq!(cheapest.superlative, Some(Sort::PriceAsc));
+        let dearest = Reading::of("Which is your most expensive laptop?");
+        assert_eq!(dearest.superlative, Some(Sort::PriceDesc));
+        assert_eq!(Reading::of("Do you sell laptops?").superlative, None);
     }
 }

@@ -50,25 +50,156 @@ impl Engine {
         Ok(Flow::Next(turn))
     }
 
-    /// Where shoppers identify only by the store's site or a linked app, one not verified who
-    /// asks about their orders or account is told how, without a model step.
-    pub(super) async fn sign_in_first<'a>(
+    /// A shopper not yet identified who asks about their own orders or account is first asked
+    /// who they are, without a model step (the policy's first step): for their email, or name
+    /// and zip, unless the message gives one (the lookups take it) or asks for a person; where
+    /// shoppers identify only by the store's site or a linked app, told how.
+    pub(super) async fn identify_first<'a>(
         &self,
         turn: Turn<'a>,
         on_reply: ReplySink<'_>,
     ) -> Result<Flow<'a>, EngineError> {
-        if turn.authenticated.is_some()
-            || self.identity.identify_in_chat()
-            || !turn.reading.needs_account
-        {
+        let reading = turn.reading;
+        if turn.authenticated.is_some() || !reading.needs_account {
             return Ok(Flow::Next(turn));
         }
-        let verified = &self.replies.verified;
-        let words = if clerk_core::store::PUSH_CHANNELS.contains(&turn.record.channel.as_str()) {
-            verified.sign_in_app.clone()
+        let words = if self.identity.identify_in_chat() {
+            let gives = !reading.emails.is_empty() || !reading.names_with_zip.is_empty();
+            // Their own orders or account, not how the store works ("do you take gift cards?").
+            let own = !reading.order_ids.is_empty()
+                || (!reading.asks_how_the_store_works
+                    && [
+                        "my ",
+                        "i want",
+                        "i'd like",
+                        "i need",
+                        "i would like",
+                        "do i ",
+                        "i have",
+                        "i ordered",
+                        "i bought",
+                    ]
+                    .iter()
+                    .any(|words| reading.lower.contains(words)));
+            if gives || reading.asks_for_person || !own {
+                return Ok(Flow::Next(turn));
+            }
+            self.replies.identify_first.clone()
+        } else if clerk_core::store::PUSH_CHANNELS.contains(&turn.record.channel.as_str()) {
+            self.replies.verified.sign_in_app.clone()
         } else {
-            verified.sign_in_web.clone()
+            self.replies.verified.sign_in_web.clone()
         };
+        Ok(Flow::Done(self.reply(turn, &words, "", on_reply).await?))
+    }
+
+    /// What came of an identification the message tried is said by clerk itself, from the
+    /// lookup's result: an email, or a name and zip, that is no customer's is asked about again
+    /// (unless the lookups found something else the model is to answer); a shopper found who
+    /// has asked nothing yet is greeted by name.
+    pub(super) async fn identified<'a>(
+        &self,
+        turn: Turn<'a>,
+        on_reply: ReplySink<'_>,
+    ) -> Result<Flow<'a>, EngineError> {
+        let reading = turn.reading;
+        let tried = !reading.emails.is_empty() || !reading.names_with_zip.is_empty();
+        if !tried || turn.record.authenticated_user.is_some() || !self.identity.identify_in_chat() {
+            return Ok(Flow::Next(turn));
+        }
+        let words = match &turn.authenticated {
+            None if turn.outcome.tool_results.is_empty() => match reading.emails.first() {
+                Some(email) => self.replies.not_found_email.replace("{email}", email),
+                None => {
+                    let (first, last, zip) = &reading.names_with_zip[0];
+                    self.replies
+                        .not_found_name
+                        .replace("{name}", &format!("{first} {last}"))
+                        .replace("{zip}", zip)
+                }
+            },
+            Some(user) if reading.only_identifies && self.nothing_asked(&turn).await? => {
+                match self.store.user(user).await? {
+                    Some(found) => self
+                        .replies
+                        .found
+                        .replace("{first_name}", &found.name.first_name),
+                    None => return Ok(Flow::Next(turn)),
+                }
+            }
+            _ => return Ok(Flow::Next(turn)),
+        };
+        Ok(Flow::Done(self.reply(turn, &words, "", on_reply).await?))
+    }
+
+    /// Whether the shopper has written nothing in the conversation but who they are (this
+    /// message included): a question asked earlier is the model's to answer once they are found.
+    async fn nothing_asked(&self, turn: &Turn<'_>) -> Result<bool, EngineError> {
+        let messages = self.store.messages(turn.conversation_id).await?;
+        Ok(messages
+            .iter()
+            .filter(|m| m.role == clerk_core::llm::Role::User)
+            .all(|m| super::reading::Reading::of(&m.content).only_identifies))
+    }
+
+    /// The cheapest (or dearest) of one product in stock, asked for by name, is found by the
+    /// search listed by price and said by clerk itself, with its options and price; nothing in
+    /// stock, or anything else asked, passes on to the model with the search's result.
+    pub(super) async fn superlative<'a>(
+        &self,
+        mut turn: Turn<'a>,
+        on_reply: ReplySink<'_>,
+    ) -> Result<Flow<'a>, EngineError> {
+        let reading = turn.reading;
+        let Some(sort) = reading.superlative else {
+            return Ok(Flow::Next(turn));
+        };
+        let types = match self.retail.product_types().await {
+            Ok(types) => types,
+            Err(clerk_core::retail::RetailError::Store(e)) => return Err(e.into()),
+            Err(_) => return Ok(Flow::Next(turn)),
+        };
+        let Some(product) = super::assist::one_product(&reading.text, &types)
+            .and_then(|id| types.into_iter().find(|(_, of)| *of == id))
+            .map(|(name, _)| name)
+        else {
+            return Ok(Flow::Next(turn));
+        };
+        let arguments = serde_json::json!({
+            "query": "",
+            "filters": {"product": product, "available": true},
+            "sort": sort,
+            "limit": 1,
+        });
+        let raw = self
+            .tools
+            .call(ToolName::SearchProducts, arguments.clone())
+            .await;
+        let call = super::tool_call(ToolName::SearchProducts, arguments);
+        self.run_tool_by(&mut turn, &call, true).await?;
+        let found: serde_json::Value = match raw {
+            Ok(raw) => serde_json::from_str(&raw).unwrap_or_default(),
+            Err(_) => return Ok(Flow::Next(turn)),
+        };
+        let item = &found["products"][0]["items"][0];
+        let Some(price) = item["price"].as_f64() else {
+            return Ok(Flow::Next(turn));
+        };
+        let options: Vec<String> = item["options"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| format!("{name} {}", value.as_str().unwrap_or_default()))
+            .collect();
+        let template = match sort {
+            clerk_core::search::Sort::PriceAsc => &self.replies.cheapest,
+            clerk_core::search::Sort::PriceDesc => &self.replies.dearest,
+        };
+        let words = template
+            .replace("{product}", &product.to_lowercase())
+            .replace("{options}", &options.join(", "))
+            .replace("{price}", &format!("${price:.2}"))
+            .replace("{item_id}", item["item_id"].as_str().unwrap_or_default());
         Ok(Flow::Done(self.reply(turn, &words, "", on_reply).await?))
     }
 

@@ -33,9 +33,11 @@ impl Kind {
             Kind::Shopper => &[
                 Stage::ConfirmedWrite,
                 Stage::ListingAnswered,
-                Stage::SignInFirst,
+                Stage::IdentifyFirst,
                 Stage::Lookups,
                 Stage::PersonAsked,
+                Stage::Identified,
+                Stage::Superlative,
                 Stage::WholeWrite,
             ],
             Kind::Merchant => &[Stage::ConfirmedWrite, Stage::ListingAnswered],
@@ -51,14 +53,20 @@ pub enum Stage {
     /// A plain yes to the bot's own listing of a write is remembered: the model's call of that
     /// very write then runs on it.
     ListingAnswered,
-    /// Where shoppers identify only by the store's site or a linked app, one not verified who
-    /// asks about their orders is told how.
-    SignInFirst,
+    /// A shopper not yet identified who asks about their orders or account is asked who they
+    /// are (email, or name and zip), or, where shoppers identify only by the store's site or a
+    /// linked app, told how.
+    IdentifyFirst,
     /// The engine's own lookups: the shopper identified, products, reviews, help articles,
     /// suggestions, their account and the orders they name ([`super::lookups`]).
     Lookups,
+    /// What came of an identification the message tried (no such customer; found, when the
+    /// message asked nothing else) is said by clerk itself.
+    Identified,
     /// A shopper who asks for a person is transferred.
     PersonAsked,
+    /// The cheapest or dearest of a product in stock is found by price and said by clerk.
+    Superlative,
     /// A write the message fixes whole is listed by the engine ([`super::proposal`]).
     WholeWrite,
 }
@@ -194,9 +202,11 @@ impl Engine {
         match stage {
             Stage::ConfirmedWrite => self.confirmed_write(turn, on_reply).await,
             Stage::ListingAnswered => self.listing_answered(turn).await,
-            Stage::SignInFirst => self.sign_in_first(turn, on_reply).await,
+            Stage::IdentifyFirst => self.identify_first(turn, on_reply).await,
             Stage::Lookups => self.lookups(turn).await,
+            Stage::Identified => self.identified(turn, on_reply).await,
             Stage::PersonAsked => self.person_asked(turn, on_reply).await,
+            Stage::Superlative => self.superlative(turn, on_reply).await,
             Stage::WholeWrite => self.whole_write(turn, on_reply).await,
         }
     }
