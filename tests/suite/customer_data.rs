@@ -6,7 +6,6 @@
 use crate::common;
 
 use clerk::store::Role;
-use clerk_testkit::scripted::Scripted;
 use common::{Db, run_clerk, tau2_store};
 use serde_json::{Value, json};
 
@@ -16,7 +15,7 @@ const YUSUF_EMAIL: &str = "yusuf.rossi7301@example.com";
 async fn exported_then_erased(db: Db) {
     let test = tau2_store(db).await;
     let store = &test.store;
-    let (engine, model) = common::scripted_engine(&test);
+    let (engine, _model) = common::scripted_engine(&test);
     // Yusuf writes in the web chat (and authenticates), and twice from one Telegram chat.
     let web = engine
         .start("web", "browser")

@@ -84,6 +84,7 @@ async fn filters_restrict_items_and_the_tool_answers_whole_hits() {
             },
             limit: Some(20),
             facets: false,
+            sort: None,
         })
         .await
         .unwrap();
@@ -112,6 +113,7 @@ async fn the_index_follows_every_catalog_edit() {
         },
         limit: None,
         facets: false,
+        sort: None,
     };
     let ids = |results: clerk::search::SearchResults| -> Vec<String> {
         results
