@@ -35,8 +35,8 @@ async fn staff_take_a_telegram_conversation_reply_and_hand_it_back() {
     let browser = Browser::start().await;
     sign_in_to_console(&browser, address, "sam", "sam-password-1", "staff").await;
 
-    // The shopper writes on Telegram, then asks for a person: it appears in the queue, live.
-    model.then([Scripted::reply("Hello! How can I help with your order?")]);
+    // The shopper writes on Telegram (clerk asks who they are, without the model), then asks
+    // for a person: it appears in the queue, live.
     fake.push(FakeTelegram::text_update(1, CHAT, "my parcel is late"));
     fake.wait_for("the bot's reply", |f| f.texts(CHAT).len() == 1)
         .await;

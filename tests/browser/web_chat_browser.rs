@@ -123,9 +123,8 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
     let test = tau2_store(Db::Sqlite).await;
     let settings = common::settings_for(&test);
     let app = App::with_store(test.store.clone(), &settings).unwrap();
-    let model = Arc::new(ScriptedModel::new([Scripted::reply(
-        "I can help with that. What is your email?",
-    )]));
+    // clerk asks who the shopper is itself: the model is not asked.
+    let model = Arc::new(ScriptedModel::new([]));
     let engine = engine_on(&test, &app, model.clone());
     let address = common::serve(app, Some(engine.clone())).await;
 
@@ -146,7 +145,12 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
     wait_for(&browser, bubbles, |v| {
         v.as_array().is_some_and(|a| {
             a.len() == 2
-                && a[1].as_str() == Some("msg assistant: I can help with that. What is your email?")
+                && a[1].as_str()
+                    == Some(
+                        "msg assistant: I can help with that. First I need to confirm who you \
+                         are: please give me the email address on your account, or your first \
+                         and last name and your zip code.",
+                    )
         })
     })
     .await;
@@ -182,7 +186,7 @@ async fn a_shopper_asks_for_a_person_is_answered_by_staff_and_handed_back() {
         shown,
         serde_json::json!([
             "msg user: My parcel never came",
-            "msg assistant: I can help with that. What is your email?",
+            "msg assistant: I can help with that. First I need to confirm who you are: please give me the email address on your account, or your first and last name and your zip code.",
             "msg assistant: I've asked a member of our team to join this conversation. They will reply here as soon as they can.",
             "msg staff: A member of our team has joined the conversation.",
             "msg staff: Hi, Sam here. I'm checking with the courier."

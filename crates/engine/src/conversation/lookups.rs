@@ -130,11 +130,7 @@ impl Engine {
     async fn product_lookups(&self, turn: &mut Turn<'_>) -> Result<(), EngineError> {
         let reading = turn.reading;
         let text = reading.text.as_str();
-        let types: Vec<(String, String)> = match self.retail.product_types().await {
-            Ok(types) => types,
-            Err(RetailError::Store(e)) => return Err(e.into()),
-            Err(_) => Vec::new(),
-        };
+        let types = self.catalog_products().await?;
         let reviewed = reading.asks_about_reviews
             && self.tools.spec(ToolName::ReviewSummary).is_some()
             && self.store().review_count().await? > 0;
@@ -169,6 +165,16 @@ impl Engine {
         };
         self.run_tool_by(turn, &call, true).await?;
         Ok(())
+    }
+
+    /// The catalog's products, by name and id (none when the catalog cannot be read but the
+    /// store can).
+    pub(super) async fn catalog_products(&self) -> Result<Vec<(String, String)>, EngineError> {
+        match self.retail.product_types().await {
+            Ok(types) => Ok(types),
+            Err(RetailError::Store(e)) => Err(e.into()),
+            Err(_) => Ok(Vec::new()),
+        }
     }
 
     /// The write the shopper's request fixes whole: this message, or, when it leaves the

@@ -154,11 +154,7 @@ impl Engine {
         let Some(sort) = reading.superlative else {
             return Ok(Flow::Next(turn));
         };
-        let types = match self.retail.product_types().await {
-            Ok(types) => types,
-            Err(clerk_core::retail::RetailError::Store(e)) => return Err(e.into()),
-            Err(_) => return Ok(Flow::Next(turn)),
-        };
+        let types = self.catalog_products().await?;
         let Some(product) = super::assist::one_product(&reading.text, &types)
             .and_then(|id| types.into_iter().find(|(_, of)| *of == id))
             .map(|(name, _)| name)
