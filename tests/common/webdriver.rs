@@ -67,11 +67,16 @@ impl Browser {
     }
 
     async fn command(&self, method: &str, path: &str, body: Value) -> Value {
-        let path = format!("/session/{}{path}", self.session);
-        let body = (method == "POST").then(|| body.to_string());
-        let (status, text) = super::http(self.address, method, &path, body.as_deref()).await;
+        let (status, text) = self.try_command(method, path, body).await;
         assert_eq!(status, 200, "{method} {path}: {text}");
         serde_json::from_str::<Value>(&text).unwrap()["value"].take()
+    }
+
+    /// A command's status and body, whatever they are.
+    async fn try_command(&self, method: &str, path: &str, body: Value) -> (u16, String) {
+        let path = format!("/session/{}{path}", self.session);
+        let body = (method == "POST").then(|| body.to_string());
+        super::http(self.address, method, &path, body.as_deref()).await
     }
 
     /// Opens a page.
@@ -104,9 +109,22 @@ impl Browser {
 
     /// Clicks an element.
     pub async fn click(&self, css: &str) {
-        let element = self.find(css).await;
-        self.command("POST", &format!("/element/{element}/click"), json!({}))
-            .await;
+        // A live page may draw the element again between finding and clicking it (the
+        // console's lists do, on every change): the element found is then stale, and the one
+        // drawn in its place is clicked.
+        for _ in 0..5 {
+            let element = self.find(css).await;
+            let path = format!("/element/{element}/click");
+            let (status, text) = self.try_command("POST", &path, json!({})).await;
+            if status == 200 {
+                return;
+            }
+            assert!(
+                text.contains("stale element reference"),
+                "POST {path}: {status} {text}"
+            );
+        }
+        panic!("{css} was drawn again at every click");
     }
 
     /// Sends the next commands to the frame an element of the page is (`<iframe>`).

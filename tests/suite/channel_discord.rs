@@ -84,17 +84,17 @@ async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignore
     // A message in the allowed channel that does not mention the bot: ignored too.
     fake.message(12, ALLOWED, Some(GUILD), ANN, "just chatting", false);
     // A mention in the allowed channel: answered there, as Ann's own conversation.
-    model.then([Scripted::reply("Sure, which order is it?")]);
+    model.then([Scripted::reply("Sure, we have yoga mats.")]);
     fake.message(
         13,
         ALLOWED,
         Some(GUILD),
         ANN,
-        &format!("<@{BOT_ID}> where is my order?"),
+        &format!("<@{BOT_ID}> do you sell yoga mats?"),
         true,
     );
     fake.wait_for("the mention's reply", |f| {
-        f.texts(ALLOWED) == ["Sure, which order is it?"]
+        f.texts(ALLOWED) == ["Sure, we have yoga mats."]
     })
     .await;
     let mention = test
@@ -107,7 +107,7 @@ async fn direct_messages_and_allowed_mentions_are_answered_other_channels_ignore
     // handled before checking that they were not.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let first = &test.store.messages(&mention.conversation_id).await.unwrap()[0];
-    assert_eq!(first.content, "where is my order?");
+    assert_eq!(first.content, "do you sell yoga mats?");
     assert!(fake.texts(OTHER).is_empty());
     assert!(
         test.store

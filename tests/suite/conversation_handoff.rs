@@ -33,7 +33,7 @@ async fn one_take_wins_and_only_the_owner_acts(db: Db) {
         .await
         .unwrap()
         .conversation_id;
-    model.then([Scripted::reply("Hello! How can I help?")]);
+    // clerk asks who the shopper is, without the model.
     engine
         .turn(&id, "hi, order #W2378156 please", &|_| {})
         .await
@@ -119,7 +119,10 @@ async fn one_take_wins_and_only_the_owner_acts(db: Db) {
         shown,
         [
             pair("user", "hi, order #W2378156 please"),
-            pair("assistant", "Hello! How can I help?"),
+            pair(
+                "assistant",
+                "I can help with that. First I need to confirm who you are: please give me the email address on your account, or your first and last name and your zip code."
+            ),
             pair(
                 "assistant",
                 "I've asked a member of our team to join this conversation. They will reply here as soon as they can."
@@ -168,7 +171,7 @@ async fn a_handoff_during_a_turn_cancels_its_reply() {
     ]);
     let turn = {
         let (engine, id) = (engine.clone(), id.clone());
-        tokio::spawn(async move { engine.turn(&id, "where is my parcel?", &|_| {}).await })
+        tokio::spawn(async move { engine.turn(&id, "do you ship abroad?", &|_| {}).await })
     };
     // The shopper asks for a person while the model is still working.
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -56,7 +56,7 @@ arguments = { order_id = "#W9300146", reason = "no longer needed" }
 [[conversation]]
 id = "garbled"
 job = "order status"
-shopper = ["Where is my order?"]
+shopper = ["Hello, can you help me with something?"]
 
 [[conversation]]
 id = "person"
@@ -211,14 +211,17 @@ async fn the_bundled_suite_covers_every_job() {
             "a wrong email first",
             "another language",
             "ask for a person",
+            "attack",
             "cancel",
             "change an order's address",
             "change an order's items",
             "change an order's payment",
             "change the account's address",
+            "cheapest or dearest",
             "delivery address",
             "exchange",
             "identify by name and zip",
+            "identify first, ask after",
             "order items",
             "order status",
             "outside the store's scope",

@@ -40,7 +40,7 @@ async fn a_task_passes_only_when_the_store_ends_as_the_reference_leaves_it() {
         ),
         Scripted::reply("yes"),
         Scripted::reply("###STOP###"),
-        Scripted::reply("Please cancel my order #W8835847."),
+        Scripted::reply("Can you cancel an order for me?"),
         Scripted::reply("###STOP###"),
     ]));
     let scratch = tempfile::tempdir().unwrap();

@@ -34,7 +34,7 @@ async fn serve(store: Store, settings: &Settings, steps: Vec<Scripted>) -> std::
 async fn a_crash_mid_turn_loses_nothing_and_the_shopper_is_answered_after_restart() {
     let test = tau2_store(Db::Sqlite).await;
     let settings = common::settings_for(&test);
-    let question = "Is order #W2378156 on its way?";
+    let question = "Do your orders ship on weekends?";
 
     // The first server runs in a runtime of its own, so that it can die whole, mid-turn.
     let first = tokio::runtime::Builder::new_multi_thread()
