@@ -143,8 +143,8 @@ impl Engine {
     }
 
     /// The cheapest (or dearest) of one product in stock, asked for by name, is found by the
-    /// search listed by price and said by clerk itself, with its options and price; nothing in
-    /// stock, or anything else asked, passes on to the model with the search's result.
+    /// search listed by price and said by clerk itself, with its options and price; with
+    /// nothing in stock the turn passes on to the model, the search's result before it.
     pub(super) async fn superlative<'a>(
         &self,
         mut turn: Turn<'a>,
