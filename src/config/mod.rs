@@ -542,7 +542,7 @@ where
         Command::Serve(serve) => serve.clone(),
         _ => serve_defaults(&mut command)?,
     };
-    let settings = Settings::resolve(cli.global, serve, Path::new("."))?;
+    let settings = Settings::resolve(cli.global, serve)?;
     Ok(Invocation {
         command: cli.command,
         settings,
@@ -573,14 +573,10 @@ impl Settings {
         }
     }
 
-    /// Derives what the declarations leave open (folders are looked for under `folder`) and
-    /// checks the settings together.
-    fn resolve(
-        global: GlobalArgs,
-        serve: ServeArgs,
-        folder: &Path,
-    ) -> Result<Settings, ConfigError> {
-        let present = |name: &str| Some(folder.join(name)).filter(|dir| dir.is_dir());
+    /// Derives what the declarations leave open (folders looked for in the working folder)
+    /// and checks the settings together.
+    fn resolve(global: GlobalArgs, serve: ServeArgs) -> Result<Settings, ConfigError> {
+        let present = |name: &str| Some(PathBuf::from(name)).filter(|dir| dir.is_dir());
         serve.check()?;
         if let Some(dir) = &global.prompts_dir
             && !dir.is_dir()

@@ -167,16 +167,11 @@ impl Engine {
             "sort": sort,
             "limit": 1,
         });
-        let raw = self
-            .tools
-            .call(ToolName::SearchProducts, arguments.clone())
-            .await;
         let call = super::tool_call(ToolName::SearchProducts, arguments);
-        self.run_tool_by(&mut turn, &call, true).await?;
-        let found: serde_json::Value = match raw {
-            Ok(raw) => serde_json::from_str(&raw).unwrap_or_default(),
-            Err(_) => return Ok(Flow::Next(turn)),
+        let Some(output) = self.run_tool_output(&mut turn, &call, true).await? else {
+            return Ok(Flow::Next(turn));
         };
+        let found: serde_json::Value = serde_json::from_str(&output).unwrap_or_default();
         let item = &found["products"][0]["items"][0];
         let Some(price) = item["price"].as_f64() else {
             return Ok(Flow::Next(turn));
