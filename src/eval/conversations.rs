@@ -128,7 +128,8 @@ pub enum Failure {
     /// model asked for the yes itself, then called the tool only after it).
     AwaitingYes,
     /// A reply spoke of the shopper instead of to them ("the customer's email is…") or showed
-    /// a user id, the store's internal key, to the shopper.
+    /// one of the store's internal keys to the shopper: a user id, an item or product id, a
+    /// payment method id.
     Voice,
 }
 
@@ -559,17 +560,34 @@ impl Transcript {
 }
 
 /// What is wrong with how `reply` speaks to the shopper, if anything: it speaks of "the
-/// customer" (the shopper is "you"), or shows a user id of the store's.
+/// customer" (the shopper is "you"), or shows one of the store's keys (a user, item, product or
+/// payment method id).
 fn voice(reply: &str, snapshot: &StoreSnapshot) -> Option<String> {
     let lower = reply.to_lowercase();
     if lower.contains("the customer") {
         return Some(format!("speaks of the customer: {reply:?}"));
     }
-    snapshot
-        .users
-        .keys()
-        .find(|user| reply.contains(user.as_str()))
-        .map(|user| format!("shows the user id {user}: {reply:?}"))
+    // The store's keys: user ids, item and product ids, payment method ids.
+    let users = snapshot.users.values();
+    let keys: std::collections::HashMap<&str, &str> = users
+        .clone()
+        .map(|u| (u.user_id.as_str(), "user id"))
+        .chain(
+            users
+                .flat_map(|u| u.payment_methods.keys())
+                .map(|id| (id.as_str(), "payment method id")),
+        )
+        .chain(snapshot.products.values().flat_map(|p| {
+            std::iter::once((p.product_id.as_str(), "product id"))
+                .chain(p.variants.keys().map(|id| (id.as_str(), "item id")))
+        }))
+        .collect();
+    reply
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .find_map(|word| {
+            keys.get(word)
+                .map(|what| format!("shows the {what} {word}: {reply:?}"))
+        })
 }
 
 /// The policy breaks in a conversation: a write that ran without a "yes" to it, a reply that

@@ -53,6 +53,9 @@ const EMBEDDED_SHOPPER: &str = include_str!("../../../prompts/eval/shopper.toml"
 pub struct Replies {
     /// Lists a write (`{action}`) and asks for a yes.
     pub confirm: String,
+    /// A write listed for a yes, by tool name (`{order_id}`, `{items}`, `{changes}`,
+    /// `{payment}`, `{address}`, `{reason}`); a tool without one is listed argument by argument.
+    pub listing: std::collections::HashMap<String, String>,
     /// Said once a confirmed write has run, by tool name (`{order_id}`, `{address}`,
     /// `{payment}`, `{items}`).
     pub done: std::collections::HashMap<String, String>,
@@ -77,6 +80,9 @@ pub struct Replies {
     pub risk_held: String,
     /// A reply with unsupported facts was held back.
     pub unverified: String,
+    /// A reply that claimed a change no record holds (an order cancelled, a refund made) was
+    /// held back twice.
+    pub not_done: String,
     /// Told to the model at the start of every conversation (`{started}`: when it started).
     pub conversation: String,
     /// Told to the model at the start of a merchant's conversation instead (`{history}`:

@@ -248,9 +248,7 @@ async fn a_yes_to_nothing_listed_runs_nothing() {
         "{reply}"
     );
     assert!(
-        reply.contains("cancel pending order")
-            && reply.contains("- order id: #W6247578")
-            && reply.contains("- reason: no longer needed"),
+        reply.contains("Cancel order #W6247578\n- reason: no longer needed"),
         "{reply}"
     );
     assert_eq!(
@@ -1054,7 +1052,8 @@ async fn a_write_with_invented_ids_is_never_listed() {
     let listing = outcome.reply.unwrap();
     assert!(listing.starts_with("Before I go ahead"), "{listing}");
     assert!(
-        listing.contains("4202497723")
+        listing.contains("- Headphones (type over-ear, connectivity wireless, color blue)")
+            && listing.contains("- refund to: credit card, mastercard ending 2478")
             && !listing.contains("1234567890")
             && !listing.contains("paypal"),
         "{listing}"
@@ -1093,7 +1092,7 @@ async fn a_cancellation_with_its_reason_is_listed_without_a_model_step() {
     assert_eq!(
         outcome.reply.as_deref(),
         Some(
-            "Before I go ahead, please check these details:\n\ncancel pending order\n- order id: #W6247578\n- reason: ordered by mistake\n\nShall I proceed? Please answer yes or no."
+            "Before I go ahead, please check these details:\n\nCancel order #W6247578\n- reason: ordered by mistake\n\nShall I proceed? Please answer yes or no."
         )
     );
     assert_eq!(chat.order_status("#W6247578").await, "pending");
@@ -1127,7 +1126,7 @@ async fn a_return_the_message_fixes_whole_is_listed_by_the_engine() {
     assert_eq!(
         outcome.reply.as_deref(),
         Some(
-            "Before I go ahead, please check these details:\n\nreturn delivered order items\n- order id: #W2378156\n- item ids: 4202497723 (Headphones: type over-ear, connectivity wireless, color blue)\n- payment method id: credit_card_9513926 (credit card, mastercard ending 2478)\n\nShall I proceed? Please answer yes or no."
+            "Before I go ahead, please check these details:\n\nReturn items from order #W2378156\n- Headphones (type over-ear, connectivity wireless, color blue)\n- refund to: credit card, mastercard ending 2478\n\nShall I proceed? Please answer yes or no."
         )
     );
     assert_eq!(chat.order_status("#W2378156").await, "delivered");
@@ -1206,7 +1205,7 @@ async fn a_request_over_several_messages_is_listed_once_complete() {
             .reply
             .as_deref()
             .unwrap()
-            .contains("cancel pending order\n- order id: #W6247578\n- reason: ordered by mistake"),
+            .contains("Cancel order #W6247578\n- reason: ordered by mistake"),
         "{outcome:?}"
     );
     chat.say("no", [Scripted::reply("All right, I won't cancel it.")])
@@ -1330,4 +1329,133 @@ async fn a_claim_of_verification_the_engine_never_made_is_held() {
         .unwrap()
         .unwrap();
     assert_eq!(record.authenticated_user, None);
+}
+
+/// The store's keys never reach the shopper: an item's and a product's ids are left out of the
+/// model's reply, and a payment method's id is told in words from the account.
+#[tokio::test(flavor = "multi_thread")]
+async fn item_and_payment_method_ids_are_told_in_words() {
+    let chat = chat().await;
+    chat.authenticate().await;
+    let outcome = chat
+        .say(
+            "What's in order #W2378156 and how did I pay?",
+            [Scripted::reply(
+                "Your order #W2378156 has the headphones (item_id 4202497723, product_id \
+                 6992792935), paid with credit_card_9513926.",
+            )],
+        )
+        .await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some("Your order #W2378156 has the headphones, paid with your Mastercard ending 2478.")
+    );
+}
+
+/// A reply that says a write was done when nothing ran never reaches the shopper: held once,
+/// with a note that tells the model how to do it; held twice, clerk says it has not done it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_of_a_write_that_never_ran_is_held() {
+    let chat = chat().await;
+    chat.authenticate().await;
+    let outcome = chat
+        .say(
+            "Please cancel order #W6247578",
+            [
+                Scripted::reply("Your order #W6247578 has been cancelled."),
+                Scripted::reply("Done: order #W6247578 was cancelled."),
+            ],
+        )
+        .await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some(
+            "I'm sorry, I haven't done that yet. Could you tell me once more what you'd like me \
+             to do, and for which order?"
+        )
+    );
+    assert_eq!(chat.order_status("#W6247578").await, "pending");
+    let notes: Vec<String> = chat
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m.role == Role::System && m.content.contains("was not sent"))
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "Your last reply was not sent: it says an order was cancelled, but nothing in this \
+          conversation's records shows that. To do it, call the tool (the shopper is asked to \
+          confirm before it runs); otherwise answer without saying it was done."
+        ]
+    );
+    // Told once, the model calls the tool: the cancellation is listed for the shopper's yes.
+    let outcome = chat
+        .say(
+            "Cancel order #W6247578 please",
+            [
+                Scripted::reply("I've cancelled order #W6247578 for you."),
+                Scripted::call(
+                    "cancel_pending_order",
+                    json!({"order_id": "#W6247578", "reason": "no longer needed"}),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some(
+            "Before I go ahead, please check these details:\n\nCancel order #W6247578\n- reason: \
+             no longer needed\n\nShall I proceed? Please answer yes or no."
+        )
+    );
+    // Once it ran, saying so stands on the record.
+    chat.say("yes", []).await;
+    assert_eq!(chat.order_status("#W6247578").await, "cancelled");
+    let outcome = chat
+        .say(
+            "So it's cancelled?",
+            [Scripted::reply("Yes, order #W6247578 has been cancelled.")],
+        )
+        .await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some("Yes, order #W6247578 has been cancelled.")
+    );
+}
+
+/// A transfer the model only says happened is no transfer: held, and the conversation stays
+/// with the bot until a transfer really runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claimed_transfer_is_held() {
+    let chat = chat().await;
+    let outcome = chat
+        .say(
+            "Can you tell me about your loyalty programme?",
+            [
+                Scripted::reply("I've transferred you to a human agent, who will help."),
+                Scripted::reply("We have no loyalty programme, sorry."),
+            ],
+        )
+        .await;
+    assert_eq!(
+        outcome.reply.as_deref(),
+        Some("We have no loyalty programme, sorry.")
+    );
+    assert_eq!(outcome.state, ConversationState::Bot);
+}
+
+/// A product the shopper misspelt and the model echoed reaches them spelt as the catalog spells
+/// it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misspelt_product_is_spelt_right_in_the_reply() {
+    let chat = chat().await;
+    let outcome = chat
+        .say(
+            "Do you sell hedphones?",
+            [Scripted::reply("Yes, we sell hedphones.")],
+        )
+        .await;
+    assert_eq!(outcome.reply.as_deref(), Some("Yes, we sell headphones."));
 }

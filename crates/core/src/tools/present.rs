@@ -140,6 +140,25 @@ pub fn method_words(method: &PaymentMethod) -> String {
     }
 }
 
+/// A payment method as said in a sentence to its owner: "your PayPal account", "your Visa
+/// ending 1234", "your gift card".
+pub fn method_phrase(method: &PaymentMethod) -> String {
+    match method {
+        PaymentMethod::Paypal { .. } => "your PayPal account".to_owned(),
+        PaymentMethod::CreditCard {
+            brand, last_four, ..
+        } => {
+            let mut letters = brand.chars();
+            let brand: String = letters
+                .next()
+                .map(|first| first.to_uppercase().chain(letters).collect())
+                .unwrap_or_default();
+            format!("your {brand} ending {last_four}")
+        }
+        PaymentMethod::GiftCard { .. } => "your gift card".to_owned(),
+    }
+}
+
 fn order_sheet(order: &Order) -> String {
     // The customer's user id stays out (the order is the conversation's own shopper's): a
     // model copies "of customer …" into its reply.

@@ -133,6 +133,41 @@ pub fn product_query(text: &str, names: &[String]) -> Option<(String, usize)> {
     Some((query.join(" "), named.len()))
 }
 
+/// The catalog's spelling of each product word a message misspelt, as the search read it:
+/// ("hedphones", "headphones"), ("erbud", "earbud"). A word the catalog spells so, or a plural
+/// of it, is no typo.
+pub fn misspelt_products(text: &str, names: &[String]) -> Vec<(String, String)> {
+    let words = message_words(text);
+    let mut found = Vec::new();
+    for name in names {
+        let lower = name.to_lowercase();
+        let Some(head) = lower.split_whitespace().last() else {
+            continue;
+        };
+        for word in words.iter().filter(|w| same_word(w, head)) {
+            let exact = [
+                Some(word.as_str()),
+                word.strip_suffix('s'),
+                word.strip_suffix("es"),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|form| form == head || form.replace('-', "") == head.replace('-', ""));
+            if exact || found.iter().any(|(typo, _)| typo == word) {
+                continue;
+            }
+            let plural = word.ends_with('s') && !head.ends_with('s');
+            let spelt = if plural {
+                format!("{head}s")
+            } else {
+                head.to_owned()
+            };
+            found.push((word.clone(), spelt));
+        }
+    }
+    found
+}
+
 /// A message's words, lower-cased, as product names are matched against them (hyphens and
 /// apostrophes kept: "t-shirt", "i'm").
 pub fn message_words(text: &str) -> Vec<String> {

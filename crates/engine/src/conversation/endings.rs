@@ -49,7 +49,8 @@ impl Engine {
             risk.reasons.join("; "),
             action.replace('\n', " ")
         );
-        let words = self.replies.risk_held.replace("{action}", &action);
+        let listed = policy::describe_for_shopper(call, &known, &self.replies.listing);
+        let words = self.replies.risk_held.replace("{action}", &listed);
         self.to_staff(turn, &why, true, &words, on_reply).await
     }
 
@@ -176,10 +177,10 @@ impl Engine {
         on_reply: ReplySink<'_>,
     ) -> Result<TurnOutcome, EngineError> {
         let known = self.known_ids(call).await?;
-        let listing = self
-            .replies
-            .confirm
-            .replace("{action}", &policy::describe_with(call, &known));
+        let listing = self.replies.confirm.replace(
+            "{action}",
+            &policy::describe_for_shopper(call, &known, &self.replies.listing),
+        );
         let action = serde_json::to_string(call).unwrap_or_default();
         let listed = self
             .store

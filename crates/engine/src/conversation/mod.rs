@@ -26,6 +26,7 @@ pub mod reading;
 mod stages;
 pub mod turn;
 mod view;
+mod voice;
 
 use clerk_core::error::{Code, HasCode};
 use clerk_core::identity::{Identity, IdentityConfig};

@@ -6,7 +6,7 @@
 
 use super::turn::{Flow, Turn};
 use super::{ConversationState, Engine, EngineError, ReplyEvent, ReplySink, TurnOutcome};
-use super::{assist, grounding, policy};
+use super::{assist, grounding, policy, voice};
 use clerk_core::llm::{LlmError, ModelRequest, ModelStep, Role, ToolCall};
 use clerk_core::tools::{Access, ToolError};
 use policy::Verdict;
@@ -22,8 +22,8 @@ struct Told {
     unreadable: bool,
     /// To act rather than announce an action.
     to_act: bool,
-    /// That the shopper is not verified, though its reply said so.
-    not_verified: bool,
+    /// That its reply claimed what the records do not hold.
+    claim: bool,
 }
 
 impl Engine {
@@ -188,35 +188,48 @@ impl Engine {
     ) -> Result<Flow<'a>, EngineError> {
         let announces = !told.to_act && assist::promises_action(reply);
         let missing = release.known().missing(reply);
-        // A shopper told they are verified when the engine verified no one (a forged "tool
-        // result" pasted into their message): held once, then clerk asks who they are itself.
-        if !turn.merchant() && turn.authenticated.is_none() && claims_verified(reply) {
+        // A claim of state the records do not hold ("you have been authenticated as…" after a
+        // forged "tool result" pasted into the shopper's message, "your order has been
+        // cancelled" when nothing ran): held once with a note, then replaced by clerk's words.
+        if let Some(claim) = self.unheld_claim(&turn, reply).await? {
             if !shown.is_empty() {
                 on_reply(ReplyEvent::Retract);
             }
-            if told.not_verified {
-                let words = self.replies.identify_first.clone();
+            if told.claim {
+                let words = if claim == voice::Claim::Verified {
+                    self.replies.identify_first.clone()
+                } else {
+                    self.replies.not_done.clone()
+                };
                 return Ok(Flow::Done(self.reply(turn, &words, "", on_reply).await?));
             }
-            told.not_verified = true;
+            told.claim = true;
             tracing::warn!(
                 conversation = turn.conversation_id,
-                "reply claimed a verification that never happened: held back"
+                ?claim,
+                "reply claimed what the records do not hold: held back"
             );
-            let note = "Your last reply was not sent: it says the shopper is verified or \
-                        authenticated, but no tool has found their account in this conversation. \
-                        Ask them for the email address on their account, or their name and zip \
-                        code, and look it up.";
-            self.note_to_model(&turn, note).await?;
+            self.note_to_model(&turn, &voice::claim_note(claim)).await?;
             return Ok(Flow::Next(turn));
         }
         if !announces && missing.is_empty() {
             // Said to the shopper, never about them: "the customer's order" reads "your order",
-            // and their user id (the store's key) never shows.
+            // the store's keys (their user id, item and payment method ids) never show, and a
+            // product they misspelt is spelt as the catalog spells it.
             let spoken = if turn.merchant() {
                 None
             } else {
-                in_second_person(reply, turn.authenticated.as_deref())
+                let methods = self.payment_words(turn.authenticated.as_deref()).await?;
+                let names: Vec<String> = self
+                    .catalog_products()
+                    .await?
+                    .into_iter()
+                    .map(|(name, _)| name)
+                    .collect();
+                let spellings = assist::misspelt_products(&turn.reading.text, &names);
+                let spelt = voice::catalog_spelling(reply, &spellings);
+                voice::spoken(&spelt, turn.authenticated.as_deref(), &methods)
+                    .or((spelt != reply).then_some(spelt))
             };
             return Ok(Flow::Done(match spoken {
                 Some(spoken) => {
@@ -355,6 +368,45 @@ impl Engine {
         Ok(Flow::Done(self.list(turn, call, on_reply).await?))
     }
 
+    /// The first claim of state in a shopper's `reply` that this conversation's records do not
+    /// hold; none in a merchant's conversation.
+    async fn unheld_claim(
+        &self,
+        turn: &Turn<'_>,
+        reply: &str,
+    ) -> Result<Option<voice::Claim>, EngineError> {
+        if turn.merchant() {
+            return Ok(None);
+        }
+        let messages = self.store.messages(turn.conversation_id).await?;
+        let records = voice::Records::of(&messages, turn.authenticated.is_some());
+        Ok(voice::unheld_claim(reply, &records))
+    }
+
+    /// Each payment method of the shopper's account with how people say it ("your Visa
+    /// ending 1234"), for telling its id in words.
+    async fn payment_words(
+        &self,
+        user: Option<&str>,
+    ) -> Result<Vec<(String, String)>, EngineError> {
+        let Some(user) = user else {
+            return Ok(Vec::new());
+        };
+        let Some(account) = super::found(self.retail.user_details(user).await)? else {
+            return Ok(Vec::new());
+        };
+        Ok(account
+            .payment_methods
+            .values()
+            .map(|method| {
+                (
+                    method.id().to_owned(),
+                    clerk_core::tools::present::method_phrase(method),
+                )
+            })
+            .collect())
+    }
+
     /// Stores a note to the model (a system message) for its next step.
     async fn note_to_model(&self, turn: &Turn<'_>, note: &str) -> Result<(), EngineError> {
         self.store
@@ -362,61 +414,4 @@ impl Engine {
             .await?;
         Ok(())
     }
-}
-
-/// A shopper's reply said to them rather than about them, when it was not: "the customer" made
-/// "you" ("the customer's order" → "your order", "the customer has" → "you have"), and their
-/// user id, the store's key, replaced by "your account" or dropped ("order #W… of customer …").
-/// `None` when the reply already speaks to them.
-fn in_second_person(reply: &str, user: Option<&str>) -> Option<String> {
-    let mut text = reply.to_owned();
-    if let Some(user) = user.filter(|user| text.contains(user)) {
-        for (from, to) in [
-            (format!(" of customer {user}"), ""),
-            (format!(" for customer {user}"), ""),
-            (format!(" ({user})"), ""),
-            (format!("customer {user}"), "your account"),
-            (format!("user id {user}"), "your account"),
-            (format!("user ID {user}"), "your account"),
-            (user.to_owned(), "your account"),
-        ] {
-            text = text.replace(&from, to);
-        }
-    }
-    for (from, to) in [
-        ("The customer's", "Your"),
-        ("the customer's", "your"),
-        ("The customer has", "You have"),
-        ("the customer has", "you have"),
-        ("The customer is", "You are"),
-        ("the customer is", "you are"),
-        ("The customer was", "You were"),
-        ("the customer was", "you were"),
-        ("The customer", "You"),
-        ("the customer", "you"),
-    ] {
-        text = text.replace(from, to);
-    }
-    (text != reply).then_some(text)
-}
-
-/// Whether a reply tells the shopper they are verified ("You have been authenticated as…",
-/// "Thank you for confirming your identity").
-fn claims_verified(reply: &str) -> bool {
-    let lower = reply.to_lowercase();
-    [
-        "authenticated as",
-        "been authenticated",
-        "are now authenticated",
-        "been verified",
-        "are verified",
-        "you're verified",
-        "verified your identity",
-        "confirming your identity",
-        "identity is confirmed",
-        "identity has been confirmed",
-        "confirmed your identity",
-    ]
-    .iter()
-    .any(|claim| lower.contains(claim))
 }

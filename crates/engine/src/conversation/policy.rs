@@ -200,14 +200,6 @@ pub fn done(
     let template = templates.get(&call.name)?;
     let arguments = &call.arguments;
     let text = |key: &str| arguments.get(key).and_then(|v| v.as_str()).unwrap_or("");
-    let address = clerk_core::store::model::Address {
-        address1: text("address1").to_owned(),
-        address2: text("address2").to_owned(),
-        city: text("city").to_owned(),
-        country: text("country").to_owned(),
-        state: text("state").to_owned(),
-        zip: text("zip").to_owned(),
-    };
     let method = text("payment_method_id");
     let payment = if method.starts_with("paypal") {
         "your PayPal account".to_owned()
@@ -237,10 +229,7 @@ pub fn done(
     Some(
         template
             .replace("{order_id}", text("order_id"))
-            .replace(
-                "{address}",
-                &clerk_core::tools::present::address_line(&address),
-            )
+            .replace("{address}", &address_of(arguments))
             .replace("{payment}", &payment)
             .replace("{items}", &items.join(" and ")),
     )
@@ -276,6 +265,98 @@ pub fn describe_with(call: &ToolCall, known: &std::collections::HashMap<String, 
         })
         .collect();
     format!("{action}\n{}", details.join("\n"))
+}
+
+/// The words that list a write to the shopper before asking for a yes, by the store's
+/// `templates` (`[listing]` in `prompts/replies.toml`) where the tool has one: items by name and
+/// options, an exchange as what changes, a payment method in words (`known`, as for
+/// [`describe_with`]), never an internal id that `known` can tell, never the user id. A tool
+/// without a template is listed by [`describe_with`].
+pub fn describe_for_shopper(
+    call: &ToolCall,
+    known: &std::collections::HashMap<String, String>,
+    templates: &std::collections::HashMap<String, String>,
+) -> String {
+    let Some(template) = templates.get(&call.name) else {
+        return describe_with(call, known);
+    };
+    let arguments = &call.arguments;
+    let text = |key: &str| arguments.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let ids = |key: &str| -> Vec<&str> {
+        arguments
+            .get(key)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect()
+    };
+    let words = |id: &str| known.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let items: Vec<String> = ids("item_ids")
+        .into_iter()
+        .map(|id| format!("- {}", item_phrase(&words(id))))
+        .collect();
+    let changes: Vec<String> = ids("item_ids")
+        .into_iter()
+        .zip(ids("new_item_ids"))
+        .map(|(old, new)| format!("- {}", change_phrase(&words(old), &words(new))))
+        .collect();
+    template
+        .replace("{order_id}", text("order_id"))
+        .replace("{items}", &items.join("\n"))
+        .replace("{changes}", &changes.join("\n"))
+        .replace("{payment}", &words(text("payment_method_id")))
+        .replace("{address}", &address_of(arguments))
+        .replace("{reason}", text("reason"))
+}
+
+/// The address a write's arguments give (`address1` … `zip`), on one line.
+fn address_of(arguments: &serde_json::Value) -> String {
+    let text = |key: &str| {
+        arguments
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    clerk_core::tools::present::address_line(&clerk_core::store::model::Address {
+        address1: text("address1"),
+        address2: text("address2"),
+        city: text("city"),
+        country: text("country"),
+        state: text("state"),
+        zip: text("zip"),
+    })
+}
+
+/// An item's words ("Headphones: type over-ear, color blue", as `known` tells it) as a list
+/// reads them: "Headphones (type over-ear, color blue)".
+fn item_phrase(words: &str) -> String {
+    match words.split_once(": ") {
+        Some((name, options)) => format!("{name} ({options})"),
+        None => words.to_owned(),
+    }
+}
+
+/// An item changed for another, by what changes: "Headphones: color blue → color black" for
+/// two variants of one product, both whole otherwise.
+fn change_phrase(old: &str, new: &str) -> String {
+    if let (Some((name, from)), Some((new_name, to))) = (old.split_once(": "), new.split_once(": "))
+        && name == new_name
+    {
+        let from: Vec<&str> = from.split(", ").collect();
+        let to: Vec<&str> = to.split(", ").collect();
+        if from.len() == to.len() && from != to {
+            let (was, is): (Vec<&str>, Vec<&str>) = from
+                .iter()
+                .zip(&to)
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| (*a, *b))
+                .unzip();
+            return format!("{name}: {} → {}", was.join(", "), is.join(", "));
+        }
+    }
+    format!("{} → {}", item_phrase(old), item_phrase(new))
 }
 
 /// [`describe_with`] with nothing known beside the ids, and the user id: for staff, who read
@@ -356,6 +437,57 @@ mod tests {
             arguments: serde_json::json!({"note": " "}),
         };
         assert!(!listed_in(&empty, "anything"));
+    }
+
+    #[test]
+    fn a_write_is_listed_to_the_shopper_by_name_options_and_words() {
+        let templates: std::collections::HashMap<String, String> =
+            clerk_core::prompts::Prompts::new(None)
+                .replies()
+                .expect("the compiled-in replies")
+                .listing;
+        let known: std::collections::HashMap<String, String> = [
+            ("4202497723", "Headphones: type over-ear, color blue"),
+            ("7493556126", "Headphones: type over-ear, color black"),
+            ("6574183535", "Notebook: size A6, cover type hard cover"),
+            ("credit_card_9513926", "credit card, mastercard ending 2478"),
+        ]
+        .into_iter()
+        .map(|(id, words)| (id.to_owned(), words.to_owned()))
+        .collect();
+        let exchange = ToolCall {
+            name: "exchange_delivered_order_items".into(),
+            arguments: serde_json::json!({"order_id": "#W2378156", "item_ids": ["4202497723"],
+                "new_item_ids": ["7493556126"], "payment_method_id": "credit_card_9513926",
+                "user_id": "yusuf_rossi_9620"}),
+        };
+        assert_eq!(
+            describe_for_shopper(&exchange, &known, &templates),
+            "Exchange items from order #W2378156\n\
+             - Headphones: color blue → color black\n\
+             - price difference paid or refunded with: credit card, mastercard ending 2478"
+        );
+        let ret = ToolCall {
+            name: "return_delivered_order_items".into(),
+            arguments: serde_json::json!({"order_id": "#W7736708",
+                "item_ids": ["6574183535", "4202497723"], "payment_method_id": "credit_card_9513926"}),
+        };
+        assert_eq!(
+            describe_for_shopper(&ret, &known, &templates),
+            "Return items from order #W7736708\n\
+             - Notebook (size A6, cover type hard cover)\n\
+             - Headphones (type over-ear, color blue)\n\
+             - refund to: credit card, mastercard ending 2478"
+        );
+        // A tool the store has no words for is listed argument by argument.
+        let other = ToolCall {
+            name: "gift_wrap".into(),
+            arguments: serde_json::json!({"order_id": "#W1", "item_ids": ["6574183535"]}),
+        };
+        assert_eq!(
+            describe_for_shopper(&other, &known, &templates),
+            "gift wrap\n- order id: #W1\n- item ids: 6574183535 (Notebook: size A6, cover type hard cover)"
+        );
     }
 
     #[test]
