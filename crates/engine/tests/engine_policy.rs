@@ -1071,7 +1071,7 @@ async fn a_write_with_invented_ids_is_never_listed() {
     assert_eq!(
         outcome.reply.as_deref(),
         Some(
-            "Done: the return of the headphones from order #W2378156 is requested, refunded to your credit card. You'll receive an email on how to return the items. Is there anything else I can help with?"
+            "Done: the return of the headphones from order #W2378156 is requested, refunded to your Mastercard ending 2478. You'll receive an email on how to return the items. Is there anything else I can help with?"
         )
     );
     assert_eq!(chat.order_status("#W2378156").await, "return requested");

@@ -47,7 +47,8 @@ impl Engine {
         call: &ToolCall,
     ) -> Result<Option<String>, EngineError> {
         let output = self.run_tool_output(turn, call, false).await?;
-        Ok(output.and_then(|output| policy::done(&self.replies.done, call, &output)))
+        let methods = self.payment_words(turn.authenticated.as_deref()).await?;
+        Ok(output.and_then(|output| policy::done(&self.replies.done, call, &output, &methods)))
     }
 
     /// Scores a write the shopper confirmed ([`clerk_core::risk`]) and stores the score with its

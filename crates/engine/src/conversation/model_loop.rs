@@ -385,7 +385,7 @@ impl Engine {
 
     /// Each payment method of the shopper's account with how people say it ("your Visa
     /// ending 1234"), for telling its id in words.
-    async fn payment_words(
+    pub(super) async fn payment_words(
         &self,
         user: Option<&str>,
     ) -> Result<Vec<(String, String)>, EngineError> {

@@ -190,18 +190,22 @@ pub fn is_confirmation(message: &str) -> bool {
 }
 
 /// What to tell the shopper once the confirmed write `call` has run and answered `output` (the
-/// record it changed): its `templates` entry, filled from the call and the record. `None` for a
-/// tool without one, which the model then reports.
+/// record it changed): its `templates` entry, filled from the call and the record, the payment
+/// method in the words of `methods` (the account's, "your Mastercard ending 2478") or else by
+/// its kind. `None` for a tool without one, which the model then reports.
 pub fn done(
     templates: &std::collections::HashMap<String, String>,
     call: &ToolCall,
     output: &str,
+    methods: &[(String, String)],
 ) -> Option<String> {
     let template = templates.get(&call.name)?;
     let arguments = &call.arguments;
     let text = |key: &str| arguments.get(key).and_then(|v| v.as_str()).unwrap_or("");
     let method = text("payment_method_id");
-    let payment = if method.starts_with("paypal") {
+    let payment = if let Some((_, words)) = methods.iter().find(|(id, _)| id == method) {
+        words.clone()
+    } else if method.starts_with("paypal") {
         "your PayPal account".to_owned()
     } else if method.starts_with("gift_card") {
         "your gift card".to_owned()
@@ -396,7 +400,8 @@ mod tests {
                     "modify_user_address",
                     serde_json::json!({"user_id": "u", "address1": "9 Lake View", "address2": "", "city": "Madison", "state": "WI", "country": "USA", "zip": "53703"})
                 ),
-                "{}"
+                "{}",
+                &[]
             )
             .as_deref(),
             Some("Now 9 Lake View, Madison, WI 53703, USA.")
@@ -408,14 +413,38 @@ mod tests {
                     "modify_pending_order_payment",
                     serde_json::json!({"order_id": "#W1", "payment_method_id": "paypal_5181300"})
                 ),
-                "{}"
+                "{}",
+                &[]
             )
             .as_deref(),
             Some("#W1 paid with your PayPal account.")
         );
+        // The account's own words for the method, where they are known.
+        let methods = [(
+            "credit_card_9513926".to_owned(),
+            "your Mastercard ending 2478".to_owned(),
+        )];
+        assert_eq!(
+            done(
+                &templates,
+                &call(
+                    "modify_pending_order_payment",
+                    serde_json::json!({"order_id": "#W1", "payment_method_id": "credit_card_9513926"})
+                ),
+                "{}",
+                &methods
+            )
+            .as_deref(),
+            Some("#W1 paid with your Mastercard ending 2478.")
+        );
         // A tool without words: the model reports it.
         assert_eq!(
-            done(&templates, &call("calculate", serde_json::json!({})), "4"),
+            done(
+                &templates,
+                &call("calculate", serde_json::json!({})),
+                "4",
+                &[]
+            ),
             None
         );
     }
