@@ -134,10 +134,32 @@ pub fn product_query(text: &str, names: &[String]) -> Option<(String, usize)> {
 }
 
 /// The catalog's spelling of each product word a message misspelt, as the search read it:
-/// ("hedphones", "headphones"), ("erbud", "earbud"). A word the catalog spells so, or a plural
-/// of it, is no typo.
+/// ("hedphones", "headphones"), ("erbud", "earbud"). A word any catalog name spells so, or a
+/// plural of one, is no typo ("cables" is no "tables" where the catalog sells cables).
 pub fn misspelt_products(text: &str, names: &[String]) -> Vec<(String, String)> {
-    let words = message_words(text);
+    let catalog: Vec<String> = names
+        .iter()
+        .flat_map(|name| {
+            name.to_lowercase()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let spelt_so = |word: &str| {
+        [Some(word), word.strip_suffix('s'), word.strip_suffix("es")]
+            .into_iter()
+            .flatten()
+            .any(|form| {
+                catalog
+                    .iter()
+                    .any(|c| c == form || c.replace('-', "") == form.replace('-', ""))
+            })
+    };
+    let words: Vec<String> = message_words(text)
+        .into_iter()
+        .filter(|word| !spelt_so(word))
+        .collect();
     let mut found = Vec::new();
     for name in names {
         let lower = name.to_lowercase();
@@ -145,15 +167,7 @@ pub fn misspelt_products(text: &str, names: &[String]) -> Vec<(String, String)> 
             continue;
         };
         for word in words.iter().filter(|w| same_word(w, head)) {
-            let exact = [
-                Some(word.as_str()),
-                word.strip_suffix('s'),
-                word.strip_suffix("es"),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|form| form == head || form.replace('-', "") == head.replace('-', ""));
-            if exact || found.iter().any(|(typo, _)| typo == word) {
+            if found.iter().any(|(typo, _)| typo == word) {
                 continue;
             }
             let plural = word.ends_with('s') && !head.ends_with('s');

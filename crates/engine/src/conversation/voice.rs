@@ -516,9 +516,11 @@ mod tests {
             "Headphones".to_owned(),
             "Wireless Earbuds".to_owned(),
             "Light Bulb".to_owned(),
+            "Table".to_owned(),
+            "Cable".to_owned(),
         ];
         let spellings = super::super::assist::misspelt_products(
-            "Do you sell hedphones? Or erbuds, or a light bulb? Right.",
+            "Do you sell hedphones? Or erbuds, or a light bulb, or cables? Right.",
             &names,
         );
         assert_eq!(
